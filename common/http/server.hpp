@@ -1,0 +1,120 @@
+// HTTP/1.1 server on Boost.Beast: coroutine sessions on a small I/O thread pool; handlers are plain
+// blocking functions run on a separate worker pool (they may talk to Postgres or wait on a
+// condition). The session loop only moves bytes and enforces limits:
+//  - header limit (431), body limit (413, connection closed), max connections (503 on accept),
+//  - a deadline for a whole request head + body (slow clients are disconnected),
+//  - keep-alive idle timeout, graceful stop (stop accepting, finish in-flight, then return).
+// Every request gets a request id (X-Request-Id, generated when absent) echoed in the response.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace orders::log {
+class Logger;
+}
+namespace orders::metrics {
+class Registry;
+}
+
+namespace orders::http {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // raw target, "/orders/a1/items?x=1"
+  std::string path;    // percent-decoded path without the query
+  std::map<std::string, std::string> query;         // percent-decoded; last value wins
+  std::map<std::string, std::string> path_params;   // from the route pattern, percent-decoded
+  std::map<std::string, std::string> headers;       // lower-case names
+  std::string body;
+  std::string request_id;
+  std::string route;  // the matched pattern, "/orders/{id}/items" (for metrics/logs)
+
+  std::optional<std::string> header(std::string_view lower_name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Location, ...)
+};
+
+// Response helpers.
+Response json_response(int status, const nlohmann::json& body);
+// application/problem+json: {"type","title","status","detail"}; type is "/problems/<slug>".
+Response problem(int status, std::string_view slug, std::string_view title, std::string_view detail);
+
+using Handler = std::function<Response(const Request&)>;
+
+// Routes: "/orders/{id}/items/{product_id}". A segment "{name}" matches one non-empty path segment.
+// Unknown path: 404 problem; known path with another method: 405 problem with Allow header.
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler handler);
+  // Finds the handler; fills req.path_params and req.route. nullopt + status (404/405) otherwise.
+  struct Match {
+    const Handler* handler = nullptr;
+    int status = 404;
+    std::string allow;  // for 405
+  };
+  Match match(Request& req) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+struct ServerOptions {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: pick a free port (see Server::port())
+  std::size_t io_threads = 2;
+  std::size_t worker_threads = 64;        // concurrent blocking handlers
+  std::size_t body_limit = 1024 * 1024;   // 413 above
+  std::size_t header_limit = 16 * 1024;   // 431 above
+  std::size_t max_connections = 1024;     // beyond: 503 and close
+  std::chrono::milliseconds request_read_timeout{10'000};  // head + body of one request
+  std::chrono::milliseconds idle_timeout{60'000};          // keep-alive idle
+  std::chrono::milliseconds handler_timeout{30'000};       // 503 if a handler exceeds it
+  std::string service_name = "service";
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, Router router, log::Logger& logger, metrics::Registry& metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  void start();   // binds and starts the threads; throws on bind failure (port in use)
+  std::uint16_t port() const;  // the bound port
+  // Graceful: stop accepting, let in-flight requests finish (up to grace), close idle keep-alives.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10'000));
+  void wait();    // blocks until stopped
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Blocks until SIGTERM or SIGINT arrives (for main.cpp).
+void wait_for_termination_signal();
+
+// Constant-time comparison for bearer tokens.
+bool constant_time_equals(std::string_view a, std::string_view b);
+
+}  // namespace orders::http

@@ -1,0 +1,70 @@
+// A bounded pool of libpqxx connections. acquire() waits up to a deadline and then throws
+// PoolExhausted (mapped to 503 + Retry-After). A connection found broken is dropped and replaced
+// on the next acquire, so the pool heals after Postgres restarts or pg_terminate_backend.
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+namespace orders::pg {
+
+struct PoolExhausted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Called on every new connection: prepare statements, SET statement_timeout, ...
+using ConnectionInit = std::function<void(pqxx::connection&)>;
+
+class Pool {
+ public:
+  Pool(std::string url, std::size_t size, ConnectionInit init = {},
+       std::chrono::milliseconds acquire_timeout = std::chrono::milliseconds(2000));
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  class Lease {
+   public:
+    Lease(Lease&&) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    ~Lease();
+    pqxx::connection& operator*() const { return *conn_; }
+    pqxx::connection* operator->() const { return conn_.get(); }
+    // Call after a pqxx::broken_connection: the connection is closed instead of returned.
+    void discard() { broken_ = true; }
+
+   private:
+    friend class Pool;
+    Lease(Pool* pool, std::unique_ptr<pqxx::connection> conn);
+    Pool* pool_;
+    std::unique_ptr<pqxx::connection> conn_;
+    bool broken_ = false;
+  };
+
+  Lease acquire();  // throws PoolExhausted, pqxx::broken_connection (cannot connect)
+  Lease acquire(std::chrono::milliseconds timeout);
+
+  std::size_t size() const { return size_; }
+  std::size_t in_use() const;
+  const std::string& url() const { return url_; }
+
+ private:
+  void release(std::unique_ptr<pqxx::connection> conn, bool broken);
+  std::string url_;
+  std::size_t size_;
+  ConnectionInit init_;
+  std::chrono::milliseconds acquire_timeout_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::size_t open_ = 0;  // idle + leased
+};
+
+}  // namespace orders::pg
