@@ -125,6 +125,8 @@ class HttpClient {
   HttpResult del(const std::string& target) { return request("DELETE", target); }
   // Sends raw bytes and reads whatever comes back until close or timeout (hostile-input tests).
   std::string raw(const std::string& bytes, std::chrono::milliseconds timeout);
+  // Per-request deadline (connect + write + read); default 60 s. On time-out: status 0.
+  void set_timeout(std::chrono::milliseconds timeout);
 
  private:
   struct Impl;
