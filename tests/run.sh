@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# THE test command: installs missing Debian packages, builds everything (Release, Ninja, build/)
+# and runs the whole ctest suite. Exit code non-zero when anything fails.
+#
+#   tests/run.sh                 all tests (unit, pg, e2e, deploy)
+#   tests/run.sh -L unit         only a label (unit | pg | e2e | deploy); any ctest option passes through
+#   tests/run.sh -R codec        only tests whose name matches
+#   BUILD_DIR=/tmp/b tests/run.sh   another build folder;  JOBS=1 tests/run.sh  ctest parallelism
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$ROOT/build}"
+JOBS="${JOBS:-2}"
+BUILD_JOBS="${BUILD_JOBS:-2}"
+
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+  exit 0
+fi
+
+step() { printf '\n==> %s\n' "$*"; }
+start=$(date +%s)
+
+step "dependencies"
+"$ROOT/scripts/install-deps.sh"
+
+step "configure ($BUILD_DIR, Release)"
+cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTS=ON
+
+step "build"
+cmake --build "$BUILD_DIR" -j "$BUILD_JOBS"
+
+step "test (ctest -j$JOBS $*)"
+set +e
+(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 600 -j "$JOBS" "$@")
+rc=$?
+set -e
+
+elapsed=$(($(date +%s) - start))
+if ((rc == 0)); then
+  step "all tests passed (${elapsed}s)"
+else
+  step "TESTS FAILED (ctest exit $rc, ${elapsed}s)"
+fi
+exit "$rc"
