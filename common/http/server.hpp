@@ -8,6 +8,7 @@
 #pragma once
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -53,19 +54,38 @@ struct Response {
 Response json_response(int status, const nlohmann::json& body);
 // application/problem+json: {"type","title","status","detail"}; type is "/problems/<slug>".
 Response problem(int status, std::string_view slug, std::string_view title, std::string_view detail);
+// Any other body (e.g. /metrics: "text/plain; version=0.0.4; charset=utf-8").
+Response text_response(int status, std::string body,
+                       std::string content_type = "text/plain; charset=utf-8");
+
+// Percent-decoding ("%2F" -> "/"). nullopt on a malformed escape or a decoded NUL byte.
+// plus_as_space: query strings ("a+b" -> "a b"); path segments keep '+'.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space = false);
+// Fills req.path and req.query from req.target (origin-form only). False: 400.
+bool parse_target(Request& req);
+// An X-Request-Id from a client is kept when 1..128 chars of [A-Za-z0-9._:-]; else one is generated.
+bool sane_request_id(std::string_view id);
+// True for failures worth a 503 + Retry-After (nothing was done, retrying may work):
+// pg::PoolExhausted, pqxx::broken_connection, SQLSTATE classes 08 (connection), 53 (resources),
+// 57 (operator intervention: statement timeout 57014, admin shutdown 57P01...), and the
+// serialization / deadlock rollbacks. Everything else is a 500.
+bool is_transient_failure(const std::exception_ptr& error);
 
 using Handler = std::function<Response(const Request&)>;
 
 // Routes: "/orders/{id}/items/{product_id}". A segment "{name}" matches one non-empty path segment.
 // Unknown path: 404 problem; known path with another method: 405 problem with Allow header.
+// Scopes (auth): "public" (default), "command", "query", "admin". See ServerOptions::tokens.
 class Router {
  public:
   void add(std::string method, std::string pattern, Handler handler);
+  void add(std::string method, std::string pattern, Handler handler, std::string scope);
   // Finds the handler; fills req.path_params and req.route. nullopt + status (404/405) otherwise.
   struct Match {
     const Handler* handler = nullptr;
     int status = 404;
     std::string allow;  // for 405
+    std::string scope = "public";
   };
   Match match(Request& req) const;
 
@@ -75,8 +95,14 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    std::string scope = "public";
   };
   std::vector<Route> routes_;
+};
+
+// Bearer token of one scope (an empty token leaves the scope open).
+struct AuthRule {
+  std::string token;
 };
 
 struct ServerOptions {
@@ -91,6 +117,9 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};          // keep-alive idle
   std::chrono::milliseconds handler_timeout{30'000};       // 503 if a handler exceeds it
   std::string service_name = "service";
+  // scope -> bearer token ("command", "query", "admin"). A route whose scope has a non-empty token
+  // needs "Authorization: Bearer <token>": missing -> 401 (WWW-Authenticate: Bearer), wrong -> 403.
+  std::map<std::string, std::string> tokens;
 };
 
 class Server {
@@ -111,7 +140,11 @@ class Server {
   std::unique_ptr<Impl> impl_;
 };
 
-// Blocks until SIGTERM or SIGINT arrives (for main.cpp).
+// Blocks SIGTERM and SIGINT in the calling thread (and ignores SIGPIPE). main() must call it FIRST,
+// before any thread is started (Server, Pool users, NATS), so every thread inherits the mask and
+// the signal stays pending for wait_for_termination_signal().
+void block_termination_signals();
+// Blocks until SIGTERM or SIGINT arrives (sigwait; for main.cpp, after block_termination_signals()).
 void wait_for_termination_signal();
 
 // Constant-time comparison for bearer tokens.
