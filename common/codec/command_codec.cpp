@@ -51,7 +51,7 @@ Parsed<json> parse_body(std::string_view body, bool allow_empty) {
   try {
     doc = json::parse(body.begin(), body.end(), cb, /*allow_exceptions=*/true,
                       /*ignore_comments=*/false);
-  } catch (const json::parse_error&) {
+  } catch (const json::exception&) {  // parse_error, and out_of_range for numbers like 1e3088
     return ValidationError{"request body is not valid JSON"};
   }
   if (too_deep) return ValidationError{"JSON nesting is deeper than 16 levels"};

@@ -32,6 +32,7 @@ TEST(ParseBody, RejectsMalformedAndHostileJson) {
   std::string deep = "{\"a\":" + std::string(20, '[') + std::string(20, ']') + "}";
   EXPECT_TRUE(body_rejected(deep));
   EXPECT_TRUE(body_rejected("{\"a\":NaN}"));
+  EXPECT_TRUE(body_rejected("{\"a\":1e3088}"));  // found by the fuzzer: number overflow threw
   EXPECT_TRUE(body_rejected("{\"a\":1} trailing"));
 }
 
