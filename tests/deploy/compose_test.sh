@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Validates deploy/docker-compose.yml and deploy/Dockerfile without a Docker engine:
+# `docker-compose config -q`, the structure the issue asks for (postgres 15, JetStream on a volume,
+# health checks, depends_on conditions, two read-side replicas, tokens required), and that every
+# setting the compose file gives write-side / read-side is one that binary's --help lists.
+#   compose_test.sh [WRITE_SIDE_BIN] [READ_SIDE_BIN]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+COMPOSE="$ROOT/deploy/docker-compose.yml"
+WRITE_BIN="${1:-$ROOT/build/write-side/write-side}"
+READ_BIN="${2:-$ROOT/build/read-side/read-side}"
+failures=0
+pass() { echo "ok   $*"; }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+
+command -v docker-compose >/dev/null || { echo "SKIP: docker-compose not installed"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 (docker-compose's own runtime) missing"; exit 77; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export COMMAND_TOKEN=test-command QUERY_TOKEN=test-query ADMIN_TOKEN=test-admin
+
+if docker-compose -f "$COMPOSE" config -q; then pass "docker-compose config -q"; else fail "docker-compose config -q"; fi
+if env -u COMMAND_TOKEN docker-compose -f "$COMPOSE" config -q 2>/dev/null; then
+  fail "compose accepted a missing COMMAND_TOKEN (auth must be on)"
+else
+  pass "tokens are required"
+fi
+docker-compose -f "$COMPOSE" config >"$tmp/config.yml"
+
+# Structure checks, and the env settings per binary (lines "write-side NAME" / "read-side NAME").
+python3 - "$tmp/config.yml" "$tmp/settings.txt" <<'PY' || failures=$((failures + 1))
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+services = cfg["services"]
+errors = []
+def check(cond, msg):
+    print(("ok   " if cond else "FAIL ") + msg)
+    if not cond:
+        errors.append(msg)
+
+check(services.get("postgres", {}).get("image", "").startswith("postgres:15"), "postgres service uses postgres:15")
+nats = services.get("nats", {})
+cmd = nats.get("command", [])
+check("-js" in cmd and "-sd" in cmd, "nats runs with JetStream file storage (-js -sd)")
+sd = cmd[cmd.index("-sd") + 1] if "-sd" in cmd else None
+check(any(str(v).split(":")[1] == sd for v in nats.get("volumes", [])), "the JetStream store is on a volume")
+for name in ("postgres", "nats"):
+    check("healthcheck" in services.get(name, {}), f"{name} has a health check")
+
+by_binary = {"write-side": [], "read-side": []}
+with open(sys.argv[2], "w") as out:
+    for name, svc in services.items():
+        command = svc.get("command") or []
+        if not command or command[0] not in by_binary:
+            continue
+        binary = command[0]
+        by_binary[binary].append(name)
+        env = svc.get("environment", {})
+        for key in env:
+            out.write(f"{binary} {key}\n")
+        port_var = "WRITE_PORT" if binary == "write-side" else "READ_PORT"
+        port = str(env.get(port_var, ""))
+        check(port != "", f"{name}: sets {port_var}")
+        addr_var = "WRITE_ADDRESS" if binary == "write-side" else "READ_ADDRESS"
+        check(env.get(addr_var) == "0.0.0.0", f"{name}: {addr_var}=0.0.0.0 (reachable from other containers)")
+        targets = [str(p.get("target")) if isinstance(p, dict) else str(p).split(":")[-1] for p in svc.get("ports", [])]
+        check(port in targets, f"{name}: publishes its container port {port}")
+        hc = " ".join(svc.get("healthcheck", {}).get("test", []))
+        check(f"127.0.0.1:{port}/readyz" in hc, f"{name}: health check on /readyz port {port}")
+        deps = svc.get("depends_on", {})
+        check(isinstance(deps, dict) and all(d.get("condition") == "service_healthy" for d in deps.values())
+              and {"postgres", "nats"} <= set(deps), f"{name}: depends_on postgres and nats healthy")
+        tokens = ["QUERY_TOKEN", "ADMIN_TOKEN"] + (["COMMAND_TOKEN"] if binary == "write-side" else [])
+        check(all(env.get(t) for t in tokens), f"{name}: tokens set ({', '.join(tokens)})")
+        check("DATABASE_URL" in env and "@postgres:5432/" in env["DATABASE_URL"], f"{name}: DATABASE_URL points at the postgres service")
+        check(env.get("NATS_URL") == "nats://nats:4222", f"{name}: NATS_URL points at the nats service")
+
+check(len(by_binary["write-side"]) == 1, "one write-side service")
+replicas = sum(services[n].get("deploy", {}).get("replicas", 1) for n in by_binary["read-side"])
+check(replicas >= 2, f"read-side runs as {replicas} replicas")
+sys.exit(1 if errors else 0)
+PY
+
+dockerfile="$ROOT/deploy/Dockerfile"
+grep -q '^FROM debian:bookworm' "$dockerfile" && pass "Dockerfile on Debian 12" || fail "Dockerfile is not Debian 12 (bookworm)"
+[[ $(grep -c '^FROM ' "$dockerfile") -ge 2 ]] && pass "Dockerfile is multi-stage" || fail "Dockerfile is not multi-stage"
+grep -q 'scripts/install-deps.sh' "$dockerfile" && pass "Dockerfile uses scripts/install-deps.sh" || fail "Dockerfile does not use scripts/install-deps.sh"
+last_user=$(grep '^USER ' "$dockerfile" | tail -1 | awk '{print $2}')
+[[ -n "$last_user" && "$last_user" != root && "$last_user" != 0 ]] && pass "image runs as non-root ($last_user)" || fail "image runs as root"
+
+# Every setting compose gives a binary must be one the binary knows (its --help lists it).
+for binary in write-side read-side; do
+  bin=$WRITE_BIN
+  [[ $binary == read-side ]] && bin=$READ_BIN
+  if [[ ! -x "$bin" ]]; then
+    echo "skip settings check for $binary: $bin not built"
+    continue
+  fi
+  help=$("$bin" --help 2>&1) || true
+  while read -r b var; do
+    [[ "$b" == "$binary" ]] || continue
+    if grep -qw -- "$var" <<<"$help"; then pass "$binary --help lists $var"; else fail "$binary --help does not list $var (set by docker-compose)"; fi
+  done <"$tmp/settings.txt"
+done
+
+if ((failures > 0)); then
+  echo "compose_test: $failures failure(s)"
+  exit 1
+fi
+echo "compose_test: all checks passed"

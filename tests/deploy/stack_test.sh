@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# End-to-end test of deploy/local/stack.sh with the built binaries, on free ports and a temp data
+# folder: up, status, demo (Shipped, 35.00, 2 items; both read-side replicas serve it), a port in
+# use gives a clear error, down stops everything, up again reuses the data, demo again on the same
+# stack, rebuild-projection, down --purge deletes the data.
+#   stack_test.sh WRITE_SIDE_BIN READ_SIDE_BIN
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+STACK="$ROOT/deploy/local/stack.sh"
+export WRITE_SIDE_BIN="${1:-$ROOT/build/write-side/write-side}"
+export READ_SIDE_BIN="${2:-$ROOT/build/read-side/read-side}"
+for b in "$WRITE_SIDE_BIN" "$READ_SIDE_BIN"; do
+  [[ -x "$b" ]] || { echo "SKIP: $b not built"; exit 77; }
+done
+
+STACK_DATA=$(mktemp -d /tmp/orders-stack-test-XXXXXX)
+chmod 755 "$STACK_DATA"  # the postgres user must reach the cluster inside
+export STACK_DATA
+out="$STACK_DATA.out"
+cleanup() {
+  "$STACK" down --purge >/dev/null 2>&1 || true
+  rm -rf "$STACK_DATA" "$out"
+}
+trap cleanup EXIT
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    port_busy "$p" || port_busy $((p + 1)) || { echo "$p"; return; }
+  done
+}
+export WRITE_PORT; WRITE_PORT=$(pick_port)
+export READ_PORT; READ_PORT=$(pick_port)
+export PG_PORT; PG_PORT=$(pick_port)
+export NATS_PORT; NATS_PORT=$(pick_port)
+export COMMAND_TOKEN=stack-test-command QUERY_TOKEN=stack-test-query ADMIN_TOKEN=stack-test-admin
+
+failures=0
+passes=0
+pass() { echo "ok   $*"; passes=$((passes + 1)); }
+fail() { echo "FAIL $*"; failures=$((failures + 1)); }
+expect_in() {  # file pattern description
+  if grep -q -- "$2" "$1"; then pass "$3"; else fail "$3 (no '$2' in output)"; cat "$1"; fi
+}
+run() {  # args... -> output in $out, exit code in $rc
+  set +e
+  "$STACK" "$@" >"$out" 2>&1
+  rc=$?
+  set -e
+  echo "--- stack.sh $* (exit $rc)"
+  sed 's/^/    /' "$out"
+}
+get_order() {  # port id -> body on stdout
+  curl -s --max-time 15 -H "Authorization: Bearer $QUERY_TOKEN" \
+    "http://127.0.0.1:$1/orders/$2?min_version=5&wait_ms=5000"
+}
+
+run up
+[[ $rc == 0 ]] && pass "up exits 0" || fail "up exits $rc"
+expect_in "$out" "http://127.0.0.1:$WRITE_PORT" "up prints the write-side URL"
+expect_in "$out" "http://127.0.0.1:$READ_PORT" "up prints the read-side URL"
+READ_PORT2=$(grep 'read-side 2' "$out" | sed -E 's/.*127\.0\.0\.1:([0-9]+).*/\1/')
+
+run status
+expect_in "$out" "write-side   running" "status shows the write-side running"
+expect_in "$out" "read-side-2  running" "status shows the second read-side replica"
+
+run demo
+[[ $rc == 0 ]] && pass "demo exits 0" || fail "demo exits $rc"
+expect_in "$out" '"status": "Shipped"' "demo prints status Shipped"
+expect_in "$out" '"total_amount": "35.00"' "demo prints total 35.00"
+expect_in "$out" "status Shipped, total 35.00, 2 items" "demo prints the summary line"
+expect_in "$out" "TRK123456" "demo prints the tracking number"
+body=$(get_order "$READ_PORT2" order-1)
+if jq -e '.status == "Shipped" and .total_amount == "35.00" and (.items | length) == 2' >/dev/null <<<"$body"; then
+  pass "the second read-side replica serves order-1"
+else
+  fail "second replica (port $READ_PORT2) answered: $body"
+fi
+
+# A port in use gives a clear error (the running write-side holds WRITE_PORT).
+run_port_clash() {
+  local data
+  data=$(mktemp -d /tmp/orders-stack-clash-XXXXXX)
+  set +e
+  STACK_DATA=$data PG_PORT=$(pick_port) NATS_PORT=$(pick_port) READ_PORT=$(pick_port) "$STACK" up >"$out" 2>&1
+  rc=$?
+  set -e
+  STACK_DATA=$data "$STACK" down --purge >/dev/null 2>&1 || true
+  rm -rf "$data"
+}
+run_port_clash
+if [[ $rc != 0 ]] && grep -q "port $WRITE_PORT (WRITE_PORT) is already in use" "$out"; then
+  pass "a port in use gives a clear error"
+else
+  fail "port clash: exit $rc, output: $(cat "$out")"
+fi
+
+run down
+[[ $rc == 0 ]] && pass "down exits 0" || fail "down exits $rc"
+sleep_until_free() {
+  local deadline=$((SECONDS + 20)) p
+  for p in "$@"; do
+    while port_busy "$p" && ((SECONDS < deadline)); do sleep 0.1; done
+    port_busy "$p" && return 1
+  done
+  return 0
+}
+if sleep_until_free "$WRITE_PORT" "$READ_PORT" "$READ_PORT2" "$PG_PORT" "$NATS_PORT"; then
+  pass "down frees every port"
+else
+  fail "a port is still in use after down"
+fi
+[[ -d "$STACK_DATA/pg/data" && -d "$STACK_DATA/nats" ]] && pass "down keeps the data" || fail "down removed data"
+
+run up
+[[ $rc == 0 ]] && pass "second up exits 0" || fail "second up exits $rc"
+if grep -q "creating the PostgreSQL cluster" "$out"; then fail "second up re-created the cluster"; else pass "second up reuses the cluster"; fi
+body=$(get_order "$READ_PORT" order-1)
+if jq -e '.status == "Shipped" and .total_amount == "35.00"' >/dev/null <<<"$body"; then
+  pass "order-1 survives down/up"
+else
+  fail "after down/up order-1 is: $body"
+fi
+
+run demo
+[[ $rc == 0 ]] && pass "demo on a stack that has order-1 exits 0" || fail "second demo exits $rc"
+expect_in "$out" "running the scenario as order-2" "second demo says it uses order-2"
+expect_in "$out" "status Shipped, total 35.00, 2 items" "second demo prints the read model"
+
+run rebuild-projection orders
+[[ $rc == 0 ]] && pass "rebuild-projection orders exits 0" || fail "rebuild-projection exits $rc"
+body=$(get_order "$READ_PORT" order-2)
+if jq -e '.status == "Shipped" and .total_amount == "35.00"' >/dev/null <<<"$body"; then
+  pass "order-2 served after the rebuild"
+else
+  fail "after rebuild order-2 is: $body"
+fi
+
+run logs write-side
+[[ $rc == 0 && -s "$out" ]] && pass "logs write-side prints the log" || fail "logs exits $rc"
+
+run down --purge
+[[ $rc == 0 ]] && pass "down --purge exits 0" || fail "down --purge exits $rc"
+[[ ! -e "$STACK_DATA" ]] && pass "down --purge deletes the data" || fail "data folder still there"
+
+echo "$passes passed, $failures failed"
+((failures == 0))
