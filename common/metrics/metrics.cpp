@@ -147,6 +147,9 @@ const char* kind_name(Kind k) {
 }
 }  // namespace
 
+Registry::Registry() = default;
+Registry::~Registry() = default;
+
 // A name reused with another type is a programming error (std::logic_error).
 Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mu_);
