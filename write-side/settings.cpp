@@ -1,0 +1,34 @@
+#include "settings.hpp"
+
+namespace orders::write_side {
+
+std::vector<config::SettingSpec> setting_specs() {
+  return {
+      {"WRITE_ADDRESS", "127.0.0.1", "Address the write-side HTTP server listens on"},
+      {"WRITE_PORT", "8080", "Port the write-side HTTP server listens on (0: any free port)"},
+      {"DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders", "PostgreSQL connection URL"},
+      {"NATS_URL", "nats://127.0.0.1:4222", "NATS server URL (outbox relay)"},
+      {"NATS_STREAM", "ORDERS", "JetStream stream the relay publishes to"},
+      {"PG_POOL_SIZE", "16", "PostgreSQL connections in the pool (committers + queries)"},
+      {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled connection, ms"},
+      {"HTTP_WORKERS", "64", "Threads running request handlers (concurrent blocking requests)"},
+      {"HTTP_IO_THREADS", "2", "Threads doing socket I/O"},
+      {"HTTP_MAX_CONNECTIONS", "1024", "Open client connections beyond which new ones get 503"},
+      {"BODY_LIMIT_BYTES", "1048576", "Largest request body; above it 413"},
+      {"GROUP_COMMIT", "on", "on: many commands per transaction; off: one command per transaction"},
+      {"GROUP_COMMIT_MAX_BATCH", "256", "Most commands in one group-commit transaction"},
+      {"GROUP_COMMIT_CONNECTIONS", "2",
+       "Group-commit transactions in flight at once (pipelining); with GROUP_COMMIT=off: parallel "
+       "single-command transactions (default then: PG_POOL_SIZE - 2)"},
+      {"CACHE_SIZE", "100000", "Aggregates (orders) kept in memory; 0 turns the cache off"},
+      {"SNAPSHOT_EVERY", "100", "Snapshot an order every N events (0: no snapshots)"},
+      {"IDEMPOTENCY_RETENTION_HOURS", "48", "Idempotency keys are kept at least this long (>= 24)"},
+      {"RELAY_ENABLED", "on", "Run the outbox relay (Postgres outbox -> NATS JetStream) in-process"},
+      {"LOG_LEVEL", "info", "debug, info, warn or error"},
+      {"COMMAND_TOKEN", "", "Bearer token for commands (empty: no auth)"},
+      {"QUERY_TOKEN", "", "Bearer token for /events and /state (empty: no auth)"},
+      {"ADMIN_TOKEN", "", "Bearer token for /metrics (empty: no auth)"},
+  };
+}
+
+}  // namespace orders::write_side
