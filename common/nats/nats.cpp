@@ -115,6 +115,13 @@ Connection Connection::connect(const ConnectOptions& o) {
   return Connection(std::move(impl));
 }
 
+Connection Connection::connect(const std::string& url, const std::string& name) {
+  ConnectOptions o;
+  o.url = url;
+  o.name = name;
+  return connect(o);
+}
+
 bool Connection::connected() const {
   return impl_ && impl_->nc != nullptr && natsConnection_Status(impl_->nc) == NATS_CONN_STATUS_CONNECTED;
 }

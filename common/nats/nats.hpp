@@ -2,15 +2,21 @@
 // read-side projector (pull consumer). Every failing call throws NatsError (status + JetStream
 // error code + text); nothing here retries: callers own their retry/backoff policy.
 //
-//   auto conn = nats::Connection::connect({.url = "nats://127.0.0.1:4222", .name = "relay"});
-//   nats::JetStream js(conn, {.max_pending = 4096});
-//   auto info = js.ensure_stream({.name = "ORDERS", .subjects = {"orders.events.>"}});
-//   js.publish_async({.subject = "orders.events.3", .data = body, .msg_id = id, .expect_last_seq = 41});
+//   auto conn = nats::Connection::connect("nats://127.0.0.1:4222", "relay");
+//   nats::JetStream js(conn);
+//   nats::StreamSpec spec;  spec.name = "ORDERS";   // subjects default to "orders.events.>"
+//   auto info = js.ensure_stream(spec);
+//   nats::OutMessage m;  m.subject = "orders.events.3";  m.data = body;  m.msg_id = id;
+//   m.expect_last_seq = 41;  js.publish_async(m);
 //   for (auto& r : js.wait_async(std::chrono::seconds(5))) { ... r.ok, r.sequence ... }
 //
-//   auto sub = js.pull_subscribe({.stream = "ORDERS", .durable = "orders-p3",
-//                                 .filter_subject = "orders.events.3"});
-//   for (auto& m : sub.fetch(500, std::chrono::milliseconds(200))) { ...; m.ack(); }
+//   nats::ConsumerSpec cs;  cs.stream = "ORDERS";  cs.durable = "orders-p3";
+//   cs.filter_subject = "orders.events.3";
+//   auto sub = js.pull_subscribe(cs);
+//   for (auto& msg : sub.fetch(500, std::chrono::milliseconds(200))) { ...; msg.ack(); }
+//
+// (Set fields one by one: designated initializers that skip members trip
+// -Wmissing-field-initializers under -Werror.)
 //
 // Lifetimes: a JetStream and its PullSubscriptions must be destroyed before their Connection.
 // Thread-safety: Connection and JetStream calls may come from several threads (cnats is
@@ -62,6 +68,9 @@ class Connection {
   // Throws NatsError when the server cannot be reached now (no background retry of the first
   // connect: the caller retries with backoff). Once connected, reconnects are automatic.
   static Connection connect(const ConnectOptions& options);
+  // The defaults above with this url and name (designated initializers of ConnectOptions trip
+  // -Wmissing-field-initializers under -Werror).
+  static Connection connect(const std::string& url, const std::string& name = "");
 
   Connection(Connection&&) noexcept;
   Connection& operator=(Connection&&) noexcept;
