@@ -2,6 +2,8 @@
 
 #include <poll.h>
 
+#include <algorithm>
+
 namespace orders::pg {
 namespace {
 
@@ -16,6 +18,21 @@ bool looks_healthy(pqxx::connection& conn) {
   p.events = POLLIN;
   const int r = ::poll(&p, 1, 0);
   return r == 0;
+}
+
+// Without connect_timeout, a connect to an unreachable host can hang far beyond the acquire
+// time-out. Adds one (libpq's minimum is 2 s) unless the URL already sets it.
+std::string with_connect_timeout(std::string url, std::chrono::milliseconds acquire_timeout) {
+  if (url.find("connect_timeout") != std::string::npos) return url;
+  const long seconds = std::max<long>(2, static_cast<long>((acquire_timeout.count() + 999) / 1000));
+  const bool uri = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
+  if (uri) {
+    url += url.find('?') == std::string::npos ? "?" : "&";
+    url += "connect_timeout=" + std::to_string(seconds);
+  } else {
+    url += (url.empty() ? "" : " ") + std::string("connect_timeout=") + std::to_string(seconds);
+  }
+  return url;
 }
 
 }  // namespace
@@ -55,7 +72,7 @@ Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
       ++open_;
       lock.unlock();
       try {
-        auto conn = std::make_unique<pqxx::connection>(url_);
+        auto conn = std::make_unique<pqxx::connection>(with_connect_timeout(url_, acquire_timeout_));
         if (init_) init_(*conn);
         return Lease(this, std::move(conn));
       } catch (...) {

@@ -1,6 +1,10 @@
 // A bounded pool of libpqxx connections. acquire() waits up to a deadline and then throws
 // PoolExhausted (mapped to 503 + Retry-After). A connection found broken is dropped and replaced
 // on the next acquire, so the pool heals after Postgres restarts or pg_terminate_backend.
+// Connections are opened lazily (a service starts while Postgres is down). An idle connection that
+// became readable (the server closed it or sent a FATAL) is dropped before being handed out; one
+// that is no longer open when its Lease ends is dropped too. A URL without connect_timeout gets one
+// (max(2 s, acquire timeout)) so an unreachable host cannot hang acquire().
 #pragma once
 #include <chrono>
 #include <condition_variable>
