@@ -90,6 +90,54 @@ std::string header_of(const orders::testing::HttpResult& r, const std::string& n
   return it == r.headers.end() ? std::string() : it->second;
 }
 
+// Redirects stderr (fd 2, where the Logger writes) into a temp file while alive.
+class CaptureStderr {
+ public:
+  CaptureStderr() {
+    std::fflush(stderr);
+    file_ = std::tmpfile();
+    saved_ = ::dup(2);
+    ::dup2(::fileno(file_), 2);
+  }
+  ~CaptureStderr() {
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    std::fclose(file_);
+  }
+  // Everything written so far (the capture stays active).
+  std::string text() {
+    std::fflush(stderr);
+    std::string out;
+    std::FILE* f = std::fopen(("/proc/self/fd/" + std::to_string(::fileno(file_))).c_str(), "r");
+    if (f == nullptr) return out;
+    char buf[4096];
+    std::size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+    return out;
+  }
+
+ private:
+  std::FILE* file_;
+  int saved_ = -1;
+};
+
+// The JSON log lines whose "msg" is `msg`.
+std::vector<nlohmann::json> log_lines(const std::string& text, const std::string& msg) {
+  std::vector<nlohmann::json> out;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const auto end = text.find('\n', start);
+    const std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    start = end == std::string::npos ? text.size() : end + 1;
+    if (!nlohmann::json::accept(line)) continue;
+    auto j = nlohmann::json::parse(line);
+    if (j.value("msg", "") == msg) out.push_back(std::move(j));
+  }
+  return out;
+}
+
 // A latch the /slow handler waits on, so tests control when an in-flight request finishes.
 struct Gate {
   std::promise<void> open_promise;
@@ -291,6 +339,41 @@ TEST_F(HttpServerTest, HandlerExceptionIs500WithoutItsText) {
   // The detail points at the request id, which the log line carries.
   EXPECT_NE(body(r).at("detail").get<std::string>().find(r.headers.at("x-request-id")), std::string::npos);
   EXPECT_EQ(c.get("/ok").status, 200);
+}
+
+TEST(HttpServerLogging, AccessLineAndHandlerErrorCarryTheRequestId) {
+  CaptureStderr capture;
+  log::Logger logger("log-test", log::Level::Info);
+  metrics::Registry metrics;
+  Gate gate;
+  gate.open();
+  Server server(test_options(), make_router(gate), logger, metrics);
+  server.start();
+  HttpClient c("127.0.0.1", server.port());
+  const auto ok = c.request("GET", "/items/7", "", {{"X-Request-Id", "req-ok-1"}});
+  ASSERT_EQ(ok.status, 200);
+  const auto boom = c.request("GET", "/boom", "", {{"X-Request-Id", "req-boom-1"}});
+  ASSERT_EQ(boom.status, 500);
+
+  std::vector<nlohmann::json> access;
+  ASSERT_TRUE(wait_until([&] { return (access = log_lines(capture.text(), "request")).size() >= 2; }, 3s))
+      << capture.text();
+  const auto& line = access[0];
+  EXPECT_EQ(line.at("request_id"), "req-ok-1");
+  EXPECT_EQ(line.at("method"), "GET");
+  EXPECT_EQ(line.at("route"), "/items/{id}");
+  EXPECT_EQ(line.at("status"), 200);
+  EXPECT_TRUE(line.at("duration_ms").is_number());
+  EXPECT_EQ(line.at("level"), "info");
+  EXPECT_EQ(line.at("service"), "log-test");
+
+  // The exception text goes to the log (with the request id), never to the client.
+  const auto errors = log_lines(capture.text(), "request failed: unexpected error");
+  ASSERT_EQ(errors.size(), 1u) << capture.text();
+  EXPECT_EQ(errors[0].at("request_id"), "req-boom-1");
+  EXPECT_EQ(errors[0].at("level"), "error");
+  EXPECT_NE(errors[0].at("error").get<std::string>().find("secret-internal-detail"), std::string::npos);
+  server.stop();
 }
 
 TEST_F(HttpServerTest, DatabaseUnavailabilityIs503WithRetryAfter) {
