@@ -4,7 +4,14 @@
 //  - header limit (431), body limit (413, connection closed), max connections (503 on accept),
 //  - a deadline for a whole request head + body (slow clients are disconnected),
 //  - keep-alive idle timeout, graceful stop (stop accepting, finish in-flight, then return).
-// Every request gets a request id (X-Request-Id, generated when absent) echoed in the response.
+// Every request gets a request id (X-Request-Id from the client when sane, else generated) echoed in
+// the response, one JSON access-log line at info (request_id, method, route, status, duration_ms)
+// and the metrics http_requests_total{method,route,status} / http_request_duration_seconds{route}.
+// Errors are problem+json: malformed HTTP 400 (then close), bad percent-encoding or NUL 400,
+// 404 / 405 (Allow), 401 / 403 for scoped routes (ServerOptions::tokens), a handler over
+// handler_timeout 503 + Retry-After: 1, a handler exception that is_transient_failure() 503 +
+// Retry-After: 1, any other exception 500 whose detail never carries the exception text (the text
+// is logged at error with the request id). Every response has Content-Length.
 #pragma once
 #include <atomic>
 #include <chrono>
