@@ -1,0 +1,54 @@
+// read-side: the query service and projector. Only wiring: settings, subcommand, run.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "config/settings.hpp"
+#include "log/logger.hpp"
+#include "rebuild/rebuild.hpp"
+#include "service.hpp"
+#include "settings.hpp"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: read-side [serve|migrate|rebuild-projection NAME|--all [--dry-run]] [--help]\n"
+    "  serve               (default) apply the event stream to the query tables and serve queries\n"
+    "  migrate             apply the SQL migrations and exit\n"
+    "  rebuild-projection  rebuild a projection (orders, customers) from the event store\n"
+    "Settings (environment variables):\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace orders;
+  std::string command = argc > 1 ? argv[1] : "serve";
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      config::Settings defaults(read_side::setting_specs());
+      std::cout << kUsage << defaults.help_text();
+      return 0;
+    }
+  }
+  try {
+    auto settings = config::Settings::from_env(read_side::setting_specs());
+    log::Logger logger("read-side", log::parse_level(settings.str("LOG_LEVEL")));
+    if (command == "serve") return read_side::serve(settings, logger);
+    if (command == "migrate") return read_side::migrate(settings, logger);
+    if (command == "rebuild-projection") {
+      return read_side::rebuild::rebuild_projection_main(
+          settings.str("DATABASE_URL"), std::vector<std::string>(argv + 2, argv + argc), std::cout,
+          std::cerr, isatty(STDOUT_FILENO) == 1);
+    }
+    std::cerr << "unknown command: " << command << "\n" << kUsage;
+    return 64;
+  } catch (const config::ConfigError& e) {
+    std::cerr << "configuration error: " << e.what() << "\n";
+    return 78;
+  } catch (const std::exception& e) {
+    std::cerr << "read-side: " << e.what() << "\n";
+    return 1;
+  }
+}

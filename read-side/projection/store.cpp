@@ -1,0 +1,199 @@
+#include "projection/store.hpp"
+
+#include <stdexcept>
+
+namespace orders::read_side {
+
+const std::vector<ProjectionDef>& projections() {
+  static const std::vector<ProjectionDef> all = {
+      {"orders", "orders", ProjectionKind::Orders},
+      {"customers", "customer_orders", ProjectionKind::Customers},
+  };
+  return all;
+}
+
+std::optional<ProjectionDef> find_projection(std::string_view name) {
+  for (const auto& p : projections()) {
+    if (p.name == name) return p;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr const char* kUs = "(extract(epoch from %) * 1000000)::bigint";
+
+std::string us_of(const std::string& column) {
+  std::string s = kUs;
+  s.replace(s.find('%'), 1, column);
+  return s;
+}
+
+std::string ts_of(const std::string& us_column) {
+  return "timestamptz 'epoch' + " + us_column + " * interval '1 microsecond'";
+}
+
+std::string stmt_name(const char* what, const ProjectionDef& p) { return std::string("rs_") + what + "_" + p.name; }
+
+std::optional<std::int64_t> opt_int(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return f.as<std::int64_t>();
+}
+
+}  // namespace
+
+std::string load_views_sql(ProjectionKind kind, const std::string& table, bool for_update) {
+  std::string cols = kind == ProjectionKind::Orders
+                         ? "order_id, customer_id, status, items::text, coalesce(tracking_number, ''), " +
+                               us_of("created_at") + ", " + us_of("confirmed_at") + ", " +
+                               us_of("shipped_at") + ", " + us_of("delivered_at") +
+                               ", version, last_global_position"
+                         : std::string("order_id, customer_id, status, items::text, version, last_global_position");
+  return "SELECT " + cols + " FROM " + table +
+         " WHERE order_id = ANY (SELECT jsonb_array_elements_text($1::jsonb))" +
+         (for_update ? " ORDER BY order_id FOR UPDATE" : "");
+}
+
+std::string upsert_views_sql(ProjectionKind kind, const std::string& table) {
+  if (kind == ProjectionKind::Orders) {
+    return "INSERT INTO " + table +
+           " AS t (order_id, customer_id, status, items, total_cents, item_count, tracking_number, "
+           "created_at, confirmed_at, shipped_at, delivered_at, version, last_global_position) "
+           "SELECT r.order_id, r.customer_id, r.status, r.items, r.total_cents, r.item_count, "
+           "r.tracking_number, " +
+           ts_of("r.created_at_us") + ", " + ts_of("r.confirmed_at_us") + ", " +
+           ts_of("r.shipped_at_us") + ", " + ts_of("r.delivered_at_us") +
+           ", r.version, r.last_global_position "
+           "FROM jsonb_to_recordset($1::jsonb) AS r(order_id text, customer_id text, status text, "
+           "items jsonb, total_cents bigint, item_count int, tracking_number text, "
+           "created_at_us bigint, confirmed_at_us bigint, shipped_at_us bigint, "
+           "delivered_at_us bigint, version bigint, last_global_position bigint) "
+           "ON CONFLICT (order_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, "
+           "status = EXCLUDED.status, items = EXCLUDED.items, total_cents = EXCLUDED.total_cents, "
+           "item_count = EXCLUDED.item_count, tracking_number = EXCLUDED.tracking_number, "
+           "created_at = EXCLUDED.created_at, confirmed_at = EXCLUDED.confirmed_at, "
+           "shipped_at = EXCLUDED.shipped_at, delivered_at = EXCLUDED.delivered_at, "
+           "version = EXCLUDED.version, last_global_position = EXCLUDED.last_global_position "
+           "WHERE t.version < EXCLUDED.version";
+  }
+  return "INSERT INTO " + table +
+         " AS t (order_id, customer_id, status, items, total_cents, version, last_global_position) "
+         "SELECT r.order_id, r.customer_id, r.status, r.items, r.total_cents, r.version, "
+         "r.last_global_position FROM jsonb_to_recordset($1::jsonb) AS r(order_id text, "
+         "customer_id text, status text, items jsonb, total_cents bigint, version bigint, "
+         "last_global_position bigint) "
+         "ON CONFLICT (order_id) DO UPDATE SET customer_id = EXCLUDED.customer_id, "
+         "status = EXCLUDED.status, items = EXCLUDED.items, total_cents = EXCLUDED.total_cents, "
+         "version = EXCLUDED.version, last_global_position = EXCLUDED.last_global_position "
+         "WHERE t.version < EXCLUDED.version";
+}
+
+const char* const kEventColumns =
+    "e.event_id::text, e.stream_id, e.version, e.position, g.global_position, e.type, "
+    "e.schema_version, (extract(epoch from e.recorded_at) * 1000000)::bigint, e.data::text, "
+    "e.metadata::text";
+const char* const kEventFrom = "events e LEFT JOIN global_log g ON g.position = e.position";
+
+codec::RecordedEvent event_from_row(const pqxx::row& row) {
+  codec::RecordedEvent e;
+  e.event_id = row[0].as<std::string>();
+  e.stream_id = row[1].as<std::string>();
+  e.version = row[2].as<std::int64_t>();
+  e.position = row[3].as<std::int64_t>();
+  e.global_position = opt_int(row[4]);
+  e.type = row[5].as<std::string>();
+  e.schema_version = row[6].as<int>();
+  e.recorded_at_us = row[7].as<std::int64_t>();
+  e.data = nlohmann::json::parse(row[8].as<std::string>());
+  e.metadata = nlohmann::json::parse(row[9].as<std::string>());
+  return e;
+}
+
+OrderView view_from_row(ProjectionKind kind, const pqxx::row& row) {
+  OrderView v;
+  v.state.order_id = row[0].as<std::string>();
+  v.state.customer_id = row[1].as<std::string>();
+  auto status = parse_status(row[2].as<std::string>());
+  if (!status) throw std::runtime_error("read model row " + v.state.order_id + " has a bad status");
+  v.state.status = *status;
+  auto items = items_from_json(nlohmann::json::parse(row[3].as<std::string>()));
+  if (!items) throw std::runtime_error("read model row " + v.state.order_id + " has bad items");
+  v.state.items = std::move(*items);
+  if (kind == ProjectionKind::Orders) {
+    v.state.tracking_number = row[4].as<std::string>();
+    v.created_at_us = opt_int(row[5]);
+    v.confirmed_at_us = opt_int(row[6]);
+    v.shipped_at_us = opt_int(row[7]);
+    v.delivered_at_us = opt_int(row[8]);
+    v.state.version = row[9].as<std::int64_t>();
+    v.last_global_position = row[10].as<std::int64_t>();
+  } else {
+    v.state.version = row[4].as<std::int64_t>();
+    v.last_global_position = row[5].as<std::int64_t>();
+  }
+  return v;
+}
+
+nlohmann::json record_for(ProjectionKind kind, const OrderView& v) {
+  return kind == ProjectionKind::Orders ? orders_record(v) : customer_orders_record(v);
+}
+
+void prepare_projector_statements(pqxx::connection& conn) {
+  for (const auto& p : projections()) {
+    conn.prepare(stmt_name("load", p), load_views_sql(p.kind, p.table, true));
+    conn.prepare(stmt_name("upsert", p), upsert_views_sql(p.kind, p.table));
+  }
+  conn.prepare("rs_stream_events", std::string("SELECT ") + kEventColumns + " FROM " + kEventFrom +
+                                       " WHERE e.stream_id = $1 AND e.version BETWEEN $2 AND $3"
+                                       " ORDER BY e.version");
+  conn.prepare("rs_checkpoint",
+               "INSERT INTO projection_checkpoints AS c (projection, partition, "
+               "last_global_position, last_recorded_at, events_applied, updated_at) "
+               "VALUES ($1, $2, $3, timestamptz 'epoch' + $4::bigint * interval '1 microsecond', "
+               "$5, now()) ON CONFLICT (projection, partition) DO UPDATE SET "
+               "last_global_position = GREATEST(c.last_global_position, EXCLUDED.last_global_position), "
+               "last_recorded_at = CASE WHEN EXCLUDED.last_global_position >= c.last_global_position "
+               "THEN EXCLUDED.last_recorded_at ELSE c.last_recorded_at END, "
+               "events_applied = c.events_applied + EXCLUDED.events_applied, updated_at = now()");
+  conn.prepare("rs_notify_applied", std::string("SELECT pg_notify('") + kAppliedChannel + "', $1)");
+}
+
+std::map<std::string, OrderView> load_views(pqxx::transaction_base& tx, const ProjectionDef& p,
+                                            const std::vector<std::string>& order_ids) {
+  std::map<std::string, OrderView> out;
+  if (order_ids.empty()) return out;
+  const auto ids = nlohmann::json(order_ids).dump();
+  for (const auto& row : tx.exec_prepared(stmt_name("load", p), ids)) {
+    auto v = view_from_row(p.kind, row);
+    auto id = v.state.order_id;
+    out.emplace(std::move(id), std::move(v));
+  }
+  return out;
+}
+
+void upsert_views(pqxx::transaction_base& tx, const ProjectionDef& p,
+                  const std::vector<const OrderView*>& views) {
+  if (views.empty()) return;
+  auto records = nlohmann::json::array();
+  for (const auto* v : views) records.push_back(record_for(p.kind, *v));
+  tx.exec_prepared(stmt_name("upsert", p), records.dump());
+}
+
+std::vector<codec::RecordedEvent> load_stream_events(pqxx::transaction_base& tx,
+                                                     const std::string& order_id,
+                                                     std::int64_t from_version,
+                                                     std::int64_t to_version) {
+  std::vector<codec::RecordedEvent> out;
+  for (const auto& row : tx.exec_prepared("rs_stream_events", order_id, from_version, to_version)) {
+    out.push_back(event_from_row(row));
+  }
+  return out;
+}
+
+void advance_checkpoint(pqxx::transaction_base& tx, const std::string& projection, int partition,
+                        const CheckpointAdvance& a) {
+  tx.exec_prepared("rs_checkpoint", projection, partition, a.last_global_position,
+                   a.last_recorded_at_us, a.events_applied);
+}
+
+}  // namespace orders::read_side

@@ -1,0 +1,45 @@
+// What the projector's threads share: settings, the bus connection, the notifier, logs, metrics.
+#pragma once
+#include <string>
+
+#include "metrics/metrics.hpp"
+#include "projector/notifier.hpp"
+
+namespace orders::log {
+class Logger;
+}
+
+namespace orders::read_side {
+namespace bus {
+class Connection;
+}
+
+struct ProjectorMetrics {
+  explicit ProjectorMetrics(metrics::Registry& r);
+  metrics::Counter& applied_orders;
+  metrics::Counter& applied_customers;
+  metrics::Counter& duplicates;
+  metrics::Counter& gap_filled;
+  metrics::Counter& failures;
+  metrics::Histogram& batch_seconds;
+  metrics::Histogram& batch_size;
+  metrics::Gauge& owned_partitions;
+  metrics::Gauge& lag_events_orders;
+  metrics::Gauge& lag_events_customers;
+  metrics::Gauge& lag_seconds_orders;
+  metrics::Gauge& lag_seconds_customers;
+};
+
+struct ProjectorContext {
+  std::string database_url;
+  bus::Connection& bus;
+  ApplyNotifier& notifier;
+  log::Logger& logger;
+  ProjectorMetrics& metrics;
+  int batch_size = 500;
+};
+
+// Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).
+inline constexpr int kPartitionLockClass = 0x52534450;  // "RSDP"
+
+}  // namespace orders::read_side

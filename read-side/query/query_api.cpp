@@ -1,0 +1,323 @@
+#include "query/query_api.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <optional>
+
+#include "codec/command_codec.hpp"
+#include "codec/recorded_event.hpp"
+#include "codec/state_codec.hpp"
+#include "domain/money.hpp"
+#include "log/logger.hpp"
+#include "metrics/metrics.hpp"
+#include "pg/migrations.hpp"
+#include "pg/pool.hpp"
+#include "projection/order_view.hpp"
+#include "projection/status.hpp"
+#include "projector/notifier.hpp"
+#include "query/cursor.hpp"
+
+namespace orders::read_side {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kDefaultWaitMs = 2000;
+constexpr int kMaxWaitMs = 10000;
+constexpr int kDefaultLimit = 50;
+constexpr int kMaxLimit = 500;
+
+// Columns of an order row, in the order order_json() reads them.
+constexpr const char* kOrderColumns =
+    "order_id, customer_id, status, items::text, total_cents, item_count, tracking_number, "
+    "(extract(epoch from created_at) * 1000000)::bigint, "
+    "(extract(epoch from confirmed_at) * 1000000)::bigint, "
+    "(extract(epoch from shipped_at) * 1000000)::bigint, "
+    "(extract(epoch from delivered_at) * 1000000)::bigint, version";
+
+const char* list_statement(bool by_customer, bool by_status) {
+  if (by_customer && by_status) return "rq_list_customer_status";
+  if (by_customer) return "rq_list_customer";
+  if (by_status) return "rq_list_status";
+  return "rq_list_all";
+}
+
+http::Response bad_request(std::string_view detail) {
+  return http::problem(400, "invalid-request", "Invalid request", detail);
+}
+
+std::optional<std::int64_t> parse_uint(std::string_view s, std::int64_t max) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || ptr != s.data() + s.size() || v < 0 || v > max) return std::nullopt;
+  return v;
+}
+
+nlohmann::json ts_or_null(const pqxx::field& f) {
+  if (f.is_null()) return nullptr;
+  return codec::format_rfc3339_us(f.as<std::int64_t>());
+}
+
+nlohmann::json order_json(const pqxx::row& row) {
+  domain::OrderState s;
+  s.order_id = row[0].as<std::string>();
+  s.customer_id = row[1].as<std::string>();
+  s.status = parse_status(row[2].as<std::string>()).value_or(domain::Status::None);
+  s.items = items_from_json(nlohmann::json::parse(row[3].as<std::string>())).value_or(std::vector<domain::Item>{});
+  if (!row[6].is_null()) s.tracking_number = row[6].as<std::string>();
+  s.version = row[11].as<std::int64_t>();
+  auto j = codec::state_to_json(s);
+  auto& items = j["items"];
+  for (std::size_t i = 0; i < items.size() && i < s.items.size(); ++i) {
+    items[i]["line_total"] = domain::format_cents(s.items[i].quantity * s.items[i].price);
+  }
+  j["total_amount"] = domain::format_cents(row[4].as<std::int64_t>());
+  j["item_count"] = row[5].as<std::int64_t>();
+  j["tracking_number"] = row[6].is_null() ? nlohmann::json(nullptr) : nlohmann::json(s.tracking_number);
+  j["created_at"] = ts_or_null(row[7]);
+  j["confirmed_at"] = ts_or_null(row[8]);
+  j["shipped_at"] = ts_or_null(row[9]);
+  j["delivered_at"] = ts_or_null(row[10]);
+  return j;
+}
+
+// Runs fn with a pooled connection; maps infrastructure failures to 503 (never exception text).
+template <class Fn>
+http::Response with_db(QueryApiContext& ctx, Fn&& fn) {
+  try {
+    auto lease = ctx.pool.acquire();
+    try {
+      return fn(*lease);
+    } catch (const pqxx::broken_connection&) {
+      lease.discard();
+      throw;
+    }
+  } catch (const pg::PoolExhausted&) {
+    auto r = http::problem(503, "unavailable", "Service unavailable", "no database connection free");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  } catch (const pqxx::broken_connection&) {
+    auto r = http::problem(503, "unavailable", "Service unavailable", "database unreachable");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  } catch (const std::exception& e) {
+    ctx.logger.error("query failed", {{"error", e.what()}});
+    return http::problem(500, "internal", "Internal error", "the query failed");
+  }
+}
+
+http::Handler scoped(QueryApiContext& ctx, const std::string& token, http::Handler h) {
+  return [&ctx, token, h = std::move(h)](const http::Request& req) -> http::Response {
+    if (!token.empty()) {
+      auto auth = req.header("authorization");
+      constexpr std::string_view kBearer = "Bearer ";
+      if (!auth || auth->size() <= kBearer.size() || auth->compare(0, kBearer.size(), kBearer) != 0) {
+        auto r = http::problem(401, "unauthorized", "Unauthorized", "a bearer token is required");
+        r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return r;
+      }
+      const std::string_view given = std::string_view(*auth).substr(kBearer.size());
+      const bool ok = http::constant_time_equals(given, token) ||
+                      (!ctx.admin_token.empty() && http::constant_time_equals(given, ctx.admin_token));
+      if (!ok) return http::problem(403, "forbidden", "Forbidden", "the token does not grant this scope");
+    }
+    return h(req);
+  };
+}
+
+http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
+  const auto& id = req.path_params.at("id");
+  if (auto err = codec::validate_id("order id", id)) return bad_request(err->detail);
+  std::optional<std::int64_t> min_version;
+  int wait_ms = kDefaultWaitMs;
+  if (auto it = req.query.find("min_version"); it != req.query.end()) {
+    min_version = parse_uint(it->second, std::int64_t{1} << 53);
+    if (!min_version) return bad_request("min_version must be a non-negative integer");
+  }
+  if (auto it = req.query.find("wait_ms"); it != req.query.end()) {
+    auto w = parse_uint(it->second, std::int64_t{1} << 53);
+    if (!w) return bad_request("wait_ms must be a non-negative integer");
+    wait_ms = static_cast<int>(std::min<std::int64_t>(*w, kMaxWaitMs));
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
+  while (true) {
+    const auto seen = ctx.notifier.generation();
+    std::optional<nlohmann::json> found;
+    auto resp = with_db(ctx, [&](pqxx::connection& c) {
+      pqxx::read_transaction tx(c);
+      auto r = tx.exec_prepared("rq_order", id);
+      if (!r.empty()) found = order_json(r[0]);
+      return http::Response{};
+    });
+    if (resp.status != 200) return resp;
+    const bool enough = found && (!min_version || (*found)["version"].get<std::int64_t>() >= *min_version);
+    if (enough) return http::json_response(200, *found);
+    if (!min_version) return http::problem(404, "order-not-found", "Order not found", "no order " + id);
+    if (Clock::now() >= deadline) {
+      auto r = http::problem(503, "not-yet-visible", "Not yet visible",
+                             "order " + id + " has not reached version " +
+                                 std::to_string(*min_version) + " on the read side yet");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    // Woken by the apply (local or NOTIFY from another replica); the short cap is a safety net.
+    ctx.notifier.wait_for_change(seen, std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
+  }
+}
+
+http::Response list_orders(QueryApiContext& ctx, const http::Request& req) {
+  std::optional<std::string> customer, status;
+  int limit = kDefaultLimit;
+  std::optional<ListCursor> after;
+  if (auto it = req.query.find("customer_id"); it != req.query.end()) {
+    if (auto err = codec::validate_id("customer_id", it->second)) return bad_request(err->detail);
+    customer = it->second;
+  }
+  if (auto it = req.query.find("status"); it != req.query.end()) {
+    if (!parse_status(it->second)) return bad_request("status must be Draft, Confirmed, Shipped or Delivered");
+    status = it->second;
+  }
+  if (auto it = req.query.find("limit"); it != req.query.end()) {
+    auto l = parse_uint(it->second, 1'000'000'000);
+    if (!l || *l < 1 || *l > kMaxLimit) return bad_request("limit must be an integer from 1 to 500");
+    limit = static_cast<int>(*l);
+  }
+  if (auto it = req.query.find("after"); it != req.query.end()) {
+    after = decode_cursor(it->second);
+    if (!after) return bad_request("after is not a cursor returned by this API");
+  }
+  return with_db(ctx, [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    const char* stmt = list_statement(customer.has_value(), status.has_value());
+    std::optional<std::int64_t> after_us;
+    std::string after_id;
+    if (after) {
+      after_us = after->created_at_us;
+      after_id = after->order_id;
+    }
+    pqxx::result r;
+    if (customer && status) {
+      r = tx.exec_prepared(stmt, *customer, *status, after_us, after_id, limit + 1);
+    } else if (customer) {
+      r = tx.exec_prepared(stmt, *customer, after_us, after_id, limit + 1);
+    } else if (status) {
+      r = tx.exec_prepared(stmt, *status, after_us, after_id, limit + 1);
+    } else {
+      r = tx.exec_prepared(stmt, after_us, after_id, limit + 1);
+    }
+    auto orders = nlohmann::json::array();
+    nlohmann::json next = nullptr;
+    const auto n = std::min<std::size_t>(r.size(), static_cast<std::size_t>(limit));
+    for (std::size_t i = 0; i < n; ++i) orders.push_back(order_json(r[static_cast<int>(i)]));
+    if (r.size() > n && n > 0) {
+      const auto& last = r[static_cast<int>(n - 1)];
+      next = encode_cursor(ListCursor{last[7].as<std::int64_t>(), last[0].as<std::string>()});
+    }
+    return http::json_response(200, {{"orders", std::move(orders)}, {"next", std::move(next)}});
+  });
+}
+
+http::Response get_customer(QueryApiContext& ctx, const http::Request& req) {
+  const auto& id = req.path_params.at("id");
+  if (auto err = codec::validate_id("customer id", id)) return bad_request(err->detail);
+  return with_db(ctx, [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto row = tx.exec_prepared1("rq_customer", id);
+    const auto count = row[0].as<std::int64_t>();
+    if (count == 0) return http::problem(404, "customer-not-found", "Customer not found", "no orders for customer " + id);
+    return http::json_response(200, {{"customer_id", id},
+                                     {"order_count", count},
+                                     {"open_orders", row[1].as<std::int64_t>()},
+                                     {"lifetime_value", domain::format_cents(row[2].as<std::int64_t>())}});
+  });
+}
+
+http::Response get_projections(QueryApiContext& ctx) {
+  return with_db(ctx, [&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    auto out = nlohmann::json::array();
+    for (const auto& s : read_projection_status(tx)) {
+      out.push_back({{"name", s.name},
+                     {"state", s.state},
+                     {"last_position", s.last_position},
+                     {"lag_events", s.lag_events},
+                     {"lag_seconds", s.lag_seconds}});
+    }
+    return http::json_response(200, out);
+  });
+}
+
+http::Response readyz(QueryApiContext& ctx) {
+  bool pg_ok = false, migrated = false;
+  try {
+    auto lease = ctx.pool.acquire(std::chrono::milliseconds(1000));
+    try {
+      pqxx::nontransaction n(*lease);
+      n.exec("SELECT 1");
+      pg_ok = true;
+      migrated = pg::migrations_current(*lease);
+    } catch (const pqxx::broken_connection&) {
+      lease.discard();
+    }
+  } catch (const std::exception&) {
+  }
+  const bool nats_ok = ctx.bus_connected && ctx.bus_connected();
+  nlohmann::json checks = {{"postgres", pg_ok}, {"migrations", migrated}, {"nats", nats_ok}};
+  if (pg_ok && migrated && nats_ok) return http::json_response(200, {{"status", "ready"}, {"checks", checks}});
+  auto r = http::problem(503, "not-ready", "Not ready",
+                         std::string("postgres ") + (pg_ok ? "ok" : "down") + ", migrations " +
+                             (migrated ? "current" : "pending") + ", nats " + (nats_ok ? "ok" : "down"));
+  r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+}  // namespace
+
+void prepare_query_statements(pqxx::connection& conn) {
+  conn.prepare("rq_order", std::string("SELECT ") + kOrderColumns + " FROM orders WHERE order_id = $1");
+  const std::string keyset =
+      "(created_at, order_id) < (coalesce(timestamptz 'epoch' + $X::bigint * interval '1 microsecond', "
+      "'infinity'::timestamptz), $Y::text) ORDER BY created_at DESC, order_id DESC LIMIT $Z::int";
+  auto with_params = [&](int first) {
+    std::string k = keyset;
+    k.replace(k.find("$X"), 2, "$" + std::to_string(first));
+    k.replace(k.find("$Y"), 2, "$" + std::to_string(first + 1));
+    k.replace(k.find("$Z"), 2, "$" + std::to_string(first + 2));
+    return k;
+  };
+  const std::string select = std::string("SELECT ") + kOrderColumns + " FROM orders WHERE ";
+  conn.prepare("rq_list_all", select + with_params(1));
+  conn.prepare("rq_list_customer", select + "customer_id = $1 AND " + with_params(2));
+  conn.prepare("rq_list_status", select + "status = $1 AND " + with_params(2));
+  conn.prepare("rq_list_customer_status", select + "customer_id = $1 AND status = $2 AND " + with_params(3));
+  conn.prepare("rq_customer",
+               "SELECT count(*), count(*) FILTER (WHERE status = 'Draft'), "
+               "coalesce(sum(total_cents) FILTER (WHERE status IN ('Confirmed', 'Shipped', "
+               "'Delivered')), 0)::bigint FROM customer_orders WHERE customer_id = $1");
+  prepare_status_statements(conn);
+}
+
+http::Router make_query_router(QueryApiContext& ctx) {
+  http::Router router;
+  const auto& q = ctx.query_token;
+  router.add("GET", "/orders/{id}", scoped(ctx, q, [&ctx](const http::Request& r) { return get_order(ctx, r); }));
+  router.add("GET", "/orders", scoped(ctx, q, [&ctx](const http::Request& r) { return list_orders(ctx, r); }));
+  router.add("GET", "/customers/{id}",
+             scoped(ctx, q, [&ctx](const http::Request& r) { return get_customer(ctx, r); }));
+  router.add("GET", "/projections", scoped(ctx, q, [&ctx](const http::Request&) { return get_projections(ctx); }));
+  router.add("GET", "/metrics", scoped(ctx, ctx.admin_token, [&ctx](const http::Request&) {
+               http::Response r;
+               r.content_type = "text/plain; version=0.0.4";
+               r.body = ctx.metrics.render();
+               return r;
+             }));
+  router.add("GET", "/healthz", [](const http::Request&) {
+    return http::json_response(200, {{"status", "ok"}});
+  });
+  router.add("GET", "/readyz", [&ctx](const http::Request&) { return readyz(ctx); });
+  return router;
+}
+
+}  // namespace orders::read_side

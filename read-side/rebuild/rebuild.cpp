@@ -1,0 +1,361 @@
+#include "rebuild/rebuild.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <sstream>
+
+#include <pqxx/pqxx>
+
+#include "rebuild/locks.hpp"
+#include "rebuild/replay.hpp"
+
+namespace orders::read_side::rebuild {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+int projection_index(const ProjectionDef& p) {
+  const auto& all = projections();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (all[i].name == p.name) return static_cast<int>(i);
+  }
+  throw RebuildError("unknown projection " + p.name);
+}
+
+std::string names_of(const std::vector<ProjectionDef>& ps) {
+  std::string out;
+  for (const auto& p : ps) out += (out.empty() ? "" : ", ") + p.name;
+  return out;
+}
+
+void prepare_lock_statements(pqxx::connection& conn) {
+  conn.prepare("rb_try_run_lock", "SELECT pg_try_advisory_lock($1::int, $2::int)");
+  conn.prepare("rb_run_lock_holder",
+               "SELECT l.pid, coalesce(to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?'),"
+               " coalesce(a.application_name, '') FROM pg_locks l"
+               " LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+               " WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1"
+               " AND l.objid::bigint = $2 AND l.objsubid = 2 LIMIT 1");
+  conn.prepare("rb_cutover_lock", "SELECT pg_advisory_xact_lock($1::int, $2::int)");
+  conn.prepare("rb_lock_timeout", "SELECT set_config('lock_timeout', $1, true)");
+}
+
+// Session locks held until the connection closes (end of the run).
+void take_run_locks(pqxx::connection& conn, const std::vector<ProjectionDef>& ps) {
+  pqxx::nontransaction n(conn);
+  for (const auto& p : ps) {
+    const int idx = projection_index(p);
+    if (n.exec_prepared1("rb_try_run_lock", kRebuildRunLockClass, idx)[0].as<bool>()) continue;
+    std::string who;
+    auto r = n.exec_prepared("rb_run_lock_holder", kRebuildRunLockClass, idx);
+    if (!r.empty()) {
+      who = " (Postgres backend pid " + r[0][0].as<std::string>() + ", connected " +
+            r[0][1].as<std::string>() + ")";
+    }
+    throw AlreadyRunning("a rebuild of projection '" + p.name + "' is already running" + who +
+                         "; refusing to start another one. Wait for it to finish.");
+  }
+}
+
+// Replays (after, upto] through a read-ahead reader into the state.
+void replay_range(const std::string& url, ReplayState& state, std::int64_t upto, int page_size,
+                  Progress& progress, std::int64_t done_before) {
+  if (upto <= state.last_global_position()) return;
+  PagePrefetcher pages(url, state.last_global_position(), upto, page_size);
+  while (auto page = pages.next()) {
+    state.apply(*page);
+    progress.update(done_before + state.events());
+  }
+}
+
+std::vector<const OrderView*> all_views(const ReplayState& state) {
+  std::vector<const OrderView*> out;
+  out.reserve(state.views().size());
+  for (const auto& [id, v] : state.views()) out.push_back(&v);
+  return out;
+}
+
+nlohmann::json checkpoint_rows(const ReplayState& state) {
+  auto rows = nlohmann::json::array();
+  const auto& parts = state.partitions();
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].events == 0) continue;
+    rows.push_back({{"partition", static_cast<int>(i)},
+                    {"last_global_position", parts[i].last_global_position},
+                    {"last_recorded_at_us", parts[i].last_recorded_at_us},
+                    {"events_applied", parts[i].events}});
+  }
+  return rows;
+}
+
+// Best-effort undo of a failed or dry run: drop the shadows, projections live again.
+void cleanup(const std::string& url, pqxx::connection* conn, const std::vector<ProjectionDef>& ps,
+             Progress& progress) {
+  auto attempt = [&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    for (const auto& p : ps) {
+      drop_shadow(tx, p);
+      set_projection_state(tx, p.name, "live");
+    }
+    tx.commit();
+  };
+  try {
+    if (conn != nullptr && conn->is_open()) {
+      attempt(*conn);
+      return;
+    }
+  } catch (const std::exception&) {
+    // fall through to a fresh connection
+  }
+  try {
+    pqxx::connection fresh(url);
+    prepare_shadow_statements(fresh);
+    attempt(fresh);
+  } catch (const std::exception& e) {
+    progress.note(std::string("warning: could not drop the shadow tables: ") + e.what() +
+                  " (the next rebuild drops them)");
+  }
+}
+
+// Takes the table locks of the swap with a short lock_timeout per attempt (a query waiting
+// behind the swap's ACCESS EXCLUSIVE request waits at most that long), retrying in a savepoint.
+void swap_with_retries(pqxx::transaction_base& tx, const std::vector<ProjectionDef>& ps,
+                       const RebuildOptions& o, Progress& progress) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      pqxx::subtransaction sub(tx, "rebuild_swap");
+      sub.exec_prepared("rb_lock_timeout", std::to_string(o.swap_lock_timeout.count()) + "ms");
+      for (const auto& p : ps) swap_in_shadow(sub, p);
+      sub.exec_prepared("rb_lock_timeout", "0");
+      sub.commit();
+      return;
+    } catch (const pqxx::sql_error& e) {
+      const std::string state = e.sqlstate();
+      if (state != "55P03" || attempt >= o.swap_attempts) throw;  // lock_not_available
+      progress.note("swap: tables busy (lock timeout), retrying (" + std::to_string(attempt) + "/" +
+                    std::to_string(o.swap_attempts) + ")");
+    }
+  }
+}
+
+}  // namespace
+
+RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress& progress) {
+  if (o.projections.empty()) throw RebuildError("no projection to rebuild");
+  auto ps = o.projections;
+  std::sort(ps.begin(), ps.end(),
+            [](const auto& a, const auto& b) { return projection_index(a) < projection_index(b); });
+  const auto started = Clock::now();
+  RebuildResult result;
+
+  pqxx::connection ctl(url);
+  prepare_lock_statements(ctl);
+  prepare_replay_statements(ctl);
+  prepare_shadow_statements(ctl);
+  take_run_locks(ctl, ps);  // throws AlreadyRunning: nothing touched
+
+  bool swapped = false;
+  try {
+    {
+      pqxx::work tx(ctl);
+      for (const auto& p : ps) {
+        set_projection_state(tx, p.name, "rebuilding");
+        create_shadow(tx, p, o.unlogged_load);
+      }
+      tx.commit();
+    }
+
+    // 1. replay the log up to the head, folding in memory
+    ReplayState state;
+    std::int64_t head = 0;
+    {
+      pqxx::read_transaction tx(ctl);
+      head = read_head(tx);
+    }
+    progress.note("rebuild " + names_of(ps) + ": replaying " + with_thousands(head) +
+                  " events from the event store into shadow tables" +
+                  (o.dry_run ? " (dry run)" : ""));
+    const auto replay_started = Clock::now();
+    progress.begin("replay", head);
+    for (int round = 0;; ++round) {
+      replay_range(url, state, head, o.page_size, progress, 0);
+      pqxx::read_transaction tx(ctl);
+      head = read_head(tx);
+      if (head - state.last_global_position() <= o.near_head || round >= o.max_catch_up_rounds) break;
+      progress.set_total(head);
+    }
+    progress.update(state.events());
+    progress.end();
+    result.replay_seconds = since(replay_started);
+
+    // 2. bulk write, then the indexes
+    const auto write_started = Clock::now();
+    const auto views = all_views(state);
+    progress.begin("write", static_cast<std::int64_t>(views.size() * ps.size()));
+    std::int64_t rows_written = 0;
+    for (const auto& p : ps) {
+      for (std::size_t begin = 0; begin < views.size(); begin += o.copy_chunk_rows) {
+        const auto end = std::min(views.size(), begin + o.copy_chunk_rows);
+        std::vector<const OrderView*> chunk(views.begin() + static_cast<std::ptrdiff_t>(begin),
+                                            views.begin() + static_cast<std::ptrdiff_t>(end));
+        rows_written += copy_views(ctl, p, chunk, o.copy_chunk_rows);
+        progress.update(rows_written);
+      }
+    }
+    progress.end();
+    for (const auto& p : ps) {
+      const auto t = Clock::now();
+      pqxx::work tx(ctl);
+      const int n = index_shadow(tx, p);
+      tx.commit();
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "index %s: %d indexes built, table logged and analyzed in %.2f s",
+                    shadow_table(p).c_str(), n, since(t));
+      progress.note(buf);
+    }
+    result.write_seconds = since(write_started);
+
+    // 3. catch up with what was appended meanwhile (upserts into the indexed shadow)
+    state.track_changes(true);
+    for (int round = 0; round < o.max_catch_up_rounds; ++round) {
+      {
+        pqxx::read_transaction tx(ctl);
+        head = read_head(tx);
+      }
+      if (head - state.last_global_position() <= o.near_head) break;
+      const auto before = state.events();
+      progress.begin("catch-up", head - state.last_global_position());
+      replay_range(url, state, head, o.page_size, progress, -before);
+      auto changed = state.take_changed();
+      pqxx::work tx(ctl);
+      for (const auto& p : ps) upsert_shadow(tx, p, changed);
+      tx.commit();
+      progress.end();
+    }
+
+    // 4. verified cutover: one transaction under the cutover locks
+    const auto cutover_started = Clock::now();
+    pqxx::work tx(ctl);
+    for (const auto& p : ps) tx.exec_prepared("rb_cutover_lock", kCutoverLockClass, projection_index(p));
+    head = read_head(tx);
+    while (state.last_global_position() < head) {
+      auto page = read_page(tx, state.last_global_position(), head, o.page_size);
+      if (page.empty()) throw RebuildError("the global log ends before its head " + std::to_string(head));
+      state.apply(page);
+    }
+    const auto tail = state.take_changed();
+    for (const auto& p : ps) upsert_shadow(tx, p, tail);
+    progress.note("cutover: final tail applied, event store replayed through global position " +
+                  with_thousands(state.last_global_position()) + " (" +
+                  with_thousands(state.events()) + " events, " +
+                  with_thousands(static_cast<std::int64_t>(state.views().size())) + " orders)");
+    for (const auto& p : ps) {
+      auto c = compare_with_live(tx, p, o.diff_examples);
+      progress.note(describe(p, c));
+      result.projections.push_back({p.name, std::move(c)});
+    }
+    result.events = state.events();
+    result.orders = static_cast<std::int64_t>(state.views().size());
+    result.last_global_position = state.last_global_position();
+    if (o.dry_run) {
+      tx.abort();
+      result.cutover_seconds = since(cutover_started);
+      cleanup(url, &ctl, ps, progress);
+      progress.note("dry run: shadow tables dropped, live tables unchanged");
+    } else {
+      const auto checkpoints = checkpoint_rows(state);
+      for (const auto& p : ps) {
+        replace_checkpoints(tx, p.name, checkpoints);
+        set_projection_state(tx, p.name, "live");
+      }
+      swap_with_retries(tx, ps, o, progress);
+      tx.commit();
+      swapped = true;
+      result.cutover_seconds = since(cutover_started);
+      result.swapped = true;
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "swapped in: %s live again (cutover transaction %.3f s)",
+                    names_of(ps).c_str(), result.cutover_seconds);
+      progress.note(buf);
+    }
+  } catch (...) {
+    if (!swapped) cleanup(url, &ctl, ps, progress);
+    throw;
+  }
+  result.seconds = since(started);
+  return result;
+}
+
+std::string rebuild_usage() {
+  std::ostringstream out;
+  out << "Usage: read-side rebuild-projection NAME... | --all [--dry-run]\n"
+         "  Rebuilds projections from the event store into shadow tables, catches up, compares\n"
+         "  them with the live tables and swaps them in atomically (queries keep being served).\n"
+         "  --all      every projection\n"
+         "  --dry-run  build and compare, then drop the shadow tables (live tables unchanged)\n"
+         "Projections:";
+  for (const auto& p : projections()) out << " " << p.name << " (table " << p.table << ")";
+  out << "\nExit: 0 success, 1 failure (live tables untouched), 3 a rebuild of the projection is "
+         "already running, 64 usage error\n";
+  return out.str();
+}
+
+int rebuild_projection_main(const std::string& database_url, const std::vector<std::string>& args,
+                            std::ostream& out, std::ostream& err, bool tty) {
+  RebuildOptions options;
+  bool all = false;
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") {
+      out << rebuild_usage();
+      return 0;
+    } else if (a == "--dry-run") {
+      options.dry_run = true;
+    } else if (a == "--all") {
+      all = true;
+    } else if (!a.empty() && a[0] == '-') {
+      err << "rebuild-projection: unknown option " << a << "\n" << rebuild_usage();
+      return 64;
+    } else if (auto p = find_projection(a)) {
+      if (std::none_of(options.projections.begin(), options.projections.end(),
+                       [&](const auto& q) { return q.name == p->name; })) {
+        options.projections.push_back(*p);
+      }
+    } else {
+      err << "rebuild-projection: unknown projection '" << a << "'\n" << rebuild_usage();
+      return 64;
+    }
+  }
+  if (all) options.projections = projections();
+  if (options.projections.empty()) {
+    err << "rebuild-projection: name a projection or pass --all\n" << rebuild_usage();
+    return 64;
+  }
+  Progress progress(out, tty);
+  try {
+    const auto r = rebuild(database_url, options, progress);
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  "%s: %s events, %s orders in %.2f s (%s events/s; replay %.2f s, write %.2f s, "
+                  "cutover %.3f s)",
+                  options.dry_run ? "dry run done" : "rebuild done",
+                  with_thousands(r.events).c_str(), with_thousands(r.orders).c_str(), r.seconds,
+                  with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(r.events / r.seconds) : 0).c_str(),
+                  r.replay_seconds, r.write_seconds, r.cutover_seconds);
+    out << buf << std::endl;
+    return 0;
+  } catch (const AlreadyRunning& e) {
+    out.flush();
+    err << "rebuild-projection: " << e.what() << "\n";
+    return 3;
+  } catch (const std::exception& e) {
+    out.flush();
+    err << "\nrebuild-projection FAILED: " << e.what()
+        << "\nThe live tables are untouched; the shadow tables were dropped.\n";
+    return 1;
+  }
+}
+
+}  // namespace orders::read_side::rebuild

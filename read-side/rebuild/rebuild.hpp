@@ -1,0 +1,76 @@
+// read-side rebuild-projection NAME... | --all [--dry-run]
+//
+// Rebuilds projections from the event store (the source of truth) without query downtime:
+//  1. takes the projection's run lock (a second rebuild of it is refused) and marks it
+//     "rebuilding" (GET /projections);
+//  2. replays the global log (global_log JOIN events, keyset pages read ahead on another
+//     connection) and folds every order in memory with the live projector's fold;
+//  3. writes the views into UNLOGGED shadow tables with COPY, chunked transactions (a long write
+//     transaction would hold back the relay's xmin horizon), then builds the live table's
+//     indexes on the shadow, SET LOGGED, ANALYZE;
+//  4. catches up with new events (multi-row upserts) until close to the head;
+//  5. verified cutover in ONE transaction: the projection's cutover lock EXCLUSIVE (live apply
+//     transactions take it shared), the final tail, compare shadow vs live (row count + md5 per
+//     table, what differs), then swap (drop live, rename shadow and its indexes), checkpoints set
+//     to what the rebuild applied, state back to "live". --dry-run compares and drops the shadow.
+// A failure at any step drops the shadow tables and leaves the live tables untouched.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "projection/store.hpp"
+#include "rebuild/progress.hpp"
+#include "rebuild/shadow.hpp"
+
+namespace orders::read_side::rebuild {
+
+struct RebuildOptions {
+  std::vector<ProjectionDef> projections;
+  bool dry_run = false;
+  int page_size = 20000;              // events per keyset page
+  std::size_t copy_chunk_rows = 25000; // rows per COPY transaction
+  std::int64_t near_head = 2000;      // catch-up ends within this many events of the head
+  int max_catch_up_rounds = 20;
+  bool unlogged_load = true;          // shadow UNLOGGED while loading, SET LOGGED before the swap
+  std::chrono::milliseconds swap_lock_timeout{2000};  // per attempt to take the table locks
+  int swap_attempts = 5;
+  int diff_examples = 5;
+};
+
+struct AlreadyRunning : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct ProjectionOutcome {
+  std::string name;
+  Comparison comparison;
+};
+
+struct RebuildResult {
+  std::int64_t events = 0;             // events replayed
+  std::int64_t orders = 0;             // rows per table
+  std::int64_t last_global_position = 0;
+  double seconds = 0.0;
+  double replay_seconds = 0.0;         // initial replay (read + fold)
+  double write_seconds = 0.0;          // COPY + indexes
+  double cutover_seconds = 0.0;        // the exclusive-lock transaction
+  bool swapped = false;
+  std::vector<ProjectionOutcome> projections;
+};
+
+// Runs a rebuild. Throws AlreadyRunning (nothing touched), RebuildError or pqxx errors (the
+// shadow tables dropped and the projections marked live again before the throw).
+RebuildResult rebuild(const std::string& database_url, const RebuildOptions& options,
+                      Progress& progress);
+
+// The subcommand: args after "rebuild-projection". Returns the exit code: 0 success, 1 failure,
+// 3 another rebuild of the projection is running, 64 usage error.
+int rebuild_projection_main(const std::string& database_url, const std::vector<std::string>& args,
+                            std::ostream& out, std::ostream& err, bool tty);
+std::string rebuild_usage();
+
+}  // namespace orders::read_side::rebuild

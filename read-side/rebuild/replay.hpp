@@ -1,0 +1,97 @@
+// Replaying the event store in global order (global_log JOIN events, keyset pages) and folding it
+// in memory into one OrderView per order with the fold the live projector uses (fold_event).
+#pragma once
+#include <array>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "codec/recorded_event.hpp"
+#include "projection/order_view.hpp"
+
+namespace orders::read_side::rebuild {
+
+struct RebuildError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Prepares "rb_head" and "rb_page" on conn.
+void prepare_replay_statements(pqxx::connection& conn);
+// Highest sequenced global position (0 when the log is empty).
+std::int64_t read_head(pqxx::transaction_base& tx);
+// Events with global position in (after, upto], ascending, at most limit.
+std::vector<codec::RecordedEvent> read_page(pqxx::transaction_base& tx, std::int64_t after,
+                                            std::int64_t upto, int limit);
+
+// Reads pages of (after, upto] on its own connection and thread, a couple of pages ahead of the
+// consumer (the read and the JSON parse overlap with the fold). Each page is its own read-only
+// transaction: no xid, so the relay's sequencing horizon is not held back.
+class PagePrefetcher {
+ public:
+  PagePrefetcher(const std::string& database_url, std::int64_t after, std::int64_t upto,
+                 int page_size, std::size_t depth = 3);
+  ~PagePrefetcher();  // stops the reader and joins
+  PagePrefetcher(const PagePrefetcher&) = delete;
+  PagePrefetcher& operator=(const PagePrefetcher&) = delete;
+
+  // The next page; nullopt at the end. Rethrows the reader's error.
+  std::optional<std::vector<codec::RecordedEvent>> next();
+
+ private:
+  void run(std::string url, std::int64_t after, std::int64_t upto, int page_size);
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<codec::RecordedEvent>> pages_;
+  std::size_t depth_;
+  bool done_ = false;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+// Per bus partition (codec::partition_of): what the rebuilt projection has applied, written to
+// projection_checkpoints at the swap so /projections lag stays exact.
+struct PartitionTally {
+  std::int64_t last_global_position = 0;
+  std::int64_t last_recorded_at_us = 0;
+  std::int64_t events = 0;
+};
+
+// The in-memory fold of the whole log.
+class ReplayState {
+ public:
+  // Folds events that follow last_global_position() in global order. Throws RebuildError on an
+  // event that does not decode, an order that does not start with OrderCreated, or a version
+  // gap (the log would be inconsistent with the store's per-stream order).
+  void apply(const std::vector<codec::RecordedEvent>& events);
+
+  // Changed views are remembered from now on (after the bulk load), for upserts.
+  void track_changes(bool on) { track_changes_ = on; }
+  std::vector<const OrderView*> take_changed();
+
+  const std::unordered_map<std::string, OrderView>& views() const { return views_; }
+  std::int64_t last_global_position() const { return last_global_position_; }
+  std::int64_t events() const { return events_; }
+  const std::vector<PartitionTally>& partitions() const { return partitions_; }
+
+ private:
+  std::unordered_map<std::string, OrderView> views_;
+  std::unordered_set<std::string> changed_;
+  bool track_changes_ = false;
+  std::int64_t last_global_position_ = 0;
+  std::int64_t events_ = 0;
+  std::vector<PartitionTally> partitions_ = std::vector<PartitionTally>(codec::kPartitions);
+};
+
+}  // namespace orders::read_side::rebuild

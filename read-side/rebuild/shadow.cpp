@@ -1,0 +1,217 @@
+#include "rebuild/shadow.hpp"
+
+#include <ctime>
+#include <cstdio>
+#include <sstream>
+#include <tuple>
+
+#include <pqxx/stream_to>
+
+namespace orders::read_side::rebuild {
+
+void prepare_shadow_statements(pqxx::connection& conn) {
+  conn.prepare("rb_create_shadow", "SELECT rebuild_create_shadow($1, $2)");
+  conn.prepare("rb_drop_shadow", "SELECT rebuild_drop_shadow($1)");
+  conn.prepare("rb_index_shadow", "SELECT rebuild_index_shadow($1)");
+  conn.prepare("rb_swap", "SELECT rebuild_swap($1)");
+  conn.prepare("rb_digest", "SELECT row_count, digest FROM rebuild_table_digest($1, 'order_id')");
+  conn.prepare("rb_diff", "SELECT only_live, only_shadow, changed, examples::text "
+                          "FROM rebuild_table_diff($1, 'order_id', $2)");
+  conn.prepare("rb_set_state",
+               "UPDATE projections SET state = $2, updated_at = now() WHERE name = $1");
+  conn.prepare("rb_drop_checkpoints", "DELETE FROM projection_checkpoints WHERE projection = $1");
+  conn.prepare("rb_insert_checkpoints",
+               "INSERT INTO projection_checkpoints (projection, partition, last_global_position, "
+               "last_recorded_at, events_applied, updated_at) "
+               "SELECT $1, r.partition, r.last_global_position, "
+               "timestamptz 'epoch' + r.last_recorded_at_us * interval '1 microsecond', "
+               "r.events_applied, now() FROM jsonb_to_recordset($2::jsonb) AS r(partition int, "
+               "last_global_position bigint, last_recorded_at_us bigint, events_applied bigint)");
+  for (const auto& p : projections()) {
+    conn.prepare("rb_upsert_" + p.name, upsert_views_sql(p.kind, shadow_table(p)));
+  }
+}
+
+std::string shadow_table(const ProjectionDef& p) { return p.table + "_shadow"; }
+
+void create_shadow(pqxx::transaction_base& tx, const ProjectionDef& p, bool unlogged) {
+  tx.exec_prepared("rb_create_shadow", p.table, unlogged);
+}
+
+void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
+  tx.exec_prepared("rb_drop_shadow", p.table);
+}
+
+int index_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
+  return tx.exec_prepared1("rb_index_shadow", p.table)[0].as<int>();
+}
+
+void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
+  tx.exec_prepared("rb_swap", p.table);
+}
+
+std::vector<std::string> copy_columns(ProjectionKind kind) {
+  if (kind == ProjectionKind::Orders) {
+    return {"order_id",     "customer_id",     "status",     "items",        "total_cents",
+            "item_count",   "tracking_number", "created_at", "confirmed_at", "shipped_at",
+            "delivered_at", "version",         "last_global_position"};
+  }
+  return {"order_id", "customer_id", "status", "items", "total_cents", "version",
+          "last_global_position"};
+}
+
+std::string copy_timestamp(std::int64_t unix_us) {
+  std::int64_t secs = unix_us / 1'000'000;
+  std::int64_t frac = unix_us % 1'000'000;
+  if (frac < 0) {
+    frac += 1'000'000;
+    --secs;
+  }
+  const std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%06lld+00", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<long long>(frac));
+  return buf;
+}
+
+namespace {
+
+// Nullable text field for pqxx::stream_to: a null const char* is written as \N.
+struct OptText {
+  std::string value;
+  bool present = false;
+  const char* get() const { return present ? value.c_str() : nullptr; }
+};
+
+OptText opt_ts(const std::optional<std::int64_t>& us) {
+  if (!us) return {};
+  return {copy_timestamp(*us), true};
+}
+
+void write_row(pqxx::stream_to& s, ProjectionKind kind, const OrderView& v) {
+  const auto& st = v.state;
+  const std::string status(domain::to_string(st.status));
+  const std::string items = items_to_json(st.items).dump();
+  const std::int64_t total = domain::total_cents(st);
+  if (kind == ProjectionKind::Orders) {
+    const OptText tracking{st.tracking_number, !st.tracking_number.empty()};
+    const auto created = opt_ts(v.created_at_us);
+    const auto confirmed = opt_ts(v.confirmed_at_us);
+    const auto shipped = opt_ts(v.shipped_at_us);
+    const auto delivered = opt_ts(v.delivered_at_us);
+    s << std::make_tuple(st.order_id, st.customer_id, status, items, total,
+                         static_cast<std::int64_t>(st.items.size()), tracking.get(), created.get(),
+                         confirmed.get(), shipped.get(), delivered.get(), st.version,
+                         v.last_global_position);
+  } else {
+    s << std::make_tuple(st.order_id, st.customer_id, status, items, total, st.version,
+                         v.last_global_position);
+  }
+}
+
+}  // namespace
+
+std::int64_t copy_views(pqxx::connection& conn, const ProjectionDef& p,
+                        const std::vector<const OrderView*>& views, std::size_t chunk_rows) {
+  const auto columns = copy_columns(p.kind);
+  const auto table = shadow_table(p);
+  std::int64_t written = 0;
+  for (std::size_t begin = 0; begin < views.size(); begin += chunk_rows) {
+    const std::size_t end = std::min(views.size(), begin + chunk_rows);
+    pqxx::work tx(conn);
+    pqxx::stream_to s(tx, table, columns);
+    for (std::size_t i = begin; i < end; ++i) write_row(s, p.kind, *views[i]);
+    s.complete();
+    tx.commit();
+    written += static_cast<std::int64_t>(end - begin);
+  }
+  return written;
+}
+
+void upsert_shadow(pqxx::transaction_base& tx, const ProjectionDef& p,
+                   const std::vector<const OrderView*>& views, std::size_t chunk_rows) {
+  for (std::size_t begin = 0; begin < views.size(); begin += chunk_rows) {
+    const std::size_t end = std::min(views.size(), begin + chunk_rows);
+    auto records = nlohmann::json::array();
+    for (std::size_t i = begin; i < end; ++i) records.push_back(record_for(p.kind, *views[i]));
+    tx.exec_prepared("rb_upsert_" + p.name, records.dump());
+  }
+}
+
+namespace {
+
+TableDigest digest_of(pqxx::transaction_base& tx, const std::string& table) {
+  auto row = tx.exec_prepared1("rb_digest", table);
+  return {row[0].as<std::int64_t>(), row[1].as<std::string>()};
+}
+
+std::string short_json(const nlohmann::json& j) {
+  auto s = j.dump();
+  return s.size() > 80 ? s.substr(0, 77) + "..." : s;
+}
+
+}  // namespace
+
+Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples) {
+  Comparison c;
+  c.live = digest_of(tx, p.table);
+  c.shadow = digest_of(tx, shadow_table(p));
+  c.diff.examples = nlohmann::json::array();
+  if (c.identical()) return c;
+  auto row = tx.exec_prepared1("rb_diff", p.table, examples);
+  c.diff.only_live = row[0].as<std::int64_t>();
+  c.diff.only_shadow = row[1].as<std::int64_t>();
+  c.diff.changed = row[2].as<std::int64_t>();
+  c.diff.examples = nlohmann::json::parse(row[3].as<std::string>());
+  return c;
+}
+
+std::string describe(const ProjectionDef& p, const Comparison& c) {
+  std::ostringstream out;
+  out << "compare " << p.name << " (" << p.table << "): live " << c.live.rows << " rows md5 "
+      << c.live.md5 << ", rebuilt " << c.shadow.rows << " rows md5 " << c.shadow.md5;
+  if (c.identical()) {
+    out << ": identical";
+    return out.str();
+  }
+  out << ": DIFFERENT\n  " << c.diff.only_shadow << " rows missing from the live table, "
+      << c.diff.only_live << " rows only in the live table, " << c.diff.changed
+      << " rows differ";
+  for (const auto& ex : c.diff.examples) {
+    const auto key = ex.value("key", std::string("?"));
+    const auto& live = ex.at("live");
+    const auto& shadow = ex.at("shadow");
+    out << "\n  order " << key << ": ";
+    if (live.is_null()) {
+      out << "missing from the live table";
+    } else if (shadow.is_null()) {
+      out << "in the live table only (no such order in the event store)";
+    } else {
+      bool first = true;
+      for (auto it = shadow.begin(); it != shadow.end(); ++it) {
+        const auto lv = live.contains(it.key()) ? live.at(it.key()) : nlohmann::json();
+        if (lv == it.value()) continue;
+        out << (first ? "" : "; ") << it.key() << " live " << short_json(lv) << " rebuilt "
+            << short_json(it.value());
+        first = false;
+      }
+    }
+  }
+  return out.str();
+}
+
+void set_projection_state(pqxx::transaction_base& tx, const std::string& name,
+                          const std::string& state) {
+  tx.exec_prepared("rb_set_state", name, state);
+}
+
+void replace_checkpoints(pqxx::transaction_base& tx, const std::string& projection,
+                         const nlohmann::json& partitions) {
+  tx.exec_prepared("rb_drop_checkpoints", projection);
+  tx.exec_prepared("rb_insert_checkpoints", projection, partitions.dump());
+}
+
+}  // namespace orders::read_side::rebuild

@@ -1,0 +1,72 @@
+// The shadow table of one projection: created beside the live table (sql/V040 functions), bulk
+// loaded with COPY, indexed, kept up to date with multi-row upserts, compared with the live
+// table, and swapped in.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+
+#include "projection/order_view.hpp"
+#include "projection/store.hpp"
+
+namespace orders::read_side::rebuild {
+
+// Prepares the rebuild's statements on conn (names prefixed "rb_").
+void prepare_shadow_statements(pqxx::connection& conn);
+
+std::string shadow_table(const ProjectionDef& p);  // "<table>_shadow"
+
+void create_shadow(pqxx::transaction_base& tx, const ProjectionDef& p, bool unlogged);
+void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
+int index_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);  // + SET LOGGED + ANALYZE
+void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
+
+// COPY of views into the (empty, index-less) shadow, on conn, one transaction per chunk_rows so
+// no write transaction holds the relay's xmin horizon back for long. Returns rows written.
+std::int64_t copy_views(pqxx::connection& conn, const ProjectionDef& p,
+                        const std::vector<const OrderView*>& views, std::size_t chunk_rows);
+// Multi-row upsert (newer versions win) into the indexed shadow, chunk_rows per statement.
+void upsert_shadow(pqxx::transaction_base& tx, const ProjectionDef& p,
+                   const std::vector<const OrderView*>& views, std::size_t chunk_rows = 5000);
+
+// One COPY text line (tab-separated, \N for null, escaped) for a view, without the newline.
+// Columns in copy_columns(kind) order. Exposed for unit tests.
+std::vector<std::string> copy_columns(ProjectionKind kind);
+std::string copy_timestamp(std::int64_t unix_us);  // "2026-11-26 23:22:45.123456+00"
+
+// ---- verified cutover ----
+struct TableDigest {
+  std::int64_t rows = 0;
+  std::string md5;
+  bool operator==(const TableDigest&) const = default;
+};
+struct TableDiff {
+  std::int64_t only_live = 0;    // rows the rebuild does not produce
+  std::int64_t only_shadow = 0;  // rows missing from the live table
+  std::int64_t changed = 0;      // same key, different row
+  nlohmann::json examples;       // [{"key","live","shadow"}]
+};
+struct Comparison {
+  TableDigest live;
+  TableDigest shadow;
+  TableDiff diff;  // filled only when the digests differ
+  bool identical() const { return live == shadow; }
+};
+Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples);
+// Human-readable report of a comparison (several lines).
+std::string describe(const ProjectionDef& p, const Comparison& c);
+
+// projections.state = 'live' / 'rebuilding'
+void set_projection_state(pqxx::transaction_base& tx, const std::string& name,
+                          const std::string& state);
+
+}  // namespace orders::read_side::rebuild
+
+namespace orders::read_side::rebuild {
+// Replaces the projection's per-partition checkpoints with what the rebuild applied.
+void replace_checkpoints(pqxx::transaction_base& tx, const std::string& projection,
+                         const nlohmann::json& partitions);  // [{"partition","last_global_position","last_recorded_at_us","events_applied"}]
+}  // namespace orders::read_side::rebuild

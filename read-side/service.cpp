@@ -1,0 +1,111 @@
+#include "service.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <pqxx/pqxx>
+
+#include "bus/jetstream.hpp"
+#include "http/server.hpp"
+#include "log/logger.hpp"
+#include "metrics/metrics.hpp"
+#include "pg/migrations.hpp"
+#include "pg/pool.hpp"
+#include "projection/store.hpp"
+#include "projector/context.hpp"
+#include "projector/coordinator.hpp"
+#include "projector/listener.hpp"
+#include "projector/notifier.hpp"
+#include "query/query_api.hpp"
+#include "settings.hpp"
+
+namespace orders::read_side {
+
+ProjectorMetrics::ProjectorMetrics(metrics::Registry& r)
+    : applied_orders(r.counter("projector_events_applied_total", "Events applied by a projection",
+                               {{"projection", "orders"}})),
+      applied_customers(r.counter("projector_events_applied_total", "Events applied by a projection",
+                                  {{"projection", "customers"}})),
+      duplicates(r.counter("projector_duplicates_total", "Bus events skipped as already applied")),
+      gap_filled(r.counter("projector_gap_filled_total", "Events read from the event store to close a gap")),
+      failures(r.counter("projector_batch_failures_total", "Batches that failed and were retried")),
+      batch_seconds(r.histogram("projector_batch_seconds", "Time to apply and commit one batch")),
+      batch_size(r.histogram("projector_batch_size", "Events per applied batch", {},
+                             {1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000})),
+      owned_partitions(r.gauge("projector_owned_partitions", "Partitions this replica applies")),
+      lag_events_orders(r.gauge("projector_lag_events", "Sequenced events not yet applied",
+                                {{"projection", "orders"}})),
+      lag_events_customers(r.gauge("projector_lag_events", "Sequenced events not yet applied",
+                                   {{"projection", "customers"}})),
+      lag_seconds_orders(r.gauge("projector_lag_seconds", "Age of the oldest event not yet applied",
+                                 {{"projection", "orders"}})),
+      lag_seconds_customers(r.gauge("projector_lag_seconds", "Age of the oldest event not yet applied",
+                                    {{"projection", "customers"}})) {}
+
+namespace {
+
+// Start-up waits for Postgres (e.g. started at the same time by a stack script).
+pg::MigrationReport migrate_with_retry(const std::string& url, log::Logger& logger,
+                                       std::chrono::seconds patience) {
+  const auto deadline = std::chrono::steady_clock::now() + patience;
+  while (true) {
+    try {
+      pqxx::connection conn(url);
+      return pg::apply_migrations(conn);
+    } catch (const pqxx::broken_connection& e) {
+      if (std::chrono::steady_clock::now() > deadline) throw;
+      logger.warn("waiting for postgres", {{"error", e.what()}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+}
+
+}  // namespace
+
+int migrate(const config::Settings& settings, log::Logger& logger) {
+  auto report = migrate_with_retry(settings.str("DATABASE_URL"), logger, std::chrono::seconds(30));
+  logger.info("migrations applied", {{"applied", report.applied}, {"current", report.current}});
+  return 0;
+}
+
+int serve(const config::Settings& settings, log::Logger& logger) {
+  const auto url = settings.str("DATABASE_URL");
+  const auto id = replica_id(settings);
+  auto report = migrate_with_retry(url, logger, std::chrono::seconds(60));
+  logger.info("migrations applied", {{"applied", report.applied}, {"current", report.current}});
+
+  metrics::Registry registry;
+  ProjectorMetrics projector_metrics(registry);
+  ApplyNotifier notifier;
+  pg::Pool pool(url, static_cast<std::size_t>(settings.integer("PG_POOL_SIZE", 1, 1000)),
+                [](pqxx::connection& c) { prepare_query_statements(c); });
+  bus::Connection bus(settings.str("NATS_URL"), settings.str("NATS_STREAM"));
+
+  QueryApiContext api{pool, notifier, registry, logger, [&bus] { return bus.connected(); },
+                      settings.str("QUERY_TOKEN"), settings.str("ADMIN_TOKEN")};
+  if (api.query_token.empty()) logger.warn("QUERY_TOKEN is empty: queries need no authentication");
+
+  http::ServerOptions options;
+  options.address = settings.str("READ_ADDRESS");
+  options.port = static_cast<std::uint16_t>(settings.integer("READ_PORT", 0, 65535));
+  options.worker_threads = static_cast<std::size_t>(settings.integer("HTTP_WORKERS", 1, 4096));
+  options.service_name = "read-side";
+  http::Server server(options, make_query_router(api), logger, registry);
+
+  ProjectorContext ctx{url, bus, notifier, logger, projector_metrics,
+                       static_cast<int>(settings.integer("PROJECTOR_BATCH", 1, 10000))};
+  {
+    AppliedListener listener(url, notifier, logger);
+    Coordinator coordinator(ctx, id);
+    server.start();
+    logger.info("read-side serving", {{"port", server.port()}, {"replica_id", id}});
+    http::wait_for_termination_signal();
+    logger.info("shutting down");
+    server.stop();
+    // coordinator: workers finish and ack their current batch; listener stops.
+  }
+  logger.info("stopped");
+  return 0;
+}
+
+}  // namespace orders::read_side

@@ -1,0 +1,33 @@
+#include "settings.hpp"
+
+#include <unistd.h>
+
+namespace orders::read_side {
+
+std::vector<config::SettingSpec> setting_specs() {
+  return {
+      {"READ_ADDRESS", "127.0.0.1", "Address the read-side listens on"},
+      {"READ_PORT", "8081", "Port the read-side listens on"},
+      {"DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders",
+       "PostgreSQL (query tables and the event store)"},
+      {"NATS_URL", "nats://127.0.0.1:4222", "NATS server with JetStream"},
+      {"NATS_STREAM", "ORDERS", "JetStream stream of order events (subjects <lower>.events.<p>)"},
+      {"PG_POOL_SIZE", "16", "Postgres connections for queries (projector partitions use their own)"},
+      {"HTTP_WORKERS", "64", "Concurrent request handlers"},
+      {"LOG_LEVEL", "info", "debug, info, warn or error"},
+      {"REPLICA_ID", "", "Name of this replica (empty: <hostname>-<pid>)"},
+      {"PROJECTOR_BATCH", "500", "Events fetched and applied per transaction"},
+      {"QUERY_TOKEN", "", "Bearer token for queries (empty: no auth)"},
+      {"ADMIN_TOKEN", "", "Bearer token for /metrics and admin (empty: no auth)"},
+  };
+}
+
+std::string replica_id(const config::Settings& s) {
+  auto id = s.str("REPLICA_ID");
+  if (!id.empty()) return id;
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  return std::string(host[0] ? host : "read-side") + "-" + std::to_string(getpid());
+}
+
+}  // namespace orders::read_side
