@@ -5,6 +5,8 @@
 #include <thread>
 
 #include "http/server.hpp"
+#include "log/logger.hpp"
+#include "metrics/metrics.hpp"
 #include "pg/migrations.hpp"
 #include "pg/pool.hpp"
 #include "services.hpp"
@@ -177,6 +179,74 @@ TEST(Pool, ALeasedConnectionKilledMidUseIsDroppedAndReplaced) {
   // The pool of size 1 is not stuck with the dead connection.
   auto lease = pool.acquire();
   EXPECT_NE(backend_pid(*lease), old_pid);
+}
+
+TEST(Pool, StatementTimeoutIsTransientAndTheConnectionStaysUsable) {
+  const std::string url = shared_pg().create_database("pool_stmt_timeout");
+  Pool pool(url, 1, [](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec("SET statement_timeout = 50");
+  });
+  auto lease = pool.acquire();
+  std::exception_ptr failure;
+  try {
+    pqxx::work tx(*lease);
+    tx.exec("SELECT pg_sleep(2)");
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  ASSERT_TRUE(failure);
+  EXPECT_TRUE(orders::http::is_transient_failure(failure));
+  pqxx::work tx(*lease);
+  EXPECT_EQ(tx.exec("SELECT 1")[0][0].as<int>(), 1);
+}
+
+// The whole path a service takes: a handler that needs a connection from an exhausted pool answers
+// 503 + Retry-After within the acquire time-out instead of hanging; a killed backend gives 503, not
+// 500; and the next request succeeds on a fresh connection.
+TEST(Pool, ThroughTheHttpServerExhaustionAndLostConnectionsAre503) {
+  const std::string url = shared_pg().create_database("pool_http");
+  Pool pool(url, 1, {}, 200ms);
+  log::Logger logger("pool-http", log::Level::Error);
+  metrics::Registry metrics;
+  http::Router router;
+  router.add("GET", "/pid", [&pool](const http::Request&) {
+    auto lease = pool.acquire();
+    pqxx::work tx(*lease);
+    const int pid = tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+    return http::json_response(200, {{"pid", pid}});
+  });
+  http::ServerOptions options;
+  options.port = 0;
+  http::Server server(options, std::move(router), logger, metrics);
+  server.start();
+  orders::testing::HttpClient client("127.0.0.1", server.port());
+
+  const auto first = client.get("/pid");
+  ASSERT_EQ(first.status, 200) << first.body;
+  const int pid = first.json().at("pid");
+
+  {
+    auto held = pool.acquire();  // the only connection
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto busy = client.get("/pid");
+    EXPECT_EQ(busy.status, 503) << busy.body;
+    EXPECT_EQ(busy.headers.count("retry-after"), 1u);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    // Kill the connection's backend while it sits leased; it goes back to the pool afterwards.
+    ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(pid) + ")"), "t");
+    ASSERT_TRUE(wait_until(
+        [&] {
+          return shared_pg().psql(url, "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                                           std::to_string(pid)) == "0";
+        },
+        5s));
+  }
+  // The pool notices the dead idle connection and opens a new one: no 500 on the way.
+  const auto healed = client.get("/pid");
+  ASSERT_EQ(healed.status, 200) << healed.body;
+  EXPECT_NE(healed.json().at("pid").get<int>(), pid);
+  server.stop();
 }
 
 }  // namespace
