@@ -42,14 +42,23 @@ std::optional<std::int64_t> opt_int(const pqxx::field& f) {
 
 }  // namespace
 
-std::string load_views_sql(ProjectionKind kind, const std::string& table, bool for_update) {
-  std::string cols = kind == ProjectionKind::Orders
+namespace {
+std::string view_columns(ProjectionKind kind) {
+  return kind == ProjectionKind::Orders
                          ? "order_id, customer_id, status, items::text, coalesce(tracking_number, ''), " +
                                us_of("created_at") + ", " + us_of("confirmed_at") + ", " +
                                us_of("shipped_at") + ", " + us_of("delivered_at") +
                                ", version, last_global_position"
                          : std::string("order_id, customer_id, status, items::text, version, last_global_position");
-  return "SELECT " + cols + " FROM " + table +
+}
+}  // namespace
+
+std::string all_views_sql(ProjectionKind kind, const std::string& table) {
+  return "SELECT " + view_columns(kind) + " FROM " + table;
+}
+
+std::string load_views_sql(ProjectionKind kind, const std::string& table, bool for_update) {
+  return all_views_sql(kind, table) +
          " WHERE order_id = ANY (SELECT jsonb_array_elements_text($1::jsonb))" +
          (for_update ? " ORDER BY order_id FOR UPDATE" : "");
 }

@@ -31,6 +31,8 @@ std::optional<ProjectionDef> find_projection(std::string_view name);
 
 // ---- statement texts ($1 = jsonb array of order ids / of records) ----
 std::string load_views_sql(ProjectionKind kind, const std::string& table, bool for_update);
+// Every row of a projection table, in the shape view_from_row reads.
+std::string all_views_sql(ProjectionKind kind, const std::string& table);
 std::string upsert_views_sql(ProjectionKind kind, const std::string& table);
 // Columns of an event row (with its global position when sequenced), then a FROM clause.
 extern const char* const kEventColumns;   // e.event_id::text, e.stream_id, ... (10 columns)

@@ -7,11 +7,10 @@
 #include <mutex>
 #include <thread>
 
+#include <pqxx/connection>
+
 #include "projector/context.hpp"
 
-namespace pqxx {
-class connection;
-}
 
 namespace orders::read_side {
 

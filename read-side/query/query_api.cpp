@@ -191,10 +191,12 @@ http::Response list_orders(QueryApiContext& ctx, const http::Request& req) {
   return with_db(ctx, [&](pqxx::connection& c) {
     pqxx::read_transaction tx(c);
     const char* stmt = list_statement(customer.has_value(), status.has_value());
-    std::optional<std::int64_t> after_us;
-    std::string after_id;
+    // NULL (no cursor) as a null const char*: libpqxx 6.4 has no std::optional parameters.
+    std::string after_us_text, after_id;
+    const char* after_us = nullptr;
     if (after) {
-      after_us = after->created_at_us;
+      after_us_text = std::to_string(after->created_at_us);
+      after_us = after_us_text.c_str();
       after_id = after->order_id;
     }
     pqxx::result r;

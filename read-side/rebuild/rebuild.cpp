@@ -122,7 +122,7 @@ void cleanup(const std::string& url, pqxx::connection* conn, const std::vector<P
 
 // Takes the table locks of the swap with a short lock_timeout per attempt (a query waiting
 // behind the swap's ACCESS EXCLUSIVE request waits at most that long), retrying in a savepoint.
-void swap_with_retries(pqxx::transaction_base& tx, const std::vector<ProjectionDef>& ps,
+void swap_with_retries(pqxx::dbtransaction& tx, const std::vector<ProjectionDef>& ps,
                        const RebuildOptions& o, Progress& progress) {
   for (int attempt = 1;; ++attempt) {
     try {
@@ -208,9 +208,7 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
     progress.end();
     for (const auto& p : ps) {
       const auto t = Clock::now();
-      pqxx::work tx(ctl);
-      const int n = index_shadow(tx, p);
-      tx.commit();
+      const int n = index_shadow(ctl, p);
       char buf[160];
       std::snprintf(buf, sizeof buf, "index %s: %d indexes built, table logged and analyzed in %.2f s",
                     shadow_table(p).c_str(), n, since(t));

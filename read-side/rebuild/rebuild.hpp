@@ -24,6 +24,7 @@
 
 #include "projection/store.hpp"
 #include "rebuild/progress.hpp"
+#include "rebuild/replay.hpp"
 #include "rebuild/shadow.hpp"
 
 namespace orders::read_side::rebuild {

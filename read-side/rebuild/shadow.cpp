@@ -1,5 +1,6 @@
 #include "rebuild/shadow.hpp"
 
+#include <algorithm>
 #include <ctime>
 #include <cstdio>
 #include <sstream>
@@ -12,7 +13,9 @@ namespace orders::read_side::rebuild {
 void prepare_shadow_statements(pqxx::connection& conn) {
   conn.prepare("rb_create_shadow", "SELECT rebuild_create_shadow($1, $2)");
   conn.prepare("rb_drop_shadow", "SELECT rebuild_drop_shadow($1)");
-  conn.prepare("rb_index_shadow", "SELECT rebuild_index_shadow($1)");
+  conn.prepare("rb_live_indexes", "SELECT rebuild_live_indexes($1)");
+  conn.prepare("rb_index_shadow", "SELECT rebuild_index_shadow($1, $2)");
+  conn.prepare("rb_finish_shadow", "SELECT rebuild_finish_shadow($1)");
   conn.prepare("rb_swap", "SELECT rebuild_swap($1)");
   conn.prepare("rb_digest", "SELECT row_count, digest FROM rebuild_table_digest($1, 'order_id')");
   conn.prepare("rb_diff", "SELECT only_live, only_shadow, changed, examples::text "
@@ -42,8 +45,23 @@ void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
   tx.exec_prepared("rb_drop_shadow", p.table);
 }
 
-int index_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
-  return tx.exec_prepared1("rb_index_shadow", p.table)[0].as<int>();
+int index_shadow(pqxx::connection& conn, const ProjectionDef& p) {
+  std::vector<std::string> names;
+  {
+    pqxx::read_transaction tx(conn);
+    for (const auto& row : tx.exec_prepared("rb_live_indexes", p.table)) {
+      names.push_back(row[0].as<std::string>());
+    }
+  }
+  for (const auto& name : names) {
+    pqxx::work tx(conn);
+    tx.exec_prepared("rb_index_shadow", p.table, name);
+    tx.commit();
+  }
+  pqxx::work tx(conn);
+  tx.exec_prepared("rb_finish_shadow", p.table);
+  tx.commit();
+  return static_cast<int>(names.size());
 }
 
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {

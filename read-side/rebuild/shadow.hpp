@@ -21,7 +21,9 @@ std::string shadow_table(const ProjectionDef& p);  // "<table>_shadow"
 
 void create_shadow(pqxx::transaction_base& tx, const ProjectionDef& p, bool unlogged);
 void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
-int index_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);  // + SET LOGGED + ANALYZE
+// Builds the live table's indexes on the shadow, one short transaction per index, then SET
+// LOGGED + ANALYZE. Returns the number of indexes built.
+int index_shadow(pqxx::connection& conn, const ProjectionDef& p);
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
 
 // COPY of views into the (empty, index-less) shadow, on conn, one transaction per chunk_rows so
