@@ -7,7 +7,7 @@ namespace orders::read_side {
 namespace {
 
 TEST(ListCursor, RoundTrips) {
-  for (const ListCursor c : {ListCursor{0, "a"}, ListCursor{1'700'000'000'123'456, "order-1:x_y.z"},
+  for (const ListCursor& c : {ListCursor{0, "a"}, ListCursor{1'700'000'000'123'456, "order-1:x_y.z"},
                              ListCursor{253'402'300'799'999'999, std::string(128, 'q')}}) {
     auto text = encode_cursor(c);
     EXPECT_EQ(text.find_first_not_of(

@@ -1,0 +1,306 @@
+// Read-side benchmark. Prints:
+//  1. projector events/s: N events bulk-loaded into the event store and published to JetStream
+//     before the read-side starts; time from its first applied batch to all applied.
+//  2. end-to-end lag at steady command rates (open loop): each command's 2xx -> the read side
+//     answering GET /orders/{id}?min_version=v (woken by the apply), sampled on 1 command in 5.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "codec/event_codec.hpp"
+#include "nats/nats.hpp"
+#include "read_side_support.hpp"
+#include "services.hpp"
+
+using namespace orders;
+using namespace orders::testing;
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double pct(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
+  return v[i];
+}
+
+std::int64_t applied(pqxx::connection& c) {
+  pqxx::read_transaction tx(c);
+  return tx.exec1("SELECT coalesce(sum(events_applied), 0)::bigint FROM projection_checkpoints "
+                  "WHERE projection = 'orders'")[0].as<std::int64_t>();
+}
+
+void bulk_load(const std::string& db, const std::string& nats_url, int events) {
+  const int orders = events / 5;
+  pqxx::connection c(db);
+  const std::vector<domain::Event> seed = {
+      domain::OrderCreated{"", "c"}, domain::OrderItemAdded{"product-1", 2, 1000},
+      domain::OrderItemAdded{"product-2", 1, 1500}, domain::OrderConfirmed{},
+      domain::OrderShipped{"TRK123456"}};
+  // Version-major order: all creates, then all first items, ... (many orders per batch).
+  const int chunk = 5000;
+  for (int step = 0; step < 5; ++step) {
+    for (int start = 0; start < orders; start += chunk) {
+      auto rows = nlohmann::json::array();
+      for (int o = start; o < std::min(orders, start + chunk); ++o) {
+        domain::Event e = seed[static_cast<std::size_t>(step)];
+        const std::string id = "bench-" + std::to_string(o);
+        if (auto* created = std::get_if<domain::OrderCreated>(&e)) {
+          created->order_id = id;
+          created->customer_id = "cust-" + std::to_string(o % 1000);
+        }
+        const std::string type(domain::event_type(e));
+        rows.push_back({{"stream_id", id}, {"version", step + 1}, {"type", type},
+                        {"schema_version", codec::current_schema_version(type)},
+                        {"data", codec::encode_event_data(e)}});
+      }
+      pqxx::work tx(c);
+      tx.exec_params(
+          "WITH ev AS (INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+          "SELECT gen_random_uuid(), r.stream_id, r.version, r.type, r.schema_version, r.data "
+          "FROM jsonb_to_recordset($1::jsonb) AS r(stream_id text, version bigint, type text, "
+          "schema_version int, data jsonb) RETURNING position) "
+          "INSERT INTO global_log (global_position, position) SELECT "
+          "(SELECT coalesce(max(global_position), 0) FROM global_log) + row_number() OVER (ORDER BY position), "
+          "position FROM ev",
+          rows.dump());
+      tx.commit();
+    }
+  }
+  auto nc = nats::Connection::connect(nats_url, "bench-loader");
+  nats::JetStream js(nc);
+  nats::StreamSpec spec;
+  spec.name = "ORDERS";
+  js.ensure_stream(spec);
+  pqxx::read_transaction tx(c);
+  std::int64_t published = 0;
+  for (std::int64_t from = 0;; from += 20000) {
+    auto r = tx.exec_params(
+        "SELECT e.event_id::text, e.stream_id, e.version, e.position, g.global_position, e.type, "
+        "e.schema_version, (extract(epoch from e.recorded_at) * 1000000)::bigint, e.data::text "
+        "FROM global_log g JOIN events e ON e.position = g.position "
+        "WHERE g.global_position > $1 ORDER BY g.global_position LIMIT 20000", from);
+    if (r.empty()) break;
+    for (const auto& row : r) {
+      codec::RecordedEvent e;
+      e.event_id = row[0].as<std::string>();
+      e.stream_id = row[1].as<std::string>();
+      e.version = row[2].as<std::int64_t>();
+      e.position = row[3].as<std::int64_t>();
+      e.global_position = row[4].as<std::int64_t>();
+      e.type = row[5].as<std::string>();
+      e.schema_version = row[6].as<int>();
+      e.recorded_at_us = row[7].as<std::int64_t>();
+      e.data = nlohmann::json::parse(row[8].as<std::string>());
+      e.metadata = nlohmann::json::object();
+      nats::OutMessage m;
+      m.subject = codec::subject_for("orders", e.stream_id);
+      m.data = codec::to_wire_json(e).dump();
+      m.msg_id = e.event_id;
+      js.publish_async(m);
+      ++published;
+    }
+    for (const auto& res : js.wait_async(30s)) {
+      if (!res.ok) throw std::runtime_error("publish failed: " + res.error);
+    }
+  }
+  std::printf("loaded %lld events (%d orders) into the store and the stream\n",
+              static_cast<long long>(published), orders);
+}
+
+void projector_throughput(int events, int batch) {
+  NatsServer nats;
+  const auto db = shared_pg().create_database("rs_bench_projector");
+  {
+    // Schema first (read-side migrate), then the load.
+    Process migrate(read_side_binary(), {"migrate"}, {{"DATABASE_URL", db}});
+    if (migrate.wait(60s).value_or(1) != 0) throw std::runtime_error("migrate failed: " + migrate.log());
+  }
+  const auto load_started = Clock::now();
+  bulk_load(db, nats.url(), events);
+  std::printf("load took %.1f s\n", std::chrono::duration<double>(Clock::now() - load_started).count());
+  const int port = free_port();
+  pqxx::connection c(db);
+  auto rs = start_service(read_side_binary(), {"serve"},
+                          {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(port)},
+                           {"PROJECTOR_BATCH", std::to_string(batch)}, {"LOG_LEVEL", "warn"}},
+                          port, 60s);
+  const auto total = static_cast<std::int64_t>(events / 5 * 5);
+  Clock::time_point first{};
+  std::int64_t at_first = 0;
+  while (true) {
+    const auto n = applied(c);
+    if (n > 0 && first == Clock::time_point{}) {
+      first = Clock::now();
+      at_first = n;
+    }
+    if (n >= total) break;
+    std::this_thread::sleep_for(20ms);  // sampling interval of the measurement, not a sync
+  }
+  const double secs = std::chrono::duration<double>(Clock::now() - first).count();
+  std::printf("| projector (batch %d) | %lld events | %.2f s | %.0f events/s |\n", batch,
+              static_cast<long long>(total - at_first), secs,
+              static_cast<double>(total - at_first) / secs);
+  auto check = read_side::check_read_model(db);
+  std::printf("read model check after the run: diverged=%lld\n", static_cast<long long>(check.diverged));
+}
+
+struct Probe {
+  std::string id;
+  std::int64_t version;
+  Clock::time_point acked;
+};
+
+void lag_at_rate(int rate, int seconds) {
+  NatsServer nats;
+  const auto db = shared_pg().create_database("rs_bench_lag");
+  const int wport = free_port(), rport = free_port();
+  auto ws = start_service(write_side_binary(), {"serve"},
+                          {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"WRITE_PORT", std::to_string(wport)},
+                           {"LOG_LEVEL", "warn"}},
+                          wport, 60s);
+  auto rs = start_service(read_side_binary(), {"serve"},
+                          {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(rport)},
+                           {"LOG_LEVEL", "warn"}},
+                          rport, 60s);
+  const int senders = std::clamp(rate / 100, 8, 64);
+  const int probers = 32;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Probe> queue;
+  std::vector<double> lags_ms, cmd_ms;
+  std::atomic<std::int64_t> sent{0}, ok{0}, failed{0}, probe_failed{0};
+  std::atomic<bool> sending{true};
+  bool probing = true;
+
+  std::vector<std::thread> probe_threads;
+  for (int i = 0; i < probers; ++i) {
+    probe_threads.emplace_back([&] {
+      HttpClient q("127.0.0.1", rport);
+      std::vector<double> local;
+      while (true) {
+        Probe p;
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return !queue.empty() || !probing; });
+          if (queue.empty()) break;
+          p = std::move(queue.front());
+          queue.pop_front();
+        }
+        auto r = q.get("/orders/" + p.id + "?min_version=" + std::to_string(p.version) + "&wait_ms=10000");
+        if (r.status == 200) {
+          local.push_back(std::chrono::duration<double, std::milli>(Clock::now() - p.acked).count());
+        } else {
+          ++probe_failed;
+        }
+      }
+      std::lock_guard lock(mu);
+      lags_ms.insert(lags_ms.end(), local.begin(), local.end());
+    });
+  }
+
+  const auto start = Clock::now() + 200ms;
+  const auto interval = std::chrono::nanoseconds(1'000'000'000LL * senders / rate);
+  std::vector<std::thread> send_threads;
+  for (int t = 0; t < senders; ++t) {
+    send_threads.emplace_back([&, t] {
+      HttpClient w("127.0.0.1", wport);
+      std::vector<double> local;
+      auto next = start + std::chrono::nanoseconds(interval.count() * t / senders);
+      for (std::int64_t k = 0; sending; ++k) {
+        std::this_thread::sleep_until(next);  // open-loop pacing
+        next += interval;
+        const std::string id = "lag-" + std::to_string(rate) + "-" + std::to_string(t) + "-" + std::to_string(k / 3);
+        HttpResult r;
+        const auto t0 = Clock::now();
+        if (k % 3 == 0) {
+          r = w.post("/orders", nlohmann::json{{"order_id", id}, {"customer_id", "c" + std::to_string(t)}}.dump());
+        } else {
+          r = w.post("/orders/" + id + "/items",
+                     nlohmann::json{{"product_id", "p" + std::to_string(k % 3)}, {"quantity", 1}, {"price", "1.00"}}.dump());
+        }
+        const auto t1 = Clock::now();
+        ++sent;
+        if (r.status != 200 && r.status != 201) {
+          ++failed;
+          continue;
+        }
+        ++ok;
+        local.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+        if (k % 5 == 0) {
+          std::int64_t v = 0;
+          try {
+            v = r.json().at("version").get<std::int64_t>();
+          } catch (const std::exception&) {
+            continue;
+          }
+          {
+            std::lock_guard lock(mu);
+            queue.push_back(Probe{id, v, t1});
+          }
+          cv.notify_one();
+        }
+      }
+      std::lock_guard lock(mu);
+      cmd_ms.insert(cmd_ms.end(), local.begin(), local.end());
+    });
+  }
+  std::this_thread::sleep_until(start + std::chrono::seconds(seconds));
+  sending = false;
+  for (auto& t : send_threads) t.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  {
+    std::lock_guard lock(mu);
+    probing = false;
+  }
+  cv.notify_all();
+  for (auto& t : probe_threads) t.join();
+  std::printf("| %6d cmd/s target | %7.0f cmd/s achieved | cmd p50 %6.2f ms p99 %7.2f ms | lag p50 %6.2f ms p99 %7.2f ms | samples %zu | failed cmds %lld, probes %lld |\n",
+              rate, static_cast<double>(ok.load()) / elapsed, pct(cmd_ms, 50), pct(cmd_ms, 99),
+              pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), static_cast<long long>(failed.load()),
+              static_cast<long long>(probe_failed.load()));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int events = 200'000;
+  int seconds = 10;
+  int batch = 500;
+  std::vector<int> rates = {2000, 10000};
+  bool skip_projector = false, skip_lag = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--events") events = std::stoi(next());
+    else if (a == "--seconds") seconds = std::stoi(next());
+    else if (a == "--batch") batch = std::stoi(next());
+    else if (a == "--no-projector") skip_projector = true;
+    else if (a == "--no-lag") skip_lag = true;
+    else if (a == "--rates") {
+      rates.clear();
+      std::stringstream ss(next());
+      for (std::string r; std::getline(ss, r, ',');) rates.push_back(std::stoi(r));
+    }
+  }
+  std::printf("read-side benchmark (client and servers share this machine's cores)\n");
+  if (!skip_projector) projector_throughput(events, batch);
+  if (!skip_lag) {
+    for (int r : rates) lag_at_rate(r, seconds);
+  }
+  return 0;
+}
