@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <mutex>
 #include <utility>
 
@@ -74,8 +75,20 @@ std::string subjects_for_stream(std::string_view stream_name) {
 struct Connection::Impl {
   natsConnection* nc = nullptr;
   std::function<void(bool)> on_change;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool closed = false;  // the closed callback ran: cnats will not call us again
+
   ~Impl() {
-    if (nc != nullptr) natsConnection_Destroy(nc);  // closes first
+    if (nc == nullptr) return;
+    // cnats delivers the disconnected/closed callbacks on its own thread, after Close returns:
+    // wait for the last one before this closure goes away.
+    natsConnection_Close(nc);
+    {
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, std::chrono::seconds(5), [this] { return closed; });
+    }
+    natsConnection_Destroy(nc);
   }
   static void on_disconnected(natsConnection*, void* closure) {
     auto* self = static_cast<Impl*>(closure);
@@ -84,6 +97,12 @@ struct Connection::Impl {
   static void on_reconnected(natsConnection*, void* closure) {
     auto* self = static_cast<Impl*>(closure);
     if (self->on_change) self->on_change(true);
+  }
+  static void on_closed(natsConnection*, void* closure) {
+    auto* self = static_cast<Impl*>(closure);
+    std::lock_guard lock(self->mu);
+    self->closed = true;
+    self->cv.notify_all();
   }
 };
 
@@ -111,6 +130,7 @@ Connection Connection::connect(const ConnectOptions& o) {
   check(natsOptions_SetReconnectBufSize(opts, o.reconnect_buffer_bytes), "nats reconnect buffer");
   check(natsOptions_SetDisconnectedCB(opts, &Impl::on_disconnected, impl.get()), "nats cb");
   check(natsOptions_SetReconnectedCB(opts, &Impl::on_reconnected, impl.get()), "nats cb");
+  check(natsOptions_SetClosedCB(opts, &Impl::on_closed, impl.get()), "nats cb");
   check(natsConnection_Connect(&impl->nc, opts), "connect to " + o.url);
   return Connection(std::move(impl));
 }
@@ -273,11 +293,13 @@ struct JetStream::Impl {
   std::mutex mu;
   std::vector<PubResult> results;
   std::atomic<std::int64_t> pending{0};
+  bool ever_async = false;  // set by publish_async (owner thread)
 
   ~Impl() {
     if (js != nullptr) {
+      // (cnats 3.4.1 crashes in GetPendingList when nothing was ever published async.)
       natsMsgList list{nullptr, 0};
-      if (js_PublishAsyncGetPendingList(&list, js) == NATS_OK) natsMsgList_Destroy(&list);
+      if (ever_async && js_PublishAsyncGetPendingList(&list, js) == NATS_OK) natsMsgList_Destroy(&list);
       jsCtx_Destroy(js);
     }
   }
@@ -433,6 +455,7 @@ void JetStream::publish_async(const OutMessage& msg) {
   if (msg.expect_last_seq && *msg.expect_last_seq > 0) po.ExpectLastSeq = *msg.expect_last_seq;
   po.MaxWait = ms(impl_->opts.publish_ack_wait);
   impl_->pending.fetch_add(1);
+  impl_->ever_async = true;
   natsStatus s = js_PublishMsgAsync(impl_->js, &m.p, &po);  // on success m.p becomes NULL
   if (s != NATS_OK) {
     impl_->pending.fetch_sub(1);
@@ -441,6 +464,7 @@ void JetStream::publish_async(const OutMessage& msg) {
 }
 
 std::vector<PubResult> JetStream::wait_async(std::chrono::milliseconds timeout) {
+  if (!impl_->ever_async) return {};
   jsPubOptions po;
   jsPubOptions_Init(&po);
   po.MaxWait = std::max<std::int64_t>(1, ms(timeout));

@@ -1,0 +1,460 @@
+#include "outbox_relay.hpp"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "codec/recorded_event.hpp"
+#include "nats/nats.hpp"
+
+namespace orders::relay {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Capped exponential backoff: min, 2*min, 4*min, ... max.
+class Backoff {
+ public:
+  Backoff(milliseconds min, milliseconds max) : min_(min), max_(max), next_(min) {}
+  milliseconds next() {
+    milliseconds d = next_;
+    next_ = std::min(max_, next_ * 2);
+    return d;
+  }
+  void reset() { next_ = min_; }
+
+ private:
+  milliseconds min_, max_, next_;
+};
+
+class OutboxListener final : public pqxx::notification_receiver {
+ public:
+  OutboxListener(pqxx::connection_base& c) : pqxx::notification_receiver(c, "outbox") {}
+  void operator()(const std::string&, int) override { ++count; }
+  std::uint64_t count = 0;
+};
+
+struct LeaseLost : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::unique_ptr<pqxx::connection> connect_pg(const std::string& url) {
+  auto c = std::make_unique<pqxx::connection>(url);
+  // A reconnected lease connection would no longer hold the advisory lock: never reactivate.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+  c->inhibit_reactivation(true);
+#pragma GCC diagnostic pop
+  return c;
+}
+
+}  // namespace
+
+// One leadership term. Members are destroyed in reverse order: JetStream before its connection,
+// the listener before the lease connection (closing it releases the advisory lock).
+struct OutboxRelay::Session {
+  std::unique_ptr<pqxx::connection> lease;
+  std::unique_ptr<OutboxListener> listener;
+  std::unique_ptr<pqxx::connection> work;
+  std::optional<nats::Connection> nc;
+  std::unique_ptr<nats::JetStream> js;
+
+  std::uint64_t cursor = 0;          // highest global_position known to be in the stream
+  std::uint64_t last_sequenced = 0;  // as of the last relay_sequence call
+  bool need_resync = true;
+  Clock::time_point next_nats_attempt{};
+  Backoff nats_backoff;
+
+  Session(milliseconds min, milliseconds max) : nats_backoff(min, max) {}
+  ~Session() {
+    js.reset();
+    nc.reset();
+  }
+  void drop_nats() {
+    js.reset();
+    nc.reset();
+    need_resync = true;
+  }
+};
+
+OutboxRelay::OutboxRelay(RelayOptions options, log::Logger& logger, metrics::Registry& registry)
+    : opt_(std::move(options)), log_(logger), reg_(registry) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+  m_published_ = &reg_.counter("relay_published_total", "Events published to JetStream by the relay");
+  m_errors_ = &reg_.counter("relay_publish_errors_total", "Failed JetStream publishes (retried)");
+  m_backlog_ = &reg_.gauge("outbox_backlog", "Committed events not yet acknowledged by JetStream");
+  m_leader_ = &reg_.gauge("relay_is_leader", "1 when this process is the active outbox relay");
+  m_nats_ = &reg_.gauge("relay_nats_connected", "1 when the relay's NATS connection is up");
+}
+
+OutboxRelay::~OutboxRelay() {
+  stop();
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void OutboxRelay::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void OutboxRelay::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  wake();
+  if (thread_.joinable()) thread_.join();
+}
+
+void OutboxRelay::wake() {
+  std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+RelayStats OutboxRelay::stats() const {
+  return RelayStats{published_.load(), sequenced_.load(), publish_errors_.load(), resyncs_.load(),
+                    terms_.load(), mismatches_.load()};
+}
+
+void OutboxRelay::sleep_for(milliseconds d) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+}
+
+void OutboxRelay::run() {
+  Backoff backoff(opt_.backoff_min, opt_.backoff_max);
+  while (!stopping_) {
+    milliseconds delay{0};
+    {
+      Session s(opt_.backoff_min, opt_.backoff_max);
+      try {
+        if (acquire_leadership(s)) {
+          lead(s);
+          backoff.reset();
+        }
+      } catch (const std::exception& e) {
+        delay = backoff.next();
+        log_.warn(leader_ ? "relay: leadership lost" : "relay: cannot become leader",
+                  {{"error", e.what()}, {"retry_ms", delay.count()}});
+      }
+      if (leader_) log_.info("relay: leadership ended");
+      leader_ = false;
+      m_leader_->set(0);
+      nats_connected_ = false;
+      m_nats_->set(0);
+    }  // connections closed here: the advisory lock is released
+    if (delay.count() > 0) sleep_for(delay);
+  }
+}
+
+bool OutboxRelay::acquire_leadership(Session& s) {
+  s.lease = connect_pg(opt_.database_url);
+  s.lease->prepare("relay_try_lock", "SELECT pg_try_advisory_lock($1)");
+  bool logged = false;
+  while (!stopping_) {
+    bool got = false;
+    {
+      pqxx::nontransaction tx(*s.lease);
+      got = tx.exec_prepared("relay_try_lock", kRelayLockKey)[0][0].as<bool>();
+    }
+    if (got) break;
+    if (!logged) {
+      log_.info("relay: another replica is the leader; standing by");
+      logged = true;
+    }
+    sleep_for(opt_.leader_retry);
+  }
+  if (stopping_) return false;
+  s.listener = std::make_unique<OutboxListener>(*s.lease);  // LISTEN outbox
+
+  s.work = connect_pg(opt_.database_url);
+  auto& w = *s.work;
+  w.prepare("relay_timeout", "SELECT set_config('statement_timeout', $1, false)");
+  w.prepare("relay_sequence", "SELECT sequenced, last_sequenced FROM relay_sequence($1)");
+  w.prepare("relay_unpublished",
+            "SELECT g.global_position, e.event_id::text, e.stream_id, e.version, e.position, e.type, "
+            "e.schema_version, (extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.data::text, "
+            "e.metadata::text "
+            "FROM global_log g JOIN events e ON e.position = g.position "
+            "WHERE g.global_position > $1 ORDER BY g.global_position LIMIT $2");
+  w.prepare("relay_mark_published",
+            "UPDATE relay_state SET last_published = GREATEST(last_published, $1) WHERE id = 1");
+  w.prepare("relay_set_published", "UPDATE relay_state SET last_published = $1 WHERE id = 1");
+  w.prepare("relay_state", "SELECT last_sequenced, last_published FROM relay_state WHERE id = 1");
+  w.prepare("relay_event_at",
+            "SELECT e.event_id::text FROM global_log g JOIN events e ON e.position = g.position "
+            "WHERE g.global_position = $1");
+  w.prepare("relay_outbox_count", "SELECT count(*) FROM outbox");
+  {
+    pqxx::nontransaction tx(w);
+    tx.exec_prepared("relay_timeout", std::to_string(opt_.statement_timeout.count()));
+    auto st = tx.exec_prepared("relay_state");
+    s.last_sequenced = st[0][0].as<std::uint64_t>();
+  }
+  leader_ = true;
+  m_leader_->set(1);
+  ++terms_;
+  log_.info("relay: became leader", {{"stream", opt_.stream}, {"last_sequenced", s.last_sequenced}});
+  return true;
+}
+
+namespace {
+
+void check_lease(pqxx::connection& lease) {
+  if (!lease.is_open()) throw LeaseLost("leader connection closed");
+  lease.get_notifs();  // throws broken_connection when the server dropped us
+  if (!lease.is_open()) throw LeaseLost("leader connection closed");
+}
+
+}  // namespace
+
+void OutboxRelay::lead(Session& s) {
+  const std::string prefix = nats::subject_prefix_for_stream(opt_.stream);
+  const nats::StreamSpec spec{opt_.stream, {nats::subjects_for_stream(opt_.stream)}, true,
+                              opt_.duplicate_window, 1};
+  bool blocked_logged = false;
+
+  auto ensure_nats = [&] {
+    if (s.nc && s.nc->closed()) s.drop_nats();
+    if (!s.js) {
+      if (Clock::now() < s.next_nats_attempt) return;
+      try {
+        nats::ConnectOptions co;
+        co.url = opt_.nats_url;
+        co.name = opt_.name;
+        co.on_connection_change = [this](bool up) {
+          nats_connected_ = up;
+          m_nats_->set(up ? 1 : 0);
+        };
+        s.nc.emplace(nats::Connection::connect(co));
+        nats::JetStreamOptions jo;
+        jo.max_pending = std::max<std::int64_t>(1024, 2 * opt_.publish_batch);
+        jo.publish_ack_wait = opt_.ack_timeout;
+        s.js = std::make_unique<nats::JetStream>(*s.nc, jo);
+        s.js->ensure_stream(spec);
+        s.need_resync = true;
+        s.nats_backoff.reset();
+        log_.info("relay: connected to NATS", {{"url", opt_.nats_url}, {"stream", opt_.stream}});
+      } catch (const nats::NatsError& e) {
+        s.drop_nats();
+        auto d = s.nats_backoff.next();
+        s.next_nats_attempt = Clock::now() + d;
+        log_.warn("relay: NATS unavailable", {{"error", e.what()}, {"retry_ms", d.count()}});
+      }
+    }
+    bool up = s.nc && s.nc->connected();
+    nats_connected_ = up;
+    m_nats_->set(up ? 1 : 0);
+  };
+
+  // Reads the stream's last sequence and restarts publishing right after it. False when the
+  // stream does not belong to this database (nothing may be published).
+  auto resync = [&]() -> bool {
+    auto info = s.js->ensure_stream(spec);
+    std::uint64_t last = info.last_seq;
+    std::uint64_t db_sequenced = 0, db_published = 0;
+    std::optional<std::string> event_at_last;
+    {
+      pqxx::nontransaction tx(*s.work);
+      auto st = tx.exec_prepared("relay_state");
+      db_sequenced = st[0][0].as<std::uint64_t>();
+      db_published = st[0][1].as<std::uint64_t>();
+      if (last > 0) {
+        auto r = tx.exec_prepared("relay_event_at", static_cast<std::int64_t>(last));
+        if (!r.empty()) event_at_last = r[0][0].as<std::string>();
+      }
+    }
+    s.last_sequenced = std::max(s.last_sequenced, db_sequenced);
+    std::optional<std::string> stream_id_at_last;
+    if (last > 0) {
+      auto m = s.js->get_message(opt_.stream, last);
+      if (m) stream_id_at_last = m->header("Nats-Msg-Id");
+    }
+    if (last > db_sequenced || (last > 0 && (!event_at_last || event_at_last != stream_id_at_last))) {
+      ++mismatches_;
+      if (!blocked_logged) {
+        log_.error("relay: JetStream stream does not match this database's global_log; NOT publishing",
+                   {{"stream", opt_.stream},
+                    {"stream_last_seq", last},
+                    {"db_last_sequenced", db_sequenced},
+                    {"db_event_at_last_seq", event_at_last ? *event_at_last : ""},
+                    {"stream_msg_id_at_last_seq", stream_id_at_last ? *stream_id_at_last : ""}});
+        blocked_logged = true;
+      }
+      s.next_nats_attempt = Clock::now() + opt_.backoff_max;
+      return false;
+    }
+    blocked_logged = false;
+    if (db_published != last) {
+      pqxx::work tx(*s.work);
+      tx.exec_prepared("relay_set_published", static_cast<std::int64_t>(last));
+      tx.commit();
+    }
+    if (db_published != last || s.cursor != last) {
+      log_.info("relay: resynced with stream",
+                {{"stream_last_seq", last}, {"db_last_published", db_published}, {"cursor", s.cursor}});
+    }
+    s.cursor = last;
+    s.need_resync = false;
+    ++resyncs_;
+    return true;
+  };
+
+  auto fail_publish = [&](std::uint64_t failures, const std::string& error) {
+    publish_errors_ += failures;
+    m_errors_->inc(static_cast<double>(failures));
+    s.need_resync = true;
+    auto d = s.nats_backoff.next();
+    s.next_nats_attempt = Clock::now() + d;
+    log_.warn("relay: publish failed; will resync with the stream",
+              {{"failures", failures}, {"error", error}, {"retry_ms", d.count()}});
+  };
+
+  // Publishes one batch; returns the number of events newly acknowledged.
+  auto publish = [&]() -> std::uint64_t {
+    if (!s.js || !s.nc->connected()) {
+      s.need_resync = true;
+      return 0;
+    }
+    if (Clock::now() < s.next_nats_attempt) return 0;
+    try {
+      if (s.need_resync && !resync()) return 0;
+      std::vector<std::pair<std::uint64_t, std::string>> batch;  // (global_position, event_id)
+      {
+        pqxx::nontransaction tx(*s.work);
+        auto rows = tx.exec_prepared("relay_unpublished", static_cast<std::int64_t>(s.cursor),
+                                     opt_.publish_batch);
+        batch.reserve(rows.size());
+        for (const auto& row : rows) {
+          codec::RecordedEvent e;
+          auto gp = row[0].as<std::uint64_t>();
+          e.global_position = static_cast<std::int64_t>(gp);
+          e.event_id = row[1].as<std::string>();
+          e.stream_id = row[2].as<std::string>();
+          e.version = row[3].as<std::int64_t>();
+          e.position = row[4].as<std::int64_t>();
+          e.type = row[5].as<std::string>();
+          e.schema_version = row[6].as<int>();
+          e.recorded_at_us = row[7].as<std::int64_t>();
+          e.data = nlohmann::json::parse(row[8].c_str());
+          e.metadata = nlohmann::json::parse(row[9].c_str());
+          nats::OutMessage m;
+          m.subject = codec::subject_for(prefix, e.stream_id);
+          m.data = codec::to_wire_json(e).dump();
+          m.msg_id = e.event_id;
+          if (gp > 1) m.expect_last_seq = gp - 1;
+          s.js->publish_async(m);
+          batch.emplace_back(gp, std::move(e.event_id));
+        }
+      }
+      if (batch.empty()) return 0;
+      auto results = s.js->wait_async(opt_.ack_timeout);
+      std::unordered_map<std::string, const nats::PubResult*> by_id;
+      by_id.reserve(results.size());
+      for (const auto& r : results) by_id[r.msg_id] = &r;
+      std::uint64_t acked_to = s.cursor;
+      std::uint64_t failures = 0;
+      std::string first_error;
+      for (const auto& [gp, id] : batch) {
+        auto it = by_id.find(id);
+        const nats::PubResult* r = it == by_id.end() ? nullptr : it->second;
+        bool ok = r != nullptr && r->ok && r->sequence == gp;
+        if (ok && acked_to + 1 == gp) {
+          acked_to = gp;
+          continue;
+        }
+        if (!ok) {
+          ++failures;
+          if (first_error.empty()) {
+            first_error = r == nullptr ? "no ack"
+                          : r->ok      ? "acked at sequence " + std::to_string(r->sequence) +
+                                        " instead of " + std::to_string(gp)
+                                       : r->error;
+          }
+        }
+      }
+      std::uint64_t newly = acked_to - s.cursor;
+      if (newly > 0) {
+        pqxx::work tx(*s.work);
+        tx.exec_prepared("relay_mark_published", static_cast<std::int64_t>(acked_to));
+        tx.commit();
+        s.cursor = acked_to;
+        published_ += newly;
+        m_published_->inc(static_cast<double>(newly));
+      }
+      if (failures > 0 || acked_to != batch.back().first) {
+        fail_publish(std::max<std::uint64_t>(failures, 1), first_error.empty() ? "gap in acks" : first_error);
+      } else {
+        s.nats_backoff.reset();
+      }
+      return newly;
+    } catch (const nats::NatsError& e) {
+      if (s.js) s.js->wait_async(milliseconds(1));  // abandon whatever is still pending
+      fail_publish(1, e.what());
+      return 0;
+    }
+  };
+
+  while (!stopping_) {
+    check_lease(*s.lease);
+    const std::uint64_t notes_before = s.listener->count;
+    std::uint64_t n_seq = 0;
+    {
+      pqxx::work tx(*s.work);
+      auto r = tx.exec_prepared("relay_sequence", opt_.sequence_batch);
+      tx.commit();
+      n_seq = r[0][0].as<std::uint64_t>();
+      s.last_sequenced = r[0][1].as<std::uint64_t>();
+    }
+    sequenced_ += n_seq;
+    if (stopping_) break;
+    check_lease(*s.lease);
+    ensure_nats();
+    std::uint64_t n_pub = publish();
+    if (n_seq >= static_cast<std::uint64_t>(opt_.sequence_batch) ||
+        n_pub >= static_cast<std::uint64_t>(opt_.publish_batch)) {
+      continue;  // more work right away
+    }
+
+    // Idle (or blocked on NATS): report the backlog, then wait for a notification / wake().
+    {
+      pqxx::nontransaction tx(*s.work);
+      auto outbox = tx.exec_prepared("relay_outbox_count")[0][0].as<std::uint64_t>();
+      m_backlog_->set(static_cast<double>(outbox + (s.last_sequenced - std::min(s.cursor, s.last_sequenced))));
+    }
+    milliseconds timeout = opt_.poll_interval;
+    bool unpublished = s.cursor < s.last_sequenced || s.need_resync;
+    if (unpublished && !s.js) {
+      auto until = std::chrono::duration_cast<milliseconds>(s.next_nats_attempt - Clock::now());
+      timeout = std::clamp(until, milliseconds(1), opt_.poll_interval);
+    } else if (unpublished && s.js && s.nc->connected()) {
+      auto until = std::chrono::duration_cast<milliseconds>(s.next_nats_attempt - Clock::now());
+      timeout = std::clamp(until, milliseconds(0), opt_.poll_interval);
+    }
+    if (stopping_) break;
+    check_lease(*s.lease);
+    if (s.listener->count != notes_before) continue;  // a commit arrived while we worked
+    pollfd fds[2] = {{s.lease->sock(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    int rc = ::poll(fds, 2, static_cast<int>(timeout.count()));
+    if (rc > 0 && (fds[1].revents & POLLIN)) {
+      std::uint64_t v = 0;
+      [[maybe_unused]] auto n = ::read(wake_fd_, &v, sizeof v);
+    }
+  }
+}
+
+}  // namespace orders::relay

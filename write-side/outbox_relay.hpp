@@ -1,0 +1,115 @@
+// The outbox relay: moves committed events from the Postgres outbox to NATS JetStream, in a dense,
+// gap-free global order (guarantees 2 and 4). Runs inside every write-side replica; exactly one
+// is active (the leader) at a time.
+//
+// Build: the library target `outbox_relay` is defined in write-side/outbox_relay.cmake; the
+// write-side CMakeLists.txt includes it with
+//     include(${CMAKE_CURRENT_SOURCE_DIR}/outbox_relay.cmake)
+// and links `outbox_relay`. Needs migration V010 (relay_sequence(), the outbox NOTIFY trigger).
+//
+// How it works (one background thread):
+// * Leadership: a dedicated Postgres connection holds pg_try_advisory_lock(kRelayLockKey);
+//   non-leaders retry every leader_retry. Losing that connection is losing leadership: the relay
+//   stops at once (checked before every step) and starts over as a candidate.
+// * Sequencing: relay_sequence(batch) (sql/V010) moves outbox rows whose transaction is below
+//   the xmin horizon into global_log with global_position = last_sequenced + 1, 2, ... Every
+//   such transaction has finished, so nothing committed is ever numbered after a later reader
+//   passed its place. A long-running write transaction holds the horizon (and the relay) back.
+// * Publishing: global_log rows after the published cursor, joined to events, are published
+//   asynchronously (up to publish_batch in flight) to subject codec::subject_for(prefix, order)
+//   with Nats-Msg-Id = event_id and Nats-Expected-Last-Sequence = global_position - 1, so the
+//   stream sequence equals global_position and nothing can land twice or out of order. After the
+//   acks of a batch, relay_state.last_published advances in one update.
+// * Resync: at (re)start and after any publish error the cursor is the stream's last sequence
+//   (rows <= it were published before a crash). A stream ahead of global_log, or whose last
+//   message is not the event global_log has at that position, belongs to another database: the
+//   relay logs an error and publishes nothing until it is fixed.
+// * Wake-up: LISTEN outbox (trigger in V010) and wake(); a fallback poll (poll_interval) only
+//   catches the xmin horizon moving without a new insert.
+// * Failures of NATS or Postgres: retried with capped exponential backoff; order is never
+//   changed (ExpectLastSeq). NATS being down does not stop sequencing.
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "log/logger.hpp"
+#include "metrics/metrics.hpp"
+
+namespace orders::relay {
+
+// pg advisory lock key of the relay leader lease ("relay" in ASCII).
+inline constexpr std::int64_t kRelayLockKey = 0x72656c6179;
+
+struct RelayOptions {
+  std::string database_url = "postgresql://postgres@127.0.0.1:5432/orders";
+  std::string nats_url = "nats://127.0.0.1:4222";
+  std::string stream = "ORDERS";
+  int sequence_batch = 5000;  // outbox rows numbered per transaction
+  int publish_batch = 2000;   // messages in flight per publish batch
+  std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
+  std::chrono::milliseconds poll_interval{200};  // fallback wake-up (xmin horizon moves)
+  std::chrono::milliseconds leader_retry{1000};  // candidates retry the lock this often
+  std::chrono::milliseconds backoff_min{100};
+  std::chrono::milliseconds backoff_max{5000};
+  std::chrono::milliseconds ack_timeout{5000};  // wait for a batch's publish acks
+  std::chrono::milliseconds statement_timeout{30000};
+  std::string name = "outbox-relay";  // NATS connection name
+};
+
+struct RelayStats {
+  std::uint64_t published = 0;        // messages acknowledged by JetStream (this process)
+  std::uint64_t sequenced = 0;        // outbox rows numbered (this process)
+  std::uint64_t publish_errors = 0;
+  std::uint64_t resyncs = 0;
+  std::uint64_t leader_terms = 0;     // times this process became leader
+  std::uint64_t stream_mismatches = 0;  // resyncs refused: the stream belongs to another database
+};
+
+class OutboxRelay {
+ public:
+  OutboxRelay(RelayOptions options, log::Logger& logger, metrics::Registry& registry);
+  ~OutboxRelay();  // stop()
+  OutboxRelay(const OutboxRelay&) = delete;
+  OutboxRelay& operator=(const OutboxRelay&) = delete;
+
+  void start();  // starts the background thread (no-op when running)
+  void stop();   // finishes the current batch, releases leadership, joins the thread
+  bool is_leader() const { return leader_.load(); }
+  bool nats_connected() const { return nats_connected_.load(); }
+  void wake();  // in-process signal: new outbox rows were committed
+  RelayStats stats() const;
+
+ private:
+  struct Session;  // one leadership term: connections, cursor
+  void run();
+  void lead(Session& s);
+  bool acquire_leadership(Session& s);
+  void sleep_for(std::chrono::milliseconds d);  // interruptible by stop()
+
+  RelayOptions opt_;
+  log::Logger& log_;
+  metrics::Registry& reg_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> leader_{false};
+  std::atomic<bool> nats_connected_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int wake_fd_ = -1;  // eventfd: wake() and stop() interrupt the wait for notifications
+
+  std::atomic<std::uint64_t> published_{0}, sequenced_{0}, publish_errors_{0}, resyncs_{0}, terms_{0},
+      mismatches_{0};
+  metrics::Counter* m_published_;
+  metrics::Counter* m_errors_;
+  metrics::Gauge* m_backlog_;
+  metrics::Gauge* m_leader_;
+  metrics::Gauge* m_nats_;
+};
+
+}  // namespace orders::relay
