@@ -114,7 +114,9 @@ std::vector<CommandPipeline::PendingPtr> CommandPipeline::take_batch() {
   std::unique_lock lock(mu_);
   std::vector<PendingPtr> batch;
   for (;;) {
-    if (!queue_.empty()) {
+    const bool worth_it = in_flight_ == 0 || stopping_ || !options_.group_commit ||
+                          queue_.size() >= options_.pipeline_min_batch;
+    if (!queue_.empty() && worth_it) {
       std::unordered_set<std::string> blocked;  // streams skipped in this scan keep their order
       std::unordered_set<std::string> batch_keys;
       for (auto it = queue_.begin(); it != queue_.end() && batch.size() < options_.max_batch;) {
@@ -138,10 +140,11 @@ std::vector<CommandPipeline::PendingPtr> CommandPipeline::take_batch() {
           busy_streams_.insert(p->request.order_id);
           if (p->request.idempotency) busy_keys_.insert(p->request.idempotency->key);
         }
+        ++in_flight_;
         return batch;
       }
     }
-    if (stopping_ && queue_.empty() && busy_streams_.empty()) return batch;
+    if (stopping_ && queue_.empty() && in_flight_ == 0) return batch;
     cv_.wait(lock);
   }
 }
@@ -163,6 +166,7 @@ void CommandPipeline::committer_loop() {
       for (const auto& s : streams) busy_streams_.erase(s);
       for (const auto& k : keys) busy_keys_.erase(k);
       for (auto it = retry.rbegin(); it != retry.rend(); ++it) queue_.push_front(std::move(*it));
+      --in_flight_;
     }
     cv_.notify_all();
   }

@@ -92,6 +92,10 @@ struct PipelineOptions {
   std::size_t cache_size = 100'000;
   std::int64_t snapshot_every = 100;  // 0: no snapshots
   int max_attempts = 20;           // re-runs after conflicts before answering 503
+  // While another batch is in flight, a committer starts the next one only once this many
+  // commands are queued (or the other batch completes): small pipelined batches would spend the
+  // CPU on per-transaction overhead instead of batching.
+  std::size_t pipeline_min_batch = 16;
 };
 
 class CommandPipeline {
@@ -141,6 +145,7 @@ class CommandPipeline {
   std::deque<PendingPtr> queue_;
   std::unordered_set<std::string> busy_streams_;
   std::unordered_set<std::string> busy_keys_;
+  std::size_t in_flight_ = 0;  // batches being processed
   bool accepting_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
