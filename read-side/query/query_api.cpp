@@ -256,8 +256,10 @@ http::Response readyz(QueryApiContext& ctx) {
   try {
     auto lease = ctx.pool.acquire(std::chrono::milliseconds(1000));
     try {
-      pqxx::nontransaction n(*lease);
-      n.exec("SELECT 1");
+      {
+        pqxx::nontransaction n(*lease);
+        n.exec("SELECT 1");
+      }  // closed before migrations_current opens its own transaction on the connection
       pg_ok = true;
       migrated = pg::migrations_current(*lease);
     } catch (const pqxx::broken_connection&) {
