@@ -33,23 +33,32 @@ RETURNS TABLE (sequenced bigint, last_sequenced bigint, horizon xid8)
 LANGUAGE plpgsql AS $fn$
 #variable_conflict use_column
 DECLARE
-  v_base bigint;
-  v_n    bigint;
-  v_xmin xid8;
+  v_base    bigint;
+  v_n       bigint;
+  v_xmin    xid8;
+  v_blocked bigint[];
 BEGIN
   SELECT r.last_sequenced INTO v_base FROM relay_state r WHERE r.id = 1 FOR UPDATE;
   v_xmin := pg_snapshot_xmin(pg_current_snapshot());
 
+  -- Rows below the horizon that must wait: later versions of an order whose earlier event is
+  -- committed but still above the horizon (usually none; both scans are small index ranges).
   WITH late AS (
     SELECT e.stream_id, min(e.version) AS version
       FROM outbox o JOIN events e ON e.position = o.position
      WHERE o.xid >= v_xmin
      GROUP BY e.stream_id
-  ), picked AS (
+  )
+  SELECT coalesce(array_agg(o.position), '{}') INTO v_blocked
+    FROM late l
+    JOIN events e ON e.stream_id = l.stream_id AND e.version > l.version
+    JOIN outbox o ON o.position = e.position
+   WHERE o.xid < v_xmin;
+
+  WITH picked AS (
     SELECT o.position
-      FROM outbox o JOIN events e ON e.position = o.position
-     WHERE o.xid < v_xmin
-       AND NOT EXISTS (SELECT 1 FROM late l WHERE l.stream_id = e.stream_id AND l.version < e.version)
+      FROM outbox o
+     WHERE o.xid < v_xmin AND o.position <> ALL (v_blocked)
      ORDER BY o.position
      LIMIT p_limit
   ), gone AS (
