@@ -74,20 +74,23 @@ http_status() {  # URL [token]
   curl -s -o /dev/null -w '%{http_code}' --max-time 3 "${auth[@]}" "$1" 2>/dev/null || true
 }
 
+# The last log lines that are not per-request access lines.
+log_tail() { grep -v '"msg":"request"' "$1" | tail -n 30 || true; }
+
 wait_ready() {  # name url logfile
   local name=$1 url=$2 log=$3 deadline=$((SECONDS + ${STACK_READY_TIMEOUT:-60}))
   while ((SECONDS < deadline)); do
     [[ "$(http_status "$url")" == 200 ]] && return 0
     if [[ -f "$RUN/$name.pid" ]] && ! [[ -d "/proc/$(<"$RUN/$name.pid")" ]]; then
       printf '%s exited during start-up; last log lines (%s):\n' "$name" "$log" >&2
-      tail -n 30 "$log" >&2 || true
+      log_tail "$log" >&2
       exit 1
     fi
     sleep 0.2
   done
   printf '%s: no 200 from %s within %ss; last log lines (%s):\n' "$name" "$url" \
     "${STACK_READY_TIMEOUT:-60}" "$log" >&2
-  tail -n 30 "$log" >&2 || true
+  log_tail "$log" >&2
   exit 1
 }
 
@@ -373,7 +376,10 @@ cmd_demo() {
   while :; do
     api GET "$url" "" "$QUERY_TOKEN"
     [[ "$API_STATUS" == 200 ]] && break
-    ((SECONDS < deadline)) || die "read-side did not reach version 5 of $id (last answer $API_STATUS: $API_BODY)"
+    if ((SECONDS >= deadline)); then
+      api GET "http://127.0.0.1:$READ_PORT/projections" "" "$QUERY_TOKEN"
+      die "read-side did not reach version 5 of $id (last answer $API_STATUS: $API_BODY); projections: $API_BODY; see: $0 logs read-side-1"
+    fi
     [[ "$API_STATUS" == 503 ]] || sleep 0.2  # 503: the long poll itself waited
   done
   if command -v jq >/dev/null; then

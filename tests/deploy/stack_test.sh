@@ -42,7 +42,7 @@ passes=0
 pass() { echo "ok   $*"; passes=$((passes + 1)); }
 fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 expect_in() {  # file pattern description
-  if grep -q -- "$2" "$1"; then pass "$3"; else fail "$3 (no '$2' in output)"; cat "$1"; fi
+  if grep -q -- "$2" "$1"; then pass "$3"; else fail "$3 (no '$2' in the output above)"; fi
 }
 run() {  # args... -> output in $out, exit code in $rc
   set +e
