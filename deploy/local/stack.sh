@@ -377,8 +377,9 @@ cmd_demo() {
     api GET "$url" "" "$QUERY_TOKEN"
     [[ "$API_STATUS" == 200 ]] && break
     if ((SECONDS >= deadline)); then
+      local last="$API_STATUS: $API_BODY"
       api GET "http://127.0.0.1:$READ_PORT/projections" "" "$QUERY_TOKEN"
-      die "read-side did not reach version 5 of $id (last answer $API_STATUS: $API_BODY); projections: $API_BODY; see: $0 logs read-side-1"
+      die "read-side did not reach version 5 of $id (last answer $last); projections: $API_BODY; see: $0 logs read-side-1"
     fi
     [[ "$API_STATUS" == 503 ]] || sleep 0.2  # 503: the long poll itself waited
   done
