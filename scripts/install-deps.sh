@@ -12,7 +12,7 @@ set -euo pipefail
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config libpqxx-dev libpq-dev libboost1.81-dev
   libnats-dev nlohmann-json3-dev)
 RUNTIME_PKGS=(libpqxx-6.4 libpq5 libnats3.4 ca-certificates curl)
-TEST_PKGS=(postgresql nats-server googletest libgtest-dev util-linux procps curl jq
+TEST_PKGS=(ccache postgresql nats-server googletest libgtest-dev util-linux procps curl jq
   docker-compose wrk hyperfine clang libclang-rt-14-dev)
 
 mode=all
@@ -35,7 +35,7 @@ esac
 case "$mode" in
   build) wanted=("${BUILD_PKGS[@]}") ;;
   runtime) wanted=("${RUNTIME_PKGS[@]}") ;;
-  stack) wanted=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" postgresql nats-server util-linux procps jq) ;;
+  stack) wanted=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" ccache postgresql nats-server util-linux procps jq) ;;
   *) wanted=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" "${TEST_PKGS[@]}") ;;
 esac
 
