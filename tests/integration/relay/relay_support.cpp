@@ -43,6 +43,26 @@ std::vector<Appended> append_tx(pqxx::connection& conn, const std::vector<std::s
   return out;
 }
 
+std::vector<Appended> bulk_append(const std::string& url, int n, int orders) {
+  pqxx::connection c(url);
+  pqxx::work tx(c);
+  auto rows = tx.exec_params(
+      "WITH base AS (SELECT 'bulk-' || (g % $2::int) AS stream_id, g / $2::int AS k "
+      "              FROM generate_series(0, $1::int - 1) g), "
+      "ins AS (INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+      "        SELECT gen_random_uuid(), b.stream_id, "
+      "               coalesce((SELECT max(version) FROM events e WHERE e.stream_id = b.stream_id), 0) + b.k + 1, "
+      "               'OrderItemAdded', 1, '{}' FROM base b ORDER BY b.k, b.stream_id "
+      "        RETURNING position, event_id::text, stream_id, version), "
+      "ob AS (INSERT INTO outbox (position) SELECT position FROM ins) "
+      "SELECT event_id, stream_id, version FROM ins",
+      n, orders);
+  tx.commit();
+  std::vector<Appended> out;
+  for (const auto& r : rows) out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::int64_t>()});
+  return out;
+}
+
 void Ledger::add(const std::vector<Appended>& events) {
   std::lock_guard lock(mu_);
   events_.insert(events_.end(), events.begin(), events.end());

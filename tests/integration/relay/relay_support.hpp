@@ -29,6 +29,9 @@ struct Appended {
 std::vector<Appended> append_tx(pqxx::connection& conn, const std::vector<std::string>& streams,
                                 std::chrono::microseconds pause, bool rollback = false);
 
+// One transaction appending n events spread over `orders` orders (versions continue each order).
+std::vector<Appended> bulk_append(const std::string& url, int n, int orders);
+
 // Thread-safe record of committed events.
 class Ledger {
  public:
