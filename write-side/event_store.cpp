@@ -203,22 +203,60 @@ std::int64_t stream_version(pqxx::connection& conn, const std::string& stream_id
   return tx.exec_prepared1("ws_stream_version", stream_id)[0].as<std::int64_t>();
 }
 
+void append_json_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(ch);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
 AppendResult append_batch(pqxx::connection& conn, const std::vector<NewEvent>& events,
                           const std::vector<NewKeyRecord>& keys,
                           const std::vector<NewSnapshot>& snapshots,
                           const std::vector<VersionCheck>& checks) {
-  auto ev = nlohmann::json::array();
+  // The events parameter is built as text directly: this runs on the committer's critical path.
+  std::string ev;
+  ev.reserve(events.size() * 320 + 2);
+  ev.push_back('[');
   int ord = 0;
   for (const auto& e : events) {
-    ev.push_back({{"ord", ord++},
-                  {"event_id", e.event_id},
-                  {"stream_id", e.stream_id},
-                  {"version", e.version},
-                  {"type", e.type},
-                  {"schema_version", e.schema_version},
-                  {"data", e.data},
-                  {"metadata", e.metadata.is_null() ? nlohmann::json::object() : e.metadata}});
+    if (ord > 0) ev.push_back(',');
+    ev += "{\"ord\":";
+    ev += std::to_string(ord++);
+    ev += ",\"event_id\":";
+    append_json_string(ev, e.event_id);
+    ev += ",\"stream_id\":";
+    append_json_string(ev, e.stream_id);
+    ev += ",\"version\":";
+    ev += std::to_string(e.version);
+    ev += ",\"type\":";
+    append_json_string(ev, e.type);
+    ev += ",\"schema_version\":";
+    ev += std::to_string(e.schema_version);
+    ev += ",\"data\":";
+    ev += e.data.empty() ? std::string_view("{}") : std::string_view(e.data);
+    ev += ",\"metadata\":";
+    ev += e.metadata.empty() ? std::string_view("{}") : std::string_view(e.metadata);
+    ev.push_back('}');
   }
+  ev.push_back(']');
   auto ks = nlohmann::json::array();
   for (const auto& k : keys) {
     ks.push_back({{"key", k.key},
@@ -242,7 +280,7 @@ AppendResult append_batch(pqxx::connection& conn, const std::vector<NewEvent>& e
 
   AppendResult result;
   pqxx::nontransaction tx(conn);
-  auto rows = tx.exec_prepared("ws_append", ev.dump(), ks.dump(), ss.dump(), cs.dump());
+  auto rows = tx.exec_prepared("ws_append", ev, ks.dump(), ss.dump(), cs.dump());
   result.events.reserve(rows.size());
   for (const auto& row : rows) {
     const char kind = row[0].c_str()[0];

@@ -57,9 +57,12 @@ struct NewEvent {
   std::int64_t version = 0;
   std::string type;
   int schema_version = 1;
-  nlohmann::json data;
-  nlohmann::json metadata;
+  std::string data;      // JSON text (codec::encode_event_data(...).dump())
+  std::string metadata;  // JSON text; empty: {}
 };
+
+// Appends s to out as a JSON string literal (quotes and escapes included).
+void append_json_string(std::string& out, std::string_view s);
 
 struct StoredResponse {
   int status = 200;

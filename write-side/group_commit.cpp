@@ -93,12 +93,16 @@ Outcome CommandPipeline::execute(CommandRequest request) {
   p->request = std::move(request);
   p->enqueued = std::chrono::steady_clock::now();
   auto future = p->promise.get_future();
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (!accepting_) return Unavailable{"the service is shutting down"};
     queue_.push_back(std::move(p));
+    // A busy committer looks at the queue again when its batch is done; only an idle one needs a
+    // wake-up (saves a futex call per command under load).
+    wake = idle_committers_ > 0;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
   return future.get();
 }
 
@@ -145,7 +149,9 @@ std::vector<CommandPipeline::PendingPtr> CommandPipeline::take_batch() {
       }
     }
     if (stopping_ && queue_.empty() && in_flight_ == 0) return batch;
+    ++idle_committers_;
     cv_.wait(lock);
+    --idle_committers_;
   }
 }
 
@@ -213,6 +219,9 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Pendin
         if (auto cached = cache_.get(req.order_id)) {
           w.state = std::move(*cached);
           w.base_version = w.state.version;
+        } else if (std::holds_alternative<domain::CreateOrder>(req.command) && p->attempts == 0) {
+          // A create assumes a new stream without a read: if it exists after all, inserting
+          // version 1 conflicts (or the check fails) and the retry loads it.
         } else {
           missing.push_back(req.order_id);
         }
@@ -259,8 +268,11 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Pendin
             outcomes[i] = Rejected{std::move(*rejection)};
           } else {
             auto& new_events = std::get<std::vector<domain::Event>>(decision);
-            const nlohmann::json metadata = {{"command", domain::command_name(req.command)},
-                                             {"request_id", req.request_id}};
+            std::string metadata = "{\"command\":";
+            append_json_string(metadata, domain::command_name(req.command));
+            metadata += ",\"request_id\":";
+            append_json_string(metadata, req.request_id);
+            metadata += "}";
             for (const auto& e : new_events) {
               w.state = domain::evolve(std::move(w.state), e);
               NewEvent ne;
@@ -269,7 +281,7 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Pendin
               ne.version = w.state.version;
               ne.type = std::string(domain::event_type(e));
               ne.schema_version = codec::current_schema_version(ne.type);
-              ne.data = codec::encode_event_data(e);
+              ne.data = codec::encode_event_data(e).dump();
               ne.metadata = metadata;
               last_event[i] = ne.event_id;
               events.push_back(std::move(ne));

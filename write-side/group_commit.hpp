@@ -146,6 +146,7 @@ class CommandPipeline {
   std::unordered_set<std::string> busy_streams_;
   std::unordered_set<std::string> busy_keys_;
   std::size_t in_flight_ = 0;  // batches being processed
+  std::size_t idle_committers_ = 0;  // waiting on cv_ (execute() only signals when one is)
   bool accepting_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
