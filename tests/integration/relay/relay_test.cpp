@@ -259,6 +259,20 @@ TEST_F(RelayTest, StreamOfAnotherDatabaseIsNeverWrittenTo) {
   expect_stream_matches(w.ledger.all());
 }
 
+// Postgres restarts under the relay (the leader connection and the work connection die): the relay
+// steps down, retries with backoff, takes the lease again and publishes what came after.
+TEST_F(RelayTest, PostgresRestart_RelayRecoversLeadershipAndPublishesTheRest) {
+  auto r = relay();
+  r->start();
+  auto first = bulk_append(db_, 3000, 100);
+  ASSERT_TRUE(stream_reaches(first.size()));
+  orders::testing::shared_pg().restart();
+  ASSERT_TRUE(wait_until([&] { return r->stats().leader_terms >= 2 && r->is_leader(); }, 30s));
+  auto second = bulk_append(db_, 3000, 100);
+  first.insert(first.end(), second.begin(), second.end());
+  expect_stream_matches(first);
+}
+
 // The relay process is killed with SIGKILL while it drains a large outbox (async publishes in
 // flight, acks not yet recorded), twice; the restarted relay resyncs from the stream: every event
 // is in the stream exactly once, in order.
