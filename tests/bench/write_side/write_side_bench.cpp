@@ -116,11 +116,36 @@ class Conn {
   std::string buf_;
 };
 
+// Whole-machine CPU counters (/proc/stat): (busy, total) jiffies.
+std::pair<long long, long long> cpu_jiffies() {
+  std::FILE* f = std::fopen("/proc/stat", "r");
+  if (!f) return {0, 0};
+  long long v[10] = {0};
+  int n = std::fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3],
+                      &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+  std::fclose(f);
+  long long total = 0;
+  for (int i = 0; i < n && i < 8; ++i) total += v[i];
+  return {total - v[3] - v[4], total};
+}
+
+double load_average() {
+  std::FILE* f = std::fopen("/proc/loadavg", "r");
+  double l = 0;
+  if (f) {
+    if (std::fscanf(f, "%lf", &l) != 1) l = 0;
+    std::fclose(f);
+  }
+  return l;
+}
+
 struct RunResult {
   double cmds_per_s = 0;
   double p50_ms = 0, p99_ms = 0;
   long long ok = 0, errors = 0;
   double avg_batch = 0;
+  double machine_busy = 0;  // % of both cores busy during the measurement (everything, not just us)
+  double load_before = 0;   // 1-minute load average when the point started
 };
 
 double percentile(std::vector<std::uint32_t>& v, double p) {
@@ -175,6 +200,8 @@ RunResult run(int port, int clients, double warmup_s, double seconds, const std:
     });
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));  // warm-up, not measured
+  const double load_before = load_average();
+  const auto cpu0 = cpu_jiffies();
   const double batches0 = metric(port, "group_commit_batch_size_count");
   const double cmds0 = metric(port, "group_commit_batch_size_sum");
   measuring = true;
@@ -182,6 +209,7 @@ RunResult run(int port, int clients, double warmup_s, double seconds, const std:
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   measuring = false;
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  const auto cpu1 = cpu_jiffies();
   const double batches1 = metric(port, "group_commit_batch_size_count");
   const double cmds1 = metric(port, "group_commit_batch_size_sum");
   stop = true;
@@ -198,6 +226,11 @@ RunResult run(int port, int clients, double warmup_s, double seconds, const std:
   r.p50_ms = percentile(all, 0.50);
   r.p99_ms = percentile(all, 0.99);
   r.avg_batch = batches1 > batches0 ? (cmds1 - cmds0) / (batches1 - batches0) : 0;
+  r.load_before = load_before;
+  if (cpu1.second > cpu0.second) {
+    r.machine_busy = 100.0 * static_cast<double>(cpu1.first - cpu0.first) /
+                     static_cast<double>(cpu1.second - cpu0.second);
+  }
   return r;
 }
 
@@ -277,8 +310,9 @@ int main(int argc, char** argv) {
     for (int clients : client_counts) {
       auto r = run(port, clients, warmup, seconds, "gc" + mode.name + "-n" + std::to_string(clients));
       std::fprintf(stderr, "GROUP_COMMIT=%-3s clients=%-3d %9.0f cmds/s  p50 %6.2f ms  p99 %6.2f ms  "
-                           "avg batch %5.1f  errors %lld\n",
-                   mode.name.c_str(), clients, r.cmds_per_s, r.p50_ms, r.p99_ms, r.avg_batch, r.errors);
+                           "avg batch %5.1f  errors %lld  machine busy %3.0f%%  load before %.1f\n",
+                   mode.name.c_str(), clients, r.cmds_per_s, r.p50_ms, r.p99_ms, r.avg_batch, r.errors,
+                   r.machine_busy, r.load_before);
       mode.results[clients] = r;
     }
     proc->signal(SIGTERM);
@@ -299,7 +333,14 @@ int main(int argc, char** argv) {
   long long errors = 0;
   for (auto& m : modes)
     for (auto& [c, r] : m.results) errors += r.errors;
-  std::printf("\nnon-2xx or failed requests: %lld; outbox NOTIFY trigger %s\n", errors,
+  std::printf("\nload average (1 min) at the start of each point, ON/OFF:");
+  for (int clients : client_counts) {
+    std::printf(" %d clients %.1f/%.1f;", clients, modes[0].results[clients].load_before,
+                modes[1].results[clients].load_before);
+  }
+  std::printf(" (other work on the machine skews every figure; %d cores)\n",
+              static_cast<int>(std::thread::hardware_concurrency()));
+  std::printf("non-2xx or failed requests: %lld; outbox NOTIFY trigger %s\n", errors,
               disable_notify ? "DISABLED (--disable-notify-trigger)" : "enabled (as deployed)");
   std::printf("targets (issue 2): >= 15,000 cmds/s at 64 clients, p99 < 25 ms, >= 2x group commit off\n");
   std::printf("baseline on this kind of machine (peers/LIMITS.md, pgbench, no HTTP): raw one-statement "
