@@ -50,8 +50,8 @@ struct RelayOptions {
   std::string database_url = "postgresql://postgres@127.0.0.1:5432/orders";
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string stream = "ORDERS";
-  int sequence_batch = 5000;  // outbox rows numbered per transaction
-  int publish_batch = 2000;   // messages in flight per publish batch
+  int sequence_batch = 10000;  // outbox rows numbered per transaction
+  int publish_batch = 5000;    // messages in flight per publish batch
   std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
   std::chrono::milliseconds poll_interval{200};  // fallback wake-up (xmin horizon moves)
   std::chrono::milliseconds leader_retry{1000};  // candidates retry the lock this often

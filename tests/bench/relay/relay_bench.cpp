@@ -44,11 +44,12 @@ double pct(std::vector<double> v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  long events = 100000, rate = 2000, seconds = 5;
+  long events = 100000, rate = 2000, seconds = 5, publish_batch = 5000;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--events")) events = std::stol(argv[i + 1]);
     if (!std::strcmp(argv[i], "--rate")) rate = std::stol(argv[i + 1]);
     if (!std::strcmp(argv[i], "--seconds")) seconds = std::stol(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--publish-batch")) publish_batch = std::stol(argv[i + 1]);
   }
   auto& pg = orders::testing::shared_pg();
   orders::testing::NatsServer nats;
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
   orders::relay::RelayOptions o;
   o.database_url = url;
   o.nats_url = nats.url();
+  o.publish_batch = static_cast<int>(publish_batch);
   auto t0 = Clock::now();
   double seq_s = 0;
   {
