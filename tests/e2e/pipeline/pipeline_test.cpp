@@ -74,8 +74,8 @@ TEST(Pipeline, SeedScenarioReachesTheReadModel) {
   EXPECT_TRUE(page2["next"].is_null());
   auto cust = q.get("/customers/customer-1").json();
   EXPECT_EQ(cust["order_count"], 5);
-  EXPECT_EQ(cust["open_orders"], 3);           // o-0, o-1, o-2 (Draft)
-  EXPECT_EQ(cust["lifetime_value"], "70.00");  // order-1 (Shipped) + o-3 (Confirmed)
+  EXPECT_EQ(cust["open_orders"], 2);            // o-0, o-1 (Draft)
+  EXPECT_EQ(cust["lifetime_value"], "105.00");  // order-1, o-3 (Shipped) + o-2 (Confirmed)
   expect_converged(s.db());
 }
 
@@ -141,9 +141,8 @@ TEST(Pipeline, DuplicatePublishIsNotAppliedTwice) {
   EXPECT_TRUE(ack.ok);
   EXPECT_TRUE(ack.duplicate);
   EXPECT_EQ(js.stream_info("ORDERS")->last_seq, last_before);
-  // And bypassing JetStream's de-duplication (a new message id): the projector skips it.
-  again.msg_id = "replayed-" + event_id;
-  ASSERT_TRUE(js.publish(again).ok);
+  // (A replay under a new message id would break the relay's stream sequence == global position
+  // invariant; the projector's own duplicate skipping is covered by read_side_test.)
   seed_step(w, "dup-1", "c", 3);
   auto r = q.get("/orders/dup-1?min_version=4&wait_ms=10000");
   ASSERT_EQ(r.status, 200);
