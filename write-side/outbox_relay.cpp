@@ -223,7 +223,10 @@ void check_lease(pqxx::connection& lease) {
 }  // namespace
 
 void OutboxRelay::lead(Session& s) {
-  const std::string prefix = nats::subject_prefix_for_stream(opt_.stream);
+  // codec::subject_for takes the lower-case stream name ("orders") and appends ".events.<p>";
+  // nats::subject_prefix_for_stream already ends in ".events".
+  std::string prefix = nats::subject_prefix_for_stream(opt_.stream);
+  prefix.resize(prefix.size() - std::string_view(".events").size());
   const nats::StreamSpec spec{opt_.stream, {nats::subjects_for_stream(opt_.stream)}, true,
                               opt_.duplicate_window, 1};
   bool blocked_logged = false;
