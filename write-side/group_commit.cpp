@@ -165,8 +165,12 @@ void CommandPipeline::committer_loop() {
       streams.push_back(p->request.order_id);
       if (p->request.idempotency) keys.push_back(p->request.idempotency->key);
     }
+    std::vector<Completion> done;
+    done.reserve(batch.size());
     std::vector<PendingPtr> retry;
-    process(batch, retry);
+    process(batch, done, retry);
+    // Release the batch's streams and keys before answering, so the next batch can start at once
+    // (answering wakes many threads; on a busy machine this thread may not run again soon).
     {
       std::lock_guard lock(mu_);
       for (const auto& s : streams) busy_streams_.erase(s);
@@ -175,15 +179,17 @@ void CommandPipeline::committer_loop() {
       --in_flight_;
     }
     cv_.notify_all();
+    for (auto& [p, outcome] : done) finish(*p, std::move(outcome));
   }
 }
 
-void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<PendingPtr>& retry) {
+void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Completion>& done,
+                              std::vector<PendingPtr>& retry) {
   batch_size_->observe(static_cast<double>(batch.size()));
 
   auto retry_or_fail = [&](PendingPtr& p, const char* why) {
     if (++p->attempts >= options_.max_attempts) {
-      finish(*p, Unavailable{std::string("gave up after repeated conflicts: ") + why});
+      done.emplace_back(std::move(p), Unavailable{std::string("gave up after repeated conflicts: ") + why});
     } else {
       retry.push_back(std::move(p));
     }
@@ -192,7 +198,7 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Pendin
     for (auto& p : batch) {
       if (!p) continue;
       cache_.erase(p->request.order_id);
-      finish(*p, Unavailable{detail});
+      done.emplace_back(std::move(p), Unavailable{detail});
     }
   };
 
@@ -342,12 +348,12 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Pendin
           auto stored = result.events.find(last_event[i]);
           if (stored == result.events.end()) {  // cannot happen: the stream did not fail
             cache_.erase(p->request.order_id);
-            finish(*p, Unavailable{"append result incomplete"});
+            done.emplace_back(std::move(p), Unavailable{"append result incomplete"});
             continue;
           }
           c->position = stored->second.position;
         }
-        finish(*p, std::move(outcomes[i]));
+        done.emplace_back(std::move(p), std::move(outcomes[i]));
       }
     } catch (const pqxx::broken_connection&) {
       lease.discard();

@@ -129,8 +129,10 @@ class CommandPipeline {
 
   void committer_loop();
   std::vector<PendingPtr> take_batch();  // empty when stopping and drained
-  void release_batch(std::vector<PendingPtr> retry, const std::vector<PendingPtr>& done_or_retry_keys);
-  void process(std::vector<PendingPtr>& batch, std::vector<PendingPtr>& retry);
+  using Completion = std::pair<PendingPtr, Outcome>;
+  // Decides and writes a batch; fills done (answered after the batch is released) and retry.
+  void process(std::vector<PendingPtr>& batch, std::vector<Completion>& done,
+               std::vector<PendingPtr>& retry);
   void finish(Pending& p, Outcome outcome);
 
   pg::Pool& pool_;
