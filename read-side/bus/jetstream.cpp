@@ -126,18 +126,27 @@ PullConsumer::~PullConsumer() {
   if (sub_) natsSubscription_Destroy(sub_);
 }
 
-std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds timeout) {
+namespace {
+
+// One pull request. no_wait: the server answers at once (messages, or 404 when none: empty).
+// Otherwise it waits up to `wait` for `batch` messages.
+std::vector<Message> pull(natsSubscription* sub, const std::string& durable, int batch, bool no_wait,
+                          std::chrono::milliseconds wait) {
+  jsFetchRequest req;
+  jsFetchRequest_Init(&req);
+  req.Batch = batch;
+  req.NoWait = no_wait;
+  req.Expires = static_cast<int64_t>(wait.count()) * 1'000'000;
   natsMsgList list{};
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = natsSubscription_Fetch(&list, sub_, batch, timeout.count(), &jerr);
+  natsStatus s = natsSubscription_FetchRequest(&list, sub, &req);
   std::vector<Message> out;
-  if (s == NATS_TIMEOUT) {
+  if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
     natsMsgList_Destroy(&list);
     return out;
   }
   if (s != NATS_OK) {
     natsMsgList_Destroy(&list);
-    throw NatsError("fetch " + options_.durable + ": " + describe(s, jerr));
+    throw NatsError("fetch " + durable + ": " + describe(s));
   }
   out.reserve(static_cast<std::size_t>(list.Count));
   for (int i = 0; i < list.Count; ++i) {
@@ -146,6 +155,22 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
   }
   natsMsgList_Destroy(&list);
   return out;
+}
+
+}  // namespace
+
+// natsSubscription_Fetch's long poll returns only when the whole batch is in or the time-out
+// passes, which would add up to `timeout` of latency to a trickle of events. Instead: take what
+// is there now (no wait); when nothing is, long-poll for ONE message, then take what followed it.
+std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds timeout) {
+  constexpr auto kAnswerWait = std::chrono::milliseconds(2000);  // for the server's reply only
+  auto msgs = pull(sub_, options_.durable, batch, true, kAnswerWait);
+  if (!msgs.empty()) return msgs;
+  msgs = pull(sub_, options_.durable, 1, false, timeout);
+  if (msgs.empty() || batch <= 1) return msgs;
+  auto more = pull(sub_, options_.durable, batch - 1, true, kAnswerWait);
+  for (auto& m : more) msgs.push_back(std::move(m));
+  return msgs;
 }
 
 void PullConsumer::ack_through(const Message& last) {
