@@ -1,6 +1,9 @@
 #include "rebuild/rebuild.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <deque>
+#include <future>
 #include <optional>
 #include <sstream>
 
@@ -191,27 +194,63 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
     progress.end();
     result.replay_seconds = since(replay_started);
 
-    // 2. bulk write, then the indexes
+    // 2. bulk write, then the indexes: one connection and thread per projection, in parallel
     const auto write_started = Clock::now();
     const auto views = all_views(state);
     progress.begin("write", static_cast<std::int64_t>(views.size() * ps.size()));
-    std::int64_t rows_written = 0;
-    for (const auto& p : ps) {
-      for (std::size_t begin = 0; begin < views.size(); begin += o.copy_chunk_rows) {
-        const auto end = std::min(views.size(), begin + o.copy_chunk_rows);
-        std::vector<const OrderView*> chunk(views.begin() + static_cast<std::ptrdiff_t>(begin),
-                                            views.begin() + static_cast<std::ptrdiff_t>(end));
-        rows_written += copy_views(ctl, p, chunk, o.copy_chunk_rows);
-        progress.update(rows_written);
+    struct WriteOutcome {
+      int indexes = 0;
+      double copy_seconds = 0;
+      double index_seconds = 0;
+    };
+    std::deque<std::atomic<std::int64_t>> written(ps.size());
+    std::vector<std::future<WriteOutcome>> tasks;
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      tasks.push_back(std::async(std::launch::async, [&, i] {
+        WriteOutcome w;
+        pqxx::connection conn(url);
+        prepare_shadow_statements(conn);
+        const auto t0 = Clock::now();
+        for (std::size_t begin = 0; begin < views.size(); begin += o.copy_chunk_rows) {
+          const auto end = std::min(views.size(), begin + o.copy_chunk_rows);
+          std::vector<const OrderView*> chunk(views.begin() + static_cast<std::ptrdiff_t>(begin),
+                                              views.begin() + static_cast<std::ptrdiff_t>(end));
+          written[i] += copy_views(conn, ps[i], chunk, o.copy_chunk_rows);
+        }
+        w.copy_seconds = since(t0);
+        const auto t1 = Clock::now();
+        w.indexes = index_shadow(conn, ps[i]);
+        w.index_seconds = since(t1);
+        return w;
+      }));
+    }
+    const auto rows_total = static_cast<std::int64_t>(views.size() * ps.size());
+    bool copied = false;
+    for (auto& t : tasks) {
+      while (t.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+        if (copied) continue;
+        std::int64_t sum = 0;
+        for (const auto& w : written) sum += w.load();
+        progress.update(sum);
+        if (sum == rows_total) {
+          progress.end();
+          progress.note("building indexes on the shadow tables");
+          copied = true;
+        }
       }
     }
-    progress.end();
-    for (const auto& p : ps) {
-      const auto t = Clock::now();
-      const int n = index_shadow(ctl, p);
-      char buf[160];
-      std::snprintf(buf, sizeof buf, "index %s: %d indexes built, table logged and analyzed in %.2f s",
-                    shadow_table(p).c_str(), n, since(t));
+    std::vector<WriteOutcome> outcomes;
+    for (auto& t : tasks) outcomes.push_back(t.get());  // rethrows a writer's error
+    if (!copied) {
+      progress.update(rows_total);
+      progress.end();
+    }
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf,
+                    "%s: %zu rows copied in %.2f s; %d indexes built, logged and analyzed in %.2f s",
+                    shadow_table(ps[i]).c_str(), views.size(), outcomes[i].copy_seconds,
+                    outcomes[i].indexes, outcomes[i].index_seconds);
       progress.note(buf);
     }
     result.write_seconds = since(write_started);

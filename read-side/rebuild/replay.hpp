@@ -34,30 +34,38 @@ std::int64_t read_head(pqxx::transaction_base& tx);
 std::vector<codec::RecordedEvent> read_page(pqxx::transaction_base& tx, std::int64_t after,
                                             std::int64_t upto, int limit);
 
-// Reads pages of (after, upto] on its own connection and thread, a couple of pages ahead of the
-// consumer (the read and the JSON parse overlap with the fold). Each page is its own read-only
-// transaction: no xid, so the relay's sequencing horizon is not held back.
+// Reads (after, upto] in pages of page_size global positions, on `readers` connections and
+// threads at once (page k by reader k % readers: the Postgres side of the replay runs on several
+// cores), a few pages ahead of the consumer, which gets them in order. Each page is its own
+// read-only transaction: no xid, so the relay's sequencing horizon is not held back.
 class PagePrefetcher {
  public:
   PagePrefetcher(const std::string& database_url, std::int64_t after, std::int64_t upto,
-                 int page_size, std::size_t depth = 3);
-  ~PagePrefetcher();  // stops the reader and joins
+                 int page_size, int readers = 2, std::size_t depth = 2);
+  ~PagePrefetcher();  // stops the readers and joins
   PagePrefetcher(const PagePrefetcher&) = delete;
   PagePrefetcher& operator=(const PagePrefetcher&) = delete;
 
-  // The next page; nullopt at the end. Rethrows the reader's error.
+  // The next page in global order; nullopt at the end. Rethrows a reader's error.
   std::optional<std::vector<codec::RecordedEvent>> next();
 
  private:
-  void run(std::string url, std::int64_t after, std::int64_t upto, int page_size);
+  struct Lane {
+    std::deque<std::vector<codec::RecordedEvent>> pages;
+    bool done = false;
+  };
+  void run(std::size_t lane, std::string url);
+  std::int64_t after_;
+  std::int64_t upto_;
+  int page_size_;
+  std::size_t depth_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::vector<codec::RecordedEvent>> pages_;
-  std::size_t depth_;
-  bool done_ = false;
+  std::vector<Lane> lanes_;
+  std::size_t next_lane_ = 0;
   bool stop_ = false;
   std::exception_ptr error_;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 // Per bus partition (codec::partition_of): what the rebuilt projection has applied, written to

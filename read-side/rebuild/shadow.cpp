@@ -15,10 +15,11 @@ void prepare_shadow_statements(pqxx::connection& conn) {
   conn.prepare("rb_drop_shadow", "SELECT rebuild_drop_shadow($1)");
   conn.prepare("rb_live_indexes", "SELECT rebuild_live_indexes($1)");
   conn.prepare("rb_index_shadow", "SELECT rebuild_index_shadow($1, $2)");
-  conn.prepare("rb_finish_shadow", "SELECT rebuild_finish_shadow($1)");
+  conn.prepare("rb_log_shadow", "SELECT rebuild_log_shadow($1)");
+  conn.prepare("rb_analyze_shadow", "SELECT rebuild_analyze_shadow($1)");
   conn.prepare("rb_swap", "SELECT rebuild_swap($1)");
   conn.prepare("rb_digest", "SELECT row_count, digest FROM rebuild_table_digest($1, 'order_id')");
-  conn.prepare("rb_diff", "SELECT only_live, only_shadow, changed, examples::text "
+  conn.prepare("rb_diff", "SELECT only_live, only_shadow, changed, behind, examples::text "
                           "FROM rebuild_table_diff($1, 'order_id', $2)");
   conn.prepare("rb_set_state",
                "UPDATE projections SET state = $2, updated_at = now() WHERE name = $1");
@@ -48,6 +49,11 @@ void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
 int index_shadow(pqxx::connection& conn, const ProjectionDef& p) {
   std::vector<std::string> names;
   {
+    pqxx::work tx(conn);
+    tx.exec_prepared("rb_log_shadow", p.table);
+    tx.commit();
+  }
+  {
     pqxx::read_transaction tx(conn);
     for (const auto& row : tx.exec_prepared("rb_live_indexes", p.table)) {
       names.push_back(row[0].as<std::string>());
@@ -59,7 +65,7 @@ int index_shadow(pqxx::connection& conn, const ProjectionDef& p) {
     tx.commit();
   }
   pqxx::work tx(conn);
-  tx.exec_prepared("rb_finish_shadow", p.table);
+  tx.exec_prepared("rb_analyze_shadow", p.table);
   tx.commit();
   return static_cast<int>(names.size());
 }
@@ -183,14 +189,16 @@ Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p,
   c.diff.only_live = row[0].as<std::int64_t>();
   c.diff.only_shadow = row[1].as<std::int64_t>();
   c.diff.changed = row[2].as<std::int64_t>();
-  c.diff.examples = nlohmann::json::parse(row[3].as<std::string>());
+  c.diff.behind = row[3].as<std::int64_t>();
+  c.diff.examples = nlohmann::json::parse(row[4].as<std::string>());
   return c;
 }
 
 std::string describe(const ProjectionDef& p, const Comparison& c) {
   std::ostringstream out;
-  out << "compare " << p.name << " (" << p.table << "): live " << c.live.rows << " rows md5 "
-      << c.live.md5 << ", rebuilt " << c.shadow.rows << " rows md5 " << c.shadow.md5;
+  out << "compare " << p.name << " (" << p.table << "): live " << c.live.rows
+      << " rows checksum " << c.live.checksum << ", rebuilt " << c.shadow.rows << " rows checksum "
+      << c.shadow.checksum;
   if (c.identical()) {
     out << ": identical";
     return out.str();
@@ -198,6 +206,11 @@ std::string describe(const ProjectionDef& p, const Comparison& c) {
   out << ": DIFFERENT\n  " << c.diff.only_shadow << " rows missing from the live table, "
       << c.diff.only_live << " rows only in the live table, " << c.diff.changed
       << " rows differ";
+  if (c.diff.behind > 0) {
+    out << " (" << c.diff.behind
+        << " of them at a lower version in the live table: events the live projector had not "
+           "applied yet)";
+  }
   for (const auto& ex : c.diff.examples) {
     const auto key = ex.value("key", std::string("?"));
     const auto& live = ex.at("live");

@@ -21,8 +21,8 @@ std::string shadow_table(const ProjectionDef& p);  // "<table>_shadow"
 
 void create_shadow(pqxx::transaction_base& tx, const ProjectionDef& p, bool unlogged);
 void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
-// Builds the live table's indexes on the shadow, one short transaction per index, then SET
-// LOGGED + ANALYZE. Returns the number of indexes built.
+// SET LOGGED (when loaded UNLOGGED), then the live table's indexes built on the shadow, one
+// short transaction per index, then ANALYZE. Returns the number of indexes built.
 int index_shadow(pqxx::connection& conn, const ProjectionDef& p);
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
 
@@ -42,13 +42,14 @@ std::string copy_timestamp(std::int64_t unix_us);  // "2026-11-26 23:22:45.12345
 // ---- verified cutover ----
 struct TableDigest {
   std::int64_t rows = 0;
-  std::string md5;
+  std::string checksum;  // sum of 64-bit row hashes (sql/V040 rebuild_table_digest)
   bool operator==(const TableDigest&) const = default;
 };
 struct TableDiff {
   std::int64_t only_live = 0;    // rows the rebuild does not produce
   std::int64_t only_shadow = 0;  // rows missing from the live table
   std::int64_t changed = 0;      // same key, different row
+  std::int64_t behind = 0;       // of those, live version lower: live projector lagging
   nlohmann::json examples;       // [{"key","live","shadow"}]
 };
 struct Comparison {
