@@ -74,6 +74,9 @@ TEST(RebuildPg, RebuildsFromTheStoreComparesAndSwapsRepeatedly) {
   spec.orders = 1500;
   ASSERT_EQ(load_events(c, spec), 15000);
   const auto indexes_before = index_names(c, "orders") + "|" + index_names(c, "customer_orders");
+  const auto reloptions_before = q1(
+      c, "SELECT string_agg(relname || ':' || coalesce(array_to_string(reloptions, ','), ''), ' ' "
+         "ORDER BY relname) FROM pg_class WHERE relname IN ('orders', 'customer_orders')");
 
   // Empty live tables: everything is "missing from the live table".
   std::string log;
@@ -88,6 +91,9 @@ TEST(RebuildPg, RebuildsFromTheStoreComparesAndSwapsRepeatedly) {
   EXPECT_EQ(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = 'public'::regnamespace"), "0");
   EXPECT_EQ(q1(c, "SELECT string_agg(state, ',') FROM projections"), "live,live");
   EXPECT_EQ(q1(c, "SELECT relpersistence FROM pg_class WHERE relname = 'orders'"), "p");
+  EXPECT_EQ(q1(c, "SELECT string_agg(relname || ':' || coalesce(array_to_string(reloptions, ','), ''), ' ' "
+                  "ORDER BY relname) FROM pg_class WHERE relname IN ('orders', 'customer_orders')"),
+            reloptions_before);
   // Checkpoints: every event counted once per projection, lag 0.
   EXPECT_EQ(q1(c, "SELECT sum(events_applied) FROM projection_checkpoints WHERE projection = 'orders'"),
             "15000");
