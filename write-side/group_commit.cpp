@@ -119,7 +119,8 @@ std::vector<CommandPipeline::PendingPtr> CommandPipeline::take_batch() {
   std::vector<PendingPtr> batch;
   for (;;) {
     const bool worth_it = in_flight_ == 0 || stopping_ || !options_.group_commit ||
-                          queue_.size() >= options_.pipeline_min_batch;
+                          queue_.size() >= options_.pipeline_min_batch ||
+                          queue_.size() * 2 * in_flight_ >= in_flight_commands_;
     if (!queue_.empty() && worth_it) {
       std::unordered_set<std::string> blocked;  // streams skipped in this scan keep their order
       std::unordered_set<std::string> batch_keys;
@@ -145,6 +146,7 @@ std::vector<CommandPipeline::PendingPtr> CommandPipeline::take_batch() {
           if (p->request.idempotency) busy_keys_.insert(p->request.idempotency->key);
         }
         ++in_flight_;
+        in_flight_commands_ += batch.size();
         return batch;
       }
     }
@@ -177,6 +179,7 @@ void CommandPipeline::committer_loop() {
       for (const auto& k : keys) busy_keys_.erase(k);
       for (auto it = retry.rbegin(); it != retry.rend(); ++it) queue_.push_front(std::move(*it));
       --in_flight_;
+      in_flight_commands_ -= streams.size();
     }
     cv_.notify_all();
     for (auto& [p, outcome] : done) finish(*p, std::move(outcome));

@@ -88,13 +88,13 @@ struct CommandRequest {
 struct PipelineOptions {
   bool group_commit = true;        // off: one command per transaction
   std::size_t max_batch = 256;     // commands per transaction (group commit on)
-  std::size_t committers = 2;      // concurrent transactions (pipelining); off: parallel singles
+  std::size_t committers = 4;      // concurrent transactions (pipelining); off: parallel singles
   std::size_t cache_size = 100'000;
   std::int64_t snapshot_every = 100;  // 0: no snapshots
   int max_attempts = 20;           // re-runs after conflicts before answering 503
-  // While another batch is in flight, a committer starts the next one only once this many
-  // commands are queued (or the other batch completes): small pipelined batches would spend the
-  // CPU on per-transaction overhead instead of batching.
+  // While other batches are in flight, a committer starts another one only when the queue holds
+  // at least half an average in-flight batch, or this many commands: tiny pipelined batches would
+  // spend the CPU on per-transaction overhead instead of batching.
   std::size_t pipeline_min_batch = 16;
 };
 
@@ -147,7 +147,8 @@ class CommandPipeline {
   std::deque<PendingPtr> queue_;
   std::unordered_set<std::string> busy_streams_;
   std::unordered_set<std::string> busy_keys_;
-  std::size_t in_flight_ = 0;  // batches being processed
+  std::size_t in_flight_ = 0;           // batches being processed
+  std::size_t in_flight_commands_ = 0;  // commands in those batches
   std::size_t idle_committers_ = 0;  // waiting on cv_ (execute() only signals when one is)
   bool accepting_ = false;
   bool stopping_ = false;
