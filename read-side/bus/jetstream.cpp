@@ -95,7 +95,7 @@ PullConsumer::PullConsumer(Connection& conn, ConsumerOptions options)
     jsConsumerConfig cc;
     jsConsumerConfig_Init(&cc);
     cc.Durable = options_.durable.c_str();
-    cc.AckPolicy = js_AckAll;
+    cc.AckPolicy = js_AckExplicit;
     cc.DeliverPolicy = js_DeliverAll;
     cc.FilterSubject = options_.filter_subject.c_str();
     cc.AckWait = static_cast<int64_t>(options_.ack_wait.count()) * 1'000'000;
@@ -173,9 +173,11 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
   return msgs;
 }
 
-void PullConsumer::ack_through(const Message& last) {
-  natsStatus s = natsMsg_Ack(last.raw(), nullptr);
-  if (s != NATS_OK) throw NatsError("ack: " + describe(s));
+void PullConsumer::ack(const std::vector<Message>& msgs) {
+  for (const auto& m : msgs) {
+    natsStatus s = natsMsg_Ack(m.raw(), nullptr);
+    if (s != NATS_OK) throw NatsError("ack: " + describe(s));
+  }
 }
 
 void PullConsumer::nak(const std::vector<Message>& msgs) {

@@ -65,7 +65,7 @@ struct ConsumerOptions {
 
 class PullConsumer {
  public:
-  // Creates the durable consumer when missing (AckAll, deliver all) and binds to it. Throws
+  // Creates the durable consumer when missing (explicit acks, deliver all) and binds to it. Throws
   // NatsError (e.g. stream missing, NATS down).
   PullConsumer(Connection& conn, ConsumerOptions options);
   ~PullConsumer();
@@ -74,8 +74,9 @@ class PullConsumer {
 
   // Up to `batch` messages; empty on time-out. Throws NatsError on other failures.
   std::vector<Message> fetch(int batch, std::chrono::milliseconds timeout);
-  // AckAll: acknowledges this message and every earlier one of the consumer.
-  void ack_through(const Message& last);
+  // Acknowledges each message (explicit acks: with AckAll, acking a later message would also ack
+  // messages another replica fetched and never applied before it died).
+  void ack(const std::vector<Message>& msgs);
   // Asks for redelivery now (best effort).
   void nak(const std::vector<Message>& msgs);
 

@@ -159,7 +159,7 @@ void PartitionWorker::consume(pqxx::connection& conn) {
     backoff = std::chrono::milliseconds(100);
     ctx_.notifier.notify();
     try {
-      consumer->ack_through(msgs.back());
+      consumer->ack(msgs);
     } catch (const bus::NatsError& e) {
       // Redelivered later and skipped as duplicates.
       ctx_.logger.warn("ack failed", {{"partition", partition_}, {"error", e.what()}});
