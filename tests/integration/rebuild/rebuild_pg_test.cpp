@@ -145,11 +145,13 @@ TEST(RebuildPg, DryRunReportsDamageAndChangesNothingThenRebuildRepairs) {
   EXPECT_EQ(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = 'public'::regnamespace"), "0");
   EXPECT_EQ(q1(c, "SELECT string_agg(state, ',') FROM projections"), "live,live");
 
-  // Only "orders": customers stays as damaged.
+  // Only "orders" (loaded UNLOGGED, then SET LOGGED): customers stays as damaged.
   RebuildOptions o = all_projections();
   o.projections = {*read_side::find_projection("orders")};
+  o.unlogged_load = true;
   r = run(url, o, &log);
   EXPECT_TRUE(r.swapped);
+  EXPECT_EQ(q1(c, "SELECT relpersistence FROM pg_class WHERE relname = 'orders'"), "p");
   EXPECT_EQ(diff_rows(expected_rows(c, "orders"), read_table(c, "orders")), "");
   EXPECT_NE(diff_rows(expected_rows(c, "customer_orders"), read_table(c, "customer_orders")), "");
   run(url, all_projections());
