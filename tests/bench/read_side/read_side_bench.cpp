@@ -158,6 +158,32 @@ void projector_throughput(int events, int batch) {
   std::printf("read model check after the run: diverged=%lld\n", static_cast<long long>(check.diverged));
 }
 
+// The read side alone: an event appended to the store and published (as the relay would), then
+// GET /orders/{id}?min_version=1 until visible; one at a time, so this is the projector's own
+// latency (fetch + apply + commit + wake-up), without the write-side or relay.
+void read_side_only_lag(int samples) {
+  NatsServer nats;
+  const auto db = shared_pg().create_database("rs_bench_direct");
+  const int port = free_port();
+  read_side::EventFeeder feeder(db, nats.url());  // creates the stream
+  auto rs = start_service(read_side_binary(), {"serve"},
+                          {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(port)},
+                           {"LOG_LEVEL", "warn"}},
+                          port, 60s);
+  HttpClient q("127.0.0.1", port);
+  std::vector<double> lags;
+  for (int i = 0; i < samples; ++i) {
+    const std::string id = "direct-" + std::to_string(i);
+    feeder.append(id, domain::OrderCreated{id, "c"});
+    const auto published = Clock::now();
+    auto r = q.get("/orders/" + id + "?min_version=1&wait_ms=5000");
+    if (r.status == 200) lags.push_back(std::chrono::duration<double, std::milli>(Clock::now() - published).count());
+  }
+  std::printf("| read side only (publish ack -> visible), %zu samples | p50 %.2f ms | p99 %.2f ms |\n",
+              lags.size(), pct(lags, 50), pct(lags, 99));
+  std::fflush(stdout);
+}
+
 struct Probe {
   std::string id;
   std::int64_t version;
@@ -282,7 +308,7 @@ int main(int argc, char** argv) {
   int seconds = 10;
   int batch = 500;
   std::vector<int> rates = {2000, 10000};
-  bool skip_projector = false, skip_lag = false;
+  bool skip_projector = false, skip_lag = false, skip_direct = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -291,6 +317,7 @@ int main(int argc, char** argv) {
     else if (a == "--batch") batch = std::stoi(next());
     else if (a == "--no-projector") skip_projector = true;
     else if (a == "--no-lag") skip_lag = true;
+    else if (a == "--no-direct") skip_direct = true;
     else if (a == "--rates") {
       rates.clear();
       std::stringstream ss(next());
@@ -299,6 +326,7 @@ int main(int argc, char** argv) {
   }
   std::printf("read-side benchmark (client and servers share this machine's cores)\n");
   if (!skip_projector) projector_throughput(events, batch);
+  if (!skip_direct) read_side_only_lag(300);
   if (!skip_lag) {
     for (int r : rates) lag_at_rate(r, seconds);
   }
