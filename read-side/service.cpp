@@ -81,15 +81,16 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                 [](pqxx::connection& c) { prepare_query_statements(c); });
   bus::Connection bus(settings.str("NATS_URL"), settings.str("NATS_STREAM"));
 
-  QueryApiContext api{pool, notifier, registry, logger, [&bus] { return bus.connected(); },
-                      settings.str("QUERY_TOKEN"), settings.str("ADMIN_TOKEN")};
-  if (api.query_token.empty()) logger.warn("QUERY_TOKEN is empty: queries need no authentication");
+  QueryApiContext api{pool, notifier, registry, logger, [&bus] { return bus.connected(); }};
 
   http::ServerOptions options;
   options.address = settings.str("READ_ADDRESS");
   options.port = static_cast<std::uint16_t>(settings.integer("READ_PORT", 0, 65535));
   options.worker_threads = static_cast<std::size_t>(settings.integer("HTTP_WORKERS", 1, 4096));
   options.service_name = "read-side";
+  options.tokens = {{"query", settings.str("QUERY_TOKEN")}, {"admin", settings.str("ADMIN_TOKEN")}};
+  if (options.tokens["query"].empty()) logger.warn("QUERY_TOKEN is empty: queries need no authentication");
+  if (options.tokens["admin"].empty()) logger.warn("ADMIN_TOKEN is empty: /metrics needs no authentication");
   http::Server server(options, make_query_router(api), logger, registry);
 
   ProjectorContext ctx{url, bus, notifier, logger, projector_metrics,

@@ -108,25 +108,6 @@ http::Response with_db(QueryApiContext& ctx, Fn&& fn) {
   }
 }
 
-http::Handler scoped(QueryApiContext& ctx, const std::string& token, http::Handler h) {
-  return [&ctx, token, h = std::move(h)](const http::Request& req) -> http::Response {
-    if (!token.empty()) {
-      auto auth = req.header("authorization");
-      constexpr std::string_view kBearer = "Bearer ";
-      if (!auth || auth->size() <= kBearer.size() || auth->compare(0, kBearer.size(), kBearer) != 0) {
-        auto r = http::problem(401, "unauthorized", "Unauthorized", "a bearer token is required");
-        r.headers.emplace_back("WWW-Authenticate", "Bearer");
-        return r;
-      }
-      const std::string_view given = std::string_view(*auth).substr(kBearer.size());
-      const bool ok = http::constant_time_equals(given, token) ||
-                      (!ctx.admin_token.empty() && http::constant_time_equals(given, ctx.admin_token));
-      if (!ok) return http::problem(403, "forbidden", "Forbidden", "the token does not grant this scope");
-    }
-    return h(req);
-  };
-}
-
 http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
   const auto& id = req.path_params.at("id");
   if (auto err = codec::validate_id("order id", id)) return bad_request(err->detail);
@@ -304,19 +285,23 @@ void prepare_query_statements(pqxx::connection& conn) {
 }
 
 http::Router make_query_router(QueryApiContext& ctx) {
+  // Scopes are enforced by the server (ServerOptions::tokens): "query" for queries, "admin" for
+  // /metrics; health checks are public.
   http::Router router;
-  const auto& q = ctx.query_token;
-  router.add("GET", "/orders/{id}", scoped(ctx, q, [&ctx](const http::Request& r) { return get_order(ctx, r); }));
-  router.add("GET", "/orders", scoped(ctx, q, [&ctx](const http::Request& r) { return list_orders(ctx, r); }));
-  router.add("GET", "/customers/{id}",
-             scoped(ctx, q, [&ctx](const http::Request& r) { return get_customer(ctx, r); }));
-  router.add("GET", "/projections", scoped(ctx, q, [&ctx](const http::Request&) { return get_projections(ctx); }));
-  router.add("GET", "/metrics", scoped(ctx, ctx.admin_token, [&ctx](const http::Request&) {
-               http::Response r;
-               r.content_type = "text/plain; version=0.0.4";
-               r.body = ctx.metrics.render();
-               return r;
-             }));
+  router.add("GET", "/orders/{id}", [&ctx](const http::Request& r) { return get_order(ctx, r); }, "query");
+  router.add("GET", "/orders", [&ctx](const http::Request& r) { return list_orders(ctx, r); }, "query");
+  router.add("GET", "/customers/{id}", [&ctx](const http::Request& r) { return get_customer(ctx, r); },
+             "query");
+  router.add("GET", "/projections", [&ctx](const http::Request&) { return get_projections(ctx); }, "query");
+  router.add(
+      "GET", "/metrics",
+      [&ctx](const http::Request&) {
+        http::Response r;
+        r.content_type = "text/plain; version=0.0.4";
+        r.body = ctx.metrics.render();
+        return r;
+      },
+      "admin");
   router.add("GET", "/healthz", [](const http::Request&) {
     return http::json_response(200, {{"status", "ok"}});
   });

@@ -1,6 +1,6 @@
 // The read-side HTTP API (DESIGN.md "read-side"): handlers parse and validate, run one prepared
 // query on a pooled connection, and map the rows to JSON. Route scopes: queries "query",
-// /metrics "admin"; /healthz and /readyz are open.
+// /metrics "admin" (tokens in http::ServerOptions::tokens); /healthz and /readyz are open.
 #pragma once
 #include <functional>
 #include <string>
@@ -29,8 +29,6 @@ struct QueryApiContext {
   metrics::Registry& metrics;
   log::Logger& logger;
   std::function<bool()> bus_connected;  // for /readyz
-  std::string query_token;              // empty: no auth for queries
-  std::string admin_token;              // empty: no auth for /metrics
 };
 
 // Prepares the query statements (use as the pool's ConnectionInit).

@@ -231,6 +231,28 @@ TEST_F(ReadSideTest, RestartResumesFromTheDurableConsumerWithoutDoubleApply) {
   expect_model_equal();
 }
 
+TEST_F(ReadSideTest, TokensGuardQueriesAndMetricsButNotHealthChecks) {
+  const int port = free_port();
+  auto e = env(port, "r1");
+  e["QUERY_TOKEN"] = "query-secret";
+  e["ADMIN_TOKEN"] = "admin-secret";
+  auto rs = start_service(read_side_binary(), {"serve"}, e, port);
+  feeder_->seed("auth-1", "c", 1);
+  HttpClient c("127.0.0.1", port);
+  const std::map<std::string, std::string> query = {{"Authorization", "Bearer query-secret"}};
+  const std::map<std::string, std::string> admin = {{"Authorization", "Bearer admin-secret"}};
+  EXPECT_EQ(c.get("/orders/auth-1").status, 401);
+  EXPECT_EQ(c.request("GET", "/orders/auth-1", "", {{"Authorization", "Bearer nope"}}).status, 403);
+  EXPECT_EQ(c.request("GET", "/orders/auth-1?min_version=1&wait_ms=10000", "", query).status, 200);
+  EXPECT_EQ(c.request("GET", "/projections", "", query).status, 200);
+  EXPECT_EQ(c.get("/metrics").status, 401);
+  EXPECT_EQ(c.request("GET", "/metrics", "", query).status, 403);
+  EXPECT_EQ(c.request("GET", "/metrics", "", admin).status, 200);
+  EXPECT_EQ(c.get("/healthz").status, 200);
+  EXPECT_EQ(c.get("/readyz").status, 200);
+  EXPECT_EQ(rs->log().find("query-secret"), std::string::npos);
+}
+
 TEST_F(ReadSideTest, SigtermFinishesTheCurrentBatchAndExitsZero) {
   const int port = free_port();
   auto rs = start_replica(port, "r1");
