@@ -14,6 +14,7 @@
 #include "idempotency_janitor.hpp"
 #include "log/logger.hpp"
 #include "metrics/metrics.hpp"
+#include "outbox_notifier.hpp"
 #include "outbox_relay.hpp"
 #include "pg/migrations.hpp"
 #include "pg/pool.hpp"
@@ -67,8 +68,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                       : std::max<std::size_t>(1, pool_size - 2);
   po.cache_size = static_cast<std::size_t>(settings.integer("CACHE_SIZE", 0, 100'000'000));
   po.snapshot_every = settings.integer("SNAPSHOT_EVERY", 0, 1'000'000'000);
-  write_side::CommandPipeline pipeline(pool, po, logger, registry);
-
+  // Declared before the pipeline: its commit listener uses them until the pipeline is gone.
   std::unique_ptr<relay::OutboxRelay> relay;
   if (settings.boolean("RELAY_ENABLED")) {
     relay::RelayOptions ro;
@@ -76,11 +76,24 @@ int serve(const config::Settings& settings, log::Logger& logger) {
     ro.nats_url = settings.str("NATS_URL");
     ro.stream = settings.str("NATS_STREAM");
     relay = std::make_unique<relay::OutboxRelay>(ro, logger, registry);
-    relay::OutboxRelay* r = relay.get();
-    pipeline.set_commit_listener([r] { r->wake(); });
   } else {
-    logger.warn("outbox relay disabled (RELAY_ENABLED=off): events stay in the outbox");
+    logger.warn("outbox relay disabled (RELAY_ENABLED=off): another replica's relay must publish");
   }
+  // After each commit: wake the local relay when it leads, else NOTIFY the leader elsewhere.
+  write_side::OutboxNotifier notifier(url, logger);
+  write_side::CommandPipeline pipeline(pool, po, logger, registry);
+  {
+    relay::OutboxRelay* r = relay.get();
+    write_side::OutboxNotifier* n = &notifier;
+    pipeline.set_commit_listener([r, n] {
+      if (r != nullptr && r->is_leader()) {
+        r->wake();
+      } else {
+        n->poke();
+      }
+    });
+  }
+
 
   write_side::IdempotencyJanitor janitor(
       pool, std::chrono::hours(std::max<std::int64_t>(24, settings.integer("IDEMPOTENCY_RETENTION_HOURS", 24, 100'000))),

@@ -40,9 +40,15 @@ std::string format_cents(Cents cents) {
   // Work in unsigned to survive INT64_MIN.
   unsigned long long magnitude =
       negative ? 0ULL - static_cast<unsigned long long>(cents) : static_cast<unsigned long long>(cents);
-  std::string frac = std::to_string(magnitude % 100);
-  if (frac.size() < 2) frac.insert(0, "0");
-  return (negative ? "-" : "") + std::to_string(magnitude / 100) + "." + frac;
+  // Appended piecewise: GCC 12 at -O3 reports a false -Wrestrict on chained string operator+.
+  std::string out;
+  if (negative) out.push_back('-');
+  out.append(std::to_string(magnitude / 100));
+  out.push_back('.');
+  const auto frac = static_cast<unsigned>(magnitude % 100);
+  out.push_back(static_cast<char>('0' + frac / 10));
+  out.push_back(static_cast<char>('0' + frac % 10));
+  return out;
 }
 
 }  // namespace orders::domain

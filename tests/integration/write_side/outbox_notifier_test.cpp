@@ -1,0 +1,30 @@
+// OutboxNotifier: a poke reaches a LISTEN outbox session (the relay leader in another replica).
+#include <gtest/gtest.h>
+
+#include <pqxx/pqxx>
+
+#include "log/logger.hpp"
+#include "outbox_notifier.hpp"
+#include "services.hpp"
+
+namespace orders::write_side {
+namespace {
+
+TEST(OutboxNotifier, PokeWakesAListener) {
+  const std::string url = testing::shared_pg().create_database("notifier");
+  pqxx::connection listener(url);
+  struct Rx : pqxx::notification_receiver {
+    using pqxx::notification_receiver::notification_receiver;
+    void operator()(const std::string&, int) override { ++n; }
+    int n = 0;
+  } rx(listener, "outbox");
+  log::Logger logger("test", log::Level::Error);
+  OutboxNotifier notifier(url, logger);
+  notifier.poke();
+  // await_notification blocks until one arrives or its timeout: a deadline, not a sleep.
+  for (int i = 0; i < 50 && rx.n == 0; ++i) listener.await_notification(0, 100000);
+  EXPECT_GE(rx.n, 1);
+}
+
+}  // namespace
+}  // namespace orders::write_side
