@@ -6,6 +6,7 @@
 #   tests/run.sh -L unit         only a label (unit | pg | e2e | deploy); any ctest option passes through
 #   tests/run.sh -R codec        only tests whose name matches
 #   BUILD_DIR=/tmp/b tests/run.sh   another build folder;  JOBS=1 tests/run.sh  ctest parallelism
+#   TEST_TIMEOUT=300                 per-test time-out in seconds (tests with their own TIMEOUT keep it)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,7 +35,7 @@ cmake --build "$BUILD_DIR" -j "$BUILD_JOBS"
 
 step "test (ctest -j$JOBS $*)"
 set +e
-(cd "$BUILD_DIR" && ctest --output-on-failure --timeout 600 -j "$JOBS" "$@")
+(cd "$BUILD_DIR" && ctest --output-on-failure --timeout "${TEST_TIMEOUT:-300}" -j "$JOBS" "$@")
 rc=$?
 set -e
 
