@@ -10,6 +10,10 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <fstream>
+#include <iterator>
+
+#include <unistd.h>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -35,6 +39,22 @@ double pct(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   auto i = static_cast<std::size_t>(p / 100.0 * static_cast<double>(v.size() - 1));
   return v[i];
+}
+
+// utime + stime of a process (since it started), from /proc.
+double process_cpu_seconds(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(f);
+    if (i == 15) break;
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 std::int64_t applied(pqxx::connection& c) {
@@ -151,9 +171,9 @@ void projector_throughput(int events, int batch) {
     std::this_thread::sleep_for(20ms);  // sampling interval of the measurement, not a sync
   }
   const double secs = std::chrono::duration<double>(Clock::now() - first).count();
-  std::printf("| projector (batch %d) | %lld events | %.2f s | %.0f events/s |\n", batch,
-              static_cast<long long>(total - at_first), secs,
-              static_cast<double>(total - at_first) / secs);
+  std::printf("| projector (batch %d) | %lld events | %.2f s | %.0f events/s | read-side process CPU %.2f s |\n",
+              batch, static_cast<long long>(total - at_first), secs,
+              static_cast<double>(total - at_first) / secs, process_cpu_seconds(rs->pid()));
   auto check = read_side::check_read_model(db);
   std::printf("read model check after the run: diverged=%lld\n", static_cast<long long>(check.diverged));
 }
