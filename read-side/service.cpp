@@ -97,6 +97,8 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                        static_cast<int>(settings.integer("PROJECTOR_BATCH", 1, 10000))};
   {
     AppliedListener listener(url, notifier, logger);
+    AppliedBroadcaster broadcaster(url, logger);
+    ctx.broadcaster = &broadcaster;
     Coordinator coordinator(ctx, id);
     server.start();
     logger.info("read-side serving", {{"port", server.port()}, {"replica_id", id}});

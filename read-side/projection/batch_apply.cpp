@@ -84,7 +84,6 @@ BatchStats apply_batch(pqxx::connection& conn, int partition,
     a.events_applied = pstats.applied;
     advance_checkpoint(tx, p.name, partition, a);
   }
-  tx.exec_prepared("rs_notify_applied", std::to_string(partition));
   tx.commit();
   return stats;
 }

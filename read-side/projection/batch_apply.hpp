@@ -1,7 +1,8 @@
 // Applies one batch of bus events (one partition, stream order) to every live projection in ONE
 // Postgres transaction: load the touched orders' stored views (locked), fold the events in memory
 // (duplicates skipped, gaps filled from the event store first), write back with one multi-row
-// upsert per projection, advance each projection's checkpoint, NOTIFY, commit.
+// upsert per projection, advance each projection's checkpoint, commit. (Waking waiters is the
+// caller's business: no NOTIFY in this transaction, see AppliedBroadcaster.)
 #pragma once
 #include <cstdint>
 #include <map>

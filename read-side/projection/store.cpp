@@ -164,7 +164,6 @@ void prepare_projector_statements(pqxx::connection& conn) {
                "last_recorded_at = CASE WHEN EXCLUDED.last_global_position >= c.last_global_position "
                "THEN EXCLUDED.last_recorded_at ELSE c.last_recorded_at END, "
                "events_applied = c.events_applied + EXCLUDED.events_applied, updated_at = now()");
-  conn.prepare("rs_notify_applied", std::string("SELECT pg_notify('") + kAppliedChannel + "', $1)");
 }
 
 std::map<std::string, OrderView> load_views(pqxx::transaction_base& tx, const ProjectionDef& p,

@@ -65,7 +65,7 @@ struct CheckpointAdvance {
 void advance_checkpoint(pqxx::transaction_base& tx, const std::string& projection, int partition,
                         const CheckpointAdvance& a);
 
-// NOTIFY channel signalled in each apply transaction (delivered at commit).
+// NOTIFY channel signalled (outside the apply transactions) after batches commit.
 inline constexpr const char* kAppliedChannel = "read_side_applied";
 
 }  // namespace orders::read_side

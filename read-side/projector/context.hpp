@@ -30,6 +30,8 @@ struct ProjectorMetrics {
   metrics::Gauge& lag_seconds_customers;
 };
 
+class AppliedBroadcaster;
+
 struct ProjectorContext {
   std::string database_url;
   bus::Connection& bus;
@@ -37,6 +39,7 @@ struct ProjectorContext {
   log::Logger& logger;
   ProjectorMetrics& metrics;
   int batch_size = 500;
+  AppliedBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
 };
 
 // Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).

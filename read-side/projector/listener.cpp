@@ -1,5 +1,7 @@
 #include "projector/listener.hpp"
 
+#include <memory>
+
 #include <pqxx/pqxx>
 
 #include "log/logger.hpp"
@@ -50,6 +52,53 @@ void AppliedListener::run() {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+}
+
+AppliedBroadcaster::AppliedBroadcaster(std::string database_url, log::Logger& logger)
+    : url_(std::move(database_url)), logger_(logger) {
+  thread_ = std::thread([this] { run(); });
+}
+
+AppliedBroadcaster::~AppliedBroadcaster() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void AppliedBroadcaster::request() {
+  {
+    std::lock_guard lock(mu_);
+    pending_ = true;
+  }
+  cv_.notify_one();
+}
+
+void AppliedBroadcaster::run() {
+  std::unique_ptr<pqxx::connection> conn;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return pending_ || stop_; });
+      if (stop_) return;
+      pending_ = false;
+    }
+    try {
+      if (!conn) {
+        conn = std::make_unique<pqxx::connection>(url_);
+        conn->prepare("rs_notify_applied", std::string("SELECT pg_notify('") + kAppliedChannel + "', '')");
+      }
+      pqxx::nontransaction n(*conn);
+      n.exec_prepared("rs_notify_applied");
+    } catch (const std::exception& e) {
+      conn.reset();  // other replicas fall back to their periodic re-check meanwhile
+      logger_.debug("applied broadcast failed", {{"error", e.what()}});
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; });
     }
   }
 }

@@ -9,6 +9,7 @@
 #include "log/logger.hpp"
 #include "projection/batch_apply.hpp"
 #include "projection/store.hpp"
+#include "projector/listener.hpp"
 
 namespace orders::read_side {
 
@@ -158,6 +159,7 @@ void PartitionWorker::consume(pqxx::connection& conn) {
     }
     backoff = std::chrono::milliseconds(100);
     ctx_.notifier.notify();
+    if (ctx_.broadcaster) ctx_.broadcaster->request();
     try {
       consumer->ack(msgs);
     } catch (const bus::NatsError& e) {

@@ -2,7 +2,7 @@
 //  1. projector events/s: N events bulk-loaded into the event store and published to JetStream
 //     before the read-side starts; time from its first applied batch to all applied.
 //  2. end-to-end lag at steady command rates (open loop): each command's 2xx -> the read side
-//     answering GET /orders/{id}?min_version=v (woken by the apply), sampled on 1 command in 5.
+//     answering GET /orders/{id}?min_version=v (woken by the apply), sampled on 1 command in 20.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -223,7 +223,7 @@ void lag_at_rate(int rate, int seconds) {
                            {"LOG_LEVEL", "warn"}},
                           rport, 60s);
   const int senders = std::clamp(rate / 40, 16, 256);  // open loop: enough for slow answers
-  const int probers = 32;
+  const int probers = 64;  // a probe blocks until visible: keep the queue empty (see max queue)
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Probe> queue;
@@ -231,6 +231,7 @@ void lag_at_rate(int rate, int seconds) {
   std::atomic<std::int64_t> sent{0}, ok{0}, failed{0}, probe_failed{0};
   std::atomic<bool> sending{true};
   bool probing = true;
+  std::size_t max_queue = 0;  // probes waiting for a free prober: > 0 would inflate the lag
 
   std::vector<std::thread> probe_threads;
   for (int i = 0; i < probers; ++i) {
@@ -286,7 +287,7 @@ void lag_at_rate(int rate, int seconds) {
         }
         ++ok;
         local.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-        if (k % 5 == 0) {
+        if (k % 20 == 0) {
           std::int64_t v = 0;
           try {
             v = r.json().at("version").get<std::int64_t>();
@@ -296,6 +297,7 @@ void lag_at_rate(int rate, int seconds) {
           {
             std::lock_guard lock(mu);
             queue.push_back(Probe{id, v, t1});
+            max_queue = std::max(max_queue, queue.size());
           }
           cv.notify_one();
         }
@@ -303,6 +305,22 @@ void lag_at_rate(int rate, int seconds) {
       std::lock_guard lock(mu);
       cmd_ms.insert(cmd_ms.end(), local.begin(), local.end());
     });
+  }
+  // Mid-run: how far the projector is behind what the relay has sequenced (global_log), and how
+  // far the relay's sequencing is behind the event store. Tells where the end-to-end lag sits.
+  std::this_thread::sleep_until(start + std::chrono::milliseconds(seconds * 500));
+  std::string where;
+  {
+    HttpClient q("127.0.0.1", rport);
+    auto p = q.get("/projections");
+    pqxx::connection c(db);
+    pqxx::read_transaction tx(c);
+    auto row = tx.exec1(
+        "SELECT (SELECT count(*) FROM outbox), (SELECT coalesce(max(global_position), 0) FROM global_log), "
+        "(SELECT last_published FROM relay_state WHERE id = 1)");
+    where = "mid-run: outbox not yet sequenced " + row[0].as<std::string>() + ", sequenced " +
+            row[1].as<std::string>() + ", published " + row[2].as<std::string>() +
+            ", projections " + p.body;
   }
   std::this_thread::sleep_until(start + std::chrono::seconds(seconds));
   sending = false;
@@ -314,10 +332,11 @@ void lag_at_rate(int rate, int seconds) {
   }
   cv.notify_all();
   for (auto& t : probe_threads) t.join();
-  std::printf("| %6d cmd/s target | %7.0f cmd/s achieved | cmd p50 %6.2f ms p99 %7.2f ms | lag p50 %6.2f ms p99 %7.2f ms | samples %zu | failed cmds %lld, probes %lld |\n",
+  std::printf("| %6d cmd/s target | %7.0f cmd/s achieved | cmd p50 %6.2f ms p99 %7.2f ms | lag p50 %6.2f ms p99 %7.2f ms | samples %zu (max queued %zu) | failed cmds %lld, probes %lld |\n",
               rate, static_cast<double>(ok.load()) / elapsed, pct(cmd_ms, 50), pct(cmd_ms, 99),
-              pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), static_cast<long long>(failed.load()),
+              pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), max_queue, static_cast<long long>(failed.load()),
               static_cast<long long>(probe_failed.load()));
+  std::printf("  %s\n", where.c_str());
   std::fflush(stdout);
 }
 
