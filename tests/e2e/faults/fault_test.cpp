@@ -16,6 +16,7 @@
 #include <random>
 #include <sstream>
 
+#include "codec/recorded_event.hpp"
 #include "load.hpp"
 #include "stack.hpp"
 #include "verify.hpp"
@@ -105,8 +106,10 @@ TEST(FaultTest, RandomKillsAndRestartsLoseNothingAndConverge) {
       stack.pg().restart();
     }
     ++faults[kind];
-    std::printf("[fault] %s (acked so far %lld)\n", kind.c_str(),
-                static_cast<long long>(load.acked()));
+    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    std::printf("[fault] %s %s (acked so far %lld)\n", codec::format_rfc3339_us(now_us.count()).c_str(),
+                kind.c_str(), static_cast<long long>(load.acked()));
     std::fflush(stdout);
   }
 
@@ -154,6 +157,10 @@ TEST(FaultTest, RandomKillsAndRestartsLoseNothingAndConverge) {
   for (const auto& e : loss.examples) std::printf("  %s\n", e.c_str());
   for (const auto& e : divergence.examples) std::printf("  %s\n", e.c_str());
   for (const auto& e : load.examples()) std::printf("  client: %s\n", e.c_str());
+  if (divergence.diverged() > 0) {
+    std::printf("diagnostics of the diverged orders:\n%s",
+                diagnose_divergence(stack, divergence.diverged_ids).c_str());
+  }
   std::printf("=============================================\n");
   std::fflush(stdout);
 

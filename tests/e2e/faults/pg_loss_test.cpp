@@ -98,6 +98,9 @@ TEST(PgConnectionLoss, TerminatedBackendsUnderLoadReconnectLoseNothingAndNever50
   for (const auto& e : load.examples()) std::printf("  client: %s\n", e.c_str());
   for (const auto& e : query_500s) std::printf("  query: %s\n", e.c_str());
   for (const auto& e : divergence.examples) std::printf("  %s\n", e.c_str());
+  if (divergence.diverged() > 0) {
+    std::printf("%s", diagnose_divergence(stack, divergence.diverged_ids).c_str());
+  }
   std::fflush(stdout);
 
   EXPECT_GT(terminated, 0);

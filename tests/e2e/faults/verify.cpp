@@ -1,5 +1,6 @@
 #include "verify.hpp"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -7,7 +8,10 @@
 
 #include <pqxx/pqxx>
 
+#include <nats/nats.h>
+
 #include "codec/event_codec.hpp"
+#include "codec/recorded_event.hpp"
 #include "domain/order.hpp"
 #include "nats/nats.hpp"
 
@@ -122,6 +126,12 @@ DivergenceReport check_divergence(const Stack& stack) {
 
   auto note = [&rep](const std::string& what) {
     if (rep.examples.size() < 10) rep.examples.push_back(what);
+    const auto colon = what.find(": ");
+    const auto id = what.substr(colon + 2, what.find(' ', colon + 2) - colon - 2);
+    if (rep.diverged_ids.size() < 20 &&
+        std::find(rep.diverged_ids.begin(), rep.diverged_ids.end(), id) == rep.diverged_ids.end()) {
+      rep.diverged_ids.push_back(id);
+    }
   };
 
   // "orders"
@@ -266,6 +276,81 @@ bool wait_drained(const Stack& stack, std::chrono::milliseconds deadline) {
         }
       },
       deadline, std::chrono::milliseconds(250));
+}
+
+}  // namespace orders::testing::e2e
+
+namespace orders::testing::e2e {
+
+std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& order_ids) {
+  std::ostringstream out;
+  std::set<int> partitions;
+  try {
+    pqxx::connection conn(stack.db_url());
+    pqxx::work tx(conn);
+    for (const auto& id : order_ids) {
+      const int p = codec::partition_of(id);
+      partitions.insert(p);
+      auto rows = tx.exec_params(
+          "SELECT e.version, e.type, g.global_position, e.recorded_at::text, "
+          "coalesce(o.version, -1), coalesce(c.version, -1) "
+          "FROM events e LEFT JOIN global_log g ON g.position = e.position "
+          "LEFT JOIN orders o ON o.order_id = e.stream_id "
+          "LEFT JOIN customer_orders c ON c.order_id = e.stream_id "
+          "WHERE e.stream_id = $1 AND (e.version > coalesce(o.version, 0) OR e.version > "
+          "coalesce(c.version, 0)) ORDER BY e.version",
+          id);
+      for (const auto& r : rows) {
+        out << "  missing: order " << id << " partition " << p << " v" << r[0].c_str() << " "
+            << r[1].c_str() << " global_position " << r[2].c_str() << " recorded_at "
+            << r[3].c_str() << " (orders row v" << r[4].c_str() << ", customer_orders row v"
+            << r[5].c_str() << ")\n";
+      }
+    }
+    for (int p : partitions) {
+      for (const auto& r : tx.exec_params(
+               "SELECT projection, last_global_position, events_applied, updated_at::text "
+               "FROM projection_checkpoints WHERE partition = $1 ORDER BY projection",
+               p)) {
+        out << "  checkpoint: partition " << p << " " << r[0].c_str() << " last_global_position "
+            << r[1].c_str() << " events_applied " << r[2].c_str() << " updated " << r[3].c_str()
+            << "\n";
+      }
+      out << "  events in partition " << p << ": ";
+      std::int64_t n = 0;
+      for (const auto& r : tx.exec("SELECT stream_id FROM events")) {
+        if (codec::partition_of(r[0].c_str()) == p) ++n;
+      }
+      out << n << "\n";
+    }
+  } catch (const std::exception& e) {
+    out << "  (database diagnostics failed: " << e.what() << ")\n";
+  }
+  try {
+    nats::ConnectOptions co;
+    co.url = stack.nats().url();
+    co.name = "fault-test-diagnose";
+    auto conn = nats::Connection::connect(co);
+    nats::JetStream js(conn);
+    for (int p : partitions) {
+      const std::string durable = "read_side_p" + std::to_string(p);
+      jsConsumerInfo* ci = nullptr;
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      natsStatus s = js_GetConsumerInfo(&ci, js.raw(), "ORDERS", durable.c_str(), nullptr, &jerr);
+      if (s != NATS_OK || ci == nullptr) {
+        out << "  consumer " << durable << ": info failed (" << natsStatus_GetText(s) << ")\n";
+        continue;
+      }
+      out << "  consumer " << durable << ": delivered stream seq " << ci->Delivered.Stream
+          << ", ack floor stream seq " << ci->AckFloor.Stream << ", ack pending " << ci->NumAckPending
+          << ", redelivered " << ci->NumRedelivered << ", pending " << ci->NumPending
+          << ", waiting pulls " << ci->NumWaiting << "\n";
+      jsConsumerInfo_Destroy(ci);
+    }
+  } catch (const std::exception& e) {
+    out << "  (NATS diagnostics failed: " << e.what() << ")\n";
+  }
+  return out.str();
 }
 
 }  // namespace orders::testing::e2e

@@ -63,9 +63,14 @@ struct DivergenceReport {
   std::int64_t diverged_customers = 0;  // rows of "customer_orders" unlike the fold
   std::int64_t undecodable_events = 0;
   std::vector<std::string> examples;
+  std::vector<std::string> diverged_ids;  // orders whose rows differ (first 20)
   std::int64_t diverged() const { return diverged_orders + diverged_customers; }
 };
 DivergenceReport check_divergence(const Stack& stack);
+
+// For diverged orders: their partition, the events the query tables miss (global position and
+// recorded_at), the partition's checkpoints and its JetStream durable consumer's state.
+std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& order_ids);
 
 struct DuplicateReport {
   std::int64_t bus_messages = 0;
