@@ -244,9 +244,14 @@ struct PgServer::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
-    try {
-      stop("immediate");
-    } catch (...) {
+    // Whatever state a failed stop/start left behind: stop any postmaster on the folder before
+    // deleting it, so no orphaned server keeps running on a deleted cluster.
+    if (running || fs::exists(data + "/postmaster.pid")) {
+      try {
+        running = true;
+        stop("immediate");
+      } catch (...) {
+      }
     }
     std::error_code ec;
     if (!dir.empty()) fs::remove_all(dir, ec);
@@ -296,6 +301,12 @@ struct PgServer::Impl {
   void start() {
     if (running) return;
     if (!try_start()) {
+      // pg_ctl gave up waiting but the server may still come up: stop it, report the failure.
+      try {
+        running = true;
+        stop("immediate");
+      } catch (...) {
+      }
       throw std::runtime_error("PgServer: pg_ctl start failed on port " + std::to_string(port) +
                                "\n" + tail(last_error) + "\nserver log:\n" +
                                tail(read_file(logfile)));
