@@ -26,9 +26,9 @@ step "dependencies"
 "$ROOT/scripts/install-deps.sh"
 
 step "configure ($BUILD_DIR, Release)"
-# -O2 (not CMake's -O3): GCC 12 reports false -Wrestrict/-Wstringop-overflow errors at -O3.
 # With ccache installed, clones in other folders share cached objects (paths made relative).
 export CCACHE_BASEDIR="$ROOT" CCACHE_NOHASHDIR=1
+# -O2 (not CMake's -O3): GCC 12 reports false -Wrestrict/-Wstringop-overflow errors at -O3.
 cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG" \
   -DBUILD_TESTS=ON
 
