@@ -39,6 +39,12 @@ void AppliedListener::run() {
   while (!stop_) {
     try {
       pqxx::connection conn(url_);
+      // A silently reactivated connection would miss notifications sent while it was down: never
+      // reactivate; this loop reconnects explicitly and re-checks (notify below) instead.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+      conn.inhibit_reactivation(true);
+#pragma GCC diagnostic pop
       Receiver receiver(conn, notifier_);
       backoff = std::chrono::milliseconds(100);
       // Catch up on anything committed while we were not listening.

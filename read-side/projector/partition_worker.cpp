@@ -44,6 +44,12 @@ void PartitionWorker::run() {
   const nlohmann::json fields = {{"partition", partition_}};
   try {
     pqxx::connection conn(ctx_.database_url);
+    // libpqxx 6.4 silently reconnects a broken connection, which would drop the partition's advisory
+    // lock while this worker keeps applying: never reactivate, give the partition up instead.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    conn.inhibit_reactivation(true);
+#pragma GCC diagnostic pop
     prepare_projector_statements(conn);
     conn.prepare("rs_event_at", std::string("SELECT ") + kEventColumns + " FROM " + kEventFrom +
                                     " WHERE g.global_position = $1");
@@ -147,6 +153,11 @@ void PartitionWorker::consume(pqxx::connection& conn) {
     } catch (const pqxx::broken_connection&) {
       consumer->nak(msgs);
       throw;  // the lock is gone with the connection
+    } catch (const pqxx::in_doubt_error&) {
+      // "Connection lost while committing": the lock is gone too; another replica may own the
+      // partition now. Redelivered events that did commit are skipped as duplicates.
+      consumer->nak(msgs);
+      throw;
     } catch (const std::exception& e) {
       ctx_.metrics.failures.inc();
       ctx_.logger.error("apply failed, will retry",
