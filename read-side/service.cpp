@@ -77,8 +77,17 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   metrics::Registry registry;
   ProjectorMetrics projector_metrics(registry);
   ApplyNotifier notifier;
+  // Only the query pool gets a statement_timeout (a locked table answers 503, not a hang); the
+  // projector and rebuild connections have none.
+  const auto statement_timeout = settings.integer("PG_STATEMENT_TIMEOUT_MS", 0, 3'600'000);
   pg::Pool pool(url, static_cast<std::size_t>(settings.integer("PG_POOL_SIZE", 1, 1000)),
-                [](pqxx::connection& c) { prepare_query_statements(c); });
+                [statement_timeout](pqxx::connection& c) {
+                  {
+                    pqxx::nontransaction tx(c);
+                    tx.exec("SET statement_timeout = " + std::to_string(statement_timeout));
+                  }
+                  prepare_query_statements(c);
+                });
   bus::Connection bus(settings.str("NATS_URL"), settings.str("NATS_STREAM"));
 
   QueryApiContext api{pool, notifier, registry, logger, [&bus] { return bus.connected(); }};

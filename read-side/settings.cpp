@@ -14,6 +14,7 @@ std::vector<config::SettingSpec> setting_specs() {
       {"NATS_STREAM", "ORDERS", "JetStream stream of order events (subjects <lower>.events.<p>)"},
       {"PG_POOL_SIZE", "16", "Postgres connections for queries (projector partitions use their own)"},
       {"HTTP_WORKERS", "64", "Concurrent request handlers"},
+      {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled query connection, ms (0 = none)"},
       {"LOG_LEVEL", "info", "debug, info, warn or error"},
       {"REPLICA_ID", "", "Name of this replica (empty: <hostname>-<pid>)"},
       {"PROJECTOR_BATCH", "500", "Events fetched and applied per transaction"},

@@ -102,6 +102,15 @@ http::Response with_db(QueryApiContext& ctx, Fn&& fn) {
     auto r = http::problem(503, "unavailable", "Service unavailable", "database unreachable");
     r.headers.emplace_back("Retry-After", "1");
     return r;
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "57014") {
+      // query_canceled: statement_timeout (PG_STATEMENT_TIMEOUT_MS), e.g. a locked table.
+      auto r = http::problem(503, "unavailable", "Service unavailable", "the database did not answer in time");
+      r.headers.emplace_back("Retry-After", "1");
+      return r;
+    }
+    ctx.logger.error("query failed", {{"error", e.what()}});
+    return http::problem(500, "internal", "Internal error", "the query failed");
   } catch (const std::exception& e) {
     ctx.logger.error("query failed", {{"error", e.what()}});
     return http::problem(500, "internal", "Internal error", "the query failed");
