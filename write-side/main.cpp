@@ -147,6 +147,15 @@ int serve(const config::Settings& settings, log::Logger& logger) {
 
 }  // namespace
 
+namespace {
+// parse_level falls back to info; an unknown LOG_LEVEL must stop start-up instead.
+void check_log_level(const std::string& level) {
+  if (level != "debug" && level != "info" && level != "warn" && level != "error") {
+    throw orders::config::ConfigError("LOG_LEVEL must be debug, info, warn or error");
+  }
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace orders;
   http::block_termination_signals();
@@ -157,6 +166,7 @@ int main(int argc, char** argv) {
       print_help(settings);
       return 0;
     }
+    check_log_level(settings.str("LOG_LEVEL"));
     log::Logger logger("write-side", log::parse_level(settings.str("LOG_LEVEL")));
     if (command == "migrate") return migrate(settings, logger);
     if (command == "serve") return serve(settings, logger);
