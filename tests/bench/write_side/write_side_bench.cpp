@@ -1,7 +1,7 @@
 // Write-side command throughput and latency over HTTP, group commit on vs off, side by side.
 //
 //   write_side_bench [--seconds S] [--warmup S] [--clients 1,16,64] [--database-url URL]
-//                    [--extra KEY=VALUE ...] [--disable-notify-trigger]
+//                    [--extra KEY=VALUE ...]
 //
 // Starts its own PostgreSQL (fsync on, tests/support PgServer) unless --database-url is given,
 // then, for GROUP_COMMIT=on and =off, a write-side (RELAY_ENABLED=off) on a fresh database, and
@@ -248,7 +248,6 @@ int main(int argc, char** argv) {
   double seconds = 8, warmup = 2;
   std::vector<int> client_counts = {1, 16, 64};
   std::string database_url;
-  bool disable_notify = false;
   std::map<std::string, std::string> extra;
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
@@ -262,7 +261,6 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") warmup = std::stod(next());
     else if (a == "--clients") client_counts = parse_list(next());
     else if (a == "--database-url") database_url = next();
-    else if (a == "--disable-notify-trigger") disable_notify = true;
     else if (a == "--extra") {
       auto kv = next();
       auto eq = kv.find('=');
@@ -270,7 +268,7 @@ int main(int argc, char** argv) {
       extra[kv.substr(0, eq)] = kv.substr(eq + 1);
     } else {
       std::cerr << "usage: write_side_bench [--seconds S] [--warmup S] [--clients 1,16,64] "
-                   "[--database-url URL] [--extra KEY=VALUE] [--disable-notify-trigger]\n";
+                   "[--database-url URL] [--extra KEY=VALUE]\n";
       return 2;
     }
   }
@@ -300,13 +298,6 @@ int main(int argc, char** argv) {
                                               {"HTTP_WORKERS", "128"}};
     for (auto& [k, v] : extra) env[k] = v;
     auto proc = orders::testing::start_service(orders::testing::write_side_binary(), {}, env, port);
-    if (disable_notify) {
-      // The relay's statement-level NOTIFY trigger on outbox (sql/V010) serializes the commits of
-      // concurrent transactions; this shows what the write path does without it.
-      pqxx::connection conn(db);
-      pqxx::nontransaction tx(conn);
-      tx.exec("ALTER TABLE outbox DISABLE TRIGGER outbox_notify");
-    }
     for (int clients : client_counts) {
       auto r = run(port, clients, warmup, seconds, "gc" + mode.name + "-n" + std::to_string(clients));
       std::fprintf(stderr, "GROUP_COMMIT=%-3s clients=%-3d %9.0f cmds/s  p50 %6.2f ms  p99 %6.2f ms  "
@@ -340,8 +331,7 @@ int main(int argc, char** argv) {
   }
   std::printf(" (other work on the machine skews every figure; %d cores)\n",
               static_cast<int>(std::thread::hardware_concurrency()));
-  std::printf("non-2xx or failed requests: %lld; outbox NOTIFY trigger %s\n", errors,
-              disable_notify ? "DISABLED (--disable-notify-trigger)" : "enabled (as deployed)");
+  std::printf("non-2xx or failed requests: %lld\n", errors);
   std::printf("targets (issue 2): >= 15,000 cmds/s at 64 clients, p99 < 25 ms, >= 2x group commit off\n");
   std::printf("baseline on this kind of machine (peers/LIMITS.md, pgbench, no HTTP): raw one-statement "
               "event+outbox insert ~19,000/s at 64 connections; Message DB write_message 3,000-5,100/s; "
