@@ -14,6 +14,7 @@
 #include "projection/store.hpp"
 #include "projector/context.hpp"
 #include "projector/coordinator.hpp"
+#include "pg/notify_broadcaster.hpp"
 #include "projector/listener.hpp"
 #include "projector/notifier.hpp"
 #include "query/query_api.hpp"
@@ -106,7 +107,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                        static_cast<int>(settings.integer("PROJECTOR_BATCH", 1, 10000))};
   {
     AppliedListener listener(url, notifier, logger);
-    AppliedBroadcaster broadcaster(url, logger);
+    pg::NotifyBroadcaster broadcaster(url, kAppliedChannel, logger);
     ctx.broadcaster = &broadcaster;
     Coordinator coordinator(ctx, id);
     server.start();

@@ -14,9 +14,9 @@
 #include "idempotency_janitor.hpp"
 #include "log/logger.hpp"
 #include "metrics/metrics.hpp"
-#include "outbox_notifier.hpp"
 #include "outbox_relay.hpp"
 #include "pg/migrations.hpp"
+#include "pg/notify_broadcaster.hpp"
 #include "pg/pool.hpp"
 #include "settings.hpp"
 
@@ -80,16 +80,16 @@ int serve(const config::Settings& settings, log::Logger& logger) {
     logger.warn("outbox relay disabled (RELAY_ENABLED=off): another replica's relay must publish");
   }
   // After each commit: wake the local relay when it leads, else NOTIFY the leader elsewhere.
-  write_side::OutboxNotifier notifier(url, logger);
+  pg::NotifyBroadcaster notifier(url, "outbox", logger);
   write_side::CommandPipeline pipeline(pool, po, logger, registry);
   {
     relay::OutboxRelay* r = relay.get();
-    write_side::OutboxNotifier* n = &notifier;
+    pg::NotifyBroadcaster* n = &notifier;
     pipeline.set_commit_listener([r, n] {
       if (r != nullptr && r->is_leader()) {
         r->wake();
       } else {
-        n->poke();
+        n->request();
       }
     });
   }

@@ -2,7 +2,7 @@
 // Postgres transaction: load the touched orders' stored views (locked), fold the events in memory
 // (duplicates skipped, gaps filled from the event store first), write back with one multi-row
 // upsert per projection, advance each projection's checkpoint, commit. (Waking waiters is the
-// caller's business: no NOTIFY in this transaction, see AppliedBroadcaster.)
+// caller's business: no NOTIFY in this transaction, see pg::NotifyBroadcaster.)
 #pragma once
 #include <cstdint>
 #include <map>

@@ -30,7 +30,11 @@ struct ProjectorMetrics {
   metrics::Gauge& lag_seconds_customers;
 };
 
-class AppliedBroadcaster;
+}  // namespace orders::read_side
+namespace orders::pg {
+class NotifyBroadcaster;
+}
+namespace orders::read_side {
 
 struct ProjectorContext {
   std::string database_url;
@@ -39,7 +43,7 @@ struct ProjectorContext {
   log::Logger& logger;
   ProjectorMetrics& metrics;
   int batch_size = 500;
-  AppliedBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
+  pg::NotifyBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
 };
 
 // Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).

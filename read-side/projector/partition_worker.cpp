@@ -7,6 +7,7 @@
 #include "bus/jetstream.hpp"
 #include "codec/recorded_event.hpp"
 #include "log/logger.hpp"
+#include "pg/notify_broadcaster.hpp"
 #include "projection/batch_apply.hpp"
 #include "projection/store.hpp"
 #include "projector/listener.hpp"

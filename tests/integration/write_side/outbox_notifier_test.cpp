@@ -1,16 +1,17 @@
-// OutboxNotifier: a poke reaches a LISTEN outbox session (the relay leader in another replica).
+// NotifyBroadcaster on "outbox": a request reaches a LISTEN outbox session (the relay leader in
+// another write-side replica).
 #include <gtest/gtest.h>
 
 #include <pqxx/pqxx>
 
 #include "log/logger.hpp"
-#include "outbox_notifier.hpp"
+#include "pg/notify_broadcaster.hpp"
 #include "services.hpp"
 
 namespace orders::write_side {
 namespace {
 
-TEST(OutboxNotifier, PokeWakesAListener) {
+TEST(OutboxNotifier, RequestWakesAListener) {
   const std::string url = testing::shared_pg().create_database("notifier");
   pqxx::connection listener(url);
   struct Rx : pqxx::notification_receiver {
@@ -19,8 +20,8 @@ TEST(OutboxNotifier, PokeWakesAListener) {
     int n = 0;
   } rx(listener, "outbox");
   log::Logger logger("test", log::Level::Error);
-  OutboxNotifier notifier(url, logger);
-  notifier.poke();
+  pg::NotifyBroadcaster notifier(url, "outbox", logger);
+  notifier.request();
   // await_notification blocks until one arrives or its timeout: a deadline, not a sleep.
   for (int i = 0; i < 50 && rx.n == 0; ++i) listener.await_notification(0, 100000);
   EXPECT_GE(rx.n, 1);
