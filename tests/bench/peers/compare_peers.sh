@@ -47,6 +47,7 @@ echo; echo "=== peer: Message DB (write_message), same cluster"
   | grep -E '^mdb_|==' | tee "$WORK/mdb.txt" || echo "Message DB run failed (npm reachable?)"
 
 echo; echo "=== peer: Emmett (appendToStream), same cluster"
+mkdir -p "$WORK/emmett"
 ( cd "$PEERS_DIR" && node emmett-bench.mjs --pg "postgresql://postgres@127.0.0.1:$PORT/emmett" \
     --workers 1,16,64 --seconds "$SECS" --read-seconds 1 --pool default --workdir "$WORK/emmett" ) 2>&1 \
   | tail -20 | tee "$WORK/emmett.txt" || echo "Emmett run failed (npm reachable?)"
