@@ -22,15 +22,6 @@ constexpr const char* kUsage =
 
 }  // namespace
 
-namespace {
-// parse_level falls back to info; an unknown LOG_LEVEL must stop start-up instead.
-void check_log_level(const std::string& level) {
-  if (level != "debug" && level != "info" && level != "warn" && level != "error") {
-    throw orders::config::ConfigError("LOG_LEVEL must be debug, info, warn or error");
-  }
-}
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace orders;
   std::string command = argc > 1 ? argv[1] : "serve";
@@ -43,7 +34,7 @@ int main(int argc, char** argv) {
   }
   try {
     auto settings = config::Settings::from_env(read_side::setting_specs());
-    check_log_level(settings.str("LOG_LEVEL"));
+    settings.one_of("LOG_LEVEL", {"debug", "info", "warn", "error"});  // parse_level alone falls back to info
     log::Logger logger("read-side", log::parse_level(settings.str("LOG_LEVEL")));
     if (command == "serve") return read_side::serve(settings, logger);
     if (command == "migrate") return read_side::migrate(settings, logger);

@@ -147,15 +147,6 @@ int serve(const config::Settings& settings, log::Logger& logger) {
 
 }  // namespace
 
-namespace {
-// parse_level falls back to info; an unknown LOG_LEVEL must stop start-up instead.
-void check_log_level(const std::string& level) {
-  if (level != "debug" && level != "info" && level != "warn" && level != "error") {
-    throw orders::config::ConfigError("LOG_LEVEL must be debug, info, warn or error");
-  }
-}
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace orders;
   http::block_termination_signals();
@@ -166,7 +157,7 @@ int main(int argc, char** argv) {
       print_help(settings);
       return 0;
     }
-    check_log_level(settings.str("LOG_LEVEL"));
+    settings.one_of("LOG_LEVEL", {"debug", "info", "warn", "error"});  // parse_level alone falls back to info
     log::Logger logger("write-side", log::parse_level(settings.str("LOG_LEVEL")));
     if (command == "migrate") return migrate(settings, logger);
     if (command == "serve") return serve(settings, logger);

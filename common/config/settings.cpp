@@ -52,6 +52,16 @@ std::string Settings::str(const std::string& env) const {
   return it->second;
 }
 
+std::string Settings::one_of(const std::string& env, const std::vector<std::string>& allowed) const {
+  const std::string value = str(env);
+  std::string list;
+  for (const auto& a : allowed) {
+    if (a == value) return value;
+    list += (list.empty() ? "" : ", ") + a;
+  }
+  throw ConfigError(env + " must be one of " + list + " (got '" + value + "')");
+}
+
 std::int64_t Settings::integer(const std::string& env, std::int64_t min, std::int64_t max) const {
   const std::string raw = trim(str(env));
   std::int64_t value = 0;

@@ -30,6 +30,8 @@ class Settings {
   std::string str(const std::string& env) const;
   std::int64_t integer(const std::string& env, std::int64_t min, std::int64_t max) const;
   bool boolean(const std::string& env) const;  // 1/0 true/false yes/no on/off
+  // The value, which must be one of `allowed` (e.g. LOG_LEVEL: debug, info, warn, error).
+  std::string one_of(const std::string& env, const std::vector<std::string>& allowed) const;
   std::chrono::milliseconds millis(const std::string& env) const;  // integer milliseconds
 
   void set(const std::string& env, std::string value);  // tests / flags override

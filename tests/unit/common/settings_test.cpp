@@ -21,6 +21,19 @@ TEST(Settings, DefaultsApplyWithoutEnvironment) {
   EXPECT_EQ(s.str("T_TOKEN"), "");
 }
 
+TEST(Settings, OneOfAcceptsListedValuesAndNamesTheSettingOtherwise) {
+  Settings s(specs());
+  s.set("T_TOKEN", "info");
+  EXPECT_EQ(s.one_of("T_TOKEN", {"debug", "info"}), "info");
+  s.set("T_TOKEN", "loud");
+  try {
+    s.one_of("T_TOKEN", {"debug", "info"});
+    FAIL() << "expected ConfigError";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("T_TOKEN must be one of debug, info"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Settings, EnvironmentOverridesDefaults) {
   ::setenv("T_PORT", " 9090 ", 1);
   ::setenv("T_FLAG", "OFF", 1);
