@@ -412,21 +412,40 @@ void JetStream::delete_stream(const std::string& stream) {
 namespace {
 struct MsgGuard {
   natsMsg* p = nullptr;
+  MsgGuard() = default;
+  MsgGuard(MsgGuard&& o) noexcept : p(std::exchange(o.p, nullptr)) {}
+  MsgGuard(const MsgGuard&) = delete;
+  MsgGuard& operator=(const MsgGuard&) = delete;
+  MsgGuard& operator=(MsgGuard&&) = delete;
   ~MsgGuard() {
     if (p != nullptr) natsMsg_Destroy(p);
   }
 };
 }  // namespace
 
-PubResult JetStream::publish(const OutMessage& msg) {
+namespace {
+// The message and options both publish paths send: Nats-Msg-Id and expected last sequence.
+// po.MsgId points into msg, which outlives the publish call.
+MsgGuard create_message(const OutMessage& msg) {
   MsgGuard m;
   check(natsMsg_Create(&m.p, msg.subject.c_str(), nullptr, msg.data.data(), static_cast<int>(msg.data.size())),
         "create message");
+  return m;
+}
+
+jsPubOptions publish_options(const OutMessage& msg, std::chrono::milliseconds ack_wait) {
   jsPubOptions po;
   jsPubOptions_Init(&po);
   if (!msg.msg_id.empty()) po.MsgId = msg.msg_id.c_str();
   if (msg.expect_last_seq && *msg.expect_last_seq > 0) po.ExpectLastSeq = *msg.expect_last_seq;
-  po.MaxWait = ms(impl_->opts.publish_ack_wait);
+  po.MaxWait = ms(ack_wait);
+  return po;
+}
+}  // namespace
+
+PubResult JetStream::publish(const OutMessage& msg) {
+  MsgGuard m = create_message(msg);
+  jsPubOptions po = publish_options(msg, impl_->opts.publish_ack_wait);
   jsPubAck* pa = nullptr;
   jsErrCode code = static_cast<jsErrCode>(0);
   natsStatus s = js_PublishMsg(&pa, impl_->js, m.p, &po, &code);
@@ -446,14 +465,8 @@ PubResult JetStream::publish(const OutMessage& msg) {
 }
 
 void JetStream::publish_async(const OutMessage& msg) {
-  MsgGuard m;
-  check(natsMsg_Create(&m.p, msg.subject.c_str(), nullptr, msg.data.data(), static_cast<int>(msg.data.size())),
-        "create message");
-  jsPubOptions po;
-  jsPubOptions_Init(&po);
-  if (!msg.msg_id.empty()) po.MsgId = msg.msg_id.c_str();
-  if (msg.expect_last_seq && *msg.expect_last_seq > 0) po.ExpectLastSeq = *msg.expect_last_seq;
-  po.MaxWait = ms(impl_->opts.publish_ack_wait);
+  MsgGuard m = create_message(msg);
+  jsPubOptions po = publish_options(msg, impl_->opts.publish_ack_wait);
   impl_->pending.fetch_add(1);
   impl_->ever_async = true;
   natsStatus s = js_PublishMsgAsync(impl_->js, &m.p, &po);  // on success m.p becomes NULL
