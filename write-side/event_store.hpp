@@ -30,9 +30,16 @@ void prepare_statements(pqxx::connection& conn);
 
 // ---- reads ----
 
+// A stream's current state and how many events were folded to reach it (after its snapshot, or
+// all of them): the write-side snapshots a stream whose load replayed too many.
+struct LoadedStream {
+  domain::OrderState state;
+  std::int64_t replayed = 0;
+};
+
 // Current state of each stream (an order that does not exist: a default OrderState, version 0).
 // Uses the latest snapshot with codec::kStateSchemaVersion when there is one.
-std::unordered_map<std::string, domain::OrderState> load_streams(
+std::unordered_map<std::string, LoadedStream> load_streams(
     pqxx::connection& conn, const std::vector<std::string>& stream_ids);
 
 // State after event `version` (nullopt when the stream has fewer events, or version < 1).

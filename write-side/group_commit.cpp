@@ -30,6 +30,7 @@ bool retryable(const pqxx::sql_error& e) {
 struct StreamWork {
   domain::OrderState state;
   std::int64_t base_version = 0;
+  std::int64_t replayed = 0;  // events folded by the load (0 when cached): snapshot when too many
   bool decided = false;   // some command was decided on it
   bool appended = false;  // some command appended events
 };
@@ -237,10 +238,11 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Comple
       }
       if (!missing.empty()) {
         auto loaded = load_streams(conn, missing);
-        for (auto& [id, state] : loaded) {
+        for (auto& [id, l] : loaded) {
           auto& w = streams[id];
-          w.state = std::move(state);
+          w.state = std::move(l.state);
           w.base_version = w.state.version;
+          w.replayed = l.replayed;
         }
       }
 
@@ -317,8 +319,11 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Comple
       std::vector<NewSnapshot> snapshots;
       for (const auto& [id, w] : streams) {
         if (w.decided && !w.appended) checks.push_back({id, w.base_version});
+        // Every N versions, and also when the load had to fold N or more events (a stream
+        // written without snapshots, e.g. imported, or snapshots of an older state schema).
         if (w.appended && options_.snapshot_every > 0 &&
-            w.base_version / options_.snapshot_every != w.state.version / options_.snapshot_every) {
+            (w.base_version / options_.snapshot_every != w.state.version / options_.snapshot_every ||
+             w.replayed >= options_.snapshot_every)) {
           snapshots.push_back({id, w.state.version, codec::state_to_snapshot_json(w.state)});
         }
       }

@@ -498,9 +498,39 @@ TEST(WriteSideSnapshots, SnapshotLoadEqualsFullReplay) {
   auto r = c.post("/orders/" + id + "/items", item_body("p-new", 1, "1.00"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["version"], expected_version + 1);
+  // That load folded every event: the garbage snapshot was replaced by a good one.
+  EXPECT_EQ(ws->count("SELECT version FROM snapshots WHERE stream_id = 'snap-1' AND state ? 'items'"),
+            expected_version + 1);
   // Time travel agrees with the snapshot-based current state.
   EXPECT_EQ(c.get("/orders/" + id + "/state?version=" + std::to_string(expected_version)).json(),
             with_snapshot);
+}
+
+// A stream written without snapshots (here: imported with SQL) gets one on its next command, not
+// only when its version next crosses a multiple of SNAPSHOT_EVERY.
+TEST(WriteSideSnapshots, LongStreamWithoutSnapshotGetsOneOnItsNextCommand) {
+  auto ws = WriteSide::start("", {{"SNAPSHOT_EVERY", "10"}, {"CACHE_SIZE", "0"}});
+  ws->sql("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+          "SELECT gen_random_uuid(), 'imported', 1, 'OrderCreated', 1, "
+          "       '{\"order_id\":\"imported\",\"customer_id\":\"c1\"}'::jsonb "
+          "UNION ALL "
+          "SELECT gen_random_uuid(), 'imported', v, 'OrderItemAdded', 2, "
+          "       jsonb_build_object('product_id', 'p-' || (v % 3), 'quantity', 1, 'price_cents', 100) "
+          "  FROM generate_series(2, 25) v");
+  EXPECT_EQ(ws->count("SELECT count(*) FROM snapshots WHERE stream_id = 'imported'"), 0);
+  auto c = ws->client();
+  auto r = c.post("/orders/imported/items", item_body("p-x", 1, "1.00"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["version"], 26);
+  // 25 + 1 does not cross a multiple of 10, but the load folded 25 events.
+  EXPECT_EQ(ws->count("SELECT version FROM snapshots WHERE stream_id = 'imported'"), 26);
+  // The next load starts from it and decides on the same state.
+  r = c.post("/orders/imported/items", item_body("p-x", 2, "1.00"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["version"], 27);
+  EXPECT_EQ(ws->count("SELECT version FROM snapshots WHERE stream_id = 'imported'"), 26);
+  const auto state = c.get("/orders/imported/state").json();
+  EXPECT_EQ(state["total_amount"], "27.00");
 }
 
 TEST(WriteSideCli, MigrateIsIdempotentAndHelpListsSettings) {
