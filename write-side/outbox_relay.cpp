@@ -58,6 +58,21 @@ std::unique_ptr<pqxx::connection> connect_pg(const std::string& url) {
   return c;
 }
 
+double seconds_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Observes now - recorded_at of the first n events.
+void observe_ages(metrics::Histogram& h, const std::vector<std::int64_t>& recorded_us, std::size_t n) {
+  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  n = std::min(n, recorded_us.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    h.observe(static_cast<double>(std::max<std::int64_t>(0, now_us - recorded_us[i])) / 1e6);
+  }
+}
+
 }  // namespace
 
 // One leadership term. Members are destroyed in reverse order: JetStream before its connection,
@@ -71,6 +86,9 @@ struct OutboxRelay::Session {
 
   std::uint64_t cursor = 0;          // highest global_position known to be in the stream
   std::uint64_t last_sequenced = 0;  // as of the last relay_sequence call
+  std::uint64_t marked = 0;          // last_published as last written by this term
+  Clock::time_point next_backlog_check{};
+  milliseconds horizon_retry{0};     // re-poll delay while committed rows wait for the horizon
   bool need_resync = true;
   Clock::time_point next_nats_attempt{};
   Backoff nats_backoff;
@@ -96,6 +114,19 @@ OutboxRelay::OutboxRelay(RelayOptions options, log::Logger& logger, metrics::Reg
   m_backlog_ = &reg_.gauge("outbox_backlog", "Committed events not yet acknowledged by JetStream");
   m_leader_ = &reg_.gauge("relay_is_leader", "1 when this process is the active outbox relay");
   m_nats_ = &reg_.gauge("relay_nats_connected", "1 when the relay's NATS connection is up");
+  const std::vector<double> fine = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5};
+  const std::string step_help = "Duration of one relay loop step";
+  m_step_sequence_ = &reg_.histogram("relay_step_seconds", step_help, {{"step", "db_step"}}, fine);
+  m_step_publish_ = &reg_.histogram("relay_step_seconds", step_help, {{"step", "publish"}}, fine);
+  m_step_acks_ = &reg_.histogram("relay_step_seconds", step_help, {{"step", "acks"}}, fine);
+  const std::string age_help = "Age of an event (now - recorded_at) at a relay stage";
+  m_age_read_ = &reg_.histogram("relay_event_age_seconds", age_help, {{"stage", "read"}}, fine);
+  m_age_acked_ = &reg_.histogram("relay_event_age_seconds", age_help, {{"stage", "acked"}}, fine);
+  const std::string wake_help = "What started a relay loop iteration";
+  m_wake_signal_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "signal"}});
+  m_wake_notify_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "notify"}});
+  m_wake_timeout_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "timeout"}});
+  m_wake_busy_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "busy"}});
 }
 
 OutboxRelay::~OutboxRelay() {
@@ -184,15 +215,8 @@ bool OutboxRelay::acquire_leadership(Session& s) {
   s.work = connect_pg(opt_.database_url);
   auto& w = *s.work;
   w.prepare("relay_timeout", "SELECT set_config('statement_timeout', $1, false)");
-  w.prepare("relay_sequence", "SELECT sequenced, last_sequenced FROM relay_sequence($1)");
-  w.prepare("relay_unpublished",
-            "SELECT g.global_position, e.event_id::text, e.stream_id, e.version, e.position, e.type, "
-            "e.schema_version, (extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.data::text, "
-            "e.metadata::text "
-            "FROM global_log g JOIN events e ON e.position = g.position "
-            "WHERE g.global_position > $1 ORDER BY g.global_position LIMIT $2");
-  w.prepare("relay_mark_published",
-            "UPDATE relay_state SET last_published = GREATEST(last_published, $1) WHERE id = 1");
+  // One round trip per loop iteration (sql/V013): hint, sequencing, next events to publish.
+  w.prepare("relay_step", "SELECT * FROM relay_step($1, $2, $3, $4)");
   w.prepare("relay_set_published", "UPDATE relay_state SET last_published = $1 WHERE id = 1");
   w.prepare("relay_state", "SELECT last_sequenced, last_published FROM relay_state WHERE id = 1");
   w.prepare("relay_event_at",
@@ -202,8 +226,13 @@ bool OutboxRelay::acquire_leadership(Session& s) {
   {
     pqxx::nontransaction tx(w);
     tx.exec_prepared("relay_timeout", std::to_string(opt_.statement_timeout.count()));
+    // Every relay statement is a short index range; never let stale statistics of a young table
+    // turn one into a scan of `events` (see sql/V013).
+    tx.exec("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_hashjoin = off; "
+            "SET enable_mergejoin = off");
     auto st = tx.exec_prepared("relay_state");
     s.last_sequenced = st[0][0].as<std::uint64_t>();
+    s.marked = st[0][1].as<std::uint64_t>();
   }
   leader_ = true;
   m_leader_->set(1);
@@ -312,6 +341,7 @@ void OutboxRelay::lead(Session& s) {
                 {{"stream_last_seq", last}, {"db_last_published", db_published}, {"cursor", s.cursor}});
     }
     s.cursor = last;
+    s.marked = last;
     s.need_resync = false;
     ++resyncs_;
     return true;
@@ -327,34 +357,45 @@ void OutboxRelay::lead(Session& s) {
               {{"failures", failures}, {"error", error}, {"retry_ms", d.count()}});
   };
 
-  // Publishes one batch; returns the number of events newly acknowledged.
-  auto publish = [&]() -> std::uint64_t {
+  // Whether this iteration may publish (NATS up, not backing off, cursor in sync with the stream).
+  auto can_publish = [&]() -> bool {
     if (!s.js || !s.nc->connected()) {
       s.need_resync = true;
-      return 0;
+      return false;
     }
-    if (Clock::now() < s.next_nats_attempt) return 0;
+    if (Clock::now() < s.next_nats_attempt) return false;
+    if (!s.need_resync) return true;
     try {
-      if (s.need_resync && !resync()) return 0;
+      return resync();
+    } catch (const nats::NatsError& e) {
+      fail_publish(1, e.what());
+      return false;
+    }
+  };
+
+  // Publishes the events of a relay_step result (rows 1.., columns 3..); returns the number of
+  // events newly acknowledged.
+  auto publish = [&](const pqxx::result& rows) -> std::uint64_t {
+    try {
       std::vector<std::pair<std::uint64_t, std::string>> batch;  // (global_position, event_id)
+      std::vector<std::int64_t> recorded_us;                     // recorded_at of each, µs
+      const auto read_started = Clock::now();
       {
-        pqxx::nontransaction tx(*s.work);
-        auto rows = tx.exec_prepared("relay_unpublished", static_cast<std::int64_t>(s.cursor),
-                                     opt_.publish_batch);
         batch.reserve(rows.size());
-        for (const auto& row : rows) {
+        for (pqxx::result::size_type i = 1; i < rows.size(); ++i) {
+          const auto& row = rows[i];
           codec::RecordedEvent e;
-          auto gp = row[0].as<std::uint64_t>();
+          auto gp = row[3].as<std::uint64_t>();
           e.global_position = static_cast<std::int64_t>(gp);
-          e.event_id = row[1].as<std::string>();
-          e.stream_id = row[2].as<std::string>();
-          e.version = row[3].as<std::int64_t>();
-          e.position = row[4].as<std::int64_t>();
-          e.type = row[5].as<std::string>();
-          e.schema_version = row[6].as<int>();
-          e.recorded_at_us = row[7].as<std::int64_t>();
-          e.data = nlohmann::json::parse(row[8].c_str());
-          e.metadata = nlohmann::json::parse(row[9].c_str());
+          e.event_id = row[4].as<std::string>();
+          e.stream_id = row[5].as<std::string>();
+          e.version = row[6].as<std::int64_t>();
+          e.position = row[7].as<std::int64_t>();
+          e.type = row[8].as<std::string>();
+          e.schema_version = row[9].as<int>();
+          e.recorded_at_us = row[10].as<std::int64_t>();
+          e.data = nlohmann::json::parse(row[11].c_str());
+          e.metadata = nlohmann::json::parse(row[12].c_str());
           nats::OutMessage m;
           m.subject = codec::subject_for(prefix, e.stream_id);
           m.data = codec::to_wire_json(e).dump();
@@ -362,10 +403,15 @@ void OutboxRelay::lead(Session& s) {
           if (gp > 1) m.expect_last_seq = gp - 1;
           s.js->publish_async(m);
           batch.emplace_back(gp, std::move(e.event_id));
+          recorded_us.push_back(e.recorded_at_us);
         }
       }
       if (batch.empty()) return 0;
+      const auto acks_started = Clock::now();
+      m_step_publish_->observe(seconds_between(read_started, acks_started));
+      observe_ages(*m_age_read_, recorded_us, recorded_us.size());
       auto results = s.js->wait_async(opt_.ack_timeout);
+      m_step_acks_->observe(seconds_between(acks_started, Clock::now()));
       std::unordered_map<std::string, const nats::PubResult*> by_id;
       by_id.reserve(results.size());
       for (const auto& r : results) by_id[r.msg_id] = &r;
@@ -391,12 +437,10 @@ void OutboxRelay::lead(Session& s) {
         }
       }
       std::uint64_t newly = acked_to - s.cursor;
+      observe_ages(*m_age_acked_, recorded_us, static_cast<std::size_t>(newly));
       if (newly > 0) {
-        // last_published is a hint (resync reads the truth from the stream): no fsync wait.
-        pqxx::work tx(*s.work);
-        tx.exec("SET LOCAL synchronous_commit = off");
-        tx.exec_prepared("relay_mark_published", static_cast<std::int64_t>(acked_to));
-        tx.commit();
+        // last_published is a hint (resync reads the truth from the stream): written with the
+        // next sequencing transaction, not in a round trip of its own.
         s.cursor = acked_to;
         published_ += newly;
         m_published_->inc(static_cast<double>(newly));
@@ -417,47 +461,80 @@ void OutboxRelay::lead(Session& s) {
   while (!stopping_) {
     check_lease(*s.lease);
     const std::uint64_t notes_before = s.listener->count;
-    std::uint64_t n_seq = 0;
+    ensure_nats();
+    const bool may_publish = can_publish();
+    std::uint64_t n_seq = 0, waiting = 0;
+    pqxx::result step;
     {
-      pqxx::work tx(*s.work);
-      auto r = tx.exec_prepared("relay_sequence", opt_.sequence_batch);
-      tx.commit();
-      n_seq = r[0][0].as<std::uint64_t>();
-      s.last_sequenced = r[0][1].as<std::uint64_t>();
+      // Autocommit: the implicit transaction (numbering, hint) commits before the rows arrive,
+      // so nothing is published under a position that could still be lost.
+      const auto seq_started = Clock::now();
+      const std::uint64_t mark = std::min(s.cursor, s.last_sequenced);
+      pqxx::nontransaction tx(*s.work);
+      step = tx.exec_prepared("relay_step", static_cast<std::int64_t>(s.cursor),
+                              static_cast<std::int64_t>(mark > s.marked ? mark : 0), opt_.sequence_batch,
+                              may_publish ? opt_.publish_batch : 0);
+      if (mark > s.marked) s.marked = mark;
+      n_seq = step[0][0].as<std::uint64_t>();
+      s.last_sequenced = step[0][1].as<std::uint64_t>();
+      waiting = step[0][2].as<std::uint64_t>();
+      m_step_sequence_->observe(seconds_between(seq_started, Clock::now()));
     }
     sequenced_ += n_seq;
     if (stopping_) break;
     check_lease(*s.lease);
-    ensure_nats();
-    std::uint64_t n_pub = publish();
+    std::uint64_t n_pub = may_publish ? publish(step) : 0;
     if (n_seq >= static_cast<std::uint64_t>(opt_.sequence_batch) ||
         n_pub >= static_cast<std::uint64_t>(opt_.publish_batch)) {
+      m_wake_busy_->inc();
       continue;  // more work right away
     }
 
-    // Idle (or blocked on NATS): report the backlog, then wait for a notification / wake().
-    {
+    // Idle (or blocked on NATS): report the backlog (at most once a second: counting a queue
+    // table walks its dead rows), then wait for a notification / wake().
+    if (Clock::now() >= s.next_backlog_check) {
       pqxx::nontransaction tx(*s.work);
       auto outbox = tx.exec_prepared("relay_outbox_count")[0][0].as<std::uint64_t>();
       m_backlog_->set(static_cast<double>(outbox + (s.last_sequenced - std::min(s.cursor, s.last_sequenced))));
+      s.next_backlog_check = Clock::now() + std::chrono::seconds(1);
     }
     milliseconds timeout = opt_.poll_interval;
+    if (waiting > 0) {
+      // Committed rows wait for an older transaction that may never wake us: look again soon
+      // (1, 2, 4, ... ms up to poll_interval while nothing moves).
+      s.horizon_retry = n_seq > 0 || s.horizon_retry.count() == 0
+                            ? milliseconds(1)
+                            : std::min(opt_.poll_interval, s.horizon_retry * 2);
+      timeout = s.horizon_retry;
+    } else {
+      s.horizon_retry = milliseconds(0);
+    }
+    // A last_published hint not yet written goes with the next sequencing step; when idle, soon.
+    if (std::min(s.cursor, s.last_sequenced) > s.marked) timeout = std::min(timeout, milliseconds(50));
     bool unpublished = s.cursor < s.last_sequenced || s.need_resync;
     if (unpublished && !s.js) {
       auto until = std::chrono::duration_cast<milliseconds>(s.next_nats_attempt - Clock::now());
-      timeout = std::clamp(until, milliseconds(1), opt_.poll_interval);
+      timeout = std::min(timeout, std::clamp(until, milliseconds(1), opt_.poll_interval));
     } else if (unpublished && s.js && s.nc->connected()) {
       auto until = std::chrono::duration_cast<milliseconds>(s.next_nats_attempt - Clock::now());
-      timeout = std::clamp(until, milliseconds(0), opt_.poll_interval);
+      timeout = std::min(timeout, std::clamp(until, milliseconds(0), opt_.poll_interval));
     }
     if (stopping_) break;
     check_lease(*s.lease);
-    if (s.listener->count != notes_before) continue;  // a commit arrived while we worked
+    if (s.listener->count != notes_before) {  // a commit arrived while we worked
+      m_wake_notify_->inc();
+      continue;
+    }
     pollfd fds[2] = {{s.lease->sock(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
     int rc = ::poll(fds, 2, static_cast<int>(timeout.count()));
     if (rc > 0 && (fds[1].revents & POLLIN)) {
       std::uint64_t v = 0;
       [[maybe_unused]] auto n = ::read(wake_fd_, &v, sizeof v);
+      m_wake_signal_->inc();
+    } else if (rc > 0) {
+      m_wake_notify_->inc();
+    } else {
+      m_wake_timeout_->inc();
     }
   }
 }

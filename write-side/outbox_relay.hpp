@@ -110,6 +110,17 @@ class OutboxRelay {
   metrics::Gauge* m_backlog_;
   metrics::Gauge* m_leader_;
   metrics::Gauge* m_nats_;
+  // Where the end-to-end lag goes (seconds): each loop step's duration, and each event's age
+  // (now - recorded_at) when read for publishing (just sequenced) and when JetStream acked it.
+  metrics::Histogram* m_step_sequence_;
+  metrics::Histogram* m_step_publish_;
+  metrics::Histogram* m_step_acks_;
+  metrics::Histogram* m_age_read_;
+  metrics::Histogram* m_age_acked_;
+  metrics::Counter* m_wake_signal_;
+  metrics::Counter* m_wake_notify_;
+  metrics::Counter* m_wake_timeout_;
+  metrics::Counter* m_wake_busy_;
 };
 
 }  // namespace orders::relay

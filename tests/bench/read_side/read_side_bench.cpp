@@ -12,6 +12,8 @@
 #include <deque>
 #include <fstream>
 #include <iterator>
+#include <map>
+#include <map>
 
 #include <unistd.h>
 #include <mutex>
@@ -141,7 +143,40 @@ void bulk_load(const std::string& db, const std::string& nats_url, int events) {
               static_cast<long long>(published), orders);
 }
 
-void projector_throughput(int events, int batch) {
+// Postgres' own time per statement (log_min_duration_statement = 0 on the bench database), summed
+// by statement name from the server log: where the apply transactions spend their time.
+void print_statement_stats(const std::string& log_path, std::streamoff from) {
+  std::ifstream in(log_path);
+  in.seekg(from);
+  std::map<std::string, std::pair<double, std::int64_t>> by_name;
+  double total = 0;
+  for (std::string line; std::getline(in, line);) {
+    auto d = line.find("duration: ");
+    if (d == std::string::npos) continue;
+    const double ms = std::strtod(line.c_str() + d + 10, nullptr);
+    std::string name = "(simple) ";
+    auto ex = line.find("execute ", d);
+    if (ex != std::string::npos) {
+      auto colon = line.find(':', ex);
+      name = line.substr(ex + 8, colon == std::string::npos ? std::string::npos : colon - ex - 8);
+    } else if (auto st = line.find("statement: ", d); st != std::string::npos) {
+      name += line.substr(st + 11, 40);
+    } else {
+      continue;  // parse / bind lines
+    }
+    auto& [sum, n] = by_name[name];
+    sum += ms;
+    ++n;
+    total += ms;
+  }
+  std::printf("Postgres time per statement (summed over all connections, %.0f ms in all):\n", total);
+  for (const auto& [name, v] : by_name) {
+    std::printf("  %-48s %9.1f ms %7lld calls %7.3f ms/call\n", name.c_str(), v.first,
+                static_cast<long long>(v.second), v.first / static_cast<double>(v.second));
+  }
+}
+
+void projector_throughput(int events, int batch, bool statement_stats) {
   NatsServer nats;
   const auto db = shared_pg().create_database("rs_bench_projector");
   {
@@ -154,6 +189,17 @@ void projector_throughput(int events, int batch) {
   std::printf("load took %.1f s\n", std::chrono::duration<double>(Clock::now() - load_started).count());
   const int port = free_port();
   pqxx::connection c(db);
+  std::string pg_log;
+  std::streamoff pg_log_from = 0;
+  if (statement_stats) {
+    pqxx::nontransaction n(c);
+    n.exec("ALTER DATABASE " + std::string(c.dbname()) + " SET log_min_duration_statement = 0");
+    // The server log sits beside the data directory (tests/support PgServer).
+    const auto data = n.exec1("SELECT current_setting('data_directory')")[0].as<std::string>();
+    pg_log = data.substr(0, data.rfind('/')) + "/postgres.log";
+    std::ifstream in(pg_log, std::ios::ate);
+    pg_log_from = in.tellg();
+  }
   auto rs = start_service(read_side_binary(), {"serve"},
                           {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(port)},
                            {"PROJECTOR_BATCH", std::to_string(batch)}, {"LOG_LEVEL", "warn"}},
@@ -171,11 +217,25 @@ void projector_throughput(int events, int batch) {
     std::this_thread::sleep_for(20ms);  // sampling interval of the measurement, not a sync
   }
   const double secs = std::chrono::duration<double>(Clock::now() - first).count();
-  std::printf("| projector (batch %d) | %lld events | %.2f s | %.0f events/s | read-side process CPU %.2f s |\n",
+  // CPU of the Postgres backends serving the read-side (its connections are still open): with
+  // the read-side's own CPU, what one applied event costs, whatever else runs on the machine.
+  double pg_cpu = 0;
+  {
+    pqxx::read_transaction tx(c);
+    for (const auto& row : tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND pid <> pg_backend_pid()")) {
+      pg_cpu += process_cpu_seconds(row[0].as<int>());
+    }
+  }
+  const double rs_cpu = process_cpu_seconds(rs->pid());
+  std::printf("| projector (batch %d) | %lld events | %.2f s | %.0f events/s | read-side process CPU %.2f s |"
+              " its Postgres backends CPU %.2f s | %.1f us CPU per event |\n",
               batch, static_cast<long long>(total - at_first), secs,
-              static_cast<double>(total - at_first) / secs, process_cpu_seconds(rs->pid()));
+              static_cast<double>(total - at_first) / secs, rs_cpu, pg_cpu,
+              (rs_cpu + pg_cpu) * 1e6 / static_cast<double>(total));
   auto check = read_side::check_read_model(db);
   std::printf("read model check after the run: diverged=%lld\n", static_cast<long long>(check.diverged));
+  if (statement_stats) print_statement_stats(pg_log, pg_log_from);
 }
 
 // The read side alone: an event appended to the store and published (as the relay would), then
@@ -202,6 +262,50 @@ void read_side_only_lag(int samples) {
   std::printf("| read side only (publish ack -> visible), %zu samples | p50 %.2f ms | p99 %.2f ms |\n",
               lags.size(), pct(lags, 50), pct(lags, 99));
   std::fflush(stdout);
+}
+
+// Summarizes the Prometheus histograms named `family` in a /metrics text: per label set, the count,
+// the mean and the bucket bounds holding the median and the 99th percentile ("<= x ms").
+std::string histogram_summary(const std::string& text, const std::string& family) {
+  struct H {
+    std::vector<std::pair<double, double>> buckets;  // (le, cumulative count)
+    double sum = 0, count = 0;
+  };
+  std::map<std::string, H> by_labels;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(family + "_", 0) != 0) continue;
+    const auto brace = line.find('{'), close = line.find('}');
+    if (brace == std::string::npos || close == std::string::npos) continue;
+    const std::string suffix = line.substr(family.size() + 1, brace - family.size() - 1);
+    std::string labels = line.substr(brace + 1, close - brace - 1);
+    const double value = std::stod(line.substr(close + 2));
+    if (suffix == "bucket") {
+      const auto le = labels.find("le=\"");
+      const std::string bound = labels.substr(le + 4, labels.find('"', le + 4) - le - 4);
+      labels = labels.substr(0, le == 0 ? 0 : le - 1);
+      by_labels[labels].buckets.emplace_back(bound == "+Inf" ? 1e9 : std::stod(bound), value);
+    } else if (suffix == "sum") {
+      by_labels[labels].sum = value;
+    } else if (suffix == "count") {
+      by_labels[labels].count = value;
+    }
+  }
+  std::string out;
+  char buf[256];
+  for (const auto& [labels, h] : by_labels) {
+    auto bound_at = [&](double q) {
+      for (const auto& [le, c] : h.buckets) {
+        if (c >= q * h.count) return le * 1000;
+      }
+      return 0.0;
+    };
+    std::snprintf(buf, sizeof buf, "    %s{%s}: n %.0f, mean %.2f ms, p50 <= %g ms, p99 <= %g ms\n",
+                  family.c_str(), labels.c_str(), h.count, h.count > 0 ? h.sum / h.count * 1000 : 0.0,
+                  bound_at(0.5), bound_at(0.99));
+    out += buf;
+  }
+  return out;
 }
 
 struct Probe {
@@ -337,6 +441,17 @@ void lag_at_rate(int rate, int seconds) {
               pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), max_queue, static_cast<long long>(failed.load()),
               static_cast<long long>(probe_failed.load()));
   std::printf("  %s\n", where.c_str());
+  {
+    // Where the relay spends the time (write-side metrics of this run).
+    HttpClient w("127.0.0.1", wport);
+    auto m = w.get("/metrics");
+    std::printf("  relay (write-side /metrics):\n%s%s", histogram_summary(m.body, "relay_event_age_seconds").c_str(),
+                histogram_summary(m.body, "relay_step_seconds").c_str());
+    std::istringstream in(m.body);
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("relay_wakeups_total{", 0) == 0) std::printf("    %s\n", line.c_str());
+    }
+  }
   std::fflush(stdout);
 }
 
@@ -347,7 +462,7 @@ int main(int argc, char** argv) {
   int seconds = 10;
   int batch = 500;
   std::vector<int> rates = {2000, 10000};
-  bool skip_projector = false, skip_lag = false, skip_direct = false;
+  bool skip_projector = false, skip_lag = false, skip_direct = false, statement_stats = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
@@ -357,6 +472,13 @@ int main(int argc, char** argv) {
     else if (a == "--no-projector") skip_projector = true;
     else if (a == "--no-lag") skip_lag = true;
     else if (a == "--no-direct") skip_direct = true;
+    else if (a == "--projector-only") skip_lag = skip_direct = true;
+    else if (a == "--statement-stats") statement_stats = true;  // slows the run: logs every statement
+    else if (a == "--help") {
+      std::printf("read_side_bench [--events N] [--batch N] [--seconds N] [--rates R1,R2]\n"
+                  "  [--projector-only | --no-projector | --no-direct | --no-lag] [--statement-stats]\n");
+      return 0;
+    }
     else if (a == "--rates") {
       rates.clear();
       std::stringstream ss(next());
@@ -364,7 +486,7 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("read-side benchmark (client and servers share this machine's cores)\n");
-  if (!skip_projector) projector_throughput(events, batch);
+  if (!skip_projector) projector_throughput(events, batch, statement_stats);
   if (!skip_direct) read_side_only_lag(300);
   if (!skip_lag) {
     for (int r : rates) lag_at_rate(r, seconds);
