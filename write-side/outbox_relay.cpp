@@ -89,6 +89,10 @@ struct OutboxRelay::Session {
   std::uint64_t marked = 0;          // last_published as last written by this term
   Clock::time_point next_backlog_check{};
   milliseconds horizon_retry{0};     // re-poll delay while committed rows wait for the horizon
+  // Published asynchronously, acks not yet checked (global_position order, right after cursor).
+  std::vector<std::pair<std::uint64_t, std::string>> in_flight;  // (global_position, event_id)
+  std::vector<std::int64_t> in_flight_recorded_us;
+  std::uint64_t sent_to() const { return in_flight.empty() ? cursor : in_flight.back().first; }
   bool need_resync = true;
   Clock::time_point next_nats_attempt{};
   Backoff nats_backoff;
@@ -102,6 +106,8 @@ struct OutboxRelay::Session {
     js.reset();
     nc.reset();
     need_resync = true;
+    in_flight.clear();
+    in_flight_recorded_us.clear();
   }
 };
 
@@ -373,43 +379,17 @@ void OutboxRelay::lead(Session& s) {
     }
   };
 
-  // Publishes the events of a relay_step result (rows 1.., columns 3..); returns the number of
-  // events newly acknowledged.
-  auto publish = [&](const pqxx::result& rows) -> std::uint64_t {
+  // Checks the acks of the in-flight batch (waiting for those not in yet) and advances the
+  // cursor over the acknowledged prefix; any failure means a resync with the stream. Returns the
+  // number of events newly acknowledged.
+  auto settle = [&]() -> std::uint64_t {
+    if (s.in_flight.empty()) return 0;
+    const auto batch = std::move(s.in_flight);
+    const auto recorded_us = std::move(s.in_flight_recorded_us);
+    s.in_flight.clear();
+    s.in_flight_recorded_us.clear();
     try {
-      std::vector<std::pair<std::uint64_t, std::string>> batch;  // (global_position, event_id)
-      std::vector<std::int64_t> recorded_us;                     // recorded_at of each, µs
-      const auto read_started = Clock::now();
-      {
-        batch.reserve(rows.size());
-        for (pqxx::result::size_type i = 1; i < rows.size(); ++i) {
-          const auto& row = rows[i];
-          codec::RecordedEvent e;
-          auto gp = row[3].as<std::uint64_t>();
-          e.global_position = static_cast<std::int64_t>(gp);
-          e.event_id = row[4].as<std::string>();
-          e.stream_id = row[5].as<std::string>();
-          e.version = row[6].as<std::int64_t>();
-          e.position = row[7].as<std::int64_t>();
-          e.type = row[8].as<std::string>();
-          e.schema_version = row[9].as<int>();
-          e.recorded_at_us = row[10].as<std::int64_t>();
-          e.data = nlohmann::json::parse(row[11].c_str());
-          e.metadata = nlohmann::json::parse(row[12].c_str());
-          nats::OutMessage m;
-          m.subject = codec::subject_for(prefix, e.stream_id);
-          m.data = codec::to_wire_json(e).dump();
-          m.msg_id = e.event_id;
-          if (gp > 1) m.expect_last_seq = gp - 1;
-          s.js->publish_async(m);
-          batch.emplace_back(gp, std::move(e.event_id));
-          recorded_us.push_back(e.recorded_at_us);
-        }
-      }
-      if (batch.empty()) return 0;
       const auto acks_started = Clock::now();
-      m_step_publish_->observe(seconds_between(read_started, acks_started));
-      observe_ages(*m_age_read_, recorded_us, recorded_us.size());
       auto results = s.js->wait_async(opt_.ack_timeout);
       m_step_acks_->observe(seconds_between(acks_started, Clock::now()));
       std::unordered_map<std::string, const nats::PubResult*> by_id;
@@ -440,7 +420,7 @@ void OutboxRelay::lead(Session& s) {
       observe_ages(*m_age_acked_, recorded_us, static_cast<std::size_t>(newly));
       if (newly > 0) {
         // last_published is a hint (resync reads the truth from the stream): written with the
-        // next sequencing transaction, not in a round trip of its own.
+        // next relay_step, not in a round trip of its own.
         s.cursor = acked_to;
         published_ += newly;
         m_published_->inc(static_cast<double>(newly));
@@ -458,11 +438,62 @@ void OutboxRelay::lead(Session& s) {
     }
   };
 
+  // Publishes the events of a relay_step result (rows 1.., columns 3..) asynchronously, right
+  // after the in-flight ones; their acks are checked by the next settle(). Returns how many.
+  auto send = [&](const pqxx::result& rows) -> std::uint64_t {
+    try {
+      const auto started = Clock::now();
+      for (pqxx::result::size_type i = 1; i < rows.size(); ++i) {
+        const auto& row = rows[i];
+        codec::RecordedEvent e;
+        auto gp = row[3].as<std::uint64_t>();
+        e.global_position = static_cast<std::int64_t>(gp);
+        e.event_id = row[4].as<std::string>();
+        e.stream_id = row[5].as<std::string>();
+        e.version = row[6].as<std::int64_t>();
+        e.position = row[7].as<std::int64_t>();
+        e.type = row[8].as<std::string>();
+        e.schema_version = row[9].as<int>();
+        e.recorded_at_us = row[10].as<std::int64_t>();
+        e.data = nlohmann::json::parse(row[11].c_str());
+        e.metadata = nlohmann::json::parse(row[12].c_str());
+        nats::OutMessage m;
+        m.subject = codec::subject_for(prefix, e.stream_id);
+        m.data = codec::to_wire_json(e).dump();
+        m.msg_id = e.event_id;
+        if (gp > 1) m.expect_last_seq = gp - 1;
+        s.js->publish_async(m);
+        s.in_flight.emplace_back(gp, std::move(e.event_id));
+        s.in_flight_recorded_us.push_back(e.recorded_at_us);
+      }
+      if (s.in_flight.empty()) return 0;
+      m_step_publish_->observe(seconds_between(started, Clock::now()));
+      observe_ages(*m_age_read_, s.in_flight_recorded_us, s.in_flight_recorded_us.size());
+      return s.in_flight.size();
+    } catch (const nats::NatsError& e) {
+      if (s.js) s.js->wait_async(milliseconds(1));  // abandon whatever is still pending
+      s.in_flight.clear();
+      s.in_flight_recorded_us.clear();
+      fail_publish(1, e.what());
+      return 0;
+    }
+  };
+
+  // Wake-up pending (in-process signal or NOTIFY) without consuming it.
+  auto wake_pending = [&]() -> bool {
+    pollfd fds[2] = {{s.lease->sock(), POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    return ::poll(fds, 2, 0) > 0;
+  };
+
+  // One iteration: relay_step (hint, sequencing, the events after what is already in flight),
+  // then the acks of the previous batch (they arrived while the database worked), then publish
+  // the new events. The ack wait is off the path from a commit to its publish.
   while (!stopping_) {
     check_lease(*s.lease);
     const std::uint64_t notes_before = s.listener->count;
     ensure_nats();
     const bool may_publish = can_publish();
+    const std::uint64_t from = may_publish ? s.sent_to() : s.cursor;
     std::uint64_t n_seq = 0, waiting = 0;
     pqxx::result step;
     {
@@ -471,7 +502,7 @@ void OutboxRelay::lead(Session& s) {
       const auto seq_started = Clock::now();
       const std::uint64_t mark = std::min(s.cursor, s.last_sequenced);
       pqxx::nontransaction tx(*s.work);
-      step = tx.exec_prepared("relay_step", static_cast<std::int64_t>(s.cursor),
+      step = tx.exec_prepared("relay_step", static_cast<std::int64_t>(from),
                               static_cast<std::int64_t>(mark > s.marked ? mark : 0), opt_.sequence_batch,
                               may_publish ? opt_.publish_batch : 0);
       if (mark > s.marked) s.marked = mark;
@@ -483,11 +514,22 @@ void OutboxRelay::lead(Session& s) {
     sequenced_ += n_seq;
     if (stopping_) break;
     check_lease(*s.lease);
-    std::uint64_t n_pub = may_publish ? publish(step) : 0;
+    settle();
+    std::uint64_t n_sent = 0;
+    // After a failed ack the cursor is behind `from` and a resync comes first: drop the rows.
+    if (may_publish && !s.need_resync && s.sent_to() == from) n_sent = send(step);
     if (n_seq >= static_cast<std::uint64_t>(opt_.sequence_batch) ||
-        n_pub >= static_cast<std::uint64_t>(opt_.publish_batch)) {
+        n_sent >= static_cast<std::uint64_t>(opt_.publish_batch)) {
       m_wake_busy_->inc();
       continue;  // more work right away
+    }
+    if (!s.in_flight.empty()) {
+      // Another commit is waiting: sequence it while these acks arrive. Else settle them now.
+      if (wake_pending()) {
+        m_wake_busy_->inc();
+        continue;
+      }
+      settle();
     }
 
     // Idle (or blocked on NATS): report the backlog (at most once a second: counting a queue
@@ -509,7 +551,7 @@ void OutboxRelay::lead(Session& s) {
     } else {
       s.horizon_retry = milliseconds(0);
     }
-    // A last_published hint not yet written goes with the next sequencing step; when idle, soon.
+    // A last_published hint not yet written goes with the next relay_step; when idle, soon.
     if (std::min(s.cursor, s.last_sequenced) > s.marked) timeout = std::min(timeout, milliseconds(50));
     bool unpublished = s.cursor < s.last_sequenced || s.need_resync;
     if (unpublished && !s.js) {
@@ -537,6 +579,7 @@ void OutboxRelay::lead(Session& s) {
       m_wake_timeout_->inc();
     }
   }
+  settle();  // leaving: check what is still in flight (the next term resyncs anyway)
 }
 
 }  // namespace orders::relay

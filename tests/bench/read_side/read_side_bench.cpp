@@ -275,10 +275,14 @@ std::string histogram_summary(const std::string& text, const std::string& family
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     if (line.rfind(family + "_", 0) != 0) continue;
-    const auto brace = line.find('{'), close = line.find('}');
-    if (brace == std::string::npos || close == std::string::npos) continue;
+    auto brace = line.find('{'), close = line.find('}');
+    if (brace == std::string::npos || close == std::string::npos) {  // no labels
+      brace = close = line.find(' ');
+      if (brace == std::string::npos) continue;
+      --close;
+    }
     const std::string suffix = line.substr(family.size() + 1, brace - family.size() - 1);
-    std::string labels = line.substr(brace + 1, close - brace - 1);
+    std::string labels = close > brace ? line.substr(brace + 1, close - brace - 1) : std::string();
     const double value = std::stod(line.substr(close + 2));
     if (suffix == "bucket") {
       const auto le = labels.find("le=\"");
@@ -451,6 +455,11 @@ void lag_at_rate(int rate, int seconds) {
     for (std::string line; std::getline(in, line);) {
       if (line.rfind("relay_wakeups_total{", 0) == 0) std::printf("    %s\n", line.c_str());
     }
+    HttpClient r("127.0.0.1", rport);
+    auto rm = r.get("/metrics");
+    std::printf("  projector (read-side /metrics; batch sizes in events, not ms):\n%s%s",
+                histogram_summary(rm.body, "projector_batch_seconds").c_str(),
+                histogram_summary(rm.body, "projector_batch_size").c_str());
   }
   std::fflush(stdout);
 }
