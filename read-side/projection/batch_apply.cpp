@@ -66,8 +66,11 @@ BatchStats apply_batch(pqxx::connection& conn, int partition,
 
   pqxx::work tx(conn);
   tx.exec_params(kCutoverSharedLockSql, kCutoverLockClass, static_cast<int>(projections().size()));
+  std::vector<std::pair<std::string, CheckpointAdvance>> checkpoints;
   for (const auto& p : projections()) {
     auto views = load_views(tx, p, ids);
+    std::map<std::string, std::int64_t> stored;  // version of each stored row as loaded
+    for (const auto& [id, v] : views) stored.emplace(id, v.state.version);
     auto& pstats = stats.by_projection[p.name];
     std::set<std::string> dirty;
     for (const auto& e : events) {
@@ -76,14 +79,22 @@ BatchStats apply_batch(pqxx::connection& conn, int partition,
       apply_one(tx, view, e, pstats);
       if (pstats.applied != before) dirty.insert(e.stream_id);
     }
-    std::vector<const OrderView*> changed;
+    std::vector<ViewWrite> changed;
     changed.reserve(dirty.size());
-    for (const auto& id : dirty) changed.push_back(&views.at(id));
-    upsert_views(tx, p, changed);
+    for (const auto& id : dirty) {
+      auto s = stored.find(id);
+      changed.push_back(ViewWrite{&views.at(id), s == stored.end() ? 0 : s->second});
+    }
+    if (!write_views(tx, p, changed)) {
+      // Only the partition's owner writes these rows, so this is not expected; never overwrite.
+      throw StaleReadModel("projection " + p.name + ", partition " + std::to_string(partition) +
+                           ": a row changed since it was loaded; the batch is retried");
+    }
     CheckpointAdvance a = advance;
     a.events_applied = pstats.applied;
-    advance_checkpoint(tx, p.name, partition, a);
+    checkpoints.emplace_back(p.name, a);
   }
+  advance_checkpoints(tx, partition, checkpoints);
   tx.commit();
   return stats;
 }

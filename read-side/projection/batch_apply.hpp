@@ -1,7 +1,9 @@
 // Applies one batch of bus events (one partition, stream order) to every live projection in ONE
-// Postgres transaction: load the touched orders' stored views (locked), fold the events in memory
-// (duplicates skipped, gaps filled from the event store first), write back with one multi-row
-// upsert per projection, advance each projection's checkpoint, commit. (Waking waiters is the
+// Postgres transaction: load the touched orders' stored views, fold the events in memory
+// (duplicates skipped, gaps filled from the event store first), write back with one statement
+// per projection (UPDATE guarded by the loaded version + INSERT of new rows; a row that moved
+// since it was loaded fails the batch), advance every projection's checkpoint in one statement,
+// commit. (Waking waiters is the
 // caller's business: no NOTIFY in this transaction, see pg::NotifyBroadcaster.)
 #pragma once
 #include <cstdint>
@@ -17,6 +19,10 @@
 namespace orders::read_side {
 
 struct ApplyError : std::runtime_error {  // a poison event: does not decode, or missing history
+  using std::runtime_error::runtime_error;
+};
+
+struct StaleReadModel : std::runtime_error {  // a stored row changed under the batch: retry it
   using std::runtime_error::runtime_error;
 };
 

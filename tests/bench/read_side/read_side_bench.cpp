@@ -266,7 +266,8 @@ void read_side_only_lag(int samples) {
 
 // Summarizes the Prometheus histograms named `family` in a /metrics text: per label set, the count,
 // the mean and the bucket bounds holding the median and the 99th percentile ("<= x ms").
-std::string histogram_summary(const std::string& text, const std::string& family) {
+std::string histogram_summary(const std::string& text, const std::string& family, double scale = 1000,
+                              const char* unit = "ms") {
   struct H {
     std::vector<std::pair<double, double>> buckets;  // (le, cumulative count)
     double sum = 0, count = 0;
@@ -300,13 +301,13 @@ std::string histogram_summary(const std::string& text, const std::string& family
   for (const auto& [labels, h] : by_labels) {
     auto bound_at = [&](double q) {
       for (const auto& [le, c] : h.buckets) {
-        if (c >= q * h.count) return le * 1000;
+        if (c >= q * h.count) return le * scale;
       }
       return 0.0;
     };
-    std::snprintf(buf, sizeof buf, "    %s{%s}: n %.0f, mean %.2f ms, p50 <= %g ms, p99 <= %g ms\n",
-                  family.c_str(), labels.c_str(), h.count, h.count > 0 ? h.sum / h.count * 1000 : 0.0,
-                  bound_at(0.5), bound_at(0.99));
+    std::snprintf(buf, sizeof buf, "    %s{%s}: n %.0f, mean %.2f %s, p50 <= %g %s, p99 <= %g %s\n",
+                  family.c_str(), labels.c_str(), h.count, h.count > 0 ? h.sum / h.count * scale : 0.0, unit,
+                  bound_at(0.5), unit, bound_at(0.99), unit);
     out += buf;
   }
   return out;
@@ -453,13 +454,13 @@ void lag_at_rate(int rate, int seconds) {
                 histogram_summary(m.body, "relay_step_seconds").c_str());
     std::istringstream in(m.body);
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind("relay_wakeups_total{", 0) == 0) std::printf("    %s\n", line.c_str());
+      if (line.rfind("relay_wakeups_total{", 0) == 0 || line.rfind("relay_steps_waiting_total", 0) == 0) std::printf("    %s\n", line.c_str());
     }
     HttpClient r("127.0.0.1", rport);
     auto rm = r.get("/metrics");
-    std::printf("  projector (read-side /metrics; batch sizes in events, not ms):\n%s%s",
+    std::printf("  projector (read-side /metrics):\n%s%s",
                 histogram_summary(rm.body, "projector_batch_seconds").c_str(),
-                histogram_summary(rm.body, "projector_batch_size").c_str());
+                histogram_summary(rm.body, "projector_batch_size", 1, "events").c_str());
   }
   std::fflush(stdout);
 }
