@@ -89,21 +89,31 @@ void CommandPipeline::stop() {
   queue_.clear();
 }
 
-Outcome CommandPipeline::execute(CommandRequest request) {
+void CommandPipeline::submit(CommandRequest request, Done done) {
   auto p = std::make_unique<Pending>();
   p->request = std::move(request);
+  p->done = std::move(done);
   p->enqueued = std::chrono::steady_clock::now();
-  auto future = p->promise.get_future();
   bool wake = false;
   {
-    std::lock_guard lock(mu_);
-    if (!accepting_) return Unavailable{"the service is shutting down"};
+    std::unique_lock lock(mu_);
+    if (!accepting_) {
+      lock.unlock();
+      finish(*p, Unavailable{"the service is shutting down"});
+      return;
+    }
     queue_.push_back(std::move(p));
     // A busy committer looks at the queue again when its batch is done; only an idle one needs a
     // wake-up (saves a futex call per command under load).
     wake = idle_committers_ > 0;
   }
   if (wake) cv_.notify_one();
+}
+
+Outcome CommandPipeline::execute(CommandRequest request) {
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  auto future = promise->get_future();
+  submit(std::move(request), [promise](Outcome o) { promise->set_value(std::move(o)); });
   return future.get();
 }
 
@@ -112,7 +122,13 @@ void CommandPipeline::finish(Pending& p, Outcome outcome) {
   outcome_counters_[command * kOutcomes + outcome.index()]->inc();
   command_seconds_->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - p.enqueued).count());
-  p.promise.set_value(std::move(outcome));
+  try {
+    p.done(std::move(outcome));
+  } catch (const std::exception& e) {
+    log_.error("command completion failed", {{"error", e.what()}});
+  } catch (...) {
+    log_.error("command completion failed");
+  }
 }
 
 std::vector<CommandPipeline::PendingPtr> CommandPipeline::take_batch() {

@@ -1,5 +1,5 @@
-// The command pipeline (group commit). HTTP handler threads call execute() and block until their
-// command is decided and, when it writes anything, committed. Committer threads (one per
+// The command pipeline (group commit). submit() queues a command and calls back with its outcome
+// once it is decided and, when it writes anything, committed (execute() is the blocking form). Committer threads (one per
 // connection, several for pipelining) each take whatever is queued (up to max_batch commands, never
 // a stream or idempotency key another committer has in flight), decide every command in arrival
 // order on in-memory state (so concurrent commands on one order chain into consecutive versions),
@@ -110,6 +110,10 @@ class CommandPipeline {
   void set_commit_listener(std::function<void()> listener) { on_commit_ = std::move(listener); }
 
   void start();
+  // Calls done exactly once with the command's outcome, on a committer thread (or at once on the
+  // caller's when not accepting: Unavailable). done must not block; exceptions it throws are dropped.
+  using Done = std::function<void(Outcome)>;
+  void submit(CommandRequest request, Done done);
   // Blocks until the command's outcome is known. After stop(): Unavailable.
   Outcome execute(CommandRequest request);
   // Stops accepting, finishes every queued command and the batches in flight, joins the threads.
@@ -121,7 +125,7 @@ class CommandPipeline {
  private:
   struct Pending {
     CommandRequest request;
-    std::promise<Outcome> promise;
+    Done done;
     int attempts = 0;
     std::chrono::steady_clock::time_point enqueued;
   };

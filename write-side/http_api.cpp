@@ -96,12 +96,15 @@ void WriteApi::register_routes(http::Router& router) {
   auto bind = [this](Response (WriteApi::*fn)(const Request&)) {
     return [this, fn](const Request& req) { return (this->*fn)(req); };
   };
-  router.add("POST", "/orders", bind(&WriteApi::create_order), "command");
-  router.add("POST", "/orders/{id}/items", bind(&WriteApi::add_item), "command");
-  router.add("DELETE", "/orders/{id}/items/{product_id}", bind(&WriteApi::remove_item), "command");
-  router.add("POST", "/orders/{id}/confirm", bind(&WriteApi::confirm), "command");
-  router.add("POST", "/orders/{id}/ship", bind(&WriteApi::ship), "command");
-  router.add("POST", "/orders/{id}/deliver", bind(&WriteApi::deliver), "command");
+  auto bind_async = [this](void (WriteApi::*fn)(const Request&, http::Respond)) {
+    return [this, fn](const Request& req, http::Respond respond) { (this->*fn)(req, std::move(respond)); };
+  };
+  router.add_async("POST", "/orders", bind_async(&WriteApi::create_order), "command");
+  router.add_async("POST", "/orders/{id}/items", bind_async(&WriteApi::add_item), "command");
+  router.add_async("DELETE", "/orders/{id}/items/{product_id}", bind_async(&WriteApi::remove_item), "command");
+  router.add_async("POST", "/orders/{id}/confirm", bind_async(&WriteApi::confirm), "command");
+  router.add_async("POST", "/orders/{id}/ship", bind_async(&WriteApi::ship), "command");
+  router.add_async("POST", "/orders/{id}/deliver", bind_async(&WriteApi::deliver), "command");
   router.add("GET", "/orders/{id}/events", bind(&WriteApi::events), "query");
   router.add("GET", "/orders/{id}/state", bind(&WriteApi::state), "query");
   router.add("GET", "/healthz", bind(&WriteApi::healthz), "public");
@@ -155,17 +158,19 @@ Response WriteApi::invalid(const Request&, std::string_view command, std::string
   return bad_request(detail);
 }
 
-Response WriteApi::submit(const Request& req, std::string order_id, domain::Command command,
-                          bool created) {
+void WriteApi::submit(const Request& req, std::string order_id, domain::Command command, bool created,
+                      http::Respond respond) {
   const auto name = domain::command_name(command);
   auto if_match = parse_if_match(req);
-  if (if_match.malformed) return invalid(req, name, "If-Match must be a version number such as \"3\"");
+  if (if_match.malformed) {
+    return respond(invalid(req, name, "If-Match must be a version number such as \"3\""));
+  }
 
   CommandRequest cr;
   cr.expected_version = if_match.version;
   if (auto key = req.header("idempotency-key")) {
     if (!valid_idempotency_key(*key)) {
-      return invalid(req, name, "Idempotency-Key must be 1-255 visible ASCII characters");
+      return respond(invalid(req, name, "Idempotency-Key must be 1-255 visible ASCII characters"));
     }
     cr.idempotency = IdempotencyInfo{*key, req.method + " " + req.path, sha256_hex(req.body)};
     cr.render = [created](const std::string& id, const Outcome& o) { return render(id, created, o); };
@@ -173,64 +178,65 @@ Response WriteApi::submit(const Request& req, std::string order_id, domain::Comm
   cr.order_id = std::move(order_id);
   cr.command = std::move(command);
   cr.request_id = req.request_id;
-  const std::string id = cr.order_id;
-  const Outcome outcome = deps_.pipeline.execute(std::move(cr));
-  return to_response(render(id, created, outcome));
+  std::string id = cr.order_id;
+  deps_.pipeline.submit(std::move(cr), [id = std::move(id), created, respond = std::move(respond)](Outcome o) {
+    respond(to_response(render(id, created, o)));
+  });
 }
 
-Response WriteApi::create_order(const Request& req) {
+void WriteApi::create_order(const Request& req, http::Respond respond) {
   auto body = codec::parse_body(req.body, false);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return invalid(req, "CreateOrder", e->detail);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "CreateOrder", e->detail));
   auto cmd = codec::parse_create_order(std::get<nlohmann::json>(body));
-  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return invalid(req, "CreateOrder", e->detail);
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "CreateOrder", e->detail));
   auto create = std::get<domain::CreateOrder>(std::move(cmd));
   if (create.order_id.empty()) create.order_id = uuid_v4();
   std::string id = create.order_id;
-  return submit(req, std::move(id), std::move(create), true);
+  submit(req, std::move(id), std::move(create), true, std::move(respond));
 }
 
-Response WriteApi::add_item(const Request& req) {
+void WriteApi::add_item(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return invalid(req, "AddItem", e->detail);
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "AddItem", e->detail));
   auto body = codec::parse_body(req.body, false);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return invalid(req, "AddItem", e->detail);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "AddItem", e->detail));
   auto cmd = codec::parse_add_item(std::get<nlohmann::json>(body));
-  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return invalid(req, "AddItem", e->detail);
-  return submit(req, id, std::get<domain::AddItem>(std::move(cmd)), false);
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "AddItem", e->detail));
+  submit(req, id, std::get<domain::AddItem>(std::move(cmd)), false, std::move(respond));
 }
 
-Response WriteApi::remove_item(const Request& req) {
+void WriteApi::remove_item(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return invalid(req, "RemoveItem", e->detail);
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "RemoveItem", e->detail));
   const auto& product = path_param(req, "product_id");
-  if (auto e = codec::validate_id("product_id", product)) return invalid(req, "RemoveItem", e->detail);
-  return submit(req, id, domain::RemoveItem{product}, false);
+  if (auto e = codec::validate_id("product_id", product)) return respond(invalid(req, "RemoveItem", e->detail));
+  submit(req, id, domain::RemoveItem{product}, false, std::move(respond));
 }
 
-Response WriteApi::confirm(const Request& req) {
+void WriteApi::confirm(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return invalid(req, "ConfirmOrder", e->detail);
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "ConfirmOrder", e->detail));
   auto body = codec::parse_body(req.body, true);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return invalid(req, "ConfirmOrder", e->detail);
-  return submit(req, id, domain::ConfirmOrder{}, false);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "ConfirmOrder", e->detail));
+  submit(req, id, domain::ConfirmOrder{}, false, std::move(respond));
 }
 
-Response WriteApi::ship(const Request& req) {
+void WriteApi::ship(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return invalid(req, "ShipOrder", e->detail);
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "ShipOrder", e->detail));
   auto body = codec::parse_body(req.body, false);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return invalid(req, "ShipOrder", e->detail);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "ShipOrder", e->detail));
   auto cmd = codec::parse_ship_order(std::get<nlohmann::json>(body));
-  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return invalid(req, "ShipOrder", e->detail);
-  return submit(req, id, std::get<domain::ShipOrder>(std::move(cmd)), false);
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "ShipOrder", e->detail));
+  submit(req, id, std::get<domain::ShipOrder>(std::move(cmd)), false, std::move(respond));
 }
 
-Response WriteApi::deliver(const Request& req) {
+void WriteApi::deliver(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return invalid(req, "DeliverOrder", e->detail);
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "DeliverOrder", e->detail));
   auto body = codec::parse_body(req.body, true);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return invalid(req, "DeliverOrder", e->detail);
-  return submit(req, id, domain::DeliverOrder{}, false);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "DeliverOrder", e->detail));
+  submit(req, id, domain::DeliverOrder{}, false, std::move(respond));
 }
 
 Response WriteApi::events(const Request& req) {

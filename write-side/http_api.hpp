@@ -1,5 +1,6 @@
 // The write-side HTTP endpoints of DESIGN.md as thin handlers: parse and validate (400), submit to
-// the command pipeline, map the outcome to a response. Reads (/events, /state) go to the event
+// the command pipeline, map the outcome to a response. Commands are asynchronous handlers: they run
+// on the I/O thread and are answered from the committer, with no worker thread waiting in between. Reads (/events, /state) go to the event
 // store through the pool. Every error is application/problem+json.
 #pragma once
 #include <functional>
@@ -28,12 +29,12 @@ class WriteApi {
   // The response of a pipeline outcome (also what an Idempotency-Key stores).
   static StoredResponse render(const std::string& order_id, bool created, const Outcome& outcome);
 
-  http::Response create_order(const http::Request& req);
-  http::Response add_item(const http::Request& req);
-  http::Response remove_item(const http::Request& req);
-  http::Response confirm(const http::Request& req);
-  http::Response ship(const http::Request& req);
-  http::Response deliver(const http::Request& req);
+  void create_order(const http::Request& req, http::Respond respond);
+  void add_item(const http::Request& req, http::Respond respond);
+  void remove_item(const http::Request& req, http::Respond respond);
+  void confirm(const http::Request& req, http::Respond respond);
+  void ship(const http::Request& req, http::Respond respond);
+  void deliver(const http::Request& req, http::Respond respond);
   http::Response events(const http::Request& req);
   http::Response state(const http::Request& req);
   http::Response healthz(const http::Request& req);
@@ -41,9 +42,10 @@ class WriteApi {
   http::Response metrics(const http::Request& req);
 
  private:
-  // Common tail of every command: If-Match, Idempotency-Key, submit, map.
-  http::Response submit(const http::Request& req, std::string order_id, domain::Command command,
-                        bool created);
+  // Common tail of every command: If-Match, Idempotency-Key, submit; respond is called with the
+  // mapped outcome from the committer thread once the command is decided (and committed).
+  void submit(const http::Request& req, std::string order_id, domain::Command command, bool created,
+              http::Respond respond);
   http::Response invalid(const http::Request& req, std::string_view command, std::string_view detail);
 
   ApiDeps deps_;

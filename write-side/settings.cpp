@@ -21,7 +21,7 @@ std::vector<config::SettingSpec> setting_specs() {
        "Group-commit transactions in flight at once (pipelining); with GROUP_COMMIT=off: parallel "
        "single-command transactions (default then: PG_POOL_SIZE - 2)"},
       {"CACHE_SIZE", "100000", "Aggregates (orders) kept in memory; 0 turns the cache off"},
-      {"SNAPSHOT_EVERY", "100", "Snapshot an order every N events (0: no snapshots)"},
+      {"SNAPSHOT_EVERY", "100", "Snapshot an order every N events, and when its load folded N or more (0: off)"},
       {"IDEMPOTENCY_RETENTION_HOURS", "48", "Idempotency keys are kept at least this long (>= 24)"},
       {"RELAY_ENABLED", "on", "Run the outbox relay (Postgres outbox -> NATS JetStream) in-process"},
       {"LOG_LEVEL", "info", "debug, info, warn or error"},

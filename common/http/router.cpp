@@ -92,9 +92,22 @@ void Router::add(std::string method, std::string pattern, Handler handler, std::
   Route route;
   route.method = std::move(method);
   route.pattern = std::move(pattern);
-  for (auto seg : split_path(route.pattern)) route.segments.emplace_back(seg);
   route.handler = std::move(handler);
   route.scope = std::move(scope);
+  add_route(std::move(route));
+}
+
+void Router::add_async(std::string method, std::string pattern, AsyncHandler handler, std::string scope) {
+  Route route;
+  route.method = std::move(method);
+  route.pattern = std::move(pattern);
+  route.async_handler = std::move(handler);
+  route.scope = std::move(scope);
+  add_route(std::move(route));
+}
+
+void Router::add_route(Route route) {
+  for (auto seg : split_path(route.pattern)) route.segments.emplace_back(seg);
   routes_.push_back(std::move(route));
 }
 
@@ -128,7 +141,11 @@ Router::Match Router::match(Request& req) const {
     }
     req.path_params = std::move(params);
     req.route = route.pattern;
-    result.handler = &route.handler;
+    if (route.async_handler) {
+      result.async_handler = &route.async_handler;
+    } else {
+      result.handler = &route.handler;
+    }
     result.status = 200;
     result.scope = route.scope;
     return result;

@@ -360,17 +360,27 @@ struct Server::Impl {
     auto exec = co_await asio::this_coro::executor;
     auto pending = std::make_shared<Pending>(exec);
     pending->timer.expires_after(opts.handler_timeout);
-    const Handler* handler = match.handler;
-    asio::co_spawn(
-        *workers,
-        [this, handler, req]() -> asio::awaitable<Response> { co_return invoke(*handler, req); },
-        [pending, exec](std::exception_ptr, Response r) {
-          asio::post(exec, [pending, r = std::move(r)]() mutable {
-            if (pending->decided) return;
-            pending->result = std::move(r);
-            pending->timer.cancel();
-          });
-        });
+    // Hands the response to this session's strand; the first one wins.
+    auto deliver = [pending, exec](Response r) {
+      asio::post(exec, [pending, r = std::move(r)]() mutable {
+        if (pending->decided || pending->result) return;
+        pending->result = std::move(r);
+        pending->timer.cancel();
+      });
+    };
+    if (match.async_handler) {
+      try {
+        (*match.async_handler)(req, deliver);
+      } catch (...) {
+        deliver(failure_response(req, std::current_exception()));
+      }
+    } else {
+      const Handler* handler = match.handler;
+      asio::co_spawn(
+          *workers,
+          [this, handler, req]() -> asio::awaitable<Response> { co_return invoke(*handler, req); },
+          [deliver](std::exception_ptr, Response r) { deliver(std::move(r)); });
+    }
     co_await pending->timer.async_wait(use_tuple);
     pending->decided = true;
     if (pending->result) co_return std::move(*pending->result);
@@ -406,18 +416,22 @@ struct Server::Impl {
     try {
       return handler(req);
     } catch (...) {
-      const auto ep = std::current_exception();
-      if (is_transient_failure(ep)) {
-        logger.warn("request failed: dependency unavailable",
-                    {{"request_id", req.request_id}, {"route", req.route}, {"error", describe(ep)}});
-        return with_retry_after(problem(503, "unavailable", "Service unavailable",
-                                        "a dependency is unavailable or busy; retry later"));
-      }
-      logger.error("request failed: unexpected error",
-                   {{"request_id", req.request_id}, {"route", req.route}, {"error", describe(ep)}});
-      return problem(500, "internal", "Internal server error",
-                     "unexpected error; see the server log for request " + req.request_id);
+      return failure_response(req, std::current_exception());
     }
+  }
+
+  // The answer to a handler's exception: 503 when worth a retry, else 500 (details only logged).
+  Response failure_response(const Request& req, const std::exception_ptr& ep) {
+    if (is_transient_failure(ep)) {
+      logger.warn("request failed: dependency unavailable",
+                  {{"request_id", req.request_id}, {"route", req.route}, {"error", describe(ep)}});
+      return with_retry_after(problem(503, "unavailable", "Service unavailable",
+                                      "a dependency is unavailable or busy; retry later"));
+    }
+    logger.error("request failed: unexpected error",
+                 {{"request_id", req.request_id}, {"route", req.route}, {"error", describe(ep)}});
+    return problem(500, "internal", "Internal server error",
+                   "unexpected error; see the server log for request " + req.request_id);
   }
 };
 

@@ -1,6 +1,6 @@
 // HTTP/1.1 server on Boost.Beast: coroutine sessions on a small I/O thread pool; handlers are plain
 // blocking functions run on a separate worker pool (they may talk to Postgres or wait on a
-// condition). The session loop only moves bytes and enforces limits:
+// condition), or non-blocking AsyncHandlers that answer later through a callback. The session loop only moves bytes and enforces limits:
 //  - header limit (431), body limit (413, connection closed), max connections (503 on accept),
 //  - a deadline for a whole request head + body (slow clients are disconnected),
 //  - keep-alive idle timeout, graceful stop (stop accepting, finish in-flight, then return).
@@ -79,6 +79,12 @@ bool sane_request_id(std::string_view id);
 bool is_transient_failure(const std::exception_ptr& error);
 
 using Handler = std::function<Response(const Request&)>;
+// Completes the request of an AsyncHandler. Call it once, from any thread (later calls are ignored).
+using Respond = std::function<void(Response)>;
+// A handler that never blocks: it runs on the I/O thread and answers through respond, at once or
+// later from another thread (e.g. when a command's transaction commits). It saves the worker-pool
+// hand-off of a blocking Handler. An exception it throws is answered like a Handler's.
+using AsyncHandler = std::function<void(const Request&, Respond)>;
 
 // Routes: "/orders/{id}/items/{product_id}". A segment "{name}" matches one non-empty path segment.
 // Unknown path: 404 problem; known path with another method: 405 problem with Allow header.
@@ -87,9 +93,12 @@ class Router {
  public:
   void add(std::string method, std::string pattern, Handler handler);
   void add(std::string method, std::string pattern, Handler handler, std::string scope);
-  // Finds the handler; fills req.path_params and req.route. nullopt + status (404/405) otherwise.
+  void add_async(std::string method, std::string pattern, AsyncHandler handler, std::string scope);
+  // Finds the handler (one of the two is set); fills req.path_params and req.route.
+  // Otherwise status 404/405.
   struct Match {
     const Handler* handler = nullptr;
+    const AsyncHandler* async_handler = nullptr;
     int status = 404;
     std::string allow;  // for 405
     std::string scope = "public";
@@ -102,8 +111,10 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    AsyncHandler async_handler;
     std::string scope = "public";
   };
+  void add_route(Route route);
   std::vector<Route> routes_;
 };
 

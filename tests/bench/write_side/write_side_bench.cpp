@@ -1,20 +1,23 @@
 // Write-side command throughput and latency over HTTP, group commit on vs off, side by side.
 //
 //   write_side_bench [--seconds S] [--warmup S] [--clients 1,16,64] [--database-url URL]
-//                    [--extra KEY=VALUE ...]
+//                    [--driver-threads 2] [--extra KEY=VALUE ...]
 //
 // Starts its own PostgreSQL (fsync on, tests/support PgServer) unless --database-url is given,
 // then, for GROUP_COMMIT=on and =off, a write-side (RELAY_ENABLED=off) on a fresh database, and
-// drives it with C keep-alive clients (one blocking socket per client thread). Each client loops:
+// drives it with C keep-alive clients: one connection per client, spread over --driver-threads
+// epoll loops (as pgbench -j 2 spreads its clients over 2 threads). Each client loops:
 // create an order, add 9 items to it; every request is one command. Prints commands/s and
 // p50/p99 latency per client count, the ratio on/off, and the reproduce command.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <atomic>
 #include <chrono>
@@ -38,82 +41,170 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using orders::testing::PgServer;
 
-// ---- a minimal keep-alive HTTP/1.1 client (blocking socket) ----
-class Conn {
+// ---- the load driver: keep-alive HTTP/1.1 connections on one epoll loop per driver thread ----
+// (Like pgbench -j or wrk: a few threads drive many connections, so the driver's own context
+// switches do not compete with the service for the 2 cores the way one thread per client would.)
+struct Counters {
+  std::vector<std::uint32_t> latency_us;
+  long long ok = 0, errors = 0;
+};
+
+class Driver {
  public:
-  explicit Conn(int port) : port_(port) { connect_now(); }
-  ~Conn() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  // Returns the status code (0 on a connection failure).
-  int post(const std::string& target, const std::string& body) {
-    std::string req = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                      "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-      if (fd_ < 0) connect_now();
-      if (send_all(req)) {
-        int status = read_response();
-        if (status > 0) return status;
-      }
-      ::close(fd_);
-      fd_ = -1;
-      buf_.clear();
+  Driver(int port, std::string tag, int first_client, int clients)
+      : port_(port), tag_(std::move(tag)), first_(first_client), ep_(::epoll_create1(0)) {
+    if (ep_ < 0) throw std::runtime_error("epoll_create1 failed");
+    conns_.resize(static_cast<std::size_t>(clients));
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      conns_[i].client = first_ + static_cast<int>(i);
+      open(conns_[i]);
     }
-    return 0;
+  }
+  ~Driver() {
+    for (auto& c : conns_)
+      if (c.fd >= 0) ::close(c.fd);
+    ::close(ep_);
+  }
+  // Runs until stop; counts responses while measuring is set.
+  void loop(const std::atomic<bool>& measuring, const std::atomic<bool>& stop, Counters& out) {
+    std::vector<epoll_event> events(conns_.size() + 1);
+    while (!stop.load(std::memory_order_relaxed)) {
+      const int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), 50);
+      for (int i = 0; i < n; ++i) {
+        auto& c = conns_[events[static_cast<std::size_t>(i)].data.u32];
+        if (events[static_cast<std::size_t>(i)].events & (EPOLLERR | EPOLLHUP)) {
+          fail(c, measuring, out);
+          continue;
+        }
+        if (events[static_cast<std::size_t>(i)].events & EPOLLOUT) flush(c, measuring, out);
+        if (events[static_cast<std::size_t>(i)].events & EPOLLIN) receive(c, measuring, out);
+      }
+    }
   }
 
  private:
-  void connect_now() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  struct Conn {
+    int client = 0;
+    int fd = -1;
+    long long n = 0;  // requests sent on behalf of this client
+    std::string order;
+    std::string out;
+    std::size_t sent = 0;
+    std::string in;
+    Clock::time_point t0;
+  };
+
+  void open(Conn& c) {
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<std::uint16_t>(port_));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      ::close(fd_);
-      fd_ = -1;
-    }
+    ::connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // EINPROGRESS: EPOLLOUT says
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT;
+    ev.data.u32 = static_cast<std::uint32_t>(c.client - first_);
+    ::epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
+    c.in.clear();
+    next_request(c);
   }
-  bool send_all(const std::string& s) {
-    if (fd_ < 0) return false;
-    std::size_t off = 0;
-    while (off < s.size()) {
-      ssize_t n = ::send(fd_, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<std::size_t>(n);
+
+  // Each client loops: create an order, add 9 items to it.
+  void next_request(Conn& c) {
+    const long long step = c.n % 10;
+    std::string target, body;
+    if (step == 0) {
+      c.order = tag_ + "-c" + std::to_string(c.client) + "-o" + std::to_string(c.n / 10);
+      target = "/orders";
+      body = "{\"order_id\":\"" + c.order + "\",\"customer_id\":\"cust-" + std::to_string(c.client) + "\"}";
+    } else {
+      target = "/orders/" + c.order + "/items";
+      body = "{\"product_id\":\"p-" + std::to_string(step) + "\",\"quantity\":1,\"price\":\"9.99\"}";
     }
-    return true;
+    ++c.n;
+    c.out = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    c.sent = 0;
+    c.t0 = Clock::now();
   }
-  bool fill() {
+
+  void flush(Conn& c, const std::atomic<bool>& measuring, Counters& out) {
+    while (c.sent < c.out.size()) {
+      const ssize_t n = ::send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.sent += static_cast<std::size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS)) {
+        return;  // EPOLLOUT stays on
+      } else {
+        fail(c, measuring, out);
+        return;
+      }
+    }
+    epoll_event ev{};  // all sent: wait for the response only
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<std::uint32_t>(c.client - first_);
+    ::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+  }
+
+  void receive(Conn& c, const std::atomic<bool>& measuring, Counters& out) {
     char tmp[16384];
-    ssize_t n = ::recv(fd_, tmp, sizeof tmp, 0);
-    if (n <= 0) return false;
-    buf_.append(tmp, static_cast<std::size_t>(n));
-    return true;
-  }
-  int read_response() {
-    std::size_t head_end;
-    while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (!fill()) return 0;
+    for (;;) {
+      const ssize_t n = ::recv(c.fd, tmp, sizeof tmp, 0);
+      if (n > 0) {
+        c.in.append(tmp, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof tmp) break;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        fail(c, measuring, out);
+        return;
+      }
     }
-    int status = std::atoi(buf_.c_str() + 9);
-    std::size_t length = 0;
-    std::string head = buf_.substr(0, head_end);
+    const std::size_t head_end = c.in.find("\r\n\r\n");
+    if (head_end == std::string::npos) return;
+    std::string head = c.in.substr(0, head_end);
     for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::size_t length = 0;
     if (auto p = head.find("content-length:"); p != std::string::npos) {
       length = static_cast<std::size_t>(std::strtoull(head.c_str() + p + 15, nullptr, 10));
     }
-    while (buf_.size() < head_end + 4 + length) {
-      if (!fill()) return 0;
+    if (c.in.size() < head_end + 4 + length) return;
+    const int status = c.in.size() > 12 ? std::atoi(c.in.c_str() + 9) : 0;
+    c.in.erase(0, head_end + 4 + length);
+    if (measuring.load(std::memory_order_relaxed)) {
+      if (status == 200 || status == 201) {
+        ++out.ok;
+        out.latency_us.push_back(static_cast<std::uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - c.t0).count()));
+      } else {
+        ++out.errors;
+      }
     }
-    buf_.erase(0, head_end + 4 + length);
-    return status;
+    next_request(c);
+    flush(c, measuring, out);  // usually sends at once; else EPOLLOUT finishes it
+    if (c.sent < c.out.size()) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | EPOLLOUT;
+      ev.data.u32 = static_cast<std::uint32_t>(c.client - first_);
+      ::epoll_ctl(ep_, EPOLL_CTL_MOD, c.fd, &ev);
+    }
   }
+
+  // A broken connection: count the request as failed, reconnect, start the order's next request.
+  void fail(Conn& c, const std::atomic<bool>& measuring, Counters& out) {
+    if (measuring.load(std::memory_order_relaxed)) ++out.errors;
+    ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+    ::close(c.fd);
+    open(c);
+  }
+
   int port_;
-  int fd_ = -1;
-  std::string buf_;
+  std::string tag_;
+  int first_;
+  int ep_;
+  std::vector<Conn> conns_;
 };
 
 // Whole-machine CPU counters (/proc/stat): (busy, total) jiffies.
@@ -164,39 +255,17 @@ double metric(int port, const std::string& name) {
   return std::stod(body.substr(at + name.size() + 2));
 }
 
-RunResult run(int port, int clients, double warmup_s, double seconds, const std::string& tag) {
+RunResult run(int port, int clients, int driver_threads, double warmup_s, double seconds,
+               const std::string& tag) {
   std::atomic<bool> measuring{false}, stop{false};
-  std::vector<std::vector<std::uint32_t>> lat(static_cast<std::size_t>(clients));
-  std::vector<long long> ok(static_cast<std::size_t>(clients), 0), err(static_cast<std::size_t>(clients), 0);
+  const int threads_n = std::max(1, std::min(driver_threads, clients));
+  std::vector<Counters> counters(static_cast<std::size_t>(threads_n));
   std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      Conn conn(port);
-      long long n = 0;
-      std::string order;
-      while (!stop.load(std::memory_order_relaxed)) {
-        const long long step = n % 10;
-        std::string target, body;
-        if (step == 0) {
-          order = tag + "-c" + std::to_string(c) + "-o" + std::to_string(n / 10);
-          target = "/orders";
-          body = "{\"order_id\":\"" + order + "\",\"customer_id\":\"cust-" + std::to_string(c) + "\"}";
-        } else {
-          target = "/orders/" + order + "/items";
-          body = "{\"product_id\":\"p-" + std::to_string(step) + "\",\"quantity\":1,\"price\":\"9.99\"}";
-        }
-        ++n;
-        const auto t0 = Clock::now();
-        const int status = conn.post(target, body);
-        const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
-        if (!measuring.load(std::memory_order_relaxed)) continue;
-        if (status == 200 || status == 201) {
-          ++ok[c];
-          lat[c].push_back(static_cast<std::uint32_t>(us));
-        } else {
-          ++err[c];
-        }
-      }
+  for (int t = 0; t < threads_n; ++t) {
+    const int first = clients * t / threads_n, last = clients * (t + 1) / threads_n;
+    threads.emplace_back([&, t, first, last] {
+      Driver driver(port, tag, first, last - first);
+      driver.loop(measuring, stop, counters[static_cast<std::size_t>(t)]);
     });
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));  // warm-up, not measured
@@ -217,10 +286,10 @@ RunResult run(int port, int clients, double warmup_s, double seconds, const std:
 
   RunResult r;
   std::vector<std::uint32_t> all;
-  for (int c = 0; c < clients; ++c) {
-    r.ok += ok[c];
-    r.errors += err[c];
-    all.insert(all.end(), lat[c].begin(), lat[c].end());
+  for (const auto& c : counters) {
+    r.ok += c.ok;
+    r.errors += c.errors;
+    all.insert(all.end(), c.latency_us.begin(), c.latency_us.end());
   }
   r.cmds_per_s = static_cast<double>(r.ok) / elapsed;
   r.p50_ms = percentile(all, 0.50);
@@ -246,6 +315,7 @@ std::vector<int> parse_list(const std::string& s) {
 
 int main(int argc, char** argv) {
   double seconds = 8, warmup = 2;
+  int driver_threads = 2;
   std::vector<int> client_counts = {1, 16, 64};
   std::string database_url;
   std::map<std::string, std::string> extra;
@@ -260,6 +330,7 @@ int main(int argc, char** argv) {
     if (a == "--seconds") seconds = std::stod(next());
     else if (a == "--warmup") warmup = std::stod(next());
     else if (a == "--clients") client_counts = parse_list(next());
+    else if (a == "--driver-threads") driver_threads = std::stoi(next());
     else if (a == "--database-url") database_url = next();
     else if (a == "--extra") {
       auto kv = next();
@@ -268,7 +339,7 @@ int main(int argc, char** argv) {
       extra[kv.substr(0, eq)] = kv.substr(eq + 1);
     } else {
       std::cerr << "usage: write_side_bench [--seconds S] [--warmup S] [--clients 1,16,64] "
-                   "[--database-url URL] [--extra KEY=VALUE]\n";
+                   "[--database-url URL] [--driver-threads 2] [--extra KEY=VALUE]\n";
       return 2;
     }
   }
@@ -299,7 +370,8 @@ int main(int argc, char** argv) {
     for (auto& [k, v] : extra) env[k] = v;
     auto proc = orders::testing::start_service(orders::testing::write_side_binary(), {}, env, port);
     for (int clients : client_counts) {
-      auto r = run(port, clients, warmup, seconds, "gc" + mode.name + "-n" + std::to_string(clients));
+      auto r = run(port, clients, driver_threads, warmup, seconds,
+                   "gc" + mode.name + "-n" + std::to_string(clients));
       std::fprintf(stderr, "GROUP_COMMIT=%-3s clients=%-3d %9.0f cmds/s  p50 %6.2f ms  p99 %6.2f ms  "
                            "avg batch %5.1f  errors %lld  machine busy %3.0f%%  load before %.1f\n",
                    mode.name.c_str(), clients, r.cmds_per_s, r.p50_ms, r.p99_ms, r.avg_batch, r.errors,

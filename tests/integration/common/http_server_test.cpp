@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <future>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <thread>
 
@@ -144,6 +146,13 @@ struct Gate {
   std::shared_future<void> opened = open_promise.get_future().share();
   std::atomic<int> entered{0};
   void open() { open_promise.set_value(); }
+  // Threads answering async requests later (joined when the gate goes).
+  std::mutex mu;
+  std::vector<std::jthread> responders;
+  void later(std::function<void()> fn) {
+    std::lock_guard lock(mu);
+    responders.emplace_back(std::move(fn));
+  }
 };
 
 Router make_router(Gate& gate) {
@@ -157,6 +166,28 @@ Router make_router(Gate& gate) {
   r.add("GET", "/items/{id}", [](const Request& req) {
     return json_response(200, {{"id", req.path_params.at("id")}, {"query", req.query}, {"route", req.route}});
   });
+  // Async handlers: answered inline, later from another thread, twice, never, or by throwing.
+  r.add_async("GET", "/async/now", [](const Request& req, Respond respond) {
+    respond(json_response(200, {{"async", "now"}, {"request_id", req.request_id}}));
+  }, "public");
+  r.add_async("GET", "/async/later/{n}", [&gate](const Request& req, Respond respond) {
+    gate.later([n = req.path_params.at("n"), respond] {  // answered from another thread
+      respond(json_response(200, {{"async", "later"}, {"n", n}}));
+    });
+  }, "public");
+  r.add_async("GET", "/async/twice", [](const Request&, Respond respond) {
+    respond(json_response(200, {{"answer", 1}}));
+    respond(json_response(500, {{"answer", 2}}));
+  }, "public");
+  r.add_async("GET", "/async/never", [](const Request&, Respond) {}, "public");
+  r.add_async("GET", "/async/boom", [](const Request&, Respond) {
+    throw std::runtime_error("secret-internal-detail: password=hunter2");
+  }, "public");
+  r.add_async("GET", "/async/busy", [](const Request&, Respond) { throw pg::PoolExhausted("pool empty"); },
+              "public");
+  r.add_async("POST", "/async/scoped", [](const Request&, Respond respond) {
+    respond(json_response(202, {{"accepted", true}}));
+  }, "command");
   r.add("GET", "/boom", [](const Request&) -> Response {
     throw std::runtime_error("secret-internal-detail: password=hunter2");
   });
@@ -532,6 +563,52 @@ TEST_F(HttpServerTest, HandlerOverItsTimeoutIs503) {
   EXPECT_EQ(header_of(r, "retry-after"), "1");
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
   EXPECT_EQ(c.get("/ok").status, 200);
+}
+
+TEST_F(HttpServerTest, AsyncHandlersAnswerInlineOrLaterFromAnotherThread) {
+  HttpClient c("127.0.0.1", port_);
+  auto r = c.get("/async/now");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(body(r).at("async"), "now");
+  EXPECT_EQ(body(r).at("request_id"), r.headers.at("x-request-id"));
+  // Several connections at once, each answered from its own thread, each getting its own answer.
+  std::vector<std::future<std::string>> answers;
+  for (int i = 0; i < 8; ++i) {
+    answers.push_back(std::async(std::launch::async, [this, i] {
+      HttpClient ci("127.0.0.1", port_);
+      auto ri = ci.get("/async/later/" + std::to_string(i));
+      return ri.status == 200 ? nlohmann::json::parse(ri.body).at("n").get<std::string>() : "status " + std::to_string(ri.status);
+    }));
+  }
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(answers[static_cast<std::size_t>(i)].get(), std::to_string(i));
+  // The first answer wins; the connection stays usable.
+  r = c.get("/async/twice");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(body(r).at("answer"), 1);
+  EXPECT_EQ(c.get("/async/now").status, 200);
+  // Exceptions map like a blocking handler's: 500 without the text, 503 + Retry-After when transient.
+  r = c.get("/async/boom");
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body.find("hunter2"), std::string::npos) << r.body;
+  r = c.get("/async/busy");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(header_of(r, "retry-after"), "1");
+  // Auth applies before the handler runs.
+  EXPECT_EQ(c.post("/async/scoped", "{}").status, 401);
+}
+
+TEST_F(HttpServerTest, AsyncHandlerThatNeverAnswersIs503AfterTheHandlerTimeout) {
+  TearDown();
+  auto o = test_options();
+  o.handler_timeout = 300ms;
+  start(o);
+  HttpClient c("127.0.0.1", port_);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto r = c.get("/async/never");
+  EXPECT_EQ(r.status, 503);
+  EXPECT_EQ(header_of(r, "retry-after"), "1");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_EQ(c.get("/async/now").status, 200);
 }
 
 TEST_F(HttpServerTest, GracefulStopFinishesInFlightRequestsAndClosesIdleOnes) {
