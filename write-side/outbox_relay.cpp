@@ -133,6 +133,8 @@ OutboxRelay::OutboxRelay(RelayOptions options, log::Logger& logger, metrics::Reg
   m_wake_notify_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "notify"}});
   m_wake_timeout_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "timeout"}});
   m_wake_busy_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "busy"}});
+  m_steps_waiting_ = &reg_.counter("relay_steps_waiting_total",
+                                   "Sequencing steps that left committed rows waiting for the xmin horizon");
 }
 
 OutboxRelay::~OutboxRelay() {
@@ -509,6 +511,7 @@ void OutboxRelay::lead(Session& s) {
       n_seq = step[0][0].as<std::uint64_t>();
       s.last_sequenced = step[0][1].as<std::uint64_t>();
       waiting = step[0][2].as<std::uint64_t>();
+      if (waiting > 0) m_steps_waiting_->inc();
       m_step_sequence_->observe(seconds_between(seq_started, Clock::now()));
     }
     sequenced_ += n_seq;

@@ -121,6 +121,7 @@ class OutboxRelay {
   metrics::Counter* m_wake_notify_;
   metrics::Counter* m_wake_timeout_;
   metrics::Counter* m_wake_busy_;
+  metrics::Counter* m_steps_waiting_;
 };
 
 }  // namespace orders::relay

@@ -235,7 +235,15 @@ void projector_throughput(int events, int batch, bool statement_stats) {
               (rs_cpu + pg_cpu) * 1e6 / static_cast<double>(total));
   auto check = read_side::check_read_model(db);
   std::printf("read model check after the run: diverged=%lld\n", static_cast<long long>(check.diverged));
-  if (statement_stats) print_statement_stats(pg_log, pg_log_from);
+  if (statement_stats) {
+    print_statement_stats(pg_log, pg_log_from);
+    pqxx::read_transaction tx(c);
+    for (const auto& row : tx.exec("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                                   "WHERE relname IN ('orders', 'customer_orders') ORDER BY relname")) {
+      std::printf("  %-16s inserts %s, updates %s, of which HOT %s\n", row[0].c_str(), row[1].c_str(),
+                  row[2].c_str(), row[3].c_str());
+    }
+  }
 }
 
 // The read side alone: an event appended to the store and published (as the relay would), then
