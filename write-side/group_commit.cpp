@@ -303,7 +303,7 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Comple
             for (const auto& e : new_events) {
               w.state = domain::evolve(std::move(w.state), e);
               NewEvent ne;
-              ne.event_id = uuid_v4();
+              ne.event_id = uuid_v7();
               ne.stream_id = req.order_id;
               ne.version = w.state.version;
               ne.type = std::string(domain::event_type(e));

@@ -37,6 +37,22 @@ TEST(UuidV4, FormatAndUniqueness) {
   }
 }
 
+TEST(UuidV7, FormatTimePrefixAndUniqueness) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    const auto id = uuid_v7();
+    ASSERT_EQ(id.size(), 36u);
+    EXPECT_EQ(id[8], '-');
+    EXPECT_EQ(id[14], '7') << id;
+    EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
+    EXPECT_TRUE(seen.insert(id).second);
+  }
+  // The first 48 bits are the Unix time in ms, so ids of later milliseconds sort after earlier ones.
+  const auto a = uuid_v7_at(0x0123456789abULL);
+  EXPECT_EQ(a.substr(0, 13), "01234567-89ab");
+  EXPECT_LT(uuid_v7_at(1'700'000'000'000ULL), uuid_v7_at(1'700'000'000'001ULL));
+}
+
 TEST(AggregateCache, EvictsTheLeastRecentlyUsed) {
   AggregateCache cache(2);
   domain::OrderState s;
