@@ -11,7 +11,7 @@ std::vector<config::SettingSpec> setting_specs() {
       {"NATS_STREAM", "ORDERS", "JetStream stream the relay publishes to"},
       {"PG_POOL_SIZE", "16", "PostgreSQL connections in the pool (committers + queries)"},
       {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled connection, ms"},
-      {"HTTP_WORKERS", "64", "Threads running request handlers (concurrent blocking requests)"},
+      {"HTTP_WORKERS", "64", "Threads running blocking request handlers (queries, health; not commands)"},
       {"HTTP_IO_THREADS", "2", "Threads doing socket I/O"},
       {"HTTP_MAX_CONNECTIONS", "1024", "Open client connections beyond which new ones get 503"},
       {"BODY_LIMIT_BYTES", "1048576", "Largest request body; above it 413"},
