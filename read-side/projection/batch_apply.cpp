@@ -42,8 +42,48 @@ void apply_one(pqxx::transaction_base& tx, OrderView& view, const codec::Recorde
 
 }  // namespace
 
+const OrderView* ViewCache::find(std::size_t projection, const std::string& order_id) {
+  if (projection >= slots_.size()) return nullptr;
+  auto& slot = slots_[projection];
+  auto it = slot.views.find(order_id);
+  if (it == slot.views.end()) return nullptr;
+  slot.recency.splice(slot.recency.begin(), slot.recency, it->second.second);
+  return &it->second.first;
+}
+
+void ViewCache::put(std::size_t projection, const OrderView& view) {
+  if (capacity_ == 0) return;
+  if (projection >= slots_.size()) slots_.resize(projection + 1);
+  auto& slot = slots_[projection];
+  const auto& id = view.state.order_id;
+  if (auto it = slot.views.find(id); it != slot.views.end()) {
+    it->second.first = view;
+    slot.recency.splice(slot.recency.begin(), slot.recency, it->second.second);
+    return;
+  }
+  if (slot.views.size() >= capacity_) {
+    slot.views.erase(slot.recency.back());
+    slot.recency.pop_back();
+  }
+  slot.recency.push_front(id);
+  slot.views.emplace(id, std::make_pair(view, slot.recency.begin()));
+}
+
+void ViewCache::clear() { slots_.clear(); }
+
+std::size_t ViewCache::size(std::size_t projection) const {
+  return projection < slots_.size() ? slots_[projection].views.size() : 0;
+}
+
+void ViewCache::check_tables(const std::vector<std::int64_t>& table_oids) {
+  if (table_oids != table_oids_) {
+    clear();
+    table_oids_ = table_oids;
+  }
+}
+
 BatchStats apply_batch(pqxx::connection& conn, int partition,
-                       const std::vector<codec::RecordedEvent>& events) {
+                       const std::vector<codec::RecordedEvent>& events, ViewCache* cache) {
   BatchStats stats;
   if (events.empty()) return stats;
 
@@ -66,9 +106,23 @@ BatchStats apply_batch(pqxx::connection& conn, int partition,
 
   pqxx::work tx(conn);
   tx.exec_params(kCutoverSharedLockSql, kCutoverLockClass, static_cast<int>(projections().size()));
+  // After the cutover lock: a table swapped in by rebuild-projection has a new oid.
+  if (cache != nullptr) cache->check_tables(read_table_oids(tx));
   std::vector<std::pair<std::string, CheckpointAdvance>> checkpoints;
-  for (const auto& p : projections()) {
-    auto views = load_views(tx, p, ids);
+  std::vector<std::map<std::string, OrderView>> committed(projections().size());
+  for (std::size_t pi = 0; pi < projections().size(); ++pi) {
+    const auto& p = projections()[pi];
+    std::map<std::string, OrderView> views;
+    std::vector<std::string> missing;
+    for (const auto& id : ids) {
+      const OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
+      if (hit != nullptr) {
+        views.emplace(id, *hit);
+      } else {
+        missing.push_back(id);
+      }
+    }
+    views.merge(load_views(tx, p, missing));
     std::map<std::string, std::int64_t> stored;  // version of each stored row as loaded
     for (const auto& [id, v] : views) stored.emplace(id, v.state.version);
     auto& pstats = stats.by_projection[p.name];
@@ -87,15 +141,23 @@ BatchStats apply_batch(pqxx::connection& conn, int partition,
     }
     if (!write_views(tx, p, changed)) {
       // Only the partition's owner writes these rows, so this is not expected; never overwrite.
+      if (cache != nullptr) cache->clear();
       throw StaleReadModel("projection " + p.name + ", partition " + std::to_string(partition) +
                            ": a row changed since it was loaded; the batch is retried");
     }
     CheckpointAdvance a = advance;
     a.events_applied = pstats.applied;
     checkpoints.emplace_back(p.name, a);
+    std::erase_if(views, [](const auto& kv) { return !kv.second.state.exists(); });
+    committed[pi] = std::move(views);
   }
   advance_checkpoints(tx, partition, checkpoints);
   tx.commit();
+  if (cache != nullptr) {
+    for (std::size_t pi = 0; pi < committed.size(); ++pi) {
+      for (const auto& [id, v] : committed[pi]) cache->put(pi, v);
+    }
+  }
   return stats;
 }
 

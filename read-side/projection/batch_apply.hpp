@@ -6,15 +6,19 @@
 // commit. (Waking waiters is the
 // caller's business: no NOTIFY in this transaction, see pg::NotifyBroadcaster.)
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <list>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <pqxx/pqxx>
 
 #include "codec/recorded_event.hpp"
+#include "projection/order_view.hpp"
 
 namespace orders::read_side {
 
@@ -37,9 +41,37 @@ struct BatchStats {
   std::int64_t last_global_position = 0;
 };
 
-// Every event must carry global_position (the stream sequence). Throws ApplyError or pqxx errors;
-// nothing is committed then. The connection must have prepare_projector_statements() applied.
+// The stored views of a partition's recently applied orders, per projection, exactly as the last
+// committed batch left them, so a batch loads only the orders it has not seen. Owned by the
+// partition's worker while it holds the partition (the only writer of those rows); bounded (the
+// least recently used order goes first). A safety net, not a trust: every write is still
+// guarded by the version the view was taken at, and a guard that fails empties the cache. It is
+// also emptied when a table was swapped (rebuild-projection) since the last batch.
+class ViewCache {
+ public:
+  explicit ViewCache(std::size_t capacity_per_projection = 8192) : capacity_(capacity_per_projection) {}
+  const OrderView* find(std::size_t projection, const std::string& order_id);
+  void put(std::size_t projection, const OrderView& view);
+  void clear();
+  std::size_t size(std::size_t projection) const;
+  // Tables' identities (oids) the cached views were read from; a change empties the cache.
+  void check_tables(const std::vector<std::int64_t>& table_oids);
+
+ private:
+  struct Slot {
+    std::unordered_map<std::string, std::pair<OrderView, std::list<std::string>::iterator>> views;
+    std::list<std::string> recency;  // most recent first
+  };
+  std::size_t capacity_;
+  std::vector<Slot> slots_;
+  std::vector<std::int64_t> table_oids_;
+};
+
+// Every event must carry global_position (the stream sequence). Throws ApplyError,
+// StaleReadModel or pqxx errors; nothing is committed then. The connection must have
+// prepare_projector_statements() applied. With a cache, views found there are not loaded, and
+// the views the batch committed are put there.
 BatchStats apply_batch(pqxx::connection& conn, int partition,
-                       const std::vector<codec::RecordedEvent>& events);
+                       const std::vector<codec::RecordedEvent>& events, ViewCache* cache = nullptr);
 
 }  // namespace orders::read_side

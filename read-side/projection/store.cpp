@@ -195,6 +195,14 @@ void prepare_projector_statements(pqxx::connection& conn) {
     conn.prepare(stmt_name("upsert", p), upsert_views_sql(p.kind, p.table));
     conn.prepare(stmt_name("write", p), write_views_sql(p.kind, p.table));
   }
+  {
+    std::string oids = "SELECT ";
+    for (const auto& p : projections()) {
+      if (oids.size() > 7) oids += ", ";
+      oids += "to_regclass('" + p.table + "')::oid::bigint";
+    }
+    conn.prepare("rs_table_oids", oids);
+  }
   conn.prepare("rs_checkpoints",
                "INSERT INTO projection_checkpoints AS c (projection, partition, "
                "last_global_position, last_recorded_at, events_applied, updated_at) "
@@ -242,6 +250,13 @@ void upsert_views(pqxx::transaction_base& tx, const ProjectionDef& p,
   auto records = nlohmann::json::array();
   for (const auto* v : views) records.push_back(record_for(p.kind, *v));
   tx.exec_prepared(stmt_name("upsert", p), records.dump());
+}
+
+std::vector<std::int64_t> read_table_oids(pqxx::transaction_base& tx) {
+  std::vector<std::int64_t> out;
+  const auto row = tx.exec_prepared1("rs_table_oids");
+  for (const auto& f : row) out.push_back(f.is_null() ? 0 : f.as<std::int64_t>());
+  return out;
 }
 
 bool write_views(pqxx::transaction_base& tx, const ProjectionDef& p,

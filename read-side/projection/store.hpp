@@ -56,6 +56,10 @@ void prepare_projector_statements(pqxx::connection& conn);
 std::map<std::string, OrderView> load_views(pqxx::transaction_base& tx, const ProjectionDef& p,
                                             const std::vector<std::string>& order_ids);
 
+// The oids of the projections' tables (in projections() order): rebuild-projection swaps a table
+// for a new one.
+std::vector<std::int64_t> read_table_oids(pqxx::transaction_base& tx);
+
 struct ViewWrite {
   const OrderView* view = nullptr;
   std::int64_t stored_version = 0;  // version of the stored row it replaces; 0: no row yet

@@ -87,6 +87,7 @@ void PartitionWorker::consume(pqxx::connection& conn) {
   auto backoff = std::chrono::milliseconds(100);
   int fetch_errors = 0;
   auto last_ping = Clock::now();
+  ViewCache cache;  // this partition's views as last committed; dies with the partition's lock
 
   while (!stop_) {
     if (!consumer) {
@@ -140,7 +141,7 @@ void PartitionWorker::consume(pqxx::connection& conn) {
         if (!e->global_position) e->global_position = static_cast<std::int64_t>(m.stream_sequence());
         events.push_back(std::move(*e));
       }
-      auto stats = apply_batch(conn, partition_, events);
+      auto stats = apply_batch(conn, partition_, events, &cache);
       auto& po = stats.by_projection["orders"];
       auto& pc = stats.by_projection["customers"];
       ctx_.metrics.applied_orders.inc(static_cast<double>(po.applied));
