@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -57,6 +58,21 @@ double process_cpu_seconds(int pid) {
     if (i == 15) break;
   }
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// The nats-server process listening on `port` (its command line holds "-p" "<port>"), or 0.
+int nats_server_pid(int port) {
+  const std::string want = std::string("-p") + '\0' + std::to_string(port) + '\0';
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const auto name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmd.find("nats-server") != std::string::npos && cmd.find(want) != std::string::npos) {
+      return std::stoi(name);
+    }
+  }
+  return 0;
 }
 
 std::int64_t applied(pqxx::connection& c) {
@@ -200,6 +216,8 @@ void projector_throughput(int events, int batch, bool statement_stats) {
     std::ifstream in(pg_log, std::ios::ate);
     pg_log_from = in.tellg();
   }
+  const int nats_pid = nats_server_pid(nats.port());
+  const double nats_cpu_before = nats_pid != 0 ? process_cpu_seconds(nats_pid) : 0;
   auto rs = start_service(read_side_binary(), {"serve"},
                           {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(port)},
                            {"PROJECTOR_BATCH", std::to_string(batch)}, {"LOG_LEVEL", "warn"}},
@@ -228,11 +246,14 @@ void projector_throughput(int events, int batch, bool statement_stats) {
     }
   }
   const double rs_cpu = process_cpu_seconds(rs->pid());
+  const double nats_cpu = nats_pid != 0 ? process_cpu_seconds(nats_pid) - nats_cpu_before : 0;
   std::printf("| projector (batch %d) | %lld events | %.2f s | %.0f events/s | read-side process CPU %.2f s |"
               " its Postgres backends CPU %.2f s | %.1f us CPU per event |\n",
               batch, static_cast<long long>(total - at_first), secs,
               static_cast<double>(total - at_first) / secs, rs_cpu, pg_cpu,
               (rs_cpu + pg_cpu) * 1e6 / static_cast<double>(total));
+  std::printf("  nats-server CPU while the read-side ran: %.2f s (%.1f us per event)\n", nats_cpu,
+              nats_cpu * 1e6 / static_cast<double>(total));
   auto check = read_side::check_read_model(db);
   std::printf("read model check after the run: diverged=%lld\n", static_cast<long long>(check.diverged));
   if (statement_stats) {
