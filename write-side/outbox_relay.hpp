@@ -5,29 +5,38 @@
 // Build: the library target `outbox_relay` is defined in write-side/outbox_relay.cmake; the
 // write-side CMakeLists.txt includes it with
 //     include(${CMAKE_CURRENT_SOURCE_DIR}/outbox_relay.cmake)
-// and links `outbox_relay`. Needs migration V010 (relay_sequence(), the outbox NOTIFY trigger).
+// and links `outbox_relay`. Needs migrations V010-V014 (global_log, relay_step(), relay_horizon()).
 //
 // How it works (one background thread):
 // * Leadership: a dedicated Postgres connection holds pg_try_advisory_lock(kRelayLockKey);
 //   non-leaders retry every leader_retry. Losing that connection is losing leadership: the relay
 //   stops at once (checked before every step) and starts over as a candidate.
-// * Sequencing: relay_sequence(batch) (sql/V010) moves outbox rows whose transaction is below
-//   the xmin horizon into global_log with global_position = last_sequenced + 1, 2, ... Every
-//   such transaction has finished, so nothing committed is ever numbered after a later reader
-//   passed its place. A long-running write transaction holds the horizon (and the relay) back.
-// * Publishing: global_log rows after the published cursor, joined to events, are published
-//   asynchronously (up to publish_batch in flight) to subject codec::subject_for(prefix, order)
-//   with Nats-Msg-Id = event_id and Nats-Expected-Last-Sequence = global_position - 1, so the
-//   stream sequence equals global_position and nothing can land twice or out of order. After the
-//   acks of a batch, relay_state.last_published advances in one update.
+// * One loop iteration = ONE statement, relay_step() (sql/V013, V014), in autocommit: it numbers
+//   outbox rows whose transaction is below the horizon into global_log (global_position =
+//   last_sequenced + 1, 2, ...), writes the last_published hint, and returns the next events to
+//   publish after what is already in flight. It commits (synchronously) before the rows reach us,
+//   so nothing is published under a position that could be lost. The horizon (relay_horizon(),
+//   V014) is the lowest running xid, ignoring the relay's own transaction and read-side
+//   projector transactions (neither ever writes the outbox); a long-running WRITE transaction
+//   still holds the relay back. Its plans do not depend on table statistics.
+// * Publishing: asynchronously to subject codec::subject_for(prefix, order) with Nats-Msg-Id =
+//   event_id and Nats-Expected-Last-Sequence = global_position - 1, so the stream sequence equals
+//   global_position and nothing can land twice or out of order. The acks of a batch are checked
+//   after the NEXT relay_step (they arrive while the database works) or before idling; the cursor
+//   only advances over an acknowledged prefix, and any failed ack means a resync.
 // * Resync: at (re)start and after any publish error the cursor is the stream's last sequence
 //   (rows <= it were published before a crash). A stream ahead of global_log, or whose last
 //   message is not the event global_log has at that position, belongs to another database: the
 //   relay logs an error and publishes nothing until it is fixed.
-// * Wake-up: LISTEN outbox (trigger in V010) and wake(); a fallback poll (poll_interval) only
-//   catches the xmin horizon moving without a new insert.
+// * Wake-up: wake() (the local write-side after each commit) and LISTEN outbox (other replicas'
+//   write-sides NOTIFY). While committed rows wait for the horizon (relay_step's `waiting`), it
+//   looks again after 1, 2, 4, ... ms (the transaction holding the horizon may end without a
+//   wake-up); otherwise a fallback poll (poll_interval).
 // * Failures of NATS or Postgres: retried with capped exponential backoff; order is never
 //   changed (ExpectLastSeq). NATS being down does not stop sequencing.
+// * Metrics for where the time goes: relay_step_seconds{step}, relay_event_age_seconds{stage}
+//   (now - recorded_at when read and when acked), relay_wakeups_total{by},
+//   relay_steps_waiting_total.
 #pragma once
 #include <atomic>
 #include <chrono>
