@@ -55,6 +55,7 @@ void ViewCache::put(std::size_t projection, const OrderView& view) {
   if (capacity_ == 0) return;
   if (projection >= slots_.size()) slots_.resize(projection + 1);
   auto& slot = slots_[projection];
+  if (slot.views.empty()) slot.views.reserve(capacity_);  // no rehashing as it fills
   const auto& id = view.state.order_id;
   if (auto it = slot.views.find(id); it != slot.views.end()) {
     it->second.first = view;
