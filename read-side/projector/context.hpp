@@ -47,6 +47,8 @@ struct ProjectorContext {
 };
 
 // Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).
+// The outbox relay's horizon (sql/V014 relay_horizon()) ignores transactions of connections that
+// hold this lock: a partition worker's connection must never write events or the outbox.
 inline constexpr int kPartitionLockClass = 0x52534450;  // "RSDP"
 
 }  // namespace orders::read_side
