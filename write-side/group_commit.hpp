@@ -88,7 +88,7 @@ struct CommandRequest {
 struct PipelineOptions {
   bool group_commit = true;        // off: one command per transaction
   std::size_t max_batch = 256;     // commands per transaction (group commit on)
-  std::size_t committers = 4;      // concurrent transactions (pipelining); off: parallel singles
+  std::size_t committers = 2;      // concurrent transactions (pipelining); off: parallel singles
   std::size_t cache_size = 100'000;
   std::int64_t snapshot_every = 100;  // 0: no snapshots
   int max_attempts = 20;           // re-runs after conflicts before answering 503

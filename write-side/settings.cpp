@@ -17,7 +17,7 @@ std::vector<config::SettingSpec> setting_specs() {
       {"BODY_LIMIT_BYTES", "1048576", "Largest request body; above it 413"},
       {"GROUP_COMMIT", "on", "on: many commands per transaction; off: one command per transaction"},
       {"GROUP_COMMIT_MAX_BATCH", "256", "Most commands in one group-commit transaction"},
-      {"GROUP_COMMIT_CONNECTIONS", "4",
+      {"GROUP_COMMIT_CONNECTIONS", "2",
        "Group-commit transactions in flight at once (pipelining); with GROUP_COMMIT=off: parallel "
        "single-command transactions (default then: PG_POOL_SIZE - 2)"},
       {"CACHE_SIZE", "100000", "Aggregates (orders) kept in memory; 0 turns the cache off"},

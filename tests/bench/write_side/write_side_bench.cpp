@@ -1,7 +1,7 @@
 // Write-side command throughput and latency over HTTP, group commit on vs off, side by side.
 //
 //   write_side_bench [--seconds S] [--warmup S] [--clients 1,16,64] [--database-url URL]
-//                    [--driver-threads 2] [--extra KEY=VALUE ...]
+//                    [--driver-threads 2] [--group-commit-only] [--extra KEY=VALUE ...]
 //
 // Starts its own PostgreSQL (fsync on, tests/support PgServer) unless --database-url is given,
 // then, for GROUP_COMMIT=on and =off, a write-side (RELAY_ENABLED=off) on a fresh database, and
@@ -23,7 +23,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -237,7 +239,46 @@ struct RunResult {
   double avg_batch = 0;
   double machine_busy = 0;  // % of both cores busy during the measurement (everything, not just us)
   double load_before = 0;   // 1-minute load average when the point started
+  // CPU per command (us) of the write-side process, its Postgres backends, and this driver: what a
+  // command costs whatever else runs on the machine.
+  double ws_us = 0, pg_us = 0, driver_us = 0;
 };
+
+// utime + stime of a process (since it started), from /proc.
+double process_cpu_seconds(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double ticks = 0;
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(f);
+    if (i == 15) break;
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+struct CpuSample {
+  double ws = 0, pg = 0, driver = 0;
+};
+// The write-side's connections stay open for the whole run, so their backends' CPU is comparable.
+CpuSample cpu_sample(int ws_pid, const std::string& db) {
+  CpuSample c;
+  c.ws = process_cpu_seconds(std::to_string(ws_pid));
+  c.driver = process_cpu_seconds("self");
+  try {
+    pqxx::connection conn(db);
+    pqxx::read_transaction tx(conn);
+    for (const auto& row : tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                   "AND pid <> pg_backend_pid()")) {
+      c.pg += process_cpu_seconds(row[0].c_str());
+    }
+  } catch (const std::exception&) {
+  }
+  return c;
+}
 
 double percentile(std::vector<std::uint32_t>& v, double p) {
   if (v.empty()) return 0;
@@ -255,8 +296,8 @@ double metric(int port, const std::string& name) {
   return std::stod(body.substr(at + name.size() + 2));
 }
 
-RunResult run(int port, int clients, int driver_threads, double warmup_s, double seconds,
-               const std::string& tag) {
+RunResult run(int port, int ws_pid, const std::string& db, int clients, int driver_threads, double warmup_s,
+               double seconds, const std::string& tag) {
   std::atomic<bool> measuring{false}, stop{false};
   const int threads_n = std::max(1, std::min(driver_threads, clients));
   std::vector<Counters> counters(static_cast<std::size_t>(threads_n));
@@ -271,6 +312,7 @@ RunResult run(int port, int clients, int driver_threads, double warmup_s, double
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));  // warm-up, not measured
   const double load_before = load_average();
   const auto cpu0 = cpu_jiffies();
+  const auto own0 = cpu_sample(ws_pid, db);
   const double batches0 = metric(port, "group_commit_batch_size_count");
   const double cmds0 = metric(port, "group_commit_batch_size_sum");
   measuring = true;
@@ -279,6 +321,7 @@ RunResult run(int port, int clients, int driver_threads, double warmup_s, double
   measuring = false;
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto cpu1 = cpu_jiffies();
+  const auto own1 = cpu_sample(ws_pid, db);
   const double batches1 = metric(port, "group_commit_batch_size_count");
   const double cmds1 = metric(port, "group_commit_batch_size_sum");
   stop = true;
@@ -300,6 +343,12 @@ RunResult run(int port, int clients, int driver_threads, double warmup_s, double
     r.machine_busy = 100.0 * static_cast<double>(cpu1.first - cpu0.first) /
                      static_cast<double>(cpu1.second - cpu0.second);
   }
+  if (r.ok > 0) {
+    const double n = static_cast<double>(r.ok);
+    r.ws_us = (own1.ws - own0.ws) * 1e6 / n;
+    r.pg_us = (own1.pg - own0.pg) * 1e6 / n;
+    r.driver_us = (own1.driver - own0.driver) * 1e6 / n;
+  }
   return r;
 }
 
@@ -316,6 +365,7 @@ std::vector<int> parse_list(const std::string& s) {
 int main(int argc, char** argv) {
   double seconds = 8, warmup = 2;
   int driver_threads = 2;
+  bool group_commit_only = false;  // skip the GROUP_COMMIT=off runs (quick iterations)
   std::vector<int> client_counts = {1, 16, 64};
   std::string database_url;
   std::map<std::string, std::string> extra;
@@ -331,6 +381,7 @@ int main(int argc, char** argv) {
     else if (a == "--warmup") warmup = std::stod(next());
     else if (a == "--clients") client_counts = parse_list(next());
     else if (a == "--driver-threads") driver_threads = std::stoi(next());
+    else if (a == "--group-commit-only") group_commit_only = true;
     else if (a == "--database-url") database_url = next();
     else if (a == "--extra") {
       auto kv = next();
@@ -339,7 +390,7 @@ int main(int argc, char** argv) {
       extra[kv.substr(0, eq)] = kv.substr(eq + 1);
     } else {
       std::cerr << "usage: write_side_bench [--seconds S] [--warmup S] [--clients 1,16,64] "
-                   "[--database-url URL] [--driver-threads 2] [--extra KEY=VALUE]\n";
+                   "[--database-url URL] [--driver-threads 2] [--group-commit-only] [--extra KEY=VALUE]\n";
       return 2;
     }
   }
@@ -358,6 +409,7 @@ int main(int argc, char** argv) {
   };
   std::vector<Mode> modes = {{"on", "on", {}}, {"off", "off", {}}};
   for (auto& mode : modes) {
+    if (group_commit_only && mode.name == "off") continue;
     const std::string db = new_database("bench_gc_" + mode.name);
     const int port = orders::testing::free_port();
     std::map<std::string, std::string> env = {{"DATABASE_URL", db},
@@ -370,12 +422,13 @@ int main(int argc, char** argv) {
     for (auto& [k, v] : extra) env[k] = v;
     auto proc = orders::testing::start_service(orders::testing::write_side_binary(), {}, env, port);
     for (int clients : client_counts) {
-      auto r = run(port, clients, driver_threads, warmup, seconds,
+      auto r = run(port, proc->pid(), db, clients, driver_threads, warmup, seconds,
                    "gc" + mode.name + "-n" + std::to_string(clients));
       std::fprintf(stderr, "GROUP_COMMIT=%-3s clients=%-3d %9.0f cmds/s  p50 %6.2f ms  p99 %6.2f ms  "
-                           "avg batch %5.1f  errors %lld  machine busy %3.0f%%  load before %.1f\n",
+                           "avg batch %5.1f  errors %lld  machine busy %3.0f%%  load before %.1f  "
+                           "CPU/cmd: write-side %.0f us, its PG backends %.0f us, driver %.0f us\n",
                    mode.name.c_str(), clients, r.cmds_per_s, r.p50_ms, r.p99_ms, r.avg_batch, r.errors,
-                   r.machine_busy, r.load_before);
+                   r.machine_busy, r.load_before, r.ws_us, r.pg_us, r.driver_us);
       mode.results[clients] = r;
     }
     proc->signal(SIGTERM);
