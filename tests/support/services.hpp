@@ -93,6 +93,10 @@ class Process {
   std::unique_ptr<Impl> impl_;
 };
 
+// CPU seconds (user + system) a process used since it started, from /proc/<pid>/stat; 0 when it is
+// gone. pid "self" is this process. For benchmarks that report CPU per operation.
+double process_cpu_seconds(const std::string& pid);
+
 // Path of a built binary: env var override (WRITE_SIDE_BIN, READ_SIDE_BIN) or the CMake location.
 std::string write_side_binary();
 std::string read_side_binary();

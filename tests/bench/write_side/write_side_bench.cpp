@@ -244,28 +244,13 @@ struct RunResult {
   double ws_us = 0, pg_us = 0, driver_us = 0;
 };
 
-// utime + stime of a process (since it started), from /proc.
-double process_cpu_seconds(const std::string& pid) {
-  std::ifstream in("/proc/" + pid + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; fields >> f; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(f);
-    if (i == 15) break;
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
 struct CpuSample {
   double ws = 0, pg = 0, driver = 0;
 };
 // The write-side's connections stay open for the whole run, so their backends' CPU is comparable.
 CpuSample cpu_sample(int ws_pid, const std::string& db) {
   CpuSample c;
+  using orders::testing::process_cpu_seconds;
   c.ws = process_cpu_seconds(std::to_string(ws_pid));
   c.driver = process_cpu_seconds("self");
   try {
