@@ -180,7 +180,9 @@ TEST(RebuildPg, SecondConcurrentRebuildIsRefused) {
   RebuildOptions o = all_projections();
   o.projections = {*read_side::find_projection("orders")};
   EXPECT_TRUE(run(url, o).swapped);
-  // Once the other run ends, a rebuild of customers goes ahead.
+  // Once the other run ends, a rebuild of customers goes ahead. (Unlock explicitly: after a
+  // disconnect the server releases the lock only when the backend has exited, a moment later.)
+  ASSERT_EQ(q1(other, "SELECT pg_advisory_unlock(" + std::to_string(read_side::kRebuildRunLockClass) + ", 1)"), "t");
   other.disconnect();
   o.projections = {*read_side::find_projection("customers")};
   EXPECT_TRUE(run(url, o).swapped);
