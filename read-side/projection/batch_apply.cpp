@@ -70,7 +70,10 @@ void ViewCache::put(std::size_t projection, const OrderView& view) {
   slot.views.emplace(id, std::make_pair(view, slot.recency.begin()));
 }
 
-void ViewCache::clear() { slots_.clear(); }
+void ViewCache::clear() {
+  slots_.clear();
+  table_oids_.clear();
+}
 
 std::size_t ViewCache::size(std::size_t projection) const {
   return projection < slots_.size() ? slots_[projection].views.size() : 0;
@@ -83,17 +86,98 @@ void ViewCache::check_tables(const std::vector<std::int64_t>& table_oids) {
   }
 }
 
+namespace {
+
+enum class Attempt { Done, Retry, Stale };
+
+Attempt try_apply(pqxx::connection& conn, int partition,
+                  const std::vector<codec::RecordedEvent>& events,
+                  const std::vector<std::string>& ids,
+                  const std::map<std::string, std::int64_t>& first_version,
+                  const CheckpointAdvance& advance, ViewCache* cache, bool assume_new,
+                  bool& assumed_any, BatchStats& stats) {
+  const std::size_t np = projections().size();
+  std::vector<std::map<std::string, OrderView>> views(np);
+  std::vector<std::vector<std::string>> missing(np);
+  bool any_missing = false;
+  assumed_any = false;
+  for (std::size_t pi = 0; pi < np; ++pi) {
+    for (const auto& id : ids) {
+      const OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
+      if (hit != nullptr) {
+        views[pi].emplace(id, *hit);
+      } else if (assume_new && first_version.at(id) == 1) {
+        assumed_any = true;  // created in this batch: no stored row (the write checks it)
+      } else {
+        missing[pi].push_back(id);
+        any_missing = true;
+      }
+    }
+  }
+  std::vector<std::int64_t> table_oids = cache != nullptr ? cache->table_oids() : std::vector<std::int64_t>{};
+  pqxx::nontransaction tx(conn);
+  // A fresh cache reads once to learn which tables its views come from.
+  if (any_missing || (cache != nullptr && table_oids.empty())) {
+    auto loaded = load_batch_views(tx, missing);
+    if (cache != nullptr && !cache->table_oids().empty() && loaded.table_oids != cache->table_oids()) {
+      return Attempt::Retry;  // swapped by rebuild-projection: the cached views are another table's
+    }
+    if (cache != nullptr) cache->check_tables(loaded.table_oids);
+    table_oids = loaded.table_oids;
+    for (std::size_t pi = 0; pi < np; ++pi) views[pi].merge(loaded.by_projection[pi]);
+  }
+
+  std::vector<std::vector<ViewWrite>> writes(np);
+  std::vector<std::pair<std::string, CheckpointAdvance>> checkpoints;
+  for (std::size_t pi = 0; pi < np; ++pi) {
+    const auto& p = projections()[pi];
+    auto& pviews = views[pi];
+    std::map<std::string, std::int64_t> stored;  // version of each stored row as loaded
+    for (const auto& [id, v] : pviews) stored.emplace(id, v.state.version);
+    auto& pstats = stats.by_projection[p.name];
+    pstats = ProjectionApplyStats{};
+    std::set<std::string> dirty;
+    for (const auto& e : events) {
+      auto& view = pviews[e.stream_id];
+      const auto before = pstats.applied;
+      apply_one(tx, view, e, pstats);
+      if (pstats.applied != before) dirty.insert(e.stream_id);
+    }
+    writes[pi].reserve(dirty.size());
+    for (const auto& id : dirty) {
+      auto s = stored.find(id);
+      writes[pi].push_back(ViewWrite{&pviews.at(id), s == stored.end() ? 0 : s->second});
+    }
+    CheckpointAdvance a = advance;
+    a.events_applied = pstats.applied;
+    checkpoints.emplace_back(p.name, a);
+  }
+  switch (write_batch(tx, table_oids, writes, partition, checkpoints)) {
+    case BatchWrite::Written: break;
+    case BatchWrite::TablesSwapped: return Attempt::Retry;
+    case BatchWrite::Stale: return Attempt::Stale;
+  }
+  if (cache != nullptr) {
+    for (std::size_t pi = 0; pi < np; ++pi) {
+      for (const auto& [id, v] : views[pi]) {
+        if (v.state.exists()) cache->put(pi, v);
+      }
+    }
+  }
+  return Attempt::Done;
+}
+
+}  // namespace
+
 BatchStats apply_batch(pqxx::connection& conn, int partition,
                        const std::vector<codec::RecordedEvent>& events, ViewCache* cache) {
   BatchStats stats;
   if (events.empty()) return stats;
 
   std::vector<std::string> ids;
-  {
-    std::set<std::string> seen;
-    for (const auto& e : events) {
-      if (seen.insert(e.stream_id).second) ids.push_back(e.stream_id);
-    }
+  std::map<std::string, std::int64_t> first_version;  // of each order's first event in the batch
+  for (const auto& e : events) {
+    if (first_version.emplace(e.stream_id, e.version).second) ids.push_back(e.stream_id);
   }
   CheckpointAdvance advance;
   for (const auto& e : events) {
@@ -105,61 +189,29 @@ BatchStats apply_batch(pqxx::connection& conn, int partition,
   }
   stats.last_global_position = advance.last_global_position;
 
-  pqxx::work tx(conn);
-  tx.exec_params(kCutoverSharedLockSql, kCutoverLockClass, static_cast<int>(projections().size()));
-  // After the cutover lock: a table swapped in by rebuild-projection has a new oid.
-  if (cache != nullptr) cache->check_tables(read_table_oids(tx));
-  std::vector<std::pair<std::string, CheckpointAdvance>> checkpoints;
-  std::vector<std::map<std::string, OrderView>> committed(projections().size());
-  for (std::size_t pi = 0; pi < projections().size(); ++pi) {
-    const auto& p = projections()[pi];
-    std::map<std::string, OrderView> views;
-    std::vector<std::string> missing;
-    for (const auto& id : ids) {
-      const OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
-      if (hit != nullptr) {
-        views.emplace(id, *hit);
-      } else {
-        missing.push_back(id);
-      }
-    }
-    views.merge(load_views(tx, p, missing));
-    std::map<std::string, std::int64_t> stored;  // version of each stored row as loaded
-    for (const auto& [id, v] : views) stored.emplace(id, v.state.version);
-    auto& pstats = stats.by_projection[p.name];
-    std::set<std::string> dirty;
-    for (const auto& e : events) {
-      auto& view = views[e.stream_id];
-      const auto before = pstats.applied;
-      apply_one(tx, view, e, pstats);
-      if (pstats.applied != before) dirty.insert(e.stream_id);
-    }
-    std::vector<ViewWrite> changed;
-    changed.reserve(dirty.size());
-    for (const auto& id : dirty) {
-      auto s = stored.find(id);
-      changed.push_back(ViewWrite{&views.at(id), s == stored.end() ? 0 : s->second});
-    }
-    if (!write_views(tx, p, changed)) {
-      // Only the partition's owner writes these rows, so this is not expected; never overwrite.
-      if (cache != nullptr) cache->clear();
-      throw StaleReadModel("projection " + p.name + ", partition " + std::to_string(partition) +
-                           ": a row changed since it was loaded; the batch is retried");
-    }
-    CheckpointAdvance a = advance;
-    a.events_applied = pstats.applied;
-    checkpoints.emplace_back(p.name, a);
-    std::erase_if(views, [](const auto& kv) { return !kv.second.state.exists(); });
-    committed[pi] = std::move(views);
-  }
-  advance_checkpoints(tx, partition, checkpoints);
-  tx.commit();
-  if (cache != nullptr) {
-    for (std::size_t pi = 0; pi < committed.size(); ++pi) {
-      for (const auto& [id, v] : committed[pi]) cache->put(pi, v);
+  bool assume_new = true;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    bool assumed_any = false;
+    switch (try_apply(conn, partition, events, ids, first_version, advance, cache, assume_new,
+                      assumed_any, stats)) {
+      case Attempt::Done: return stats;
+      case Attempt::Retry:
+        if (cache != nullptr) cache->clear();
+        continue;
+      case Attempt::Stale:
+        // Only the partition's owner writes these rows, so a moved row is not expected (a
+        // redelivered creation is: retried at once with reads); never overwrite.
+        if (cache != nullptr) cache->clear();
+        if (assumed_any) {
+          assume_new = false;
+          continue;
+        }
+        throw StaleReadModel("partition " + std::to_string(partition) +
+                             ": a row changed since it was loaded; the batch is retried");
     }
   }
-  return stats;
+  throw StaleReadModel("partition " + std::to_string(partition) +
+                       ": the read model's tables keep changing under the batch; it is retried");
 }
 
 }  // namespace orders::read_side

@@ -1,10 +1,13 @@
-// Applies one batch of bus events (one partition, stream order) to every live projection in ONE
-// Postgres transaction: load the touched orders' stored views, fold the events in memory
-// (duplicates skipped, gaps filled from the event store first), write back with one statement
-// per projection (UPDATE guarded by the loaded version + INSERT of new rows; a row that moved
-// since it was loaded fails the batch), advance every projection's checkpoint in one statement,
-// commit. (Waking waiters is the
-// caller's business: no NOTIFY in this transaction, see pg::NotifyBroadcaster.)
+// Applies one batch of bus events (one partition, stream order) to every live projection with
+// at most two statements and no explicit transaction: one read (the stored views of the touched
+// orders the cache does not hold, both tables, primary-key lookups, and the tables' oids; not
+// sent when the cache holds every order or the order's first event in the batch is its
+// creation), the fold in memory (duplicates skipped, gaps filled from the event store first),
+// then ONE write statement that is its own transaction (sql/V025 rs_apply_batch: cutover lock
+// shared, tables still the ones read, UPDATE guarded by the loaded version + INSERT of new rows
+// for every projection, every projection's checkpoint advanced). The transaction id is held only
+// while that statement runs. (Waking waiters is the caller's business: no NOTIFY here, see
+// pg::NotifyBroadcaster.)
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -52,10 +55,11 @@ class ViewCache {
   explicit ViewCache(std::size_t capacity_per_projection = 8192) : capacity_(capacity_per_projection) {}
   const OrderView* find(std::size_t projection, const std::string& order_id);
   void put(std::size_t projection, const OrderView& view);
-  void clear();
+  void clear();  // the views and the tables' oids
   std::size_t size(std::size_t projection) const;
   // Tables' identities (oids) the cached views were read from; a change empties the cache.
   void check_tables(const std::vector<std::int64_t>& table_oids);
+  const std::vector<std::int64_t>& table_oids() const { return table_oids_; }
 
  private:
   struct Slot {
@@ -69,8 +73,12 @@ class ViewCache {
 
 // Every event must carry global_position (the stream sequence). Throws ApplyError,
 // StaleReadModel or pqxx errors; nothing is committed then. The connection must have
-// prepare_projector_statements() applied. With a cache, views found there are not loaded, and
-// the views the batch committed are put there.
+// prepare_projector_statements() applied and not be in a transaction. With a cache, views found
+// there are not loaded, and the views the batch committed are put there. An order whose first
+// event in the batch is version 1 is written as new without a read; if it exists after all
+// (a redelivery), the write fails as a whole and the batch is retried at once with reads. A
+// table swapped in since the views were read is read again (retried at once). StaleReadModel:
+// a row read or cached moved under the batch (cache emptied; the caller retries).
 BatchStats apply_batch(pqxx::connection& conn, int partition,
                        const std::vector<codec::RecordedEvent>& events, ViewCache* cache = nullptr);
 

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "projection/pg_text.hpp"
+#include "rebuild/locks.hpp"
 
 namespace orders::read_side {
 
@@ -216,6 +217,28 @@ void prepare_projector_statements(pqxx::connection& conn) {
                "last_recorded_at = CASE WHEN EXCLUDED.last_global_position >= c.last_global_position "
                "THEN EXCLUDED.last_recorded_at ELSE c.last_recorded_at END, "
                "events_applied = c.events_applied + EXCLUDED.events_applied, updated_at = now()");
+  {
+    // Both tables' rows of the batch's orders (primary-key lookups) and the tables' oids, in one
+    // statement: k = projection index, or -1 for the oids row (in version, last_global_position).
+    const auto& o = projections().at(0);
+    const auto& c = projections().at(1);
+    conn.prepare("rs_load_batch",
+                 "SELECT 0 AS k, " + view_columns(o.kind) + " FROM " + o.table +
+                     " WHERE order_id = ANY ($1::text[]) UNION ALL "
+                     "SELECT 1, order_id, customer_id, status, items::text, NULL, NULL, NULL, NULL, "
+                     "NULL, version, last_global_position FROM " + c.table +
+                     " WHERE order_id = ANY ($2::text[]) UNION ALL "
+                     "SELECT -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+                     "to_regclass('" + o.table + "')::oid::bigint, to_regclass('" + c.table +
+                     "')::oid::bigint");
+    conn.prepare("rs_apply_batch",
+                 "SELECT rs_apply_batch($1::int, $2::int, $3::bigint[], $4::text[], $5::text[], "
+                 "$6::text[], $7::jsonb[], $8::bigint[], $9::int[], $10::text[], $11::bigint[], "
+                 "$12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], "
+                 "$17::bigint[], $18::text[], $19::text[], $20::text[], $21::jsonb[], "
+                 "$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::int, "
+                 "$27::text[], $28::bigint[], $29::bigint[], $30::bigint[])");
+  }
   conn.prepare("rs_stream_events", std::string("SELECT ") + kEventColumns + " FROM " + kEventFrom +
                                        " WHERE e.stream_id = $1 AND e.version BETWEEN $2 AND $3"
                                        " ORDER BY e.version");
@@ -332,6 +355,115 @@ void advance_checkpoints(pqxx::transaction_base& tx, int partition,
   }
   tx.exec_prepared("rs_checkpoints", partition, names.finish(), positions.finish(),
                    recorded.finish(), applied.finish());
+}
+
+LoadedViews load_batch_views(pqxx::transaction_base& tx,
+                             const std::vector<std::vector<std::string>>& ids_by_projection) {
+  if (projections().size() != 2 || ids_by_projection.size() != 2) {
+    throw std::logic_error("load_batch_views: rs_load_batch reads exactly two projections");
+  }
+  LoadedViews out;
+  out.by_projection.resize(2);
+  PgArrayText orders_ids, customers_ids;
+  for (const auto& id : ids_by_projection[0]) orders_ids.add(id);
+  for (const auto& id : ids_by_projection[1]) customers_ids.add(id);
+  for (const auto& row : tx.exec_prepared("rs_load_batch", orders_ids.finish(), customers_ids.finish())) {
+    const int k = row[0].as<int>();
+    if (k < 0) {
+      out.table_oids = {row[10].is_null() ? 0 : row[10].as<std::int64_t>(),
+                        row[11].is_null() ? 0 : row[11].as<std::int64_t>()};
+      continue;
+    }
+    OrderView v;
+    v.state.order_id = row[1].as<std::string>();
+    v.state.customer_id = row[2].as<std::string>();
+    auto status = parse_status(row[3].as<std::string>());
+    if (!status) throw std::runtime_error("read model row " + v.state.order_id + " has a bad status");
+    v.state.status = *status;
+    auto items = items_from_json(nlohmann::json::parse(row[4].as<std::string>()));
+    if (!items) throw std::runtime_error("read model row " + v.state.order_id + " has bad items");
+    v.state.items = std::move(*items);
+    if (k == 0) {
+      v.state.tracking_number = row[5].as<std::string>();
+      v.created_at_us = opt_int(row[6]);
+      v.confirmed_at_us = opt_int(row[7]);
+      v.shipped_at_us = opt_int(row[8]);
+      v.delivered_at_us = opt_int(row[9]);
+    }
+    v.state.version = row[10].as<std::int64_t>();
+    v.last_global_position = row[11].as<std::int64_t>();
+    auto id = v.state.order_id;
+    out.by_projection.at(static_cast<std::size_t>(k)).emplace(std::move(id), std::move(v));
+  }
+  return out;
+}
+
+BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_t>& table_oids,
+                       const std::vector<std::vector<ViewWrite>>& writes_by_projection,
+                       int partition,
+                       const std::vector<std::pair<std::string, CheckpointAdvance>>& advances) {
+  if (projections().size() != 2 || writes_by_projection.size() != 2) {
+    throw std::logic_error("write_batch: rs_apply_batch writes exactly two projections");
+  }
+  PgArrayText oids;
+  for (auto o : table_oids) oids.add(o);
+  PgArrayText o_id, o_customer, o_status, o_items, o_total, o_count, o_tracking, o_created,
+      o_confirmed, o_shipped, o_delivered, o_version, o_last, o_stored;
+  for (const auto& r : writes_by_projection[0]) {
+    const auto& v = *r.view;
+    const auto& s = v.state;
+    o_id.add(s.order_id);
+    o_customer.add(s.customer_id);
+    o_status.add(domain::to_string(s.status));
+    o_items.add(items_json_text(s.items));
+    o_total.add(domain::total_cents(s));
+    o_count.add(static_cast<std::int64_t>(s.items.size()));
+    if (s.tracking_number.empty()) {
+      o_tracking.add_null();
+    } else {
+      o_tracking.add(s.tracking_number);
+    }
+    o_created.add(v.created_at_us);
+    o_confirmed.add(v.confirmed_at_us);
+    o_shipped.add(v.shipped_at_us);
+    o_delivered.add(v.delivered_at_us);
+    o_version.add(s.version);
+    o_last.add(v.last_global_position);
+    o_stored.add(r.stored_version);
+  }
+  PgArrayText c_id, c_customer, c_status, c_items, c_total, c_version, c_last, c_stored;
+  for (const auto& r : writes_by_projection[1]) {
+    const auto& s = r.view->state;
+    c_id.add(s.order_id);
+    c_customer.add(s.customer_id);
+    c_status.add(domain::to_string(s.status));
+    c_items.add(items_json_text(s.items));
+    c_total.add(domain::total_cents(s));
+    c_version.add(s.version);
+    c_last.add(r.view->last_global_position);
+    c_stored.add(r.stored_version);
+  }
+  PgArrayText names, positions, recorded, applied;
+  for (const auto& [name, a] : advances) {
+    names.add(name);
+    positions.add(a.last_global_position);
+    recorded.add(a.last_recorded_at_us);
+    applied.add(a.events_applied);
+  }
+  try {
+    const auto row = tx.exec_prepared1(
+        "rs_apply_batch", kCutoverLockClass, static_cast<int>(projections().size()), oids.finish(),
+        o_id.finish(), o_customer.finish(), o_status.finish(), o_items.finish(), o_total.finish(),
+        o_count.finish(), o_tracking.finish(), o_created.finish(), o_confirmed.finish(),
+        o_shipped.finish(), o_delivered.finish(), o_version.finish(), o_last.finish(),
+        o_stored.finish(), c_id.finish(), c_customer.finish(), c_status.finish(), c_items.finish(),
+        c_total.finish(), c_version.finish(), c_last.finish(), c_stored.finish(), partition,
+        names.finish(), positions.finish(), recorded.finish(), applied.finish());
+    return row[0].as<int>() == 0 ? BatchWrite::Written : BatchWrite::TablesSwapped;
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() == "RS001") return BatchWrite::Stale;
+    throw;
+  }
 }
 
 }  // namespace orders::read_side

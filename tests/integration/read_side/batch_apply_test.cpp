@@ -115,5 +115,50 @@ TEST_F(BatchApplyTest, ATableSwappedInSinceTheLastBatchIsReadAgain) {
   EXPECT_NE(items.find("p-2"), std::string::npos) << items;
 }
 
+TEST_F(BatchApplyTest, ARedeliveredCreationIsWrittenOnceAndSkippedAsADuplicate) {
+  // A creation is written without a read; a redelivery to a fresh cache (another worker, a
+  // restart) must find the stored row (the blind insert fails, the batch is redone with reads).
+  auto e1 = append("o-1", domain::OrderCreated{"o-1", "c-1"});
+  auto e2 = append("o-1", domain::OrderItemAdded{"p-1", 2, 1000});
+  {
+    rs::ViewCache cache;
+    rs::apply_batch(*conn_, 0, {e1, e2}, &cache);
+  }
+  auto e3 = append("o-1", domain::OrderItemAdded{"p-2", 1, 1500});
+  auto e4 = append("o-2", domain::OrderCreated{"o-2", "c-2"});
+  rs::ViewCache fresh;
+  auto s = rs::apply_batch(*conn_, 0, {e1, e2, e3, e4}, &fresh);
+  EXPECT_EQ(s.by_projection["orders"].duplicates, 2);
+  EXPECT_EQ(s.by_projection["orders"].applied, 2);
+  EXPECT_EQ(s.by_projection["customers"].duplicates, 2);
+  EXPECT_EQ(stored("orders", "o-1").first, 3);
+  EXPECT_EQ(stored("customer_orders", "o-1").first, 3);
+  EXPECT_EQ(stored("orders", "o-2").first, 1);
+  EXPECT_EQ(fresh.size(0), 2u);
+  // Without a cache too.
+  auto again = rs::apply_batch(*conn_, 0, {e1, e4});
+  EXPECT_EQ(again.by_projection["orders"].duplicates, 2);
+  EXPECT_EQ(again.by_projection["orders"].applied, 0);
+  expect_model_equal();
+}
+
+TEST_F(BatchApplyTest, TheCheckpointAdvancesWithTheRowsInOneCommittedWrite) {
+  rs::ViewCache cache;
+  auto e1 = append("o-1", domain::OrderCreated{"o-1", "c-1"});
+  rs::apply_batch(*conn_, 3, {e1}, &cache);
+  // The connection is left outside any transaction (each batch's write is its own): a batch
+  // committed is visible to another connection at once.
+  pqxx::connection other(db_);
+  EXPECT_EQ(pqxx::read_transaction(other).exec_params1("SELECT version FROM orders WHERE order_id = $1", "o-1")[0].as<int>(), 1);
+  pqxx::read_transaction tx(*conn_);
+  auto r = tx.exec_params(
+      "SELECT projection, last_global_position, events_applied FROM projection_checkpoints "
+      "WHERE partition = 3 ORDER BY projection");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0][0].as<std::string>(), "customers");
+  EXPECT_EQ(r[0][1].as<std::int64_t>(), e1.global_position.value_or(-1));
+  EXPECT_EQ(r[1][2].as<std::int64_t>(), 1);
+}
+
 }  // namespace
 }  // namespace orders::testing::read_side
