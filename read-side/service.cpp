@@ -14,7 +14,6 @@
 #include "projection/store.hpp"
 #include "projector/context.hpp"
 #include "projector/coordinator.hpp"
-#include "pg/notify_broadcaster.hpp"
 #include "projector/listener.hpp"
 #include "projector/notifier.hpp"
 #include "query/query_api.hpp"
@@ -106,8 +105,15 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   ProjectorContext ctx{url, bus, notifier, logger, projector_metrics,
                        static_cast<int>(settings.integer("PROJECTOR_BATCH", 1, 10000))};
   {
-    AppliedListener listener(url, notifier, logger);
-    pg::NotifyBroadcaster broadcaster(url, kAppliedChannel, logger);
+    // Own notifications carry this token and are ignored by the own listener.
+    const auto token = make_replica_token();
+    const char* help = "NOTIFY read_side_applied received, by kind";
+    ListenerMetrics listener_metrics{
+        &registry.counter("read_side_applied_notifications_total", help, {{"kind", "orders"}}),
+        &registry.counter("read_side_applied_notifications_total", help, {{"kind", "all"}}),
+        &registry.counter("read_side_applied_notifications_total", help, {{"kind", "own"}})};
+    AppliedListener listener(url, token, notifier, logger, listener_metrics);
+    AppliedBroadcaster broadcaster(url, token, logger);
     ctx.broadcaster = &broadcaster;
     Coordinator coordinator(ctx, id);
     server.start();

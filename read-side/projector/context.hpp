@@ -31,10 +31,9 @@ struct ProjectorMetrics {
 };
 
 }  // namespace orders::read_side
-namespace orders::pg {
-class NotifyBroadcaster;
-}
 namespace orders::read_side {
+
+class AppliedBroadcaster;
 
 struct ProjectorContext {
   std::string database_url;
@@ -43,7 +42,7 @@ struct ProjectorContext {
   log::Logger& logger;
   ProjectorMetrics& metrics;
   int batch_size = 500;
-  pg::NotifyBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
+  AppliedBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
 };
 
 // Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).

@@ -1,23 +1,84 @@
-// LISTEN read_side_applied on a dedicated connection; each notification bumps the notifier.
-// Reconnects with back-off while Postgres is away.
+// Cross-replica apply notifications on channel read_side_applied.
+// AppliedBroadcaster (the projector): after a commit, sends NOTIFY with the committed order ids and
+// versions (payload below), from its own connection and thread, outside any data transaction;
+// requests arriving while one is in flight coalesce (highest version per order).
+// AppliedListener: LISTEN on a dedicated connection; wakes only the waiters of the orders named in
+// another replica's payload, ignores this replica's own (same token: the projector woke them
+// already), wakes all on a payload it cannot read and after (re)connecting. Reconnects with
+// back-off while Postgres is away.
 #pragma once
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <unordered_map>
+#include <vector>
 
 #include "projector/notifier.hpp"
 
 namespace orders::log {
 class Logger;
 }
+namespace orders::metrics {
+class Counter;
+}
 
 namespace orders::read_side {
 
+// Payload: "<token>\n" then one "<order_id> <version>\n" per order, or "<token>\n*\n" (wake all).
+// Postgres limits a payload to 8000 bytes: longer lists are split over several notifications.
+inline constexpr std::size_t kMaxAppliedPayload = 7000;
+struct AppliedPayload {
+  std::string token;
+  bool all = false;                     // wake every waiter
+  std::vector<AppliedVersion> orders;   // otherwise: these
+};
+std::vector<std::string> encode_applied(const std::string& token,
+                                        const std::unordered_map<std::string, std::int64_t>& orders,
+                                        bool all);
+// nullopt: not a payload of this format (e.g. empty): the caller wakes all.
+std::optional<AppliedPayload> decode_applied(std::string_view payload);
+
+// A random token naming this process's notifications.
+std::string make_replica_token();
+
+class AppliedBroadcaster {
+ public:
+  AppliedBroadcaster(std::string database_url, std::string token, log::Logger& logger);
+  ~AppliedBroadcaster();  // stops and joins
+  AppliedBroadcaster(const AppliedBroadcaster&) = delete;
+  AppliedBroadcaster& operator=(const AppliedBroadcaster&) = delete;
+
+  // Never blocks on the database.
+  void request(const std::vector<AppliedVersion>& orders);
+
+ private:
+  void run();
+  std::string url_;
+  std::string token_;
+  log::Logger& logger_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::unordered_map<std::string, std::int64_t> pending_;
+  bool pending_all_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+struct ListenerMetrics {
+  metrics::Counter* foreign = nullptr;  // notifications of other replicas with an order list
+  metrics::Counter* all = nullptr;      // wake-all notifications (or reconnects)
+  metrics::Counter* own = nullptr;      // this replica's own, ignored
+};
+
 class AppliedListener {
  public:
-  AppliedListener(std::string database_url, ApplyNotifier& notifier, log::Logger& logger);
+  AppliedListener(std::string database_url, std::string own_token, ApplyNotifier& notifier,
+                  log::Logger& logger, ListenerMetrics metrics = {});
   ~AppliedListener();  // stops and joins
   AppliedListener(const AppliedListener&) = delete;
   AppliedListener& operator=(const AppliedListener&) = delete;
@@ -25,8 +86,10 @@ class AppliedListener {
  private:
   void run();
   std::string url_;
+  std::string token_;
   ApplyNotifier& notifier_;
   log::Logger& logger_;
+  ListenerMetrics metrics_;
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

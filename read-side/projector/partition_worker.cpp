@@ -7,7 +7,6 @@
 #include "bus/jetstream.hpp"
 #include "codec/recorded_event.hpp"
 #include "log/logger.hpp"
-#include "pg/notify_broadcaster.hpp"
 #include "projection/batch_apply.hpp"
 #include "projection/store.hpp"
 #include "projector/listener.hpp"
@@ -171,8 +170,15 @@ void PartitionWorker::consume(pqxx::connection& conn) {
       continue;
     }
     backoff = std::chrono::milliseconds(100);
-    ctx_.notifier.notify();
-    if (ctx_.broadcaster) ctx_.broadcaster->request();
+    {
+      // Committed: each order is at least at its highest version in the batch (duplicates were
+      // applied before, gaps were filled). Wake only those orders' waiters, here and elsewhere.
+      std::vector<AppliedVersion> committed;
+      committed.reserve(events.size());
+      for (const auto& e : events) committed.push_back(AppliedVersion{e.stream_id, e.version});
+      ctx_.notifier.applied(committed);
+      if (ctx_.broadcaster) ctx_.broadcaster->request(committed);
+    }
     try {
       consumer->ack(msgs);
     } catch (const bus::NatsError& e) {

@@ -27,6 +27,7 @@ constexpr int kDefaultWaitMs = 2000;
 constexpr int kMaxWaitMs = 10000;
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 500;
+constexpr auto kPeriodicRecheck = std::chrono::milliseconds(1000);
 
 // Columns of an order row, in the order order_json() reads them.
 constexpr const char* kOrderColumns =
@@ -132,8 +133,22 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
     wait_ms = static_cast<int>(std::min<std::int64_t>(*w, kMaxWaitMs));
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
+  // Registered before the first query: an apply committed after that query still wakes us.
+  std::optional<ApplyNotifier::Waiter> waiter;
+  if (min_version) waiter.emplace(ctx.notifier, id, *min_version);
+  struct Waiting {  // read_side_order_waiting while this request waits
+    metrics::Gauge* g;
+    explicit Waiting(metrics::Gauge* gauge) : g(gauge) {
+      if (g) g->add(1);
+    }
+    ~Waiting() {
+      if (g) g->add(-1);
+    }
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+  };
+  std::optional<Waiting> waiting;
   while (true) {
-    const auto seen = ctx.notifier.generation();
     std::optional<nlohmann::json> found;
     auto resp = with_db(ctx, [&](pqxx::connection& c) {
       pqxx::read_transaction tx(c);
@@ -145,15 +160,32 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
     const bool enough = found && (!min_version || (*found)["version"].get<std::int64_t>() >= *min_version);
     if (enough) return http::json_response(200, *found);
     if (!min_version) return http::problem(404, "order-not-found", "Order not found", "no order " + id);
-    if (Clock::now() >= deadline) {
-      auto r = http::problem(503, "not-yet-visible", "Not yet visible",
-                             "order " + id + " has not reached version " +
-                                 std::to_string(*min_version) + " on the read side yet");
-      r.headers.emplace_back("Retry-After", "1");
-      return r;
+    // Woken only when an apply (local, or another replica's NOTIFY) committed this order at
+    // >= min_version, or when the committed orders are unknown (wake-all); the periodic
+    // re-check is a safety net for a lost notification.
+    while (true) {
+      if (Clock::now() >= deadline) {
+        auto r = http::problem(503, "not-yet-visible", "Not yet visible",
+                               "order " + id + " has not reached version " +
+                                   std::to_string(*min_version) + " on the read side yet");
+        r.headers.emplace_back("Retry-After", "1");
+        return r;
+      }
+      if (!waiting) waiting.emplace(ctx.waiting);
+      const auto wake = waiter->wait(std::min(deadline, Clock::now() + kPeriodicRecheck));
+      if (wake == ApplyNotifier::Wake::Reached) {
+        if (ctx.requery_reached) ctx.requery_reached->inc();
+        break;
+      }
+      if (wake == ApplyNotifier::Wake::Recheck) {
+        if (ctx.requery_wake_all) ctx.requery_wake_all->inc();
+        break;
+      }
+      if (Clock::now() < deadline) {
+        if (ctx.requery_periodic) ctx.requery_periodic->inc();
+        break;
+      }
     }
-    // Woken by the apply (local or NOTIFY from another replica); the short cap is a safety net.
-    ctx.notifier.wait_for_change(seen, std::min(deadline, Clock::now() + std::chrono::milliseconds(100)));
   }
 }
 
@@ -296,6 +328,11 @@ void prepare_query_statements(pqxx::connection& conn) {
 http::Router make_query_router(QueryApiContext& ctx) {
   // Scopes are enforced by the server (ServerOptions::tokens): "query" for queries, "admin" for
   // /metrics; health checks are public.
+  const char* help = "Queries of GET /orders/{id}?min_version after the first, by cause";
+  ctx.requery_reached = &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "reached"}});
+  ctx.requery_wake_all = &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "wake_all"}});
+  ctx.requery_periodic = &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "periodic"}});
+  ctx.waiting = &ctx.metrics.gauge("read_side_order_waiting", "GET /orders/{id} requests waiting for min_version");
   http::Router router;
   router.add("GET", "/orders/{id}", [&ctx](const http::Request& r) { return get_order(ctx, r); }, "query");
   router.add("GET", "/orders", [&ctx](const http::Request& r) { return list_orders(ctx, r); }, "query");

@@ -3,6 +3,7 @@
 // serves them. Every test ends by comparing the query tables with a fresh fold of the store.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <csignal>
 #include <future>
 #include <set>
@@ -15,6 +16,18 @@ namespace orders::testing::read_side {
 namespace {
 
 using namespace std::chrono_literals;
+
+// The value of one sample line of /metrics ("name{labels}"), 0 if absent.
+double metric(HttpClient& c, const std::string& sample) {
+  auto body = c.get("/metrics").body;
+  auto pos = body.find("\n" + sample + " ");
+  if (pos == std::string::npos) return 0;
+  return std::stod(body.substr(pos + sample.size() + 2));
+}
+
+const std::string kRequeryReached = "read_side_order_requeries_total{cause=\"reached\"}";
+const std::string kRequeryWakeAll = "read_side_order_requeries_total{cause=\"wake_all\"}";
+const std::string kWaiting = "read_side_order_waiting";
 
 class ReadSideTest : public ::testing::Test {
  protected:
@@ -306,6 +319,93 @@ TEST_F(ReadSideTest, TwoReplicasShareThePartitionsAndOneTakesOverWhenTheOtherDie
   HttpClient c("127.0.0.1", port_b);
   const auto last = "two-" + std::to_string(fed.load() - 1);
   EXPECT_EQ(c.get("/orders/" + last + "?min_version=5&wait_ms=10000").status, 200);
+  expect_model_equal();
+}
+
+// A waiting GET /orders/A?min_version= is not woken (and does not query again) when batches of
+// other orders are applied; the apply of A at min_version wakes it once.
+TEST_F(ReadSideTest, AWaiterIsWokenOnlyByTheApplyOfItsOrder) {
+  const int port = free_port();
+  auto rs = start_replica(port, "r1");
+  HttpClient c("127.0.0.1", port);
+  feeder_->seed("wake-a", "customer-a", 1);
+  ASSERT_TRUE(wait_until([&] { return c.get("/orders/wake-a").status == 200; }, 20s, 20ms));
+  HttpClient waiter("127.0.0.1", port);
+  auto pending = std::async(std::launch::async, [&] {
+    return waiter.get("/orders/wake-a?min_version=2&wait_ms=10000");
+  });
+  ASSERT_TRUE(wait_until([&] { return metric(c, kWaiting) == 1; }, 10s, 10ms));
+  const double reached0 = metric(c, kRequeryReached);
+  const double all0 = metric(c, kRequeryWakeAll);
+  for (int i = 0; i < 20; ++i) feeder_->seed("wake-b" + std::to_string(i), "customer-b", 5);
+  for (int i = 0; i < 20; ++i) {
+    const auto path = "/orders/wake-b" + std::to_string(i);
+    ASSERT_TRUE(wait_until([&] {
+      auto r = c.get(path);
+      return r.status == 200 && r.json()["version"] == 5;
+    }, 20s, 10ms)) << path;
+  }
+  EXPECT_EQ(metric(c, kRequeryReached), reached0);
+  EXPECT_EQ(metric(c, kRequeryWakeAll), all0);
+  EXPECT_EQ(metric(c, kWaiting), 1);
+  feeder_->append("wake-a", domain::OrderItemAdded{"product-1", 2, 1000});  // version 2
+  auto r = pending.get();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["version"], 2);
+  EXPECT_EQ(metric(c, kRequeryReached), reached0 + 1);
+  EXPECT_EQ(metric(c, kWaiting), 0);
+  expect_model_equal();
+}
+
+// A waiter on one replica is woken by the apply of another replica (NOTIFY with the order ids),
+// and a replica ignores its own notifications.
+TEST_F(ReadSideTest, AWaiterIsWokenByAnotherReplicasApply) {
+  const int port_a = free_port();
+  const int port_b = free_port();
+  auto a = start_replica(port_a, "replica-a");
+  auto b = start_replica(port_b, "replica-b");
+  auto partitions = [&](const std::string& replica) {
+    auto text = shared_pg().psql(db_, "SELECT partitions FROM read_side_replicas WHERE replica_id = '" +
+                                          replica + "' AND heartbeat_at > now() - interval '3 seconds'");
+    std::set<int> out;
+    std::string num;
+    for (char ch : text) {
+      if (std::isdigit(static_cast<unsigned char>(ch))) {
+        num += ch;
+      } else if (!num.empty()) {
+        out.insert(std::stoi(num));
+        num.clear();
+      }
+    }
+    if (!num.empty()) out.insert(std::stoi(num));
+    return out;
+  };
+  ASSERT_TRUE(wait_until([&] { return partitions("replica-a").size() == 8 && partitions("replica-b").size() == 8; },
+                         20s, 200ms));
+  const auto owned_by_a = partitions("replica-a");
+  std::string order;
+  for (int i = 0; order.empty(); ++i) {
+    auto id = "remote-" + std::to_string(i);
+    if (owned_by_a.count(codec::partition_of(id))) order = id;
+  }
+  HttpClient cb("127.0.0.1", port_b);
+  HttpClient ca("127.0.0.1", port_a);
+  HttpClient waiter("127.0.0.1", port_b);
+  auto pending = std::async(std::launch::async, [&] {
+    return waiter.get("/orders/" + order + "?min_version=5&wait_ms=10000");
+  });
+  ASSERT_TRUE(wait_until([&] { return metric(cb, kWaiting) == 1; }, 10s, 10ms));
+  const double reached0 = metric(cb, kRequeryReached);
+  feeder_->seed(order, "customer-r", 5);
+  auto r = pending.get();
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json()["version"], 5);
+  // Woken by a's notification naming the order (b does not apply that partition).
+  EXPECT_EQ(partitions("replica-a"), owned_by_a);
+  EXPECT_GE(metric(cb, kRequeryReached), reached0 + 1);
+  EXPECT_GE(metric(cb, "read_side_applied_notifications_total{kind=\"orders\"}"), 1);
+  EXPECT_TRUE(wait_until([&] { return metric(ca, "read_side_applied_notifications_total{kind=\"own\"}") >= 1; },
+                         10s, 20ms));
   expect_model_equal();
 }
 
