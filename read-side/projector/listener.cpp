@@ -23,11 +23,12 @@ class Receiver : public pqxx::notification_receiver {
   Receiver(pqxx::connection_base& c, const std::string& token, ApplyNotifier& n, const ListenerMetrics& m)
       : pqxx::notification_receiver(c, kAppliedChannel), token_(token), notifier_(n), metrics_(m) {}
   void operator()(const std::string& payload, int) override {
-    auto p = decode_applied(payload);
-    if (p && p->token == token_) {
+    if (payload.size() > token_.size() && payload.compare(0, token_.size(), token_) == 0 &&
+        payload[token_.size()] == '\n') {
       inc(metrics_.own);  // the local projector woke its waiters already
       return;
     }
+    auto p = decode_applied(payload);
     if (!p || p->all) {
       inc(metrics_.all);
       notifier_.wake_all();
