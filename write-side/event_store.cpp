@@ -211,30 +211,6 @@ std::int64_t stream_version(pqxx::connection& conn, const std::string& stream_id
   return tx.exec_prepared1("ws_stream_version", stream_id)[0].as<std::int64_t>();
 }
 
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
-
 AppendResult append_batch(pqxx::connection& conn, const std::vector<NewEvent>& events,
                           const std::vector<NewKeyRecord>& keys,
                           const std::vector<NewSnapshot>& snapshots,

@@ -16,6 +16,7 @@
 #include <pqxx/pqxx>
 
 #include "codec/recorded_event.hpp"
+#include "codec/json_text.hpp"
 #include "domain/order.hpp"
 
 namespace orders::write_side {
@@ -69,7 +70,7 @@ struct NewEvent {
 };
 
 // Appends s to out as a JSON string literal (quotes and escapes included).
-void append_json_string(std::string& out, std::string_view s);
+using codec::append_json_string;
 
 struct StoredResponse {
   int status = 200;

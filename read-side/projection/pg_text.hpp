@@ -9,36 +9,12 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/json_text.hpp"
 #include "domain/order.hpp"
 
 namespace orders::read_side {
 
-// Appends s as a JSON string literal (quotes, backslash escapes, \u00XX for control characters).
-inline void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out.push_back(kHex[c >> 4]);
-          out.push_back(kHex[c & 0xF]);
-        } else {
-          out.push_back(ch);
-        }
-    }
-  }
-  out.push_back('"');
-}
+using codec::append_json_string;
 
 inline void append_int(std::string& out, std::int64_t v) {
   char buf[24];
