@@ -256,7 +256,9 @@ start_nats() {
   echo $! >"$RUN/nats.pid"
   local deadline=$((SECONDS + 20))
   until port_busy "$NATS_PORT"; do
-    alive nats nats-server || { tail -n 20 "$LOGS/nats.log" >&2; die "nats-server exited"; }
+    # The process, not its command line: right after the fork the child may not have exec'd
+    # nats-server yet (seen in CI under load, reported as "exited").
+    [[ -d "/proc/$(<"$RUN/nats.pid")" ]] || { tail -n 20 "$LOGS/nats.log" >&2; die "nats-server exited"; }
     ((SECONDS < deadline)) || die "nats-server not accepting on $NATS_PORT within 20s"
     sleep 0.1
   done
