@@ -43,33 +43,13 @@ codec::RecordedEvent event_from_row(const pqxx::row& row);  // a row of kEventCo
 OrderView view_from_row(ProjectionKind kind, const pqxx::row& row);
 nlohmann::json record_for(ProjectionKind kind, const OrderView& v);
 
-// The live projector's write: one statement per table that UPDATEs the stored rows it is given
-// (each guarded by the version it was loaded at) and INSERTs the new ones, and returns how many
-// rows it wrote. Parameters are Postgres arrays, one per column (see write_views).
-std::string write_views_sql(ProjectionKind kind, const std::string& table);
-
 // ---- prepared statements on one connection (names prefixed "rs_") ----
 void prepare_projector_statements(pqxx::connection& conn);
-
-// Stored views of the given orders (missing ones absent). Not locked: the partition's owner is
-// the only writer of its orders, and write_views checks every row's version anyway.
-std::map<std::string, OrderView> load_views(pqxx::transaction_base& tx, const ProjectionDef& p,
-                                            const std::vector<std::string>& order_ids);
-
-// The oids of the projections' tables (in projections() order): rebuild-projection swaps a table
-// for a new one.
-std::vector<std::int64_t> read_table_oids(pqxx::transaction_base& tx);
 
 struct ViewWrite {
   const OrderView* view = nullptr;
   std::int64_t stored_version = 0;  // version of the stored row it replaces; 0: no row yet
 };
-// Writes the views in one statement. Returns false when some stored row was no longer at its
-// stored_version (written by someone else since it was loaded): the caller must roll back.
-bool write_views(pqxx::transaction_base& tx, const ProjectionDef& p,
-                 const std::vector<ViewWrite>& rows);
-void upsert_views(pqxx::transaction_base& tx, const ProjectionDef& p,
-                  const std::vector<const OrderView*>& views);
 // Versions [from, to] of one order from the event store, oldest first.
 std::vector<codec::RecordedEvent> load_stream_events(pqxx::transaction_base& tx,
                                                      const std::string& order_id,
@@ -81,18 +61,12 @@ struct CheckpointAdvance {
   std::int64_t last_recorded_at_us = 0;
   std::int64_t events_applied = 0;        // distinct events newly applied
 };
-void advance_checkpoint(pqxx::transaction_base& tx, const std::string& projection, int partition,
-                        const CheckpointAdvance& a);
-// Every projection's checkpoint of one partition in one statement (projection name -> advance).
-void advance_checkpoints(pqxx::transaction_base& tx, int partition,
-                         const std::vector<std::pair<std::string, CheckpointAdvance>>& advances);
-
 // ---- the live projector's batch: one read statement, one write statement (sql/V025) ----
 // Stored views of the given orders of every projection (ids_by_projection in projections()
 // order) and the oids of the projections' tables, in ONE statement (primary-key lookups).
 struct LoadedViews {
   std::vector<std::map<std::string, OrderView>> by_projection;
-  std::vector<std::int64_t> table_oids;  // read_table_oids() order
+  std::vector<std::int64_t> table_oids;  // projections() order
 };
 LoadedViews load_batch_views(pqxx::transaction_base& tx,
                              const std::vector<std::vector<std::string>>& ids_by_projection);
