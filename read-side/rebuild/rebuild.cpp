@@ -36,6 +36,7 @@ std::string names_of(const std::vector<ProjectionDef>& ps) {
 
 void prepare_lock_statements(pqxx::connection& conn) {
   conn.prepare("rb_try_run_lock", "SELECT pg_try_advisory_lock($1::int, $2::int)");
+  conn.prepare("rb_run_unlock", "SELECT pg_advisory_unlock($1::int, $2::int)");
   conn.prepare("rb_run_lock_holder",
                "SELECT l.pid, coalesce(to_char(a.backend_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '?'),"
                " coalesce(a.application_name, '') FROM pg_locks l"
@@ -46,12 +47,32 @@ void prepare_lock_statements(pqxx::connection& conn) {
   conn.prepare("rb_lock_timeout", "SELECT set_config('lock_timeout', $1, true)");
 }
 
-// Session locks held until the connection closes (end of the run).
-void take_run_locks(pqxx::connection& conn, const std::vector<ProjectionDef>& ps) {
-  pqxx::nontransaction n(conn);
+// Session locks, released by RunLocks when the run ends. (Not left to the connection's close: a
+// closed connection's backend releases its locks only when it exits, a moment later, so a rebuild
+// started right after another one ended could be refused.)
+void release_run_locks(pqxx::connection& conn, const std::vector<int>& held) noexcept {
+  try {
+    pqxx::nontransaction n(conn);
+    for (int idx : held) n.exec_prepared("rb_run_unlock", kRebuildRunLockClass, idx);
+  } catch (const std::exception&) {
+    // The connection is gone: so are its locks.
+  }
+}
+
+struct RunLocks {
+  pqxx::connection& conn;
+  std::vector<int> held;
+  ~RunLocks() { release_run_locks(conn, held); }
+};
+
+void take_run_locks(RunLocks& locks, const std::vector<ProjectionDef>& ps) {
+  pqxx::nontransaction n(locks.conn);
   for (const auto& p : ps) {
     const int idx = projection_index(p);
-    if (n.exec_prepared1("rb_try_run_lock", kRebuildRunLockClass, idx)[0].as<bool>()) continue;
+    if (n.exec_prepared1("rb_try_run_lock", kRebuildRunLockClass, idx)[0].as<bool>()) {
+      locks.held.push_back(idx);
+      continue;
+    }
     std::string who;
     auto r = n.exec_prepared("rb_run_lock_holder", kRebuildRunLockClass, idx);
     if (!r.empty()) {
@@ -158,7 +179,8 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
   prepare_lock_statements(ctl);
   prepare_replay_statements(ctl);
   prepare_shadow_statements(ctl);
-  take_run_locks(ctl, ps);  // throws AlreadyRunning: nothing touched
+  RunLocks run_locks{ctl, {}};
+  take_run_locks(run_locks, ps);  // throws AlreadyRunning: nothing touched
 
   bool swapped = false;
   try {

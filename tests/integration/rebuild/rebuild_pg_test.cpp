@@ -176,6 +176,11 @@ TEST(RebuildPg, SecondConcurrentRebuildIsRefused) {
   }
   EXPECT_EQ(digest(c, "customer_orders"), before);
   EXPECT_EQ(q1(c, "SELECT string_agg(state, ',') FROM projections"), "live,live");
+  // The refused run released the lock it had taken ("orders") itself, before closing its
+  // connection (a closing backend releases its locks only when it exits, a moment later).
+  EXPECT_EQ(q1(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = " +
+                      std::to_string(read_side::kRebuildRunLockClass) + " AND objid = 0"),
+            "0");
   // "orders" alone is not blocked.
   RebuildOptions o = all_projections();
   o.projections = {*read_side::find_projection("orders")};
