@@ -110,13 +110,6 @@ void CommandPipeline::submit(CommandRequest request, Done done) {
   if (wake) cv_.notify_one();
 }
 
-Outcome CommandPipeline::execute(CommandRequest request) {
-  auto promise = std::make_shared<std::promise<Outcome>>();
-  auto future = promise->get_future();
-  submit(std::move(request), [promise](Outcome o) { promise->set_value(std::move(o)); });
-  return future.get();
-}
-
 void CommandPipeline::finish(Pending& p, Outcome outcome) {
   const std::size_t command = p.request.command.index();
   outcome_counters_[command * kOutcomes + outcome.index()]->inc();

@@ -1,5 +1,5 @@
 // The command pipeline (group commit). submit() queues a command and calls back with its outcome
-// once it is decided and, when it writes anything, committed (execute() is the blocking form). Committer threads (one per
+// once it is decided and, when it writes anything, committed. Committer threads (one per
 // connection, several for pipelining) each take whatever is queued (up to max_batch commands, never
 // a stream or idempotency key another committer has in flight), decide every command in arrival
 // order on in-memory state (so concurrent commands on one order chain into consecutive versions),
@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -114,8 +113,6 @@ class CommandPipeline {
   // caller's when not accepting: Unavailable). done must not block; exceptions it throws are dropped.
   using Done = std::function<void(Outcome)>;
   void submit(CommandRequest request, Done done);
-  // Blocks until the command's outcome is known. After stop(): Unavailable.
-  Outcome execute(CommandRequest request);
   // Stops accepting, finishes every queued command and the batches in flight, joins the threads.
   void stop();
 
