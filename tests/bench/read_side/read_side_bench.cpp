@@ -3,7 +3,14 @@
 //     before the read-side starts; time from its first applied batch to all applied.
 //  2. end-to-end lag at steady command rates (open loop): each command's 2xx -> the read side
 //     answering GET /orders/{id}?min_version=v (woken by the apply), sampled on 1 command in 20.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <functional>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -13,7 +20,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
-#include <map>
 #include <map>
 
 #include <unistd.h>
@@ -44,21 +50,7 @@ double pct(std::vector<double> v, double p) {
   return v[i];
 }
 
-// utime + stime of a process (since it started), from /proc.
-double process_cpu_seconds(int pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(stat.substr(close + 2));
-  std::string f;
-  double ticks = 0;
-  for (int i = 3; fields >> f; ++i) {
-    if (i == 14 || i == 15) ticks += std::stod(f);
-    if (i == 15) break;
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
+double process_cpu_seconds(int pid) { return orders::testing::process_cpu_seconds(std::to_string(pid)); }
 
 // The nats-server process listening on `port` (its command line holds "-p" "<port>"), or 0.
 int nats_server_pid(int port) {
@@ -342,22 +334,246 @@ std::string histogram_summary(const std::string& text, const std::string& family
   return out;
 }
 
+// Open-loop command sender on one epoll loop. Slot t (one keep-alive connection) sends its
+// command k at start + interval * (t / slots + k): k % 3 == 0 creates order "lag-R-t-(k/3)", the
+// next two add an item to it; a slot whose previous command is still unanswered sends the next
+// one as soon as that answer is in (as a thread per slot would). Every 20th command of a slot
+// that succeeds is handed to `probe` with its version and the time of its 2xx.
+class OpenLoopSender {
+ public:
+  using ProbeFn = std::function<void(const std::string&, std::int64_t, Clock::time_point)>;
+
+  OpenLoopSender(int port, int rate, int slots, Clock::time_point start, std::chrono::nanoseconds interval)
+      : port_(port), rate_(rate), ep_(::epoll_create1(0)), interval_(interval) {
+    if (ep_ < 0) throw std::runtime_error("epoll_create1 failed");
+    slots_.resize(static_cast<std::size_t>(slots));
+    for (std::size_t t = 0; t < slots_.size(); ++t) {
+      slots_[t].due = start + std::chrono::nanoseconds(interval.count() * static_cast<long long>(t) / slots);
+      open(t);
+    }
+  }
+  ~OpenLoopSender() {
+    for (auto& c : slots_)
+      if (c.fd >= 0) ::close(c.fd);
+    ::close(ep_);
+  }
+  OpenLoopSender(const OpenLoopSender&) = delete;
+  OpenLoopSender& operator=(const OpenLoopSender&) = delete;
+
+  void run(const std::atomic<bool>& sending, const ProbeFn& probe) {
+    std::vector<epoll_event> events(slots_.size());
+    while (sending.load(std::memory_order_relaxed)) {
+      const auto now = Clock::now();
+      auto wake = now + 50ms;
+      for (std::size_t t = 0; t < slots_.size(); ++t) {
+        auto& c = slots_[t];
+        if (c.busy) continue;
+        if (c.due <= now) {
+          send_next(t);
+        } else {
+          wake = std::min(wake, c.due);
+        }
+      }
+      const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(wake - Clock::now()).count();
+      const int timeout_ms = wait <= 0 ? 0 : static_cast<int>((wait + 999) / 1000);
+      const int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout_ms);
+      for (int i = 0; i < n; ++i) {
+        const auto& ev = events[static_cast<std::size_t>(i)];
+        const std::size_t t = ev.data.u32;
+        if (ev.events & (EPOLLERR | EPOLLHUP)) {
+          fail(t);
+          continue;
+        }
+        if (ev.events & EPOLLOUT) flush(t);
+        if (ev.events & EPOLLIN) receive(t, probe);
+      }
+    }
+  }
+
+  std::int64_t sent() const { return sent_; }
+  std::int64_t ok() const { return ok_.load(); }  // read while running too
+  std::int64_t failed() const { return failed_; }
+  const std::vector<double>& latencies_ms() const { return latencies_ms_; }
+
+ private:
+  struct Slot {
+    int fd = -1;
+    bool busy = false;
+    long long k = 0;  // the command being sent / answered
+    Clock::time_point due, t0;
+    std::string id, out, in;
+    std::size_t written = 0;
+  };
+
+  void watch(std::size_t t, std::uint32_t what, int op) {
+    epoll_event ev{};
+    ev.events = what;
+    ev.data.u32 = static_cast<std::uint32_t>(t);
+    ::epoll_ctl(ep_, op, slots_[t].fd, &ev);
+  }
+
+  void open(std::size_t t) {
+    auto& c = slots_[t];
+    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // EINPROGRESS: EPOLLOUT says
+    watch(t, EPOLLIN, EPOLL_CTL_ADD);
+    c.in.clear();
+  }
+
+  void send_next(std::size_t t) {
+    auto& c = slots_[t];
+    const long long k = c.k;
+    c.id = "lag-" + std::to_string(rate_) + "-" + std::to_string(t) + "-" + std::to_string(k / 3);
+    std::string target, body;
+    if (k % 3 == 0) {
+      target = "/orders";
+      body = nlohmann::json{{"order_id", c.id}, {"customer_id", "c" + std::to_string(t)}}.dump();
+    } else {
+      target = "/orders/" + c.id + "/items";
+      body = nlohmann::json{{"product_id", "p" + std::to_string(k % 3)}, {"quantity", 1}, {"price", "1.00"}}.dump();
+    }
+    c.out = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    c.written = 0;
+    c.busy = true;
+    c.t0 = Clock::now();
+    ++sent_;
+    flush(t);
+  }
+
+  void flush(std::size_t t) {
+    auto& c = slots_[t];
+    if (!c.busy) return;
+    while (c.written < c.out.size()) {
+      const ssize_t n = ::send(c.fd, c.out.data() + c.written, c.out.size() - c.written, MSG_NOSIGNAL);
+      if (n > 0) {
+        c.written += static_cast<std::size_t>(n);
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS || errno == ENOTCONN)) {
+        watch(t, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+        return;
+      } else {
+        fail(t);
+        return;
+      }
+    }
+    watch(t, EPOLLIN, EPOLL_CTL_MOD);
+  }
+
+  void receive(std::size_t t, const ProbeFn& probe) {
+    auto& c = slots_[t];
+    char tmp[16384];
+    for (;;) {
+      const ssize_t n = ::recv(c.fd, tmp, sizeof tmp, 0);
+      if (n > 0) {
+        c.in.append(tmp, static_cast<std::size_t>(n));
+        if (static_cast<std::size_t>(n) < sizeof tmp) break;
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        break;
+      } else {
+        fail(t);
+        return;
+      }
+    }
+    const std::size_t head_end = c.in.find("\r\n\r\n");
+    if (head_end == std::string::npos) return;
+    std::string head = c.in.substr(0, head_end);
+    for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::size_t length = 0;
+    if (auto p = head.find("content-length:"); p != std::string::npos) {
+      length = static_cast<std::size_t>(std::strtoull(head.c_str() + p + 15, nullptr, 10));
+    }
+    if (c.in.size() < head_end + 4 + length) return;
+    const auto acked = Clock::now();
+    const int status = c.in.size() > 12 ? std::atoi(c.in.c_str() + 9) : 0;
+    const std::string body = c.in.substr(head_end + 4, length);
+    c.in.erase(0, head_end + 4 + length);
+    if (!c.busy) return;  // an answer nobody asked for
+    if (status == 200 || status == 201) {
+      ++ok_;
+      latencies_ms_.push_back(std::chrono::duration<double, std::milli>(acked - c.t0).count());
+      if (c.k % 20 == 0) {
+        try {
+          probe(c.id, nlohmann::json::parse(body).at("version").get<std::int64_t>(), acked);
+        } catch (const std::exception&) {
+        }
+      }
+    } else {
+      ++failed_;
+    }
+    done(t);
+  }
+
+  void done(std::size_t t) {
+    auto& c = slots_[t];
+    c.busy = false;
+    ++c.k;
+    c.due += interval_;
+  }
+
+  // A broken connection: the command failed; reconnect and go on with the slot's next command.
+  void fail(std::size_t t) {
+    auto& c = slots_[t];
+    ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+    ::close(c.fd);
+    if (c.busy) {
+      ++failed_;
+      done(t);
+    }
+    open(t);
+  }
+
+  int port_, rate_, ep_;
+  std::chrono::nanoseconds interval_;
+  std::vector<Slot> slots_;
+  std::int64_t sent_ = 0, failed_ = 0;
+  std::atomic<std::int64_t> ok_{0};
+  std::vector<double> latencies_ms_;
+};
+
 struct Probe {
   std::string id;
   std::int64_t version;
   Clock::time_point acked;
 };
 
+// CPU seconds used so far by each part of the lag run: what a command costs end to end.
+struct StackCpu {
+  double ws = 0, rs = 0, nats = 0, pg = 0, pg_ws = 0, pg_rs = 0, driver = 0;
+  static StackCpu sample(int ws_pid, int rs_pid, int nats_pid, pqxx::connection& c) {
+    StackCpu s;
+    s.ws = process_cpu_seconds(ws_pid);
+    s.rs = process_cpu_seconds(rs_pid);
+    s.nats = nats_pid != 0 ? process_cpu_seconds(nats_pid) : 0;
+    s.driver = orders::testing::process_cpu_seconds("self");
+    pqxx::read_transaction tx(c);
+    for (const auto& row : tx.exec("SELECT pid, application_name FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")) {
+      const double cpu = process_cpu_seconds(row[0].as<int>());
+      s.pg += cpu;
+      if (row[1].as<std::string>("") == "write-side") s.pg_ws += cpu;
+      if (row[1].as<std::string>("") == "read-side") s.pg_rs += cpu;
+    }
+    return s;
+  }
+};
+
 void lag_at_rate(int rate, int seconds) {
   NatsServer nats;
   const auto db = shared_pg().create_database("rs_bench_lag");
   const int wport = free_port(), rport = free_port();
+  // application_name tells their Postgres backends apart in the CPU breakdown.
   auto ws = start_service(write_side_binary(), {"serve"},
-                          {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"WRITE_PORT", std::to_string(wport)},
+                          {{"DATABASE_URL", db + "?application_name=write-side"}, {"NATS_URL", nats.url()}, {"WRITE_PORT", std::to_string(wport)},
                            {"LOG_LEVEL", "warn"}},
                           wport, 60s);
   auto rs = start_service(read_side_binary(), {"serve"},
-                          {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(rport)},
+                          {{"DATABASE_URL", db + "?application_name=read-side"}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(rport)},
                            {"LOG_LEVEL", "warn"}},
                           rport, 60s);
   const int senders = std::clamp(rate / 40, 16, 256);  // open loop: enough for slow answers
@@ -399,51 +615,19 @@ void lag_at_rate(int rate, int seconds) {
 
   const auto start = Clock::now() + 200ms;
   const auto interval = std::chrono::nanoseconds(1'000'000'000LL * senders / rate);
-  std::vector<std::thread> send_threads;
-  for (int t = 0; t < senders; ++t) {
-    send_threads.emplace_back([&, t] {
-      HttpClient w("127.0.0.1", wport);
-      std::vector<double> local;
-      auto next = start + std::chrono::nanoseconds(interval.count() * t / senders);
-      for (std::int64_t k = 0; sending; ++k) {
-        std::this_thread::sleep_until(next);  // open-loop pacing
-        next += interval;
-        const std::string id = "lag-" + std::to_string(rate) + "-" + std::to_string(t) + "-" + std::to_string(k / 3);
-        HttpResult r;
-        const auto t0 = Clock::now();
-        if (k % 3 == 0) {
-          r = w.post("/orders", nlohmann::json{{"order_id", id}, {"customer_id", "c" + std::to_string(t)}}.dump());
-        } else {
-          r = w.post("/orders/" + id + "/items",
-                     nlohmann::json{{"product_id", "p" + std::to_string(k % 3)}, {"quantity", 1}, {"price", "1.00"}}.dump());
-        }
-        const auto t1 = Clock::now();
-        ++sent;
-        if (r.status != 200 && r.status != 201) {
-          ++failed;
-          continue;
-        }
-        ++ok;
-        local.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-        if (k % 20 == 0) {
-          std::int64_t v = 0;
-          try {
-            v = r.json().at("version").get<std::int64_t>();
-          } catch (const std::exception&) {
-            continue;
-          }
-          {
-            std::lock_guard lock(mu);
-            queue.push_back(Probe{id, v, t1});
-            max_queue = std::max(max_queue, queue.size());
-          }
-          cv.notify_one();
-        }
+  // The senders run on ONE epoll loop (not a thread each): the driver's context switches would
+  // otherwise compete with the services for the 2 cores.
+  OpenLoopSender sender(wport, rate, senders, start, interval);
+  std::thread send_thread([&] {
+    sender.run(sending, [&](const std::string& id, std::int64_t version, Clock::time_point acked) {
+      {
+        std::lock_guard lock(mu);
+        queue.push_back(Probe{id, version, acked});
+        max_queue = std::max(max_queue, queue.size());
       }
-      std::lock_guard lock(mu);
-      cmd_ms.insert(cmd_ms.end(), local.begin(), local.end());
+      cv.notify_one();
     });
-  }
+  });
   // Mid-run: how far the projector is behind what the relay has sequenced (global_log), and how
   // far the relay's sequencing is behind the event store. Tells where the end-to-end lag sits.
   std::this_thread::sleep_until(start + std::chrono::milliseconds(seconds * 500));
@@ -460,9 +644,21 @@ void lag_at_rate(int rate, int seconds) {
             row[1].as<std::string>() + ", published " + row[2].as<std::string>() +
             ", projections " + p.body;
   }
+  // CPU over the second half of the run (steady state): both samples see the same backends.
+  pqxx::connection cpu_conn(db);
+  const auto cpu_from_at = Clock::now();
+  const auto cpu_from = StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
+  const auto ok_from = sender.ok();
   std::this_thread::sleep_until(start + std::chrono::seconds(seconds));
+  const auto cpu_to = StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
+  const auto cpu_span = std::chrono::duration<double>(Clock::now() - cpu_from_at).count();
+  const auto ok_cpu = sender.ok() - ok_from;
   sending = false;
-  for (auto& t : send_threads) t.join();
+  send_thread.join();
+  sent = sender.sent();
+  ok = sender.ok();
+  failed = sender.failed();
+  cmd_ms = sender.latencies_ms();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   {
     std::lock_guard lock(mu);
@@ -475,6 +671,19 @@ void lag_at_rate(int rate, int seconds) {
               pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), max_queue, static_cast<long long>(failed.load()),
               static_cast<long long>(probe_failed.load()));
   std::printf("  %s\n", where.c_str());
+  if (ok_cpu > 0) {
+    const double n = static_cast<double>(ok_cpu);
+    auto us = [&](double a, double b) { return (b - a) * 1e6 / n; };
+    const double all = (cpu_to.ws + cpu_to.rs + cpu_to.nats + cpu_to.pg + cpu_to.driver) -
+                       (cpu_from.ws + cpu_from.rs + cpu_from.nats + cpu_from.pg + cpu_from.driver);
+    std::printf("  CPU per command (second half, %lld commands): write-side %.0f us, read-side %.0f us, "
+                "nats-server %.0f us, Postgres backends %.0f us (write-side's %.0f, read-side's %.0f), this driver %.0f us; "
+                "together %.0f %% of 2 cores\n",
+                static_cast<long long>(ok_cpu), us(cpu_from.ws, cpu_to.ws), us(cpu_from.rs, cpu_to.rs),
+                us(cpu_from.nats, cpu_to.nats), us(cpu_from.pg, cpu_to.pg), us(cpu_from.pg_ws, cpu_to.pg_ws),
+                us(cpu_from.pg_rs, cpu_to.pg_rs), us(cpu_from.driver, cpu_to.driver),
+                all / cpu_span / 2 * 100);
+  }
   {
     // Where the relay spends the time (write-side metrics of this run).
     HttpClient w("127.0.0.1", wport);
