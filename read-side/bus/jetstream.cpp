@@ -1,6 +1,8 @@
 #include "bus/jetstream.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <cstring>
 
 #include <nats/nats.h>
@@ -60,13 +62,47 @@ std::string Connection::subject_prefix() const {
   return out;
 }
 
-Message::Message(natsMsg* m) : msg_(m) {
-  jsMsgMetaData* meta = nullptr;
-  if (natsMsg_GetMetaData(&meta, msg_) == NATS_OK && meta) {
-    stream_seq_ = meta->Sequence.Stream;
-    jsMsgMetaData_Destroy(meta);
+namespace {
+
+constexpr std::string_view kAckPrefix = "$JS.ACK.";
+
+// The stream sequence from a JetStream ack subject, without allocating:
+//   $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>            (7 tokens)
+//   $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>.<rnd>
+// 0 when the subject is not an ack subject.
+std::uint64_t stream_seq_from_ack(const char* reply) {
+  if (!reply) return 0;
+  std::string_view r(reply);
+  if (r.substr(0, kAckPrefix.size()) != kAckPrefix) return 0;
+  r.remove_prefix(kAckPrefix.size());
+  std::string_view tokens[12];
+  std::size_t n = 0;
+  while (n < 12) {
+    auto dot = r.find('.');
+    tokens[n++] = r.substr(0, dot);
+    if (dot == std::string_view::npos) break;
+    r.remove_prefix(dot + 1);
   }
+  std::string_view seq;
+  if (n == 7) {
+    seq = tokens[3];
+  } else if (n >= 10) {
+    seq = tokens[5];
+  } else {
+    return 0;
+  }
+  std::uint64_t v = 0;
+  for (char c : seq) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
 }
+
+}  // namespace
+
+Message::Message(natsMsg* m) : msg_(m), stream_seq_(stream_seq_from_ack(natsMsg_GetReply(m))) {}
+Message::Message(natsMsg* m, std::uint64_t stream_seq) : msg_(m), stream_seq_(stream_seq) {}
 Message::Message(Message&& o) noexcept : msg_(o.msg_), stream_seq_(o.stream_seq_) { o.msg_ = nullptr; }
 Message& Message::operator=(Message&& o) noexcept {
   if (this != &o) {
@@ -85,8 +121,55 @@ std::string_view Message::data() const {
   return d ? std::string_view(d, static_cast<std::size_t>(natsMsg_GetDataLength(msg_))) : std::string_view{};
 }
 
+// The credit window's state (see the header). Only the fetching thread touches it.
+//
+// One request is outstanding at a time: JetStream delivers a pull's messages under their stream
+// subjects (only its status replies come on the request's reply subject), so with two requests
+// open the credits left in each could not be told apart. A request is replaced when its batch has
+// all arrived, when its 408 (expired) / 409 arrives, or, if neither came (nats-server restarted
+// unnoticed), kGrace after it should have expired.
+struct PullConsumer::Window {
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kExpiry = std::chrono::seconds(5);
+  static constexpr auto kGrace = std::chrono::seconds(1);
+  // How long after a nak messages other than the nak'ed batch's first are nak'ed in turn while
+  // waiting for its redelivery (bounded in case the nak itself was lost).
+  static constexpr auto kResyncFor = std::chrono::seconds(1);
+
+  std::string inbox;         // "_INBOX.<nuid>"; requests reply to "<inbox>.<id>"
+  std::string next_subject;  // "$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>"
+  std::uint64_t next_id = 1;
+  std::uint64_t requests_sent = 0;
+  // The outstanding request (pull_id == 0: none).
+  std::uint64_t pull_id = 0;
+  int remaining = 0;
+  Clock::time_point lapses;  // sent + kExpiry + kGrace
+  natsStatistics* stats = nullptr;
+  std::uint64_t reconnects = 0;
+  std::uint64_t resync_seq = 0;  // != 0: waiting for this sequence's redelivery
+  Clock::time_point resync_until;
+
+  ~Window() {
+    if (stats) natsStatistics_Destroy(stats);
+  }
+
+  // The request id of a status reply's subject ("<inbox>.<id>"), 0 if it is not one of ours.
+  std::uint64_t request_of(const char* subject) const {
+    std::string_view sv(subject ? subject : "");
+    if (sv.size() <= inbox.size() + 1 || sv.substr(0, inbox.size()) != inbox || sv[inbox.size()] != '.') {
+      return 0;
+    }
+    std::uint64_t id = 0;
+    for (char c : sv.substr(inbox.size() + 1)) {
+      if (c < '0' || c > '9') return 0;
+      id = id * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return id;
+  }
+};
+
 PullConsumer::PullConsumer(Connection& conn, ConsumerOptions options)
-    : conn_(conn), options_(std::move(options)) {
+    : conn_(conn), options_(std::move(options)), window_(std::make_unique<Window>()) {
   jsErrCode jerr = static_cast<jsErrCode>(0);
   jsConsumerInfo* ci = nullptr;
   natsStatus s = js_GetConsumerInfo(&ci, conn_.js(), conn_.stream().c_str(), options_.durable.c_str(),
@@ -102,7 +185,7 @@ PullConsumer::PullConsumer(Connection& conn, ConsumerOptions options)
     cc.MaxAckPending = options_.max_ack_pending;
     jerr = static_cast<jsErrCode>(0);
     s = js_AddConsumer(&ci, conn_.js(), conn_.stream().c_str(), &cc, nullptr, &jerr);
-    // A replica racing us may have created it first: fine, bind below.
+    // A replica racing us may have created it first: fine, use it.
     if (s != NATS_OK && jerr != JSConsumerNameExistErr) {
       throw NatsError("create consumer " + options_.durable + ": " + describe(s, jerr));
     }
@@ -111,77 +194,170 @@ PullConsumer::PullConsumer(Connection& conn, ConsumerOptions options)
   }
   if (ci) jsConsumerInfo_Destroy(ci);
 
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = conn_.stream().c_str();
-  so.Consumer = options_.durable.c_str();
-  jerr = static_cast<jsErrCode>(0);
-  s = js_PullSubscribe(&sub_, conn_.js(), options_.filter_subject.c_str(), options_.durable.c_str(),
-                       nullptr, &so, &jerr);
-  if (s != NATS_OK) throw NatsError("pull subscribe " + options_.durable + ": " + describe(s, jerr));
+  // Our own inbox instead of js_PullSubscribe: the window's requests are ours to send and count.
+  natsInbox* inbox = nullptr;
+  check(natsInbox_Create(&inbox), "inbox");
+  window_->inbox = inbox;
+  natsInbox_Destroy(inbox);
+  window_->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + conn_.stream() + "." + options_.durable;
+  check(natsStatistics_Create(&window_->stats), "nats statistics");
+  if (natsConnection_GetStats(conn_.raw(), window_->stats) == NATS_OK) {
+    natsStatistics_GetCounts(window_->stats, nullptr, nullptr, nullptr, nullptr, &window_->reconnects);
+  }
+  s = natsConnection_SubscribeSync(&sub_, conn_.raw(), (window_->inbox + ".*").c_str());
+  if (s != NATS_OK) throw NatsError("subscribe " + options_.durable + ": " + describe(s));
 }
 
 PullConsumer::~PullConsumer() {
-  // Bound to a consumer the library did not create: destroying the subscription keeps it.
-  if (sub_) natsSubscription_Destroy(sub_);
+  // The consumer stays; its outstanding requests lapse (their messages are redelivered after
+  // ack_wait, to whoever pulls then).
+  if (sub_) {
+    natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+  }
 }
+
+std::uint64_t PullConsumer::pull_requests() const { return window_->requests_sent; }
 
 namespace {
 
-// One pull request. no_wait: the server answers at once (messages, or 404 when none: empty).
-// Otherwise it waits up to `wait` for `batch` messages.
-std::vector<Message> pull(natsSubscription* sub, const std::string& durable, int batch, bool no_wait,
-                          std::chrono::milliseconds wait) {
-  jsFetchRequest req;
-  jsFetchRequest_Init(&req);
-  req.Batch = batch;
-  req.NoWait = no_wait;
-  req.Expires = static_cast<int64_t>(wait.count()) * 1'000'000;
-  natsMsgList list{};
-  natsStatus s = natsSubscription_FetchRequest(&list, sub, &req);
-  std::vector<Message> out;
-  if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
-    natsMsgList_Destroy(&list);
-    return out;
-  }
-  if (s != NATS_OK) {
-    natsMsgList_Destroy(&list);
-    throw NatsError("fetch " + durable + ": " + describe(s));
-  }
-  out.reserve(static_cast<std::size_t>(list.Count));
-  for (int i = 0; i < list.Count; ++i) {
-    out.emplace_back(list.Msgs[i]);
-    list.Msgs[i] = nullptr;  // ownership moved
-  }
-  natsMsgList_Destroy(&list);
-  return out;
+// The "Status" header of a message without payload ("408", "409", "100", ...), or "".
+std::string_view status_of(natsMsg* m) {
+  const char* v = nullptr;
+  if (natsMsgHeader_Get(m, "Status", &v) == NATS_OK && v) return v;
+  return {};
 }
 
 }  // namespace
 
-// natsSubscription_Fetch's long poll returns only when the whole batch is in or the time-out
-// passes, which would add up to `timeout` of latency to a trickle of events. Instead: take what
-// is there now (no wait); when nothing is, long-poll for ONE message, then take what followed it.
+// Takes what has arrived (or waits for the first message up to `timeout`) and keeps the window
+// topped up, so the server has requests to deliver into while the caller applies this batch.
 std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds timeout) {
-  constexpr auto kAnswerWait = std::chrono::milliseconds(2000);  // for the server's reply only
-  auto msgs = pull(sub_, options_.durable, batch, true, kAnswerWait);
-  if (!msgs.empty()) return msgs;
-  msgs = pull(sub_, options_.durable, 1, false, timeout);
-  if (msgs.empty() || batch <= 1) return msgs;
-  auto more = pull(sub_, options_.durable, batch - 1, true, kAnswerWait);
-  for (auto& m : more) msgs.push_back(std::move(m));
-  return msgs;
+  using Clock = Window::Clock;
+  auto& w = *window_;
+  if (batch < 1) batch = 1;
+  const auto deadline = Clock::now() + timeout;
+
+  // A reconnect lost the server's side of our request (and nats-server may have restarted).
+  if (natsConnection_GetStats(conn_.raw(), w.stats) == NATS_OK) {
+    std::uint64_t reconnects = 0;
+    natsStatistics_GetCounts(w.stats, nullptr, nullptr, nullptr, nullptr, &reconnects);
+    if (reconnects != w.reconnects) {
+      w.reconnects = reconnects;
+      w.pull_id = 0;
+      w.resync_seq = 0;
+    }
+  }
+
+  auto top_up = [&](Clock::time_point now) {
+    if (w.pull_id != 0 && now < w.lapses) return;
+    char body[96];
+    const long long expires_ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Window::kExpiry).count();
+    int len = std::snprintf(body, sizeof body, "{\"batch\":%d,\"expires\":%lld}", batch, expires_ns);
+    char reply[128];
+    std::snprintf(reply, sizeof reply, "%s.%llu", w.inbox.c_str(), static_cast<unsigned long long>(w.next_id));
+    natsStatus s = natsConnection_PublishRequest(conn_.raw(), w.next_subject.c_str(), reply, body, len);
+    if (s != NATS_OK) throw NatsError("pull request " + options_.durable + ": " + describe(s));
+    w.pull_id = w.next_id++;
+    w.remaining = batch;
+    w.lapses = now + Window::kExpiry + Window::kGrace;
+    ++w.requests_sent;
+  };
+
+  std::vector<Message> out;
+  // One message from the inbox: a delivery (kept, unless it is being nak'ed while resyncing) or a
+  // status for one of our requests.
+  auto take = [&](natsMsg* raw) {
+    Message m(raw);  // owns raw from here
+    if (m.stream_sequence() != 0) {
+      if (w.pull_id != 0 && --w.remaining <= 0) w.pull_id = 0;
+      if (w.resync_seq != 0) {
+        if (m.stream_sequence() == w.resync_seq || Clock::now() >= w.resync_until) {
+          w.resync_seq = 0;
+        } else {
+          // Arrived after a nak'ed batch but before its redelivery: send it back behind it.
+          natsConnection_Publish(conn_.raw(), natsMsg_GetReply(raw), "-NAK", 4);
+          return;
+        }
+      }
+      out.push_back(std::move(m));
+      return;
+    }
+    const auto status = status_of(raw);
+    if (status == "100") return;  // heartbeat
+    const bool current = w.pull_id != 0 && w.request_of(natsMsg_GetSubject(raw)) == w.pull_id;
+    if (current) w.pull_id = 0;     // expired (408) or ended (409): replace it
+    if (status == "408" || status == "404") return;
+    if (status == "409") {
+      const char* desc = nullptr;
+      natsMsgHeader_Get(raw, "Description", &desc);
+      const std::string d = desc ? desc : "";
+      if (d.find("Consumer Deleted") != std::string::npos || d.find("Consumer is push based") != std::string::npos) {
+        throw NatsError("pull " + options_.durable + ": " + d);
+      }
+      return;  // e.g. "Exceeded MaxWaiting", "Server Shutdown": top_up replaces the request
+    }
+    if (status == "503") {
+      w.pull_id = 0;
+      throw NatsError("pull " + options_.durable + ": no responders");
+    }
+  };
+
+  auto next = [&](std::chrono::milliseconds wait) -> bool {
+    natsMsg* raw = nullptr;
+    natsStatus s = natsSubscription_NextMsg(&raw, sub_, wait.count());
+    if (s == NATS_TIMEOUT) return false;
+    if (s == NATS_NO_RESPONDERS) {
+      w.pull_id = 0;  // JetStream not (yet) there: nothing was queued
+      throw NatsError("pull " + options_.durable + ": no responders");
+    }
+    if (s != NATS_OK) throw NatsError("fetch " + options_.durable + ": " + describe(s));
+    take(raw);
+    return true;
+  };
+
+  top_up(Clock::now());
+  // What is there already.
+  while (static_cast<int>(out.size()) < batch && next(std::chrono::milliseconds(0))) {
+  }
+  // Otherwise wait for the first message, renewing requests that come due meanwhile.
+  while (out.empty()) {
+    auto now = Clock::now();
+    if (now >= deadline) break;
+    top_up(now);
+    auto until = std::min(deadline, w.lapses);
+    auto wait = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(until - now),
+                         std::chrono::milliseconds(0)) +
+                std::chrono::milliseconds(1);
+    next(wait);
+    while (!out.empty() && static_cast<int>(out.size()) < batch && next(std::chrono::milliseconds(0))) {
+    }
+  }
+  top_up(Clock::now());
+  return out;
 }
 
 void PullConsumer::ack(const std::vector<Message>& msgs) {
   for (const auto& m : msgs) {
-    natsStatus s = natsMsg_Ack(m.raw(), nullptr);
+    const char* reply = natsMsg_GetReply(m.raw());
+    if (!reply) continue;
+    natsStatus s = natsConnection_Publish(conn_.raw(), reply, "+ACK", 4);
     if (s != NATS_OK) throw NatsError("ack: " + describe(s));
   }
 }
 
 void PullConsumer::nak(const std::vector<Message>& msgs) {
-  for (const auto& m : msgs) natsMsg_Nak(m.raw(), nullptr);
+  for (const auto& m : msgs) {
+    const char* reply = natsMsg_GetReply(m.raw());
+    if (reply) natsConnection_Publish(conn_.raw(), reply, "-NAK", 4);
+  }
+  if (!msgs.empty() && msgs.front().stream_sequence() != 0) {
+    // Later messages of the window may be queued here or on the wire already: until the batch's
+    // first message comes back, nak whatever else arrives (it queues behind the batch).
+    window_->resync_seq = msgs.front().stream_sequence();
+    window_->resync_until = Window::Clock::now() + Window::kResyncFor;
+  }
 }
 
 }  // namespace orders::read_side::bus

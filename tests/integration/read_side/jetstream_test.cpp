@@ -1,0 +1,215 @@
+// The projector's JetStream pull consumer (read-side/bus) against a real nats-server: the credit
+// window (one outstanding pull request, not one per fetch), order, acks, nak/redelivery of a whole
+// batch in order, a deleted consumer and a nats-server restart.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nats/nats.h>
+
+#include "bus/jetstream.hpp"
+#include "nats/nats.hpp"
+#include "services.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace bus = orders::read_side::bus;
+using orders::testing::wait_until;
+
+constexpr const char* kStream = "ORDERS";
+
+class JetStreamBus : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pub_conn_ = std::make_unique<orders::nats::Connection>(orders::nats::Connection::connect(nats_.url(), "pub"));
+    pub_ = std::make_unique<orders::nats::JetStream>(*pub_conn_);
+    orders::nats::StreamSpec spec;
+    spec.name = kStream;
+    pub_->ensure_stream(spec);
+    bus_ = std::make_unique<bus::Connection>(nats_.url(), kStream);
+    ASSERT_TRUE(wait_until([&] { return bus_->connected(); }, 10s));
+    options_.durable = "bus_test_p3";
+    options_.filter_subject = "orders.events.3";
+  }
+  void TearDown() override {
+    pub_.reset();
+    pub_conn_.reset();
+  }
+
+  // Publishes n messages "m<i>" to partition 3; returns their stream sequences. Retries while
+  // nats-server is coming back.
+  std::vector<std::uint64_t> publish(int n, const std::string& tag = "m") {
+    std::vector<std::uint64_t> seqs;
+    for (int i = 0; i < n; ++i) {
+      orders::nats::OutMessage m;
+      m.subject = "orders.events.3";
+      m.data = tag + std::to_string(i);
+      orders::nats::PubResult r;
+      EXPECT_TRUE(wait_until([&] {
+        r = pub_->publish(m);
+        return r.ok;
+      }, 10s, 50ms)) << r.error;
+      seqs.push_back(r.sequence);
+    }
+    return seqs;
+  }
+
+  // The consumer's number of delivered-but-unacked messages, -1 when it cannot be read.
+  std::int64_t ack_pending() {
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, options_.durable.c_str(), nullptr, &jerr) != NATS_OK) return -1;
+    auto n = static_cast<std::int64_t>(ci->NumAckPending);
+    jsConsumerInfo_Destroy(ci);
+    return n;
+  }
+
+  // Fetches (batch at a time) until `want` messages came or the deadline passed.
+  static std::vector<std::uint64_t> collect(bus::PullConsumer& c, std::size_t want, int batch,
+                                            bool ack = true, std::chrono::milliseconds deadline = 10s) {
+    std::vector<std::uint64_t> got;
+    const auto end = std::chrono::steady_clock::now() + deadline;
+    while (got.size() < want && std::chrono::steady_clock::now() < end) {
+      auto msgs = c.fetch(batch, 200ms);
+      EXPECT_LE(msgs.size(), static_cast<std::size_t>(batch));
+      for (const auto& m : msgs) got.push_back(m.stream_sequence());
+      if (ack) c.ack(msgs);
+    }
+    return got;
+  }
+
+  orders::testing::NatsServer nats_;
+  std::unique_ptr<orders::nats::Connection> pub_conn_;
+  std::unique_ptr<orders::nats::JetStream> pub_;
+  std::unique_ptr<bus::Connection> bus_;
+  bus::ConsumerOptions options_;
+};
+
+TEST_F(JetStreamBus, DeliversAllInStreamOrderAndAcks) {
+  auto seqs = publish(120);
+  bus::PullConsumer c(*bus_, options_);
+  auto got = collect(c, seqs.size(), 25);
+  EXPECT_EQ(got, seqs);
+  EXPECT_TRUE(wait_until([&] { return ack_pending() == 0; }, 5s)) << ack_pending();
+  // The payload comes through untouched.
+  publish(1, "payload-");
+  auto msgs = c.fetch(10, 5s);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].data(), "payload-0");
+  c.ack(msgs);
+  // Nothing left: a fetch times out empty (and close to its time-out, not at once or much later).
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.fetch(10, 300ms).empty());
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 2s);
+}
+
+TEST_F(JetStreamBus, TrickleNeedsNoPullRequestPerFetch) {
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_TRUE(c.fetch(500, 50ms).empty());
+  const auto before = c.pull_requests();
+  for (int i = 0; i < 30; ++i) {
+    auto seq = publish(1, "t");
+    // A single message comes back at once, without waiting for the batch of 500 or the time-out.
+    const auto t0 = std::chrono::steady_clock::now();
+    auto msgs = c.fetch(500, 5s);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+    ASSERT_EQ(msgs.size(), 1u);
+    EXPECT_EQ(msgs[0].stream_sequence(), seq[0]);
+    c.ack(msgs);
+  }
+  // The one request of 500 credits opened before serves all 30 (the old fetch sent 2-3 each).
+  EXPECT_LE(c.pull_requests() - before, 2u);
+}
+
+TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
+  bus::PullConsumer c(*bus_, options_);
+  // Open a window of 10 credits, then let the server push 10 messages into it.
+  EXPECT_TRUE(c.fetch(10, 50ms).empty());
+  auto seqs = publish(10);
+  ASSERT_TRUE(wait_until([&] { return ack_pending() == 10; }, 5s)) << ack_pending();
+  // Take 3 of them and nak them: the 7 already here must not overtake the redelivery.
+  auto first = c.fetch(3, 1s);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].stream_sequence(), seqs[0]);
+  c.nak(first);
+  first.clear();
+  auto more = publish(5, "late");
+  seqs.insert(seqs.end(), more.begin(), more.end());
+  auto got = collect(c, seqs.size(), 3);
+  EXPECT_EQ(got, seqs);
+  EXPECT_TRUE(wait_until([&] { return ack_pending() == 0; }, 5s)) << ack_pending();
+}
+
+TEST_F(JetStreamBus, UnackedMessagesOfAClosedConsumerGoToTheNextOne) {
+  auto seqs = publish(8);
+  {
+    bus::PullConsumer c(*bus_, options_);
+    auto msgs = c.fetch(8, 2s);
+    ASSERT_FALSE(msgs.empty());
+    c.nak(msgs);  // as the partition worker does when its Postgres connection broke
+  }
+  bus::PullConsumer next(*bus_, options_);
+  EXPECT_EQ(collect(next, seqs.size(), 8), seqs);
+}
+
+TEST_F(JetStreamBus, DeletedConsumerFailsTheFetchAndIsRecreated) {
+  publish(2);
+  auto c = std::make_unique<bus::PullConsumer>(*bus_, options_);
+  EXPECT_EQ(collect(*c, 2, 10).size(), 2u);
+  EXPECT_TRUE(c->fetch(10, 50ms).empty());  // a request is open now
+  pub_->delete_consumer(kStream, options_.durable);
+  bool failed = false;
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (!failed && std::chrono::steady_clock::now() < end) {
+    try {
+      c->fetch(10, 200ms);
+    } catch (const bus::NatsError&) {
+      failed = true;
+    }
+  }
+  EXPECT_TRUE(failed);
+  // A new consumer starts over from the stream's start (deliver all): the projector skips
+  // what it applied before as duplicates.
+  c = std::make_unique<bus::PullConsumer>(*bus_, options_);
+  EXPECT_EQ(collect(*c, 2, 10).size(), 2u);
+}
+
+TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
+  auto seqs = publish(5);
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_EQ(collect(c, 5, 10), seqs);
+  EXPECT_TRUE(wait_until([&] { return ack_pending() == 0; }, 5s));
+  EXPECT_TRUE(c.fetch(10, 50ms).empty());  // the window's request is open on the old server
+  nats_.kill9();
+  nats_.start();
+  ASSERT_TRUE(wait_until([&] { return bus_->connected(); }, 10s));
+  auto after = publish(5, "after");
+  // The request the old server held is gone; the window must notice the reconnect and ask again
+  // well before the request would have lapsed (kExpiry + kGrace = 6 s).
+  // SIGKILL may lose the consumer's latest acks, so some of the first five may come again first.
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::uint64_t> got;
+  const auto end = t0 + 10s;
+  while ((got.size() < after.size() || !std::equal(after.begin(), after.end(), got.end() - 5)) &&
+         std::chrono::steady_clock::now() < end) {
+    auto msgs = c.fetch(10, 200ms);
+    for (const auto& m : msgs) got.push_back(m.stream_sequence());
+    c.ack(msgs);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  ASSERT_GE(got.size(), after.size());
+  EXPECT_TRUE(std::equal(after.begin(), after.end(), got.end() - 5));
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+  for (std::size_t i = 0; i + after.size() < got.size(); ++i) {
+    EXPECT_TRUE(std::find(seqs.begin(), seqs.end(), got[i]) != seqs.end()) << got[i];
+  }
+}
+
+}  // namespace
