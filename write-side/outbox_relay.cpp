@@ -4,7 +4,10 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <algorithm>
+#include <charconv>
 #include <optional>
 #include <stdexcept>
 #include <unordered_map>
@@ -13,6 +16,7 @@
 
 #include <pqxx/pqxx>
 
+#include "codec/json_text.hpp"
 #include "codec/recorded_event.hpp"
 #include "nats/nats.hpp"
 
@@ -58,6 +62,10 @@ std::unique_ptr<pqxx::connection> connect_pg(const std::string& url) {
   return c;
 }
 
+// The last_published hint (resync reads the truth from the stream) is written at most this often:
+// alone it would make an otherwise read-only step a WAL flush.
+constexpr milliseconds kMarkEvery{50};
+
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
@@ -71,6 +79,40 @@ void observe_ages(metrics::Histogram& h, const std::vector<std::int64_t>& record
   for (std::size_t i = 0; i < n; ++i) {
     h.observe(static_cast<double>(std::max<std::int64_t>(0, now_us - recorded_us[i])) / 1e6);
   }
+}
+
+// The wire form of an event (the fields and values of codec::to_wire_json), written straight from
+// the columns of a relay_step row: data and metadata are jsonb text from Postgres, valid JSON
+// already, so they are copied instead of parsed and re-serialized.
+void append_int(std::string& out, std::int64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+void wire_json(std::string& out, const pqxx::row& row) {
+  out.clear();
+  out += "{\"event_id\":";
+  codec::append_json_string(out, row[4].c_str());
+  out += ",\"stream_id\":";
+  codec::append_json_string(out, row[5].c_str());
+  out += ",\"version\":";
+  append_int(out, row[6].as<std::int64_t>());
+  out += ",\"position\":";
+  append_int(out, row[7].as<std::int64_t>());
+  out += ",\"global_position\":";
+  append_int(out, row[3].as<std::int64_t>());
+  out += ",\"type\":";
+  codec::append_json_string(out, row[8].c_str());
+  out += ",\"schema_version\":";
+  append_int(out, row[9].as<std::int64_t>());
+  out += ",\"recorded_at_us\":";
+  append_int(out, row[10].as<std::int64_t>());
+  out += ",\"data\":";
+  out += row[11].c_str();
+  out += ",\"metadata\":";
+  out += row[12].c_str();
+  out += '}';
 }
 
 }  // namespace
@@ -87,6 +129,7 @@ struct OutboxRelay::Session {
   std::uint64_t cursor = 0;          // highest global_position known to be in the stream
   std::uint64_t last_sequenced = 0;  // as of the last relay_sequence call
   std::uint64_t marked = 0;          // last_published as last written by this term
+  Clock::time_point next_mark{};     // the hint is written at most every kMarkEvery
   Clock::time_point next_backlog_check{};
   milliseconds horizon_retry{0};     // re-poll delay while committed rows wait for the horizon
   // Published asynchronously, acks not yet checked (global_position order, right after cursor).
@@ -147,6 +190,7 @@ void OutboxRelay::start() {
   if (thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this] { run(); });
+  ::pthread_setname_np(thread_.native_handle(), "outbox-relay");  // for top -H / perf
 }
 
 void OutboxRelay::stop() {
@@ -445,33 +489,27 @@ void OutboxRelay::lead(Session& s) {
   auto send = [&](const pqxx::result& rows) -> std::uint64_t {
     try {
       const auto started = Clock::now();
+      const std::size_t before = s.in_flight.size();
+      nats::OutMessage m;
       for (pqxx::result::size_type i = 1; i < rows.size(); ++i) {
         const auto& row = rows[i];
-        codec::RecordedEvent e;
-        auto gp = row[3].as<std::uint64_t>();
-        e.global_position = static_cast<std::int64_t>(gp);
-        e.event_id = row[4].as<std::string>();
-        e.stream_id = row[5].as<std::string>();
-        e.version = row[6].as<std::int64_t>();
-        e.position = row[7].as<std::int64_t>();
-        e.type = row[8].as<std::string>();
-        e.schema_version = row[9].as<int>();
-        e.recorded_at_us = row[10].as<std::int64_t>();
-        e.data = nlohmann::json::parse(row[11].c_str());
-        e.metadata = nlohmann::json::parse(row[12].c_str());
-        nats::OutMessage m;
-        m.subject = codec::subject_for(prefix, e.stream_id);
-        m.data = codec::to_wire_json(e).dump();
-        m.msg_id = e.event_id;
+        const auto gp = row[3].as<std::uint64_t>();
+        m.subject = codec::subject_for(prefix, row[5].c_str());
+        wire_json(m.data, row);
+        m.msg_id = row[4].c_str();
+        m.expect_last_seq.reset();
         if (gp > 1) m.expect_last_seq = gp - 1;
         s.js->publish_async(m);
-        s.in_flight.emplace_back(gp, std::move(e.event_id));
-        s.in_flight_recorded_us.push_back(e.recorded_at_us);
+        s.in_flight.emplace_back(gp, m.msg_id);
+        s.in_flight_recorded_us.push_back(row[10].as<std::int64_t>());
       }
-      if (s.in_flight.empty()) return 0;
+      const std::size_t n = s.in_flight.size() - before;
+      if (n == 0) return 0;
       m_step_publish_->observe(seconds_between(started, Clock::now()));
-      observe_ages(*m_age_read_, s.in_flight_recorded_us, s.in_flight_recorded_us.size());
-      return s.in_flight.size();
+      const std::vector<std::int64_t> sent_us(s.in_flight_recorded_us.begin() + static_cast<std::ptrdiff_t>(before),
+                                              s.in_flight_recorded_us.end());
+      observe_ages(*m_age_read_, sent_us, sent_us.size());
+      return n;
     } catch (const nats::NatsError& e) {
       if (s.js) s.js->wait_async(milliseconds(1));  // abandon whatever is still pending
       s.in_flight.clear();
@@ -488,10 +526,16 @@ void OutboxRelay::lead(Session& s) {
   };
 
   // One iteration: relay_step (hint, sequencing, the events after what is already in flight),
-  // then the acks of the previous batch (they arrived while the database worked), then publish
-  // the new events. The ack wait is off the path from a commit to its publish.
+  // then the acks of the previous batches if they are all in, then publish the new events. The
+  // ack wait is off the path from a commit to its publish.
   while (!stopping_) {
     check_lease(*s.lease);
+    // The step below sees every commit signalled so far: consume those signals, so that only the
+    // ones arriving during the step start another (non-blocking read; nothing to read is fine).
+    {
+      std::uint64_t v = 0;
+      [[maybe_unused]] auto n = ::read(wake_fd_, &v, sizeof v);
+    }
     const std::uint64_t notes_before = s.listener->count;
     ensure_nats();
     const bool may_publish = can_publish();
@@ -503,11 +547,15 @@ void OutboxRelay::lead(Session& s) {
       // so nothing is published under a position that could still be lost.
       const auto seq_started = Clock::now();
       const std::uint64_t mark = std::min(s.cursor, s.last_sequenced);
+      const bool mark_due = mark > s.marked && seq_started >= s.next_mark;
       pqxx::nontransaction tx(*s.work);
       step = tx.exec_prepared("relay_step", static_cast<std::int64_t>(from),
-                              static_cast<std::int64_t>(mark > s.marked ? mark : 0), opt_.sequence_batch,
+                              static_cast<std::int64_t>(mark_due ? mark : 0), opt_.sequence_batch,
                               may_publish ? opt_.publish_batch : 0);
-      if (mark > s.marked) s.marked = mark;
+      if (mark_due) {
+        s.marked = mark;
+        s.next_mark = seq_started + kMarkEvery;
+      }
       n_seq = step[0][0].as<std::uint64_t>();
       s.last_sequenced = step[0][1].as<std::uint64_t>();
       waiting = step[0][2].as<std::uint64_t>();
@@ -517,7 +565,13 @@ void OutboxRelay::lead(Session& s) {
     sequenced_ += n_seq;
     if (stopping_) break;
     check_lease(*s.lease);
-    settle();
+    // The previous batches' acks are checked now only when all of them are in (they usually
+    // arrive while the database works): waiting for a slow ack must not delay the new events.
+    // JetStream keeps the order (ExpectLastSeq), and a failure found later means a resync.
+    if (!s.in_flight.empty() &&
+        (!s.js || s.js->async_pending() == 0 || s.in_flight.size() >= static_cast<std::size_t>(opt_.publish_batch))) {
+      settle();
+    }
     std::uint64_t n_sent = 0;
     // After a failed ack the cursor is behind `from` and a resync comes first: drop the rows.
     if (may_publish && !s.need_resync && s.sent_to() == from) n_sent = send(step);
@@ -555,7 +609,10 @@ void OutboxRelay::lead(Session& s) {
       s.horizon_retry = milliseconds(0);
     }
     // A last_published hint not yet written goes with the next relay_step; when idle, soon.
-    if (std::min(s.cursor, s.last_sequenced) > s.marked) timeout = std::min(timeout, milliseconds(50));
+    if (std::min(s.cursor, s.last_sequenced) > s.marked) {
+      auto until = std::chrono::duration_cast<milliseconds>(s.next_mark - Clock::now()) + milliseconds(1);
+      timeout = std::min(timeout, std::clamp(until, milliseconds(1), kMarkEvery));
+    }
     bool unpublished = s.cursor < s.last_sequenced || s.need_resync;
     if (unpublished && !s.js) {
       auto until = std::chrono::duration_cast<milliseconds>(s.next_nats_attempt - Clock::now());

@@ -5,33 +5,34 @@
 // Build: the library target `outbox_relay` is defined in write-side/outbox_relay.cmake; the
 // write-side CMakeLists.txt includes it with
 //     include(${CMAKE_CURRENT_SOURCE_DIR}/outbox_relay.cmake)
-// and links `outbox_relay`. Needs migrations V010-V014 (global_log, relay_step(), relay_horizon()).
+// and links `outbox_relay`. Needs migrations V010-V015 (global_log, relay_step()).
 //
 // How it works (one background thread):
 // * Leadership: a dedicated Postgres connection holds pg_try_advisory_lock(kRelayLockKey);
 //   non-leaders retry every leader_retry. Losing that connection is losing leadership: the relay
 //   stops at once (checked before every step) and starts over as a candidate.
-// * One loop iteration = ONE statement, relay_step() (sql/V013, V014), in autocommit: it numbers
-//   outbox rows whose transaction is below the horizon into global_log (global_position =
+// * One loop iteration = ONE statement, relay_step() (sql/V015), in autocommit: it numbers every
+//   committed outbox row, in position order, into global_log (global_position =
 //   last_sequenced + 1, 2, ...), writes the last_published hint, and returns the next events to
 //   publish after what is already in flight. It commits (synchronously) before the rows reach us,
-//   so nothing is published under a position that could be lost. The horizon (relay_horizon(),
-//   V014) is the lowest running xid, ignoring the relay's own transaction and read-side
-//   projector transactions (neither ever writes the outbox); a long-running WRITE transaction
-//   still holds the relay back. Its plans do not depend on table statistics.
+//   so nothing is published under a position that could be lost. No xmin horizon: a committed
+//   successor implies a committed (hence visible or already numbered) predecessor, see V015.
+//   Its plans do not depend on table statistics.
 // * Publishing: asynchronously to subject codec::subject_for(prefix, order) with Nats-Msg-Id =
 //   event_id and Nats-Expected-Last-Sequence = global_position - 1, so the stream sequence equals
-//   global_position and nothing can land twice or out of order. The acks of a batch are checked
-//   after the NEXT relay_step (they arrive while the database works) or before idling; the cursor
-//   only advances over an acknowledged prefix, and any failed ack means a resync.
+//   global_position and nothing can land twice or out of order. The message body is written
+//   straight from the row (data/metadata are jsonb text: copied, not parsed). The acks of the
+//   batches in flight are checked after a later relay_step once they are all in (they arrive
+//   while the database works; a slow ack never delays the next events), when too many are in
+//   flight, or before idling; the cursor only advances over an acknowledged prefix, and any
+//   failed ack means a resync.
 // * Resync: at (re)start and after any publish error the cursor is the stream's last sequence
 //   (rows <= it were published before a crash). A stream ahead of global_log, or whose last
 //   message is not the event global_log has at that position, belongs to another database: the
 //   relay logs an error and publishes nothing until it is fixed.
 // * Wake-up: wake() (the local write-side after each commit) and LISTEN outbox (other replicas'
-//   write-sides NOTIFY). While committed rows wait for the horizon (relay_step's `waiting`), it
-//   looks again after 1, 2, 4, ... ms (the transaction holding the horizon may end without a
-//   wake-up); otherwise a fallback poll (poll_interval).
+//   write-sides NOTIFY); otherwise a fallback poll (poll_interval). (relay_step's `waiting` is 0
+//   since V015; while it is > 0, e.g. against an older schema, it looks again after 1, 2, 4 ms.)
 // * Failures of NATS or Postgres: retried with capped exponential backoff; order is never
 //   changed (ExpectLastSeq). NATS being down does not stop sequencing.
 // * Metrics for where the time goes: relay_step_seconds{step}, relay_event_age_seconds{stage}

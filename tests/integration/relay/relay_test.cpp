@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "codec/recorded_event.hpp"
 #include "log/logger.hpp"
 #include "metrics/metrics.hpp"
 #include "nats/nats.hpp"
@@ -194,6 +195,56 @@ TEST_F(RelayTest, TwoRelays_OneLeaderAtATime_NoDuplicatesAcrossHandovers) {
   w.join();
   expect_stream_matches(w.ledger.all());
   EXPECT_GE(b->stats().leader_terms, 1u);
+}
+
+// The message body is written straight from the row (write-side/outbox_relay.cpp wire_json): it
+// must decode with the read-side's codec::from_wire_json to exactly the stored event, also with
+// characters that need escaping in ids, and data/metadata with nesting, unicode and escapes.
+TEST_F(RelayTest, MessageBodyIsTheWireFormOfTheStoredEvent) {
+  {
+    pqxx::connection c(db_);
+    pqxx::work tx(c);
+    tx.exec(R"sql(
+      WITH e AS (
+        INSERT INTO events (event_id, stream_id, version, type, schema_version, data, metadata)
+        VALUES (gen_random_uuid(), 'ord:1_a.b-"q"\z', 1, 'OrderCreated', 1,
+                '{"customer_id": "c \"1\" \u00e9\n", "n": 12345678901234, "x": [1.50, {"y": null}]}',
+                '{"command": "CreateOrder", "request_id": "r\t1"}'),
+               (gen_random_uuid(), 'ord:1_a.b-"q"\z', 2, 'OrderItemAdded', 1, '{}', '{}')
+        RETURNING position)
+      INSERT INTO outbox (position) SELECT position FROM e)sql");
+    tx.commit();
+  }
+  auto r = relay();
+  r->start();
+  ASSERT_TRUE(stream_reaches(2));
+  auto msgs_read = read_stream(nats_.url(), "ORDERS");
+  ASSERT_EQ(msgs_read.size(), 2u);
+  pqxx::connection c(db_);
+  pqxx::nontransaction tx(c);
+  auto rows = tx.exec(
+      "SELECT g.global_position, e.event_id::text, e.stream_id, e.version, e.position, e.type, e.schema_version, "
+      "(extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.data::text, e.metadata::text "
+      "FROM global_log g JOIN events e ON e.position = g.position ORDER BY 1");
+  ASSERT_EQ(rows.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& row = rows[static_cast<pqxx::result::size_type>(i)];
+    auto decoded = codec::from_wire_json(msgs_read[i].body.dump());
+    ASSERT_TRUE(decoded.has_value()) << msgs_read[i].body.dump();
+    EXPECT_EQ(decoded->global_position, row[0].as<std::int64_t>());
+    EXPECT_EQ(decoded->event_id, row[1].as<std::string>());
+    EXPECT_EQ(msgs_read[i].msg_id, row[1].as<std::string>());
+    EXPECT_EQ(decoded->stream_id, row[2].as<std::string>());
+    EXPECT_EQ(decoded->version, row[3].as<std::int64_t>());
+    EXPECT_EQ(decoded->position, row[4].as<std::int64_t>());
+    EXPECT_EQ(decoded->type, row[5].as<std::string>());
+    EXPECT_EQ(decoded->schema_version, row[6].as<int>());
+    EXPECT_EQ(decoded->recorded_at_us, row[7].as<std::int64_t>());
+    EXPECT_EQ(decoded->data, nlohmann::json::parse(row[8].as<std::string>()));
+    EXPECT_EQ(decoded->metadata, nlohmann::json::parse(row[9].as<std::string>()));
+  }
+  EXPECT_EQ(msgs_read[0].body.at("data").at("customer_id"), "c \"1\" \u00e9\n");
+  EXPECT_EQ(msgs_read[0].body.at("stream_id"), "ord:1_a.b-\"q\"\\z");
 }
 
 TEST_F(RelayTest, RestartRepublishesNothingAlreadyInTheStream) {
