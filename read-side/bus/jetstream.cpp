@@ -132,12 +132,10 @@ struct PullConsumer::Window {
   using Clock = std::chrono::steady_clock;
   static constexpr auto kExpiry = std::chrono::seconds(5);
   static constexpr auto kGrace = std::chrono::seconds(1);
-  // How long after a nak messages other than the nak'ed batch's first are nak'ed in turn while
-  // waiting for its redelivery (bounded in case the nak itself was lost).
-  static constexpr auto kResyncFor = std::chrono::seconds(1);
 
+  std::string name;          // the consumer generation bound: "<durable>_a<gen>"
   std::string inbox;         // "_INBOX.<nuid>"; requests reply to "<inbox>.<id>"
-  std::string next_subject;  // "$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>"
+  std::string next_subject;  // "$JS.API.CONSUMER.MSG.NEXT.<stream>.<name>"
   std::uint64_t next_id = 1;
   std::uint64_t requests_sent = 0;
   // The outstanding request (pull_id == 0: none).
@@ -146,8 +144,7 @@ struct PullConsumer::Window {
   Clock::time_point lapses;  // sent + kExpiry + kGrace
   natsStatistics* stats = nullptr;
   std::uint64_t reconnects = 0;
-  std::uint64_t resync_seq = 0;  // != 0: waiting for this sequence's redelivery
-  Clock::time_point resync_until;
+  bool rebind = false;  // start a new generation at the ack floor before fetching again
 
   ~Window() {
     if (stats) natsStatistics_Destroy(stats);
@@ -168,49 +165,130 @@ struct PullConsumer::Window {
   }
 };
 
+namespace {
+
+// The generation of consumer `name` for durable `base`: "<base>" (the explicit-ack consumer of
+// earlier versions) is 0, "<base>_a<n>_<nonce>" is n; -1 for other names.
+long long generation_of(std::string_view name, std::string_view base) {
+  if (name == base) return 0;
+  if (name.size() <= base.size() + 2 || name.substr(0, base.size()) != base ||
+      name.substr(base.size(), 2) != "_a") {
+    return -1;
+  }
+  auto rest = name.substr(base.size() + 2);
+  auto sep = rest.find('_');
+  if (sep == 0 || sep == std::string_view::npos) return -1;
+  long long n = 0;
+  for (char c : rest.substr(0, sep)) {
+    if (c < '0' || c > '9' || n > 1'000'000'000'000LL) return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+}  // namespace
+
 PullConsumer::PullConsumer(Connection& conn, ConsumerOptions options)
     : conn_(conn), options_(std::move(options)), window_(std::make_unique<Window>()) {
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  jsConsumerInfo* ci = nullptr;
-  natsStatus s = js_GetConsumerInfo(&ci, conn_.js(), conn_.stream().c_str(), options_.durable.c_str(),
-                                    nullptr, &jerr);
-  if (s == NATS_NOT_FOUND) {
-    jsConsumerConfig cc;
-    jsConsumerConfig_Init(&cc);
-    cc.Durable = options_.durable.c_str();
-    cc.AckPolicy = js_AckExplicit;
-    cc.DeliverPolicy = js_DeliverAll;
-    cc.FilterSubject = options_.filter_subject.c_str();
-    cc.AckWait = static_cast<int64_t>(options_.ack_wait.count()) * 1'000'000;
-    cc.MaxAckPending = options_.max_ack_pending;
-    jerr = static_cast<jsErrCode>(0);
-    s = js_AddConsumer(&ci, conn_.js(), conn_.stream().c_str(), &cc, nullptr, &jerr);
-    // A replica racing us may have created it first: fine, use it.
-    if (s != NATS_OK && jerr != JSConsumerNameExistErr) {
-      throw NatsError("create consumer " + options_.durable + ": " + describe(s, jerr));
-    }
-  } else if (s != NATS_OK) {
-    throw NatsError("consumer info " + options_.durable + ": " + describe(s, jerr));
-  }
-  if (ci) jsConsumerInfo_Destroy(ci);
+  check(natsStatistics_Create(&window_->stats), "nats statistics");
+  bind();
+}
 
-  // Our own inbox instead of js_PullSubscribe: the window's requests are ours to send and count.
+// Starts a new consumer generation at the highest ack floor of the existing ones and deletes them:
+//  - AckAll needs every message above the floor to come to us, in order: messages another owner
+//    (or we, before a nak or a lost connection) had delivered and never acked would otherwise be
+//    redelivered only after ack_wait, behind later ones whose ack would cover them.
+//  - Deleting the old generations fences off a previous owner that still pulls from them.
+//  - Each bind's consumer has a name of its own (a nonce after the generation): two binders
+//    racing (a previous owner that lost its partition lock without noticing yet) never share one
+//    consumer's delivery state; either one's ack floor covers only applied events, so the next
+//    bind may start at the highest floor it finds.
+// The explicit-ack consumer "<durable>" of earlier versions counts as generation 0: its ack floor
+// is where the first AckAll generation starts (messages above it that it had acked come again and
+// are skipped by the projector as duplicates).
+void PullConsumer::bind() {
+  auto& w = *window_;
+  if (sub_) {
+    natsSubscription_Unsubscribe(sub_);
+    natsSubscription_Destroy(sub_);
+    sub_ = nullptr;
+  }
+  w.pull_id = 0;
+  w.rebind = true;  // until this succeeds
+  const std::string& stream = conn_.stream();
+  const std::string& base = options_.durable;
+  if (natsConnection_GetStats(conn_.raw(), w.stats) == NATS_OK) {
+    natsStatistics_GetCounts(w.stats, nullptr, nullptr, nullptr, nullptr, &w.reconnects);
+  }
+
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  jsConsumerNamesList* names = nullptr;
+  natsStatus s = js_ConsumerNames(&names, conn_.js(), stream.c_str(), nullptr, &jerr);
+  if (s != NATS_OK && s != NATS_NOT_FOUND) throw NatsError("consumer names " + base + ": " + describe(s, jerr));
+  std::vector<std::pair<long long, std::string>> gens;
+  if (names) {
+    for (int i = 0; i < names->Count; ++i) {
+      auto g = generation_of(names->List[i], base);
+      if (g >= 0) gens.emplace_back(g, names->List[i]);
+    }
+    jsConsumerNamesList_Destroy(names);
+  }
+  std::sort(gens.begin(), gens.end());
+
+  std::uint64_t start = 0;  // 0: deliver all
+  long long gen = 1;
+  for (const auto& [g, name] : gens) {
+    jsConsumerInfo* ci = nullptr;
+    jerr = static_cast<jsErrCode>(0);
+    s = js_GetConsumerInfo(&ci, conn_.js(), stream.c_str(), name.c_str(), nullptr, &jerr);
+    if (s == NATS_NOT_FOUND) continue;  // deleted by a racing binder meanwhile
+    if (s != NATS_OK) throw NatsError("consumer info " + name + ": " + describe(s, jerr));
+    // A generation that acked nothing yet reports floor 0: its own start is the floor then.
+    std::uint64_t floor = ci->AckFloor.Stream;
+    if (ci->Config && ci->Config->DeliverPolicy == js_DeliverByStartSequence && ci->Config->OptStartSeq > 0) {
+      floor = std::max(floor, ci->Config->OptStartSeq - 1);
+    }
+    start = std::max(start, floor + 1);
+    jsConsumerInfo_Destroy(ci);
+    gen = std::max(gen, g + 1);
+  }
+
   natsInbox* inbox = nullptr;
   check(natsInbox_Create(&inbox), "inbox");
-  window_->inbox = inbox;
+  w.inbox = inbox;
   natsInbox_Destroy(inbox);
-  window_->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + conn_.stream() + "." + options_.durable;
-  check(natsStatistics_Create(&window_->stats), "nats statistics");
-  if (natsConnection_GetStats(conn_.raw(), window_->stats) == NATS_OK) {
-    natsStatistics_GetCounts(window_->stats, nullptr, nullptr, nullptr, nullptr, &window_->reconnects);
+  // The inbox ends in a random NUID (base 62): its last 10 characters make the name unique.
+  w.name = base + "_a" + std::to_string(gen) + "_" + w.inbox.substr(w.inbox.size() - 10);
+  const std::string description = "read-side " + w.inbox;
+  jsConsumerConfig cc;
+  jsConsumerConfig_Init(&cc);
+  cc.Durable = w.name.c_str();
+  cc.Description = description.c_str();
+  cc.AckPolicy = js_AckAll;
+  cc.DeliverPolicy = start == 0 ? js_DeliverAll : js_DeliverByStartSequence;
+  cc.OptStartSeq = start;
+  cc.FilterSubject = options_.filter_subject.c_str();
+  cc.AckWait = static_cast<int64_t>(options_.ack_wait.count()) * 1'000'000;
+  cc.MaxAckPending = options_.max_ack_pending;
+  jsConsumerInfo* created = nullptr;
+  jerr = static_cast<jsErrCode>(0);
+  s = js_AddConsumer(&created, conn_.js(), stream.c_str(), &cc, nullptr, &jerr);
+  if (created) jsConsumerInfo_Destroy(created);
+  if (s != NATS_OK) throw NatsError("create consumer " + w.name + ": " + describe(s, jerr));
+  for (const auto& [g, name] : gens) {
+    jerr = static_cast<jsErrCode>(0);
+    js_DeleteConsumer(conn_.js(), stream.c_str(), name.c_str(), nullptr, &jerr);  // gone already: fine
   }
-  s = natsConnection_SubscribeSync(&sub_, conn_.raw(), (window_->inbox + ".*").c_str());
-  if (s != NATS_OK) throw NatsError("subscribe " + options_.durable + ": " + describe(s));
+
+  // Our own inbox instead of js_PullSubscribe: the window's requests are ours to send and count.
+  w.next_subject = "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + w.name;
+  s = natsConnection_SubscribeSync(&sub_, conn_.raw(), (w.inbox + ".*").c_str());
+  if (s != NATS_OK) throw NatsError("subscribe " + w.name + ": " + describe(s));
+  w.rebind = false;
 }
 
 PullConsumer::~PullConsumer() {
-  // The consumer stays; its outstanding requests lapse (their messages are redelivered after
-  // ack_wait, to whoever pulls then).
+  // The consumer stays for the next owner, who starts a new generation at its ack floor.
   if (sub_) {
     natsSubscription_Unsubscribe(sub_);
     natsSubscription_Destroy(sub_);
@@ -218,6 +296,7 @@ PullConsumer::~PullConsumer() {
 }
 
 std::uint64_t PullConsumer::pull_requests() const { return window_->requests_sent; }
+const std::string& PullConsumer::consumer_name() const { return window_->name; }
 
 namespace {
 
@@ -238,16 +317,20 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
   if (batch < 1) batch = 1;
   const auto deadline = Clock::now() + timeout;
 
-  // A reconnect lost the server's side of our request (and nats-server may have restarted).
-  if (natsConnection_GetStats(conn_.raw(), w.stats) == NATS_OK) {
-    std::uint64_t reconnects = 0;
-    natsStatistics_GetCounts(w.stats, nullptr, nullptr, nullptr, nullptr, &reconnects);
-    if (reconnects != w.reconnects) {
-      w.reconnects = reconnects;
-      w.pull_id = 0;
-      w.resync_seq = 0;
+  // Whether the connection was re-established since the last look: deliveries in flight then
+  // were lost (and nats-server may have restarted and lost our request), so a later message's
+  // AckAll could cover messages we never got: start again at the ack floor.
+  auto reconnected = [&] {
+    std::uint64_t reconnects = w.reconnects;
+    if (natsConnection_GetStats(conn_.raw(), w.stats) == NATS_OK) {
+      natsStatistics_GetCounts(w.stats, nullptr, nullptr, nullptr, nullptr, &reconnects);
     }
-  }
+    if (reconnects == w.reconnects) return false;
+    w.reconnects = reconnects;
+    return true;
+  };
+  if (reconnected()) w.rebind = true;
+  if (w.rebind) bind();
 
   auto top_up = [&](Clock::time_point now) {
     if (w.pull_id != 0 && now < w.lapses) return;
@@ -258,7 +341,7 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
     char reply[128];
     std::snprintf(reply, sizeof reply, "%s.%llu", w.inbox.c_str(), static_cast<unsigned long long>(w.next_id));
     natsStatus s = natsConnection_PublishRequest(conn_.raw(), w.next_subject.c_str(), reply, body, len);
-    if (s != NATS_OK) throw NatsError("pull request " + options_.durable + ": " + describe(s));
+    if (s != NATS_OK) throw NatsError("pull request " + w.name + ": " + describe(s));
     w.pull_id = w.next_id++;
     w.remaining = batch;
     w.lapses = now + Window::kExpiry + Window::kGrace;
@@ -266,21 +349,11 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
   };
 
   std::vector<Message> out;
-  // One message from the inbox: a delivery (kept, unless it is being nak'ed while resyncing) or a
-  // status for one of our requests.
+  // One message from the inbox: a delivery or a status for one of our requests.
   auto take = [&](natsMsg* raw) {
     Message m(raw);  // owns raw from here
     if (m.stream_sequence() != 0) {
       if (w.pull_id != 0 && --w.remaining <= 0) w.pull_id = 0;
-      if (w.resync_seq != 0) {
-        if (m.stream_sequence() == w.resync_seq || Clock::now() >= w.resync_until) {
-          w.resync_seq = 0;
-        } else {
-          // Arrived after a nak'ed batch but before its redelivery: send it back behind it.
-          natsConnection_Publish(conn_.raw(), natsMsg_GetReply(raw), "-NAK", 4);
-          return;
-        }
-      }
       out.push_back(std::move(m));
       return;
     }
@@ -294,13 +367,14 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
       natsMsgHeader_Get(raw, "Description", &desc);
       const std::string d = desc ? desc : "";
       if (d.find("Consumer Deleted") != std::string::npos || d.find("Consumer is push based") != std::string::npos) {
-        throw NatsError("pull " + options_.durable + ": " + d);
+        w.rebind = true;
+        throw NatsError("pull " + w.name + ": " + d);
       }
       return;  // e.g. "Exceeded MaxWaiting", "Server Shutdown": top_up replaces the request
     }
     if (status == "503") {
       w.pull_id = 0;
-      throw NatsError("pull " + options_.durable + ": no responders");
+      throw NatsError("pull " + w.name + ": no responders");
     }
   };
 
@@ -310,9 +384,9 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
     if (s == NATS_TIMEOUT) return false;
     if (s == NATS_NO_RESPONDERS) {
       w.pull_id = 0;  // JetStream not (yet) there: nothing was queued
-      throw NatsError("pull " + options_.durable + ": no responders");
+      throw NatsError("pull " + w.name + ": no responders");
     }
-    if (s != NATS_OK) throw NatsError("fetch " + options_.durable + ": " + describe(s));
+    if (s != NATS_OK) throw NatsError("fetch " + w.name + ": " + describe(s));
     take(raw);
     return true;
   };
@@ -334,30 +408,33 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
     while (!out.empty() && static_cast<int>(out.size()) < batch && next(std::chrono::milliseconds(0))) {
     }
   }
+  if (reconnected()) {
+    // Some of these may follow a gap: drop them, the next fetch starts at the ack floor.
+    w.rebind = true;
+    out.clear();
+    return out;
+  }
   top_up(Clock::now());
   return out;
 }
 
+// AckAll: one ack for the batch, on its highest stream sequence. Everything this generation
+// delivered below it was delivered before it (first deliveries come in stream order) and so was
+// applied in this or an earlier batch; redeliveries are copies of such messages.
 void PullConsumer::ack(const std::vector<Message>& msgs) {
+  const Message* top = nullptr;
   for (const auto& m : msgs) {
-    const char* reply = natsMsg_GetReply(m.raw());
-    if (!reply) continue;
-    natsStatus s = natsConnection_Publish(conn_.raw(), reply, "+ACK", 4);
-    if (s != NATS_OK) throw NatsError("ack: " + describe(s));
+    if (natsMsg_GetReply(m.raw()) && (!top || m.stream_sequence() > top->stream_sequence())) top = &m;
   }
+  if (!top) return;
+  natsStatus s = natsConnection_Publish(conn_.raw(), natsMsg_GetReply(top->raw()), "+ACK", 4);
+  if (s != NATS_OK) throw NatsError("ack: " + describe(s));
 }
 
+// The batch and everything after it must come again, in order: start a new generation at the ack
+// floor before the next fetch (a nak would put the batch behind messages already on their way).
 void PullConsumer::nak(const std::vector<Message>& msgs) {
-  for (const auto& m : msgs) {
-    const char* reply = natsMsg_GetReply(m.raw());
-    if (reply) natsConnection_Publish(conn_.raw(), reply, "-NAK", 4);
-  }
-  if (!msgs.empty() && msgs.front().stream_sequence() != 0) {
-    // Later messages of the window may be queued here or on the wire already: until the batch's
-    // first message comes back, nak whatever else arrives (it queues behind the batch).
-    window_->resync_seq = msgs.front().stream_sequence();
-    window_->resync_until = Window::Clock::now() + Window::kResyncFor;
-  }
+  if (!msgs.empty()) window_->rebind = true;
 }
 
 }  // namespace orders::read_side::bus

@@ -1,13 +1,13 @@
 // A small RAII wrapper over the NATS C client (cnats) for what the projector needs: one connection
-// that reconnects forever, a durable pull consumer per partition (created if missing, never deleted
-// by closing), fetch, ack and nak.
+// that reconnects forever, a durable pull consumer per partition (AckAll, in generations, see
+// PullConsumer), fetch, ack and nak.
 //
-// The pull consumer keeps a credit window open instead of one request/reply per fetch: pull
-// requests for `batch` messages (with an expiry) stay outstanding on the server, which pushes
+// The pull consumer keeps a credit window open instead of one request/reply per fetch: a pull
+// request for `batch` messages (with an expiry) stays outstanding on the server, which pushes
 // messages to this consumer's own inbox as they are stored; fetch takes whatever has arrived
-// (waiting only for the first message) and tops the window up when fewer than half of its
-// credits remain. Each request has its own reply subject (<inbox>.<id>), so credits are counted
-// exactly per request and a request's 408 (expired) / 409 status retires just that request.
+// (waiting only for the first message) and sends the next request once the batch has arrived, the
+// request expired (408), or a reconnect lost it. Requests have their own reply subjects
+// (<inbox>.<id>), so a status reply retires exactly the request it belongs to.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -65,37 +65,42 @@ class Message {
 };
 
 struct ConsumerOptions {
-  std::string durable;        // "read_side_p7"
+  std::string durable;        // "read_side_p7": consumers are named "read_side_p7_a<generation>"
   std::string filter_subject; // "orders.events.7"
   std::chrono::milliseconds ack_wait{5000};
   int max_ack_pending = 20000;
 };
 
+// One partition's durable pull consumer with AckAll: an ack covers the whole batch. Generations
+// "<durable>_a<n>": each bind (construction, after a nak, after a reconnect, after the consumer
+// was deleted) creates the next one at the newest one's ack floor and deletes the older ones, so
+// everything not yet acked comes to the binder in stream order (see bind() in the .cpp).
 class PullConsumer {
  public:
-  // Creates the durable consumer when missing (explicit acks, deliver all) and binds to it. Throws
-  // NatsError (e.g. stream missing, NATS down).
+  // Binds (see above). Throws NatsError (e.g. stream missing, NATS down, a racing bind).
   PullConsumer(Connection& conn, ConsumerOptions options);
   ~PullConsumer();
   PullConsumer(const PullConsumer&) = delete;
   PullConsumer& operator=(const PullConsumer&) = delete;
 
   // Up to `batch` messages, in stream order; waits up to `timeout` for the first one only (empty
-  // on time-out). Throws NatsError on other failures (e.g. the consumer was deleted).
+  // on time-out). Throws NatsError on other failures (e.g. the consumer was deleted: the next
+  // fetch binds anew).
   std::vector<Message> fetch(int batch, std::chrono::milliseconds timeout);
-  // Acknowledges each message (explicit acks: with AckAll, acking a later message would also ack
-  // messages another replica fetched and never applied before it died). Published without a
-  // flush (cnats' flusher sends it).
+  // Acknowledges the batch and everything fetched before it: call after it was applied, in
+  // fetch order. One ack (the batch's highest sequence), published without a flush.
   void ack(const std::vector<Message>& msgs);
-  // Asks for redelivery now (best effort). Messages of the window that arrive after these and
-  // before their redelivery are nak'ed too, so the next fetches see the batch again first, in order.
+  // The batch and everything after it come again, in order, from the next fetch on (a new
+  // generation at the ack floor; no traffic now).
   void nak(const std::vector<Message>& msgs);
 
-  // Pull requests published so far (for tests and metrics).
+  // Pull requests published so far and the consumer generation bound (for tests and logs).
   std::uint64_t pull_requests() const;
+  const std::string& consumer_name() const;
 
  private:
   struct Window;
+  void bind();
   Connection& conn_;
   ConsumerOptions options_;
   __natsSubscription* sub_ = nullptr;

@@ -1,12 +1,14 @@
 // The projector's JetStream pull consumer (read-side/bus) against a real nats-server: the credit
-// window (one outstanding pull request, not one per fetch), order, acks, nak/redelivery of a whole
-// batch in order, a deleted consumer and a nats-server restart.
+// window (one outstanding pull request, not one per fetch), order, AckAll acks, nak/redelivery of
+// a whole batch in order, consumer generations (handover, fencing, migration from the explicit-ack
+// consumer, racing binds), a deleted consumer and a nats-server restart.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nats/nats.h>
@@ -59,14 +61,29 @@ class JetStreamBus : public ::testing::Test {
     return seqs;
   }
 
-  // The consumer's number of delivered-but-unacked messages, -1 when it cannot be read.
-  std::int64_t ack_pending() {
+  // A consumer's number of delivered-but-unacked messages, -1 when it cannot be read.
+  std::int64_t ack_pending(const std::string& consumer) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, options_.durable.c_str(), nullptr, &jerr) != NATS_OK) return -1;
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return -1;
     auto n = static_cast<std::int64_t>(ci->NumAckPending);
     jsConsumerInfo_Destroy(ci);
     return n;
+  }
+  std::uint64_t ack_floor(const std::string& consumer) {
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return 0;
+    auto n = ci->AckFloor.Stream;
+    jsConsumerInfo_Destroy(ci);
+    return n;
+  }
+  bool consumer_exists(const std::string& consumer) {
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return false;
+    jsConsumerInfo_Destroy(ci);
+    return true;
   }
 
   // Fetches (batch at a time) until `want` messages came or the deadline passed.
@@ -95,7 +112,7 @@ TEST_F(JetStreamBus, DeliversAllInStreamOrderAndAcks) {
   bus::PullConsumer c(*bus_, options_);
   auto got = collect(c, seqs.size(), 25);
   EXPECT_EQ(got, seqs);
-  EXPECT_TRUE(wait_until([&] { return ack_pending() == 0; }, 5s)) << ack_pending();
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
   // The payload comes through untouched.
   publish(1, "payload-");
   auto msgs = c.fetch(10, 5s);
@@ -133,7 +150,7 @@ TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
   // Open a window of 10 credits, then let the server push 10 messages into it.
   EXPECT_TRUE(c.fetch(10, 50ms).empty());
   auto seqs = publish(10);
-  ASSERT_TRUE(wait_until([&] { return ack_pending() == 10; }, 5s)) << ack_pending();
+  ASSERT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 10; }, 5s)) << ack_pending(c.consumer_name());
   // Take 3 of them and nak them: the 7 already here must not overtake the redelivery.
   auto first = c.fetch(3, 1s);
   ASSERT_EQ(first.size(), 3u);
@@ -144,7 +161,7 @@ TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
   seqs.insert(seqs.end(), more.begin(), more.end());
   auto got = collect(c, seqs.size(), 3);
   EXPECT_EQ(got, seqs);
-  EXPECT_TRUE(wait_until([&] { return ack_pending() == 0; }, 5s)) << ack_pending();
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
 }
 
 TEST_F(JetStreamBus, UnackedMessagesOfAClosedConsumerGoToTheNextOne) {
@@ -159,33 +176,139 @@ TEST_F(JetStreamBus, UnackedMessagesOfAClosedConsumerGoToTheNextOne) {
   EXPECT_EQ(collect(next, seqs.size(), 8), seqs);
 }
 
-TEST_F(JetStreamBus, DeletedConsumerFailsTheFetchAndIsRecreated) {
+TEST_F(JetStreamBus, OneAckCoversTheWholeBatch) {
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_TRUE(c.fetch(50, 50ms).empty());
+  auto seqs = publish(50);
+  ASSERT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 50; }, 5s));
+  std::vector<bus::Message> all;
+  while (all.size() < seqs.size()) {
+    auto msgs = c.fetch(50, 1s);
+    ASSERT_FALSE(msgs.empty());
+    for (auto& m : msgs) all.push_back(std::move(m));
+  }
+  // Acking just the last fetched batch (here: all, in one call) settles everything before it.
+  c.ack(all);
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
+}
+
+TEST_F(JetStreamBus, ANewOwnerGetsThePreviousOwnersUnackedMessagesAtOnceAndFencesItOff) {
+  auto seqs = publish(6);
+  bus::PullConsumer old_owner(*bus_, options_);
+  auto held = collect(old_owner, 2, 2, /*ack=*/false);  // fetched, never applied nor acked
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_TRUE(old_owner.fetch(10, 50ms).size() <= 4u);  // and a request left open
+  const std::string old_name = old_owner.consumer_name();
+
+  bus::PullConsumer owner(*bus_, options_);  // e.g. the other replica after the partition failover
+  EXPECT_NE(owner.consumer_name(), old_name);
+  EXPECT_FALSE(consumer_exists(old_name));
+  // Everything not acked comes in order now, not after ack_wait behind later messages.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto later = publish(3, "later");
+  seqs.insert(seqs.end(), later.begin(), later.end());
+  EXPECT_EQ(collect(owner, seqs.size(), 4), seqs);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  // The old owner's generation is gone: it gets nothing more (its fetch fails or rebinds).
+  publish(2, "fenced");
+  try {
+    EXPECT_TRUE(old_owner.fetch(10, 300ms).empty());
+  } catch (const bus::NatsError&) {
+  }
+  EXPECT_EQ(collect(owner, 2, 10).size(), 2u);
+}
+
+TEST_F(JetStreamBus, StartsAtTheAckFloorOfTheExplicitAckConsumerOfEarlierVersions) {
+  auto seqs = publish(10);
+  {
+    orders::nats::ConsumerSpec spec;
+    spec.stream = kStream;
+    spec.durable = options_.durable;  // "bus_test_p3", explicit acks
+    spec.filter_subject = options_.filter_subject;
+    auto legacy = pub_->pull_subscribe(spec);
+    std::size_t acked = 0;
+    while (acked < 4) {
+      for (auto& m : legacy.fetch(static_cast<int>(4 - acked), 2s)) {
+        m.ack_sync(2s);
+        ++acked;
+      }
+    }
+  }
+  ASSERT_TRUE(consumer_exists(options_.durable));
+  const std::vector<std::uint64_t> rest(seqs.begin() + 4, seqs.end());
+  {
+    bus::PullConsumer c(*bus_, options_);
+    EXPECT_EQ(c.consumer_name().rfind(options_.durable + "_a1_", 0), 0u) << c.consumer_name();
+    EXPECT_FALSE(consumer_exists(options_.durable));
+    EXPECT_EQ(collect(c, 6, 10, /*ack=*/false), rest);
+  }
+  // A generation that never acked hands on the floor it started at (not the stream's start).
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_EQ(c.consumer_name().rfind(options_.durable + "_a2_", 0), 0u) << c.consumer_name();
+  EXPECT_EQ(collect(c, 6, 10), rest);
+  EXPECT_TRUE(c.fetch(10, 100ms).empty());
+}
+
+TEST_F(JetStreamBus, RacingBindsNeverShareAConsumerAndTheNextBindTakesTheHighestFloor) {
+  auto seqs = publish(6);
+  for (int round = 0; round < 5; ++round) {
+    std::unique_ptr<bus::PullConsumer> a, b;
+    std::thread ta([&] {
+      try {
+        a = std::make_unique<bus::PullConsumer>(*bus_, options_);
+      } catch (const bus::NatsError&) {
+      }
+    });
+    std::thread tb([&] {
+      try {
+        b = std::make_unique<bus::PullConsumer>(*bus_, options_);
+      } catch (const bus::NatsError&) {
+      }
+    });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(a || b);
+    if (a && b) {
+      EXPECT_NE(a->consumer_name(), b->consumer_name());
+    }
+    if (round == 3 && a && consumer_exists(a->consumer_name())) {
+      // One of them applies and acks the first half.
+      EXPECT_EQ(collect(*a, 3, 3), std::vector<std::uint64_t>(seqs.begin(), seqs.begin() + 3));
+      ASSERT_TRUE(wait_until([&] { return ack_floor(a->consumer_name()) == seqs[2]; }, 5s));
+      seqs.erase(seqs.begin(), seqs.begin() + 3);
+    }
+  }
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_EQ(collect(c, seqs.size(), 10), seqs);
+}
+
+TEST_F(JetStreamBus, DeletedConsumerFailsOneFetchThenTheNextFetchRebinds) {
   publish(2);
-  auto c = std::make_unique<bus::PullConsumer>(*bus_, options_);
-  EXPECT_EQ(collect(*c, 2, 10).size(), 2u);
-  EXPECT_TRUE(c->fetch(10, 50ms).empty());  // a request is open now
-  pub_->delete_consumer(kStream, options_.durable);
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_EQ(collect(c, 2, 10).size(), 2u);
+  EXPECT_TRUE(c.fetch(10, 50ms).empty());  // a request is open now
+  pub_->delete_consumer(kStream, c.consumer_name());
   bool failed = false;
   const auto end = std::chrono::steady_clock::now() + 5s;
   while (!failed && std::chrono::steady_clock::now() < end) {
     try {
-      c->fetch(10, 200ms);
+      c.fetch(10, 200ms);
     } catch (const bus::NatsError&) {
       failed = true;
     }
   }
   EXPECT_TRUE(failed);
-  // A new consumer starts over from the stream's start (deliver all): the projector skips
-  // what it applied before as duplicates.
-  c = std::make_unique<bus::PullConsumer>(*bus_, options_);
-  EXPECT_EQ(collect(*c, 2, 10).size(), 2u);
+  // No generation left: the new one starts over from the stream's start (deliver all); the
+  // projector skips what it applied before as duplicates.
+  EXPECT_EQ(collect(c, 2, 10).size(), 2u);
+  EXPECT_TRUE(consumer_exists(c.consumer_name()));
 }
 
 TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
   auto seqs = publish(5);
   bus::PullConsumer c(*bus_, options_);
   EXPECT_EQ(collect(c, 5, 10), seqs);
-  EXPECT_TRUE(wait_until([&] { return ack_pending() == 0; }, 5s));
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s));
   EXPECT_TRUE(c.fetch(10, 50ms).empty());  // the window's request is open on the old server
   nats_.kill9();
   nats_.start();
