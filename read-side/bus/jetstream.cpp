@@ -241,7 +241,9 @@ void PullConsumer::bind() {
     jsConsumerInfo* ci = nullptr;
     jerr = static_cast<jsErrCode>(0);
     s = js_GetConsumerInfo(&ci, conn_.js(), stream.c_str(), name.c_str(), nullptr, &jerr);
-    if (s == NATS_NOT_FOUND) continue;  // deleted by a racing binder meanwhile
+    // Deleted by a racing binder meanwhile: its floor would be missed (at worst all of them, and a
+    // replay from the stream's start); list again on the next attempt.
+    if (s == NATS_NOT_FOUND) throw NatsError("consumer " + name + " vanished (a racing bind): retry");
     if (s != NATS_OK) throw NatsError("consumer info " + name + ": " + describe(s, jerr));
     // A generation that acked nothing yet reports floor 0: its own start is the floor then.
     std::uint64_t floor = ci->AckFloor.Stream;
