@@ -90,12 +90,26 @@ namespace {
 
 enum class Attempt { Done, Retry, Stale };
 
-Attempt try_apply(pqxx::connection& conn, int partition,
-                  const std::vector<codec::RecordedEvent>& events,
+// A batch of the group with what the fold needs beside its events.
+struct GroupItem {
+  int partition = 0;
+  const std::vector<codec::RecordedEvent>* events = nullptr;
+  CheckpointAdvance advance;
+};
+
+std::string describe(const std::vector<GroupItem>& items) {
+  std::string out = items.size() == 1 ? "partition " : "partitions ";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out += ",";
+    out += std::to_string(items[i].partition);
+  }
+  return out;
+}
+
+Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
                   const std::vector<std::string>& ids,
-                  const std::map<std::string, std::int64_t>& first_version,
-                  const CheckpointAdvance& advance, ViewCache* cache, bool assume_new,
-                  bool& assumed_any, BatchStats& stats) {
+                  const std::map<std::string, std::int64_t>& first_version, ViewCache* cache,
+                  bool assume_new, bool& assumed_any, std::vector<BatchStats>& stats) {
   const std::size_t np = projections().size();
   std::vector<std::map<std::string, OrderView>> views(np);
   std::vector<std::vector<std::string>> missing(np);
@@ -128,31 +142,34 @@ Attempt try_apply(pqxx::connection& conn, int partition,
   }
 
   std::vector<std::vector<ViewWrite>> writes(np);
-  std::vector<std::pair<std::string, CheckpointAdvance>> checkpoints;
+  std::vector<CheckpointRow> checkpoints;
+  checkpoints.reserve(np * items.size());
   for (std::size_t pi = 0; pi < np; ++pi) {
     const auto& p = projections()[pi];
     auto& pviews = views[pi];
     std::map<std::string, std::int64_t> stored;  // version of each stored row as loaded
     for (const auto& [id, v] : pviews) stored.emplace(id, v.state.version);
-    auto& pstats = stats.by_projection[p.name];
-    pstats = ProjectionApplyStats{};
     std::set<std::string> dirty;
-    for (const auto& e : events) {
-      auto& view = pviews[e.stream_id];
-      const auto before = pstats.applied;
-      apply_one(tx, view, e, pstats);
-      if (pstats.applied != before) dirty.insert(e.stream_id);
+    for (std::size_t bi = 0; bi < items.size(); ++bi) {
+      auto& pstats = stats[bi].by_projection[p.name];
+      pstats = ProjectionApplyStats{};
+      for (const auto& e : *items[bi].events) {
+        auto& view = pviews[e.stream_id];
+        const auto before = pstats.applied;
+        apply_one(tx, view, e, pstats);
+        if (pstats.applied != before) dirty.insert(e.stream_id);
+      }
+      CheckpointAdvance a = items[bi].advance;
+      a.events_applied = pstats.applied;
+      checkpoints.push_back(CheckpointRow{p.name, items[bi].partition, a});
     }
     writes[pi].reserve(dirty.size());
     for (const auto& id : dirty) {
       auto s = stored.find(id);
       writes[pi].push_back(ViewWrite{&pviews.at(id), s == stored.end() ? 0 : s->second});
     }
-    CheckpointAdvance a = advance;
-    a.events_applied = pstats.applied;
-    checkpoints.emplace_back(p.name, a);
   }
-  switch (write_batch(tx, table_oids, writes, partition, checkpoints)) {
+  switch (write_batch(tx, table_oids, writes, checkpoints)) {
     case BatchWrite::Written: break;
     case BatchWrite::TablesSwapped: return Attempt::Retry;
     case BatchWrite::Stale: return Attempt::Stale;
@@ -169,32 +186,49 @@ Attempt try_apply(pqxx::connection& conn, int partition,
 
 }  // namespace
 
-BatchStats apply_batch(pqxx::connection& conn, int partition,
-                       const std::vector<codec::RecordedEvent>& events, ViewCache* cache) {
-  BatchStats stats;
-  if (events.empty()) return stats;
-
+std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<PartitionBatch>& batches,
+                                    ViewCache* cache) {
+  std::vector<BatchStats> stats(batches.size());
+  std::vector<GroupItem> items;
+  items.reserve(batches.size());
   std::vector<std::string> ids;
-  std::map<std::string, std::int64_t> first_version;  // of each order's first event in the batch
-  for (const auto& e : events) {
-    if (first_version.emplace(e.stream_id, e.version).second) ids.push_back(e.stream_id);
-  }
-  CheckpointAdvance advance;
-  for (const auto& e : events) {
-    const auto gp = e.global_position.value_or(0);
-    if (gp >= advance.last_global_position) {
-      advance.last_global_position = gp;
-      advance.last_recorded_at_us = e.recorded_at_us;
+  std::map<std::string, std::int64_t> first_version;  // of each order's first event in the group
+  std::set<int> partitions;
+  for (std::size_t bi = 0; bi < batches.size(); ++bi) {
+    const auto& b = batches[bi];
+    if (!partitions.insert(b.partition).second) {
+      throw std::logic_error("apply_group: partition " + std::to_string(b.partition) + " appears twice");
     }
+    if (b.events == nullptr || b.events->empty()) continue;
+    GroupItem item{b.partition, b.events, {}};
+    for (const auto& e : *b.events) {
+      if (first_version.emplace(e.stream_id, e.version).second) ids.push_back(e.stream_id);
+      const auto gp = e.global_position.value_or(0);
+      if (gp >= item.advance.last_global_position) {
+        item.advance.last_global_position = gp;
+        item.advance.last_recorded_at_us = e.recorded_at_us;
+      }
+    }
+    stats[bi].last_global_position = item.advance.last_global_position;
+    items.push_back(item);
   }
-  stats.last_global_position = advance.last_global_position;
+  if (items.empty()) return stats;
+  // stats of the non-empty batches, in items order (filled in place, then copied back)
+  std::vector<BatchStats> item_stats(items.size());
 
   bool assume_new = true;
   for (int attempt = 0; attempt < 5; ++attempt) {
     bool assumed_any = false;
-    switch (try_apply(conn, partition, events, ids, first_version, advance, cache, assume_new,
-                      assumed_any, stats)) {
-      case Attempt::Done: return stats;
+    switch (try_apply(conn, items, ids, first_version, cache, assume_new, assumed_any, item_stats)) {
+      case Attempt::Done: {
+        std::size_t k = 0;
+        for (std::size_t bi = 0; bi < batches.size(); ++bi) {
+          if (batches[bi].events == nullptr || batches[bi].events->empty()) continue;
+          item_stats[k].last_global_position = stats[bi].last_global_position;
+          stats[bi] = std::move(item_stats[k++]);
+        }
+        return stats;
+      }
       case Attempt::Retry:
         if (cache != nullptr) cache->clear();
         continue;
@@ -206,12 +240,17 @@ BatchStats apply_batch(pqxx::connection& conn, int partition,
           assume_new = false;
           continue;
         }
-        throw StaleReadModel("partition " + std::to_string(partition) +
-                             ": a row changed since it was loaded; the batch is retried");
+        throw StaleReadModel(describe(items) + ": a row changed since it was loaded; the batch is retried");
     }
   }
-  throw StaleReadModel("partition " + std::to_string(partition) +
+  throw StaleReadModel(describe(items) +
                        ": the read model's tables keep changing under the batch; it is retried");
+}
+
+BatchStats apply_batch(pqxx::connection& conn, int partition,
+                       const std::vector<codec::RecordedEvent>& events, ViewCache* cache) {
+  auto stats = apply_group(conn, {PartitionBatch{partition, &events}}, cache);
+  return std::move(stats.front());
 }
 
 }  // namespace orders::read_side

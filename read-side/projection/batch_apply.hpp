@@ -1,9 +1,10 @@
-// Applies one batch of bus events (one partition, stream order) to every live projection with
+// Applies one batch of bus events (one partition, stream order; or a group of such batches of
+// several partitions, see apply_group) to every live projection with
 // at most two statements and no explicit transaction: one read (the stored views of the touched
 // orders the cache does not hold, both tables, primary-key lookups, and the tables' oids; not
 // sent when the cache holds every order or the order's first event in the batch is its
 // creation), the fold in memory (duplicates skipped, gaps filled from the event store first),
-// then ONE write statement that is its own transaction (sql/V025 rs_apply_batch: cutover lock
+// then ONE write statement that is its own transaction (sql/V026 rs_apply_group: cutover lock
 // shared, tables still the ones read, UPDATE guarded by the loaded version + INSERT of new rows
 // for every projection, every projection's checkpoint advanced). The transaction id is held only
 // while that statement runs. (Waking waiters is the caller's business: no NOTIFY here, see
@@ -46,7 +47,7 @@ struct BatchStats {
 
 // The stored views of a partition's recently applied orders, per projection, exactly as the last
 // committed batch left them, so a batch loads only the orders it has not seen. Owned by the
-// partition's worker while it holds the partition (the only writer of those rows); bounded (the
+// replica's applier while it holds the partitions (the only writer of those rows); bounded (the
 // least recently used order goes first). A safety net, not a trust: every write is still
 // guarded by the version the view was taken at, and a guard that fails empties the cache. It is
 // also emptied when a table was swapped (rebuild-projection) since the last batch.
@@ -70,6 +71,19 @@ class ViewCache {
   std::vector<Slot> slots_;
   std::vector<std::int64_t> table_oids_;
 };
+
+// One partition's batch of a group apply (events in stream order).
+struct PartitionBatch {
+  int partition = 0;
+  const std::vector<codec::RecordedEvent>* events = nullptr;
+};
+
+// Applies the batches of several partitions (each partition at most once) together: ONE read
+// statement for the views not cached, the fold, ONE write statement (sql/V026 rs_apply_group) =
+// one transaction advancing every batch's checkpoints. All or nothing: on any throw nothing is
+// committed. Returns the stats of each batch, in `batches` order. Otherwise as apply_batch.
+std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<PartitionBatch>& batches,
+                                    ViewCache* cache = nullptr);
 
 // Every event must carry global_position (the stream sequence). Throws ApplyError,
 // StaleReadModel or pqxx errors; nothing is committed then. The connection must have

@@ -164,12 +164,12 @@ void prepare_projector_statements(pqxx::connection& conn) {
                      "SELECT -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
                      "to_regclass('" + o.table + "')::oid::bigint, to_regclass('" + c.table +
                      "')::oid::bigint");
-    conn.prepare("rs_apply_batch",
-                 "SELECT rs_apply_batch($1::int, $2::int, $3::bigint[], $4::text[], $5::text[], "
+    conn.prepare("rs_apply_group",
+                 "SELECT rs_apply_group($1::int, $2::int, $3::bigint[], $4::text[], $5::text[], "
                  "$6::text[], $7::jsonb[], $8::bigint[], $9::int[], $10::text[], $11::bigint[], "
                  "$12::bigint[], $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], "
                  "$17::bigint[], $18::text[], $19::text[], $20::text[], $21::jsonb[], "
-                 "$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::int, "
+                 "$22::bigint[], $23::bigint[], $24::bigint[], $25::bigint[], $26::int[], "
                  "$27::text[], $28::bigint[], $29::bigint[], $30::bigint[])");
   }
   conn.prepare("rs_stream_events", std::string("SELECT ") + kEventColumns + " FROM " + kEventFrom +
@@ -231,10 +231,9 @@ LoadedViews load_batch_views(pqxx::transaction_base& tx,
 
 BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_t>& table_oids,
                        const std::vector<std::vector<ViewWrite>>& writes_by_projection,
-                       int partition,
-                       const std::vector<std::pair<std::string, CheckpointAdvance>>& advances) {
+                       const std::vector<CheckpointRow>& checkpoints) {
   if (projections().size() != 2 || writes_by_projection.size() != 2) {
-    throw std::logic_error("write_batch: rs_apply_batch writes exactly two projections");
+    throw std::logic_error("write_batch: rs_apply_group writes exactly two projections");
   }
   PgArrayText oids;
   for (auto o : table_oids) oids.add(o);
@@ -274,8 +273,9 @@ BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_
     c_last.add(r.view->last_global_position);
     c_stored.add(r.stored_version);
   }
-  PgArrayText names, positions, recorded, applied;
-  for (const auto& [name, a] : advances) {
+  PgArrayText partitions, names, positions, recorded, applied;
+  for (const auto& [name, partition, a] : checkpoints) {
+    partitions.add(static_cast<std::int64_t>(partition));
     names.add(name);
     positions.add(a.last_global_position);
     recorded.add(a.last_recorded_at_us);
@@ -283,12 +283,12 @@ BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_
   }
   try {
     const auto row = tx.exec_prepared1(
-        "rs_apply_batch", kCutoverLockClass, static_cast<int>(projections().size()), oids.finish(),
+        "rs_apply_group", kCutoverLockClass, static_cast<int>(projections().size()), oids.finish(),
         o_id.finish(), o_customer.finish(), o_status.finish(), o_items.finish(), o_total.finish(),
         o_count.finish(), o_tracking.finish(), o_created.finish(), o_confirmed.finish(),
         o_shipped.finish(), o_delivered.finish(), o_version.finish(), o_last.finish(),
         o_stored.finish(), c_id.finish(), c_customer.finish(), c_status.finish(), c_items.finish(),
-        c_total.finish(), c_version.finish(), c_last.finish(), c_stored.finish(), partition,
+        c_total.finish(), c_version.finish(), c_last.finish(), c_stored.finish(), partitions.finish(),
         names.finish(), positions.finish(), recorded.finish(), applied.finish());
     return row[0].as<int>() == 0 ? BatchWrite::Written : BatchWrite::TablesSwapped;
   } catch (const pqxx::sql_error& e) {

@@ -61,7 +61,7 @@ struct CheckpointAdvance {
   std::int64_t last_recorded_at_us = 0;
   std::int64_t events_applied = 0;        // distinct events newly applied
 };
-// ---- the live projector's batch: one read statement, one write statement (sql/V025) ----
+// ---- the live projector's batch: one read statement, one write statement (sql/V026) ----
 // Stored views of the given orders of every projection (ids_by_projection in projections()
 // order) and the oids of the projections' tables, in ONE statement (primary-key lookups).
 struct LoadedViews {
@@ -72,15 +72,20 @@ LoadedViews load_batch_views(pqxx::transaction_base& tx,
                              const std::vector<std::vector<std::string>>& ids_by_projection);
 
 enum class BatchWrite { Written, TablesSwapped, Stale };
-// rs_apply_batch(): run outside an explicit transaction it is its own transaction. Takes the
-// cutover lock shared, checks the tables are still table_oids (empty: no check), writes every
-// projection's rows (writes_by_projection in projections() order) and the checkpoints, commits.
-// TablesSwapped: nothing written. Stale: a row was not at its stored_version (or a row written
-// as new exists): everything rolled back.
+// One checkpoint row to advance: (projection, partition) unique within a write.
+struct CheckpointRow {
+  std::string projection;
+  int partition = 0;
+  CheckpointAdvance advance;
+};
+// rs_apply_group() (sql/V026): run outside an explicit transaction it is its own transaction.
+// Takes the cutover lock shared, checks the tables are still table_oids (empty: no check), writes
+// every projection's rows (writes_by_projection in projections() order) and the checkpoints of
+// every partition of the group, commits. TablesSwapped: nothing written. Stale: a row was not at
+// its stored_version (or a row written as new exists): everything rolled back.
 BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_t>& table_oids,
                        const std::vector<std::vector<ViewWrite>>& writes_by_projection,
-                       int partition,
-                       const std::vector<std::pair<std::string, CheckpointAdvance>>& advances);
+                       const std::vector<CheckpointRow>& checkpoints);
 
 // NOTIFY channel signalled (outside the apply transactions) after batches commit.
 inline constexpr const char* kAppliedChannel = "read_side_applied";

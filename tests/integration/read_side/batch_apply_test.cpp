@@ -1,4 +1,4 @@
-// apply_batch against a real Postgres, with the partition worker's view cache: the cache only
+// apply_batch / apply_group against a real Postgres, with the applier's view cache: the cache only
 // saves loads, it never decides what is written. A row changed behind the cache fails the batch
 // (nothing written) and the retry reloads; a table swapped in by rebuild-projection is reloaded.
 #include <gtest/gtest.h>
@@ -158,6 +158,81 @@ TEST_F(BatchApplyTest, TheCheckpointAdvancesWithTheRowsInOneCommittedWrite) {
   EXPECT_EQ(r[0][0].as<std::string>(), "customers");
   EXPECT_EQ(r[0][1].as<std::int64_t>(), e1.global_position.value_or(-1));
   EXPECT_EQ(r[1][2].as<std::int64_t>(), 1);
+}
+
+// Two ids whose orders live in different partitions.
+std::pair<std::string, std::string> ids_in_two_partitions() {
+  const std::string a = "g-a";
+  for (int i = 0;; ++i) {
+    std::string b = "g-b" + std::to_string(i);
+    if (codec::partition_of(b) != codec::partition_of(a)) return {a, b};
+  }
+}
+
+std::int64_t checkpoint(pqxx::connection& c, const std::string& projection, int partition) {
+  pqxx::read_transaction tx(c);
+  auto r = tx.exec_params(
+      "SELECT last_global_position FROM projection_checkpoints WHERE projection = $1 AND partition = $2",
+      projection, partition);
+  return r.empty() ? -1 : r[0][0].as<std::int64_t>();
+}
+
+TEST_F(BatchApplyTest, AGroupOfPartitionsIsOneWriteAdvancingEachPartitionsCheckpoint) {
+  const auto [a, b] = ids_in_two_partitions();
+  const int pa = codec::partition_of(a), pb = codec::partition_of(b);
+  rs::ViewCache cache;
+  auto a1 = append(a, domain::OrderCreated{a, "c-1"});
+  auto b1 = append(b, domain::OrderCreated{b, "c-2"});
+  auto a2 = append(a, domain::OrderItemAdded{"p-1", 2, 150});
+  auto b2 = append(b, domain::OrderItemAdded{"p-2", 1, 99});
+  const std::vector<codec::RecordedEvent> batch_a{a1, a2}, batch_b{b1, b2};
+  auto stats = rs::apply_group(*conn_, {{pa, &batch_a}, {pb, &batch_b}}, &cache);
+  ASSERT_EQ(stats.size(), 2u);
+  EXPECT_EQ(stats[0].by_projection["orders"].applied, 2);
+  EXPECT_EQ(stats[1].by_projection["customers"].applied, 2);
+  EXPECT_EQ(stats[0].last_global_position, a2.global_position.value_or(-1));
+  EXPECT_EQ(stats[1].last_global_position, b2.global_position.value_or(-1));
+  for (const char* projection : {"orders", "customers"}) {
+    EXPECT_EQ(checkpoint(*conn_, projection, pa), a2.global_position.value_or(-1)) << projection;
+    EXPECT_EQ(checkpoint(*conn_, projection, pb), b2.global_position.value_or(-1)) << projection;
+  }
+  EXPECT_EQ(stored("orders", a).first, 2);
+  EXPECT_EQ(stored("customer_orders", b).first, 2);
+
+  // Cached now: the next group of both partitions writes on the cached views.
+  auto a3 = append(a, domain::OrderConfirmed{});
+  auto b3 = append(b, domain::OrderConfirmed{});
+  const std::vector<codec::RecordedEvent> next_a{a3}, next_b{b3};
+  rs::apply_group(*conn_, {{pb, &next_b}, {pa, &next_a}}, &cache);
+  EXPECT_EQ(stored("orders", a).first, 3);
+  EXPECT_EQ(stored("orders", b).first, 3);
+  expect_model_equal();
+}
+
+TEST_F(BatchApplyTest, APoisonBatchFailsItsWholeGroupAndNothingOfTheGroupIsCommitted) {
+  const auto [a, b] = ids_in_two_partitions();
+  const int pa = codec::partition_of(a), pb = codec::partition_of(b);
+  rs::ViewCache cache;
+  auto a1 = append(a, domain::OrderCreated{a, "c-1"});
+  auto b1 = append(b, domain::OrderCreated{b, "c-2"});
+  // b at version 3 without version 2 anywhere: the gap cannot be filled (a poison batch).
+  auto b3 = b1;
+  b3.version = 3;
+  b3.event_id = "00000000-0000-7000-8000-000000000003";
+  b3.global_position = b1.global_position.value_or(0) + 100;
+  const std::vector<codec::RecordedEvent> batch_a{a1}, batch_b{b1, b3};
+  EXPECT_THROW(rs::apply_group(*conn_, {{pa, &batch_a}, {pb, &batch_b}}, &cache), rs::ApplyError);
+  EXPECT_EQ(checkpoint(*conn_, "orders", pa), -1);
+  EXPECT_EQ(checkpoint(*conn_, "orders", pb), -1);
+  {
+    pqxx::read_transaction tx(*conn_);
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM orders")[0].as<int>(), 0);
+  }
+  // Applied alone (as the applier retries a failed group), the good partition commits.
+  rs::apply_batch(*conn_, pa, batch_a, &cache);
+  EXPECT_EQ(checkpoint(*conn_, "orders", pa), a1.global_position.value_or(-1));
+  EXPECT_EQ(stored("orders", a).first, 1);
+  EXPECT_THROW(rs::apply_batch(*conn_, pb, batch_b, &cache), rs::ApplyError);
 }
 
 }  // namespace
