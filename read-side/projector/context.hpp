@@ -43,11 +43,15 @@ struct ProjectorContext {
   ProjectorMetrics& metrics;
   int batch_size = 500;
   AppliedBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
+  // Group appliers per replica (PROJECTOR_APPLIERS): applier k holds the locks of, and applies,
+  // the partitions p with p % appliers == k.
+  int appliers = 1;
 };
 
 // Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).
 // The outbox relay's horizon (sql/V014 relay_horizon()) ignores transactions of connections that
-// hold this lock: a partition worker's connection must never write events or the outbox.
+// hold this lock: the applier's connection (read-side/projector/applier.hpp) must never write
+// events or the outbox.
 inline constexpr int kPartitionLockClass = 0x52534450;  // "RSDP"
 
 }  // namespace orders::read_side

@@ -1,5 +1,6 @@
 #include "projector/coordinator.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -20,6 +21,10 @@ Coordinator::Coordinator(ProjectorContext& ctx, std::string replica_id)
     : ctx_(ctx),
       replica_id_(std::move(replica_id)),
       offset_(static_cast<int>(std::hash<std::string>{}(replica_id_) % codec::kPartitions)) {
+  const int n = std::clamp(ctx_.appliers, 1, codec::kPartitions);
+  for (int k = 0; k < n; ++k) {
+    appliers_.push_back(std::make_unique<GroupApplier>(ctx_, (codec::kPartitions + n - 1 - k) / n));
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -36,7 +41,7 @@ Coordinator::~Coordinator() {
     workers.swap(workers_);
   }
   for (auto& [p, w] : workers) w->request_stop();
-  workers.clear();  // joins
+  workers.clear();  // joins; the appliers (destroyed last) then close their connections and locks
   try {
     if (conn_) {
       pqxx::work tx(*conn_);
@@ -89,20 +94,19 @@ void Coordinator::tick() {
     prepare_status_statements(*conn_);
   }
 
+  // Stop the fetchers whose partition is no longer held under their lease (the applier's
+  // connection broke) or that ended, then release whatever lock is still held for them.
   std::string owned_text;
+  stop_and_release(
+      [&](int p, const PartitionWorker& w, const std::map<int, std::uint64_t>& held) {
+        auto h = held.find(p);
+        return w.state() != PartitionWorker::State::Owned || h == held.end() || h->second != w.lease();
+      });
   {
     std::lock_guard lock(mu_);
-    // Reap workers that did not get the lock or lost it.
-    for (auto it = workers_.begin(); it != workers_.end();) {
-      auto st = it->second->state();
-      if (st == PartitionWorker::State::LockBusy || st == PartitionWorker::State::Lost ||
-          st == PartitionWorker::State::Stopped) {
-        it = workers_.erase(it);
-      } else {
-        if (!owned_text.empty()) owned_text += ",";
-        owned_text += std::to_string(it->first);
-        ++it;
-      }
+    for (const auto& [p, w] : workers_) {
+      if (!owned_text.empty()) owned_text += ",";
+      owned_text += std::to_string(p);
     }
   }
 
@@ -131,34 +135,74 @@ void Coordinator::tick() {
   }
 
   const int target = fair_share(codec::kPartitions, live);
-  std::vector<std::unique_ptr<PartitionWorker>> released;
+  if (stop_requested()) return;
+  std::set<int> excess;
+  std::vector<int> wanted;
   {
     std::lock_guard lock(mu_);
-    if (stop_) return;
     int owned = static_cast<int>(workers_.size());
     // Release the excess, furthest from our preferred starting partition first.
     for (int k = codec::kPartitions - 1; k >= 0 && owned > target; --k) {
       const int p = (offset_ + k) % codec::kPartitions;
-      auto it = workers_.find(p);
-      if (it == workers_.end()) continue;
-      it->second->request_stop();
-      released.push_back(std::move(it->second));
-      workers_.erase(it);
+      if (!workers_.count(p)) continue;
+      excess.insert(p);
       --owned;
     }
     for (int k = 0; k < codec::kPartitions && owned < target; ++k) {
       const int p = (offset_ + k) % codec::kPartitions;
       if (held.count(p) || workers_.count(p)) continue;
-      workers_.emplace(p, std::make_unique<PartitionWorker>(p, ctx_));
+      wanted.push_back(p);
       ++owned;
     }
-    ctx_.metrics.owned_partitions.set(static_cast<double>(owned));
   }
-  if (!released.empty()) {
+  if (!excess.empty()) {
     ctx_.logger.info("releasing partitions over the fair share",
-                     {{"count", released.size()}, {"target", target}, {"live_replicas", live}});
+                     {{"count", excess.size()}, {"target", target}, {"live_replicas", live}});
+    // Each fetcher finishes and acks its current batch first.
+    stop_and_release([&](int p, const PartitionWorker&, const std::map<int, std::uint64_t>&) {
+      return excess.count(p) > 0;
+    });
   }
-  released.clear();  // joins: each finishes and acks its current batch
+  for (int p : wanted) {
+    if (stop_requested()) return;
+    auto& applier = applier_for(p);
+    const auto lease = applier.try_acquire(p);
+    if (lease == 0) continue;  // taken by another replica meanwhile, or Postgres unreachable
+    std::lock_guard lock(mu_);
+    workers_.emplace(p, std::make_unique<PartitionWorker>(p, lease, ctx_, applier));
+  }
+  std::lock_guard lock(mu_);
+  ctx_.metrics.owned_partitions.set(static_cast<double>(workers_.size()));
+}
+
+bool Coordinator::stop_requested() const {
+  std::lock_guard lock(mu_);
+  return stop_;
+}
+
+void Coordinator::stop_and_release(
+    const std::function<bool(int, const PartitionWorker&, const std::map<int, std::uint64_t>&)>& which) {
+  std::map<int, std::uint64_t> held;  // by every applier (each holds its own partitions)
+  for (const auto& a : appliers_) held.merge(a->held());
+  std::vector<std::unique_ptr<PartitionWorker>> stopping;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = workers_.begin(); it != workers_.end();) {
+      if (which(it->first, *it->second, held)) {
+        it->second->request_stop();
+        stopping.push_back(std::move(it->second));
+        it = workers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (auto& w : stopping) {
+    const int p = w->partition();
+    const auto lease = w->lease();
+    w.reset();  // joins (all were asked to stop at once)
+    applier_for(p).release(p, lease);  // no-op when the lock is no longer held under this lease
+  }
 }
 
 }  // namespace orders::read_side

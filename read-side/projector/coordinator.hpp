@@ -1,13 +1,18 @@
 // Scale-out: every ~1 s a replica heartbeats (read_side_replicas), counts the live replicas,
-// and owns at most ceil(16 / live) partitions: it starts a PartitionWorker (which takes the
-// partition's session advisory lock) for free partitions while below its share, and releases the
-// excess when above it. A dead replica's locks vanish with its connections; its heartbeat expires
-// after kReplicaTtl, so the survivors take its partitions within ~kReplicaTtl + 1 s.
+// and owns at most ceil(16 / live) partitions: for free partitions while below its share it has
+// the replica's GroupApplier take the partition's session advisory lock (on the applier's one
+// connection) and starts the partition's fetcher (PartitionWorker); above its share it stops the
+// excess fetchers (each finishes its batch) and has the applier unlock their partitions. A
+// partition whose lock the applier lost (its connection broke: every partition at once) has its
+// fetcher stopped and is acquired again. A dead replica's locks vanish with its connection; its
+// heartbeat expires after kReplicaTtl, so the survivors take its partitions within
+// ~kReplicaTtl + 1 s.
 // Also refreshes the projector lag gauges.
 #pragma once
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -15,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "projector/applier.hpp"
 #include "projector/context.hpp"
 #include "projector/partition_worker.hpp"
 
@@ -29,21 +35,28 @@ int fair_share(int partitions, int live_replicas);
 class Coordinator {
  public:
   Coordinator(ProjectorContext& ctx, std::string replica_id);
-  ~Coordinator();  // stops every worker (each finishes its batch), removes the heartbeat
+  ~Coordinator();  // stops every fetcher (each finishes its batch), the applier, removes the heartbeat
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
-  std::vector<int> owned() const;  // partitions whose worker holds the lock
+  std::vector<int> owned() const;  // partitions whose fetcher runs (the applier holds their locks)
 
  private:
   void run();
   void tick();
+  bool stop_requested() const;
+  // Stops the fetchers `which` selects (all asked at once, then joined) and has the applier
+  // unlock their partitions.
+  void stop_and_release(
+      const std::function<bool(int, const PartitionWorker&, const std::map<int, std::uint64_t>&)>& which);
   ProjectorContext& ctx_;
   std::string replica_id_;
   int offset_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  GroupApplier& applier_for(int partition) { return *appliers_[static_cast<std::size_t>(partition) % appliers_.size()]; }
+  std::vector<std::unique_ptr<GroupApplier>> appliers_;  // outlive the fetchers (declared before them)
   std::map<int, std::unique_ptr<PartitionWorker>> workers_;
   std::unique_ptr<pqxx::connection> conn_;
   std::thread thread_;

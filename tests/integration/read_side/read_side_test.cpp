@@ -279,6 +279,83 @@ TEST_F(ReadSideTest, SigtermFinishesTheCurrentBatchAndExitsZero) {
   expect_model_equal();
 }
 
+// The replica applies the batches of all its partitions together (one transaction). A poison
+// batch (a gap the event store cannot fill) fails only its own partition: the group it came in is
+// applied again partition by partition, the other partitions' events are applied, the poison
+// partition's batch is nak'ed and retried.
+TEST_F(ReadSideTest, APoisonBatchStallsOnlyItsOwnPartition) {
+  const int port = free_port();
+  auto rs = start_replica(port, "r1");
+  HttpClient c("127.0.0.1", port);
+  const std::string poison_id = "poison-0";
+  const int poison_partition = codec::partition_of(poison_id);
+  auto created = feeder_->append(poison_id, domain::OrderCreated{poison_id, "c"}, false);
+  auto poison = created;
+  poison.version = 3;  // versions 1-2 of it are not in the store as 2: the gap cannot be filled
+  poison.event_id = "0190a000-0000-7000-8000-00000000dead";
+  feeder_->publish(poison);
+  // Orders of every other partition, fed while the poison batch keeps failing.
+  std::vector<std::string> others;
+  for (int i = 0; others.size() < 48; ++i) {
+    const auto id = "healthy-" + std::to_string(i);
+    if (codec::partition_of(id) == poison_partition) continue;
+    feeder_->seed(id, "c" + std::to_string(i % 5), 2);
+    others.push_back(id);
+  }
+  for (const auto& id : others) {
+    EXPECT_EQ(c.get("/orders/" + id + "?min_version=2&wait_ms=10000").status, 200) << id;
+  }
+  EXPECT_TRUE(wait_until([&] { return metric(c, "projector_batch_failures_total") >= 1; }, 10s, 100ms));
+  EXPECT_EQ(c.get("/orders/" + poison_id).status, 404);
+  EXPECT_NE(rs->log().find("apply failed, will retry"), std::string::npos);
+}
+
+// The replica's one applier connection holds every partition lock: when it is killed, every
+// partition is lost at once (no apply without the lock) and taken again; nothing is lost or
+// applied twice.
+TEST_F(ReadSideTest, KillingTheLockHoldingConnectionLosesAndRetakesEveryPartition) {
+  const int port = free_port();
+  auto rs = start_replica(port, "r1");
+  const std::string holders =
+      "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND "
+      "classid = 1381188688::oid AND objsubid = 2 AND granted";
+  const std::string held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                           "classid = 1381188688::oid AND objsubid = 2 AND granted";
+  auto as_int = [](std::string t) {
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+    return t.empty() ? 0 : std::stoi(t);
+  };
+  ASSERT_TRUE(wait_until([&] { return as_int(shared_pg().psql(db_, held)) == 16; }, 20s, 100ms));
+  EXPECT_EQ(as_int(shared_pg().psql(db_, holders)), 1);  // one connection holds them all
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> fed{0};
+  std::thread writer([&] {
+    EventFeeder feeder(db_, nats_.url());
+    while (!stop) {
+      feeder.seed("kill-" + std::to_string(fed.load()), "c" + std::to_string(fed.load() % 7), 4);
+      ++fed;
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return fed.load() >= 20; }, 20s));
+  const auto pid = shared_pg().psql(
+      db_, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 1381188688::oid "
+           "AND objsubid = 2 AND granted LIMIT 1");
+  ASSERT_FALSE(pid.empty());
+  shared_pg().psql(db_, "SELECT pg_terminate_backend(" + std::to_string(as_int(pid)) + ")");
+  ASSERT_TRUE(wait_until([&] { return rs->log().find("every partition of this replica is lost") != std::string::npos; },
+                         10s, 50ms));
+  ASSERT_TRUE(wait_until([&] { return fed.load() >= 50; }, 30s));
+  stop = true;
+  writer.join();
+  EXPECT_TRUE(wait_until([&] { return as_int(shared_pg().psql(db_, held)) == 16; }, 10s, 100ms));
+  EXPECT_EQ(as_int(shared_pg().psql(db_, holders)), 1);
+  HttpClient c("127.0.0.1", port);
+  const auto last = "kill-" + std::to_string(fed.load() - 1);
+  EXPECT_EQ(c.get("/orders/" + last + "?min_version=4&wait_ms=10000").status, 200);
+  expect_model_equal();
+}
+
 // Each replica owns its share of the 16 partitions; when one dies the other takes over its
 // partitions within 10 s and nothing is lost or applied twice.
 TEST_F(ReadSideTest, TwoReplicasShareThePartitionsAndOneTakesOverWhenTheOtherDies) {

@@ -1,0 +1,98 @@
+// The replica's group applier (like the write-side's group commit): ONE thread and ONE Postgres
+// connection per replica (or per slice of the partitions with PROJECTOR_APPLIERS > 1). That
+// connection holds the session advisory lock of every partition the replica owns (of its slice;
+// taken and released here, on this thread, at the coordinator's request), and it
+// runs every apply: the applier takes whatever batches the partitions' fetchers have handed in
+// (at most one per partition) and applies them together as ONE statement / transaction
+// (apply_group, sql/V026), then completes each batch (the fetcher acks it). Losing the
+// connection loses every lock and every pending batch at once (Lost: the fetchers nak and stop;
+// the coordinator acquires again). Only batches of partitions whose lock this connection holds
+// (and of the fetcher the lock was taken for) are applied.
+// A failed group is retried partition by partition, so only the failing partition's batch is
+// failed (nak'd, retried after a back-off by its fetcher). The connection never writes events or
+// the outbox (the relay's horizon, sql/V014, ignores backends holding a kPartitionLockClass lock).
+#pragma once
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include <pqxx/connection>
+
+#include "codec/recorded_event.hpp"
+#include "projection/batch_apply.hpp"
+#include "projector/context.hpp"
+
+namespace orders::read_side {
+
+class GroupApplier {
+ public:
+  enum class Outcome { Applied, Failed, Lost };
+
+  // `partitions`: how many partitions it may hold at most (sizes the view cache).
+  GroupApplier(ProjectorContext& ctx, int partitions);
+  ~GroupApplier();  // completes pending batches as Lost, closes the connection (releases the locks)
+  GroupApplier(const GroupApplier&) = delete;
+  GroupApplier& operator=(const GroupApplier&) = delete;
+
+  // Coordinator: tries the partition's advisory lock on the applier's connection (connecting
+  // first when needed). Returns the lease (> 0) the partition's fetcher must present, 0 when
+  // another session holds it or Postgres is unreachable.
+  std::uint64_t try_acquire(int partition);
+  // Coordinator: unlocks the partition if still held under this lease (its fetcher must have
+  // stopped first).
+  void release(int partition, std::uint64_t lease);
+  // Partitions whose lock the connection holds, with their leases.
+  std::map<int, std::uint64_t> held() const;
+
+  // Fetcher: hands in the partition's batch (stream order; an event whose stream_id is empty is
+  // read from the event store at its global_position) and waits until it is applied and
+  // committed (Applied: ack), failed (Failed: nak, back off, retry) or the lock is gone (Lost:
+  // nak, stop). Blocks until then.
+  Outcome apply(int partition, std::uint64_t lease, std::vector<codec::RecordedEvent>& events);
+
+ private:
+  struct Control {
+    enum class Kind { Acquire, Release } kind;
+    int partition = 0;
+    bool done = false;
+    std::uint64_t lease = 0;
+  };
+  struct Pending {
+    int partition = 0;
+    std::uint64_t lease = 0;
+    std::vector<codec::RecordedEvent>* events = nullptr;
+    bool done = false;
+    Outcome outcome = Outcome::Lost;
+    std::condition_variable cv;
+  };
+
+  void run();
+  void handle(Control& c);
+  void apply_pending(std::vector<Pending*>& batch);
+  void connect();
+  void lose_connection(const char* what);  // every lock gone: held_ cleared, cache emptied
+  void complete(Pending& p, Outcome o);
+
+  ProjectorContext& ctx_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // the applier thread waits here
+  std::condition_variable done_cv_;  // Control requests wait here
+  bool stop_ = false;
+  std::deque<Control*> controls_;
+  std::vector<Pending*> pending_;
+  std::map<int, std::uint64_t> held_;  // guarded by mu_; changed only by the applier thread
+  std::uint64_t next_lease_ = 1;
+  // Applier thread only:
+  std::unique_ptr<pqxx::connection> conn_;
+  ViewCache cache_;
+  std::chrono::steady_clock::time_point last_used_;
+  std::thread thread_;
+};
+
+}  // namespace orders::read_side
