@@ -1,6 +1,7 @@
 #include "outbox_relay.hpp"
 
 #include <poll.h>
+#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -65,6 +66,12 @@ std::unique_ptr<pqxx::connection> connect_pg(const std::string& url) {
 // The last_published hint (resync reads the truth from the stream) is written at most this often:
 // alone it would make an otherwise read-only step a WAL flush.
 constexpr milliseconds kMarkEvery{50};
+
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -178,6 +185,12 @@ OutboxRelay::OutboxRelay(RelayOptions options, log::Logger& logger, metrics::Reg
   m_wake_busy_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "busy"}});
   m_steps_waiting_ = &reg_.counter("relay_steps_waiting_total",
                                    "Sequencing steps that left committed rows waiting for the xmin horizon");
+  const std::string steps_help = "relay_step calls: numbered rows, only read events to publish, or found nothing";
+  m_steps_sequenced_ = &reg_.counter("relay_steps_total", steps_help, {{"result", "sequenced"}});
+  m_steps_read_ = &reg_.counter("relay_steps_total", steps_help, {{"result", "read_only"}});
+  m_steps_empty_ = &reg_.counter("relay_steps_total", steps_help, {{"result", "empty"}});
+  m_cpu_ = &reg_.counter("relay_thread_cpu_seconds_total",
+                         "CPU time of the relay thread (Postgres client, message bodies, publishing, acks)");
 }
 
 OutboxRelay::~OutboxRelay() {
@@ -528,7 +541,13 @@ void OutboxRelay::lead(Session& s) {
   // One iteration: relay_step (hint, sequencing, the events after what is already in flight),
   // then the acks of the previous batches if they are all in, then publish the new events. The
   // ack wait is off the path from a commit to its publish.
+  double cpu_seen = thread_cpu_seconds();
   while (!stopping_) {
+    {
+      const double cpu = thread_cpu_seconds();
+      m_cpu_->inc(std::max(0.0, cpu - cpu_seen));
+      cpu_seen = cpu;
+    }
     check_lease(*s.lease);
     // The step below sees every commit signalled so far: consume those signals, so that only the
     // ones arriving during the step start another (non-blocking read; nothing to read is fine).
@@ -575,6 +594,7 @@ void OutboxRelay::lead(Session& s) {
     std::uint64_t n_sent = 0;
     // After a failed ack the cursor is behind `from` and a resync comes first: drop the rows.
     if (may_publish && !s.need_resync && s.sent_to() == from) n_sent = send(step);
+    (n_seq > 0 ? m_steps_sequenced_ : step.size() > 1 ? m_steps_read_ : m_steps_empty_)->inc();
     if (n_seq >= static_cast<std::uint64_t>(opt_.sequence_batch) ||
         n_sent >= static_cast<std::uint64_t>(opt_.publish_batch)) {
       m_wake_busy_->inc();

@@ -37,6 +37,7 @@
 //   changed (ExpectLastSeq). NATS being down does not stop sequencing.
 // * Metrics for where the time goes: relay_step_seconds{step}, relay_event_age_seconds{stage}
 //   (now - recorded_at when read and when acked), relay_wakeups_total{by},
+//   relay_steps_total{result} (sequenced / read_only / empty), relay_thread_cpu_seconds_total,
 //   relay_steps_waiting_total.
 #pragma once
 #include <atomic>
@@ -132,6 +133,10 @@ class OutboxRelay {
   metrics::Counter* m_wake_timeout_;
   metrics::Counter* m_wake_busy_;
   metrics::Counter* m_steps_waiting_;
+  metrics::Counter* m_steps_sequenced_;
+  metrics::Counter* m_steps_read_;
+  metrics::Counter* m_steps_empty_;
+  metrics::Counter* m_cpu_;
 };
 
 }  // namespace orders::relay
