@@ -379,6 +379,11 @@ PgServer::PgServer() : impl_(std::make_unique<Impl>()) {
       "max_connections = 300\n"
       "shared_buffers = 256MB\n"
       "log_min_messages = warning\n");
+  // Extra postgresql.conf lines for a profiling run of a test or benchmark (e.g. auto_explain or
+  // pg_stat_statements in shared_preload_libraries, logging_collector to keep the log).
+  if (const char* extra = std::getenv("TEST_PG_EXTRA_CONF"); extra != nullptr && *extra != '\0') {
+    m.append_conf(std::string(extra) + "\n");
+  }
   for (int attempt = 0;; ++attempt) {
     m.port = free_port();
     m.append_conf("port = " + std::to_string(m.port) + "\n");
