@@ -1,11 +1,10 @@
 #include "outbox_relay.hpp"
 
 #include <poll.h>
-#include <time.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <pthread.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
