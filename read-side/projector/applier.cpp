@@ -69,6 +69,11 @@ std::map<int, std::uint64_t> GroupApplier::held() const {
   return held_;
 }
 
+bool GroupApplier::reachable() const {
+  std::lock_guard lock(mu_);
+  return reachable_;
+}
+
 GroupApplier::Outcome GroupApplier::apply(int partition, std::uint64_t lease,
                                           std::vector<codec::RecordedEvent>& events) {
   Pending p;
@@ -149,6 +154,8 @@ void GroupApplier::connect() {
   conn->prepare("rs_unlock", "SELECT pg_advisory_unlock($1::int, $2::int)");
   conn->prepare("rs_ping", "SELECT 1");
   conn_ = std::move(conn);
+  std::lock_guard lock(mu_);
+  reachable_ = true;
 }
 
 void GroupApplier::lose_connection(const char* what) {
@@ -189,6 +196,10 @@ void GroupApplier::handle(Control& c) {
       if (conn_ && connection_gone(e)) {
         lose_connection(e.what());
       } else if (!conn_) {
+        {
+          std::lock_guard lock(mu_);
+          reachable_ = false;
+        }
         ctx_.logger.warn("projector connection failed", {{"error", e.what()}});
       } else {
         ctx_.logger.warn("partition lock failed", {{"partition", c.partition}, {"error", e.what()}});

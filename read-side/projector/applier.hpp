@@ -49,6 +49,8 @@ class GroupApplier {
   void release(int partition, std::uint64_t lease);
   // Partitions whose lock the connection holds, with their leases.
   std::map<int, std::uint64_t> held() const;
+  // False after an attempt to connect failed (until one succeeds).
+  bool reachable() const;
 
   // Fetcher: hands in the partition's batch (stream order; an event whose stream_id is empty is
   // read from the event store at its global_position) and waits until it is applied and
@@ -88,6 +90,7 @@ class GroupApplier {
   std::vector<Pending*> pending_;
   std::map<int, std::uint64_t> held_;  // guarded by mu_; changed only by the applier thread
   std::uint64_t next_lease_ = 1;
+  bool reachable_ = true;  // guarded by mu_
   // Applier thread only:
   std::unique_ptr<pqxx::connection> conn_;
   ViewCache cache_;

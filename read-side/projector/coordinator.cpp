@@ -167,7 +167,10 @@ void Coordinator::tick() {
     if (stop_requested()) return;
     auto& applier = applier_for(p);
     const auto lease = applier.try_acquire(p);
-    if (lease == 0) continue;  // taken by another replica meanwhile, or Postgres unreachable
+    if (lease == 0) {
+      if (!applier.reachable()) break;  // Postgres unreachable: try again next tick
+      continue;  // taken by another replica meanwhile
+    }
     std::lock_guard lock(mu_);
     workers_.emplace(p, std::make_unique<PartitionWorker>(p, lease, ctx_, applier));
   }
