@@ -332,20 +332,27 @@ std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& or
     co.name = "fault-test-diagnose";
     auto conn = nats::Connection::connect(co);
     nats::JetStream js(conn);
-    for (int p : partitions) {
-      const std::string durable = "read_side_p" + std::to_string(p);
-      jsConsumerInfo* ci = nullptr;
-      jsErrCode jerr = static_cast<jsErrCode>(0);
-      natsStatus s = js_GetConsumerInfo(&ci, js.raw(), "ORDERS", durable.c_str(), nullptr, &jerr);
-      if (s != NATS_OK || ci == nullptr) {
-        out << "  consumer " << durable << ": info failed (" << natsStatus_GetText(s) << ")\n";
-        continue;
+    // The read side's consumers of partition p are generations "read_side_p<p>_a<n>_<nonce>"
+    // (read-side/bus/jetstream.cpp); list every consumer of the stream and show those.
+    jsConsumerInfoList* list = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    natsStatus s = js_Consumers(&list, js.raw(), "ORDERS", nullptr, &jerr);
+    if (s != NATS_OK || list == nullptr) {
+      out << "  consumers: list failed (" << natsStatus_GetText(s) << ")\n";
+    } else {
+      for (int p : partitions) {
+        const std::string prefix = "read_side_p" + std::to_string(p);
+        for (int i = 0; i < list->Count; ++i) {
+          const jsConsumerInfo* ci = list->List[i];
+          const std::string name = ci->Name ? ci->Name : "";
+          if (name != prefix && name.rfind(prefix + "_", 0) != 0) continue;
+          out << "  consumer " << name << ": delivered stream seq " << ci->Delivered.Stream
+              << ", ack floor stream seq " << ci->AckFloor.Stream << ", ack pending " << ci->NumAckPending
+              << ", redelivered " << ci->NumRedelivered << ", pending " << ci->NumPending
+              << ", waiting pulls " << ci->NumWaiting << "\n";
+        }
       }
-      out << "  consumer " << durable << ": delivered stream seq " << ci->Delivered.Stream
-          << ", ack floor stream seq " << ci->AckFloor.Stream << ", ack pending " << ci->NumAckPending
-          << ", redelivered " << ci->NumRedelivered << ", pending " << ci->NumPending
-          << ", waiting pulls " << ci->NumWaiting << "\n";
-      jsConsumerInfo_Destroy(ci);
+      jsConsumerInfoList_Destroy(list);
     }
   } catch (const std::exception& e) {
     out << "  (NATS diagnostics failed: " << e.what() << ")\n";
