@@ -19,7 +19,7 @@ std::vector<config::SettingSpec> setting_specs() {
       {"REPLICA_ID", "", "Name of this replica (empty: <hostname>-<pid>)"},
       {"PROJECTOR_BATCH", "500",
        "Events fetched per partition batch (the batches pending from every owned partition are applied in one transaction)"},
-      {"PROJECTOR_APPLIERS", "1",
+      {"PROJECTOR_APPLIERS", "2",
        "Group appliers per replica: each has one Postgres connection holding the locks of its partitions (p mod N) and applies their pending batches in one transaction"},
       {"QUERY_TOKEN", "", "Bearer token for queries (empty: no auth)"},
       {"ADMIN_TOKEN", "", "Bearer token for /metrics and admin (empty: no auth)"},

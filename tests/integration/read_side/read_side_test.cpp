@@ -315,7 +315,9 @@ TEST_F(ReadSideTest, APoisonBatchStallsOnlyItsOwnPartition) {
 // applied twice.
 TEST_F(ReadSideTest, KillingTheLockHoldingConnectionLosesAndRetakesEveryPartition) {
   const int port = free_port();
-  auto rs = start_replica(port, "r1");
+  auto e = env(port, "r1");
+  e["PROJECTOR_APPLIERS"] = "1";  // one connection holds all 16 locks
+  auto rs = start_service(read_side_binary(), {"serve"}, e, port);
   const std::string holders =
       "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND "
       "classid = 1381188688::oid AND objsubid = 2 AND granted";
