@@ -10,7 +10,7 @@
 // (and of the fetcher the lock was taken for) are applied.
 // A failed group is retried partition by partition, so only the failing partition's batch is
 // failed (nak'd, retried after a back-off by its fetcher). The connection never writes events or
-// the outbox (the relay's horizon, sql/V014, ignores backends holding a kPartitionLockClass lock).
+// the outbox: it only writes query tables and checkpoints.
 #pragma once
 #include <chrono>
 #include <condition_variable>

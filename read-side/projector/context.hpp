@@ -49,9 +49,8 @@ struct ProjectorContext {
 };
 
 // Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).
-// The outbox relay's horizon (sql/V014 relay_horizon()) ignores transactions of connections that
-// hold this lock: the applier's connection (read-side/projector/applier.hpp) must never write
-// events or the outbox.
+// Held by the applier's connection (read-side/projector/applier.hpp) for as long as it owns the
+// partition: losing the connection loses the lock and the right to apply at once.
 inline constexpr int kPartitionLockClass = 0x52534450;  // "RSDP"
 
 }  // namespace orders::read_side

@@ -6,7 +6,7 @@
 //  2. replays the global log (global_log JOIN events, pages of global positions read ahead on
 //     two connections in parallel) and folds every order in memory with the live projector's fold;
 //  3. writes the views into the shadow tables with COPY (one connection per table, in parallel),
-//     chunked transactions (a long write transaction would hold back the relay's xmin horizon),
+//     chunked transactions (a long write transaction would hold vacuum's xmin horizon back),
 //     then builds the live table's indexes on the shadow, one transaction each, and ANALYZE;
 //  4. catches up with new events (multi-row upserts) until close to the head;
 //  5. verified cutover in ONE transaction: the projection's cutover lock EXCLUSIVE (live apply

@@ -37,7 +37,7 @@ std::vector<codec::RecordedEvent> read_page(pqxx::transaction_base& tx, std::int
 // Reads (after, upto] in pages of page_size global positions, on `readers` connections and
 // threads at once (page k by reader k % readers: the Postgres side of the replay runs on several
 // cores), a few pages ahead of the consumer, which gets them in order. Each page is its own
-// read-only transaction: no xid, so the relay's sequencing horizon is not held back.
+// read-only transaction: no xid, and no snapshot held for the whole replay (vacuum keeps up).
 class PagePrefetcher {
  public:
   PagePrefetcher(const std::string& database_url, std::int64_t after, std::int64_t upto,

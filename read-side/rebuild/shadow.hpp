@@ -27,7 +27,7 @@ int index_shadow(pqxx::connection& conn, const ProjectionDef& p);
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
 
 // COPY of views into the (empty, index-less) shadow, on conn, one transaction per chunk_rows so
-// no write transaction holds the relay's xmin horizon back for long. Returns rows written.
+// no write transaction holds the xmin horizon (vacuum) back for long. Returns rows written.
 std::int64_t copy_views(pqxx::connection& conn, const ProjectionDef& p,
                         const std::vector<const OrderView*>& views, std::size_t chunk_rows);
 // Multi-row upsert (newer versions win) into the indexed shadow, chunk_rows per statement.
