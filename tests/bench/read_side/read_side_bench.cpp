@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <functional>
+#include <optional>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -334,42 +334,64 @@ std::string histogram_summary(const std::string& text, const std::string& family
   return out;
 }
 
-// Open-loop command sender on one epoll loop. Slot t (one keep-alive connection) sends its
+struct Probe {
+  std::string id;
+  std::int64_t version;
+  Clock::time_point acked;
+};
+
+// The lag run's load driver, on ONE epoll loop (threads per client would compete with the
+// services for the 2 cores, and a probe handed to another thread would wait for it to be
+// scheduled). Commands, open loop: slot t (one keep-alive connection to the write-side) sends its
 // command k at start + interval * (t / slots + k): k % 3 == 0 creates order "lag-R-t-(k/3)", the
 // next two add an item to it; a slot whose previous command is still unanswered sends the next
-// one as soon as that answer is in (as a thread per slot would). Every 20th command of a slot
-// that succeeds is handed to `probe` with its version and the time of its 2xx.
-class OpenLoopSender {
+// one as soon as that answer is in. Probes: every 20th successful command of a slot is, right
+// when its 2xx arrives, followed by GET /orders/{id}?min_version=<its version> on a free
+// connection to the read-side (long poll, woken by the apply); lag = that answer's arrival - the
+// 2xx's arrival.
+class OpenLoopDriver {
  public:
-  using ProbeFn = std::function<void(const std::string&, std::int64_t, Clock::time_point)>;
-
-  OpenLoopSender(int port, int rate, int slots, Clock::time_point start, std::chrono::nanoseconds interval)
-      : port_(port), rate_(rate), ep_(::epoll_create1(0)), interval_(interval) {
+  OpenLoopDriver(int write_port, int read_port, int rate, int slots, int probe_conns, Clock::time_point start,
+                 std::chrono::nanoseconds interval)
+      : write_port_(write_port), read_port_(read_port), rate_(rate), slots_(static_cast<std::size_t>(slots)),
+        ep_(::epoll_create1(0)), interval_(interval) {
     if (ep_ < 0) throw std::runtime_error("epoll_create1 failed");
-    slots_.resize(static_cast<std::size_t>(slots));
-    for (std::size_t t = 0; t < slots_.size(); ++t) {
-      slots_[t].due = start + std::chrono::nanoseconds(interval.count() * static_cast<long long>(t) / slots);
-      open(t);
+    conns_.resize(slots_ + static_cast<std::size_t>(probe_conns));
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      if (i < slots_) {
+        conns_[i].due = start + std::chrono::nanoseconds(interval.count() * static_cast<long long>(i) / slots);
+      } else {
+        free_probes_.push_back(i);
+      }
+      open(i);
     }
   }
-  ~OpenLoopSender() {
-    for (auto& c : slots_)
+  ~OpenLoopDriver() {
+    for (auto& c : conns_)
       if (c.fd >= 0) ::close(c.fd);
     ::close(ep_);
   }
-  OpenLoopSender(const OpenLoopSender&) = delete;
-  OpenLoopSender& operator=(const OpenLoopSender&) = delete;
+  OpenLoopDriver(const OpenLoopDriver&) = delete;
+  OpenLoopDriver& operator=(const OpenLoopDriver&) = delete;
 
-  void run(const std::atomic<bool>& sending, const ProbeFn& probe) {
-    std::vector<epoll_event> events(slots_.size());
-    while (sending.load(std::memory_order_relaxed)) {
+  // Sends commands while `sending`; then waits (up to 15 s) for the probes still out.
+  void run(const std::atomic<bool>& sending) {
+    std::vector<epoll_event> events(conns_.size());
+    const auto probes_out = [&] { return !pending_.empty() || free_probes_.size() < conns_.size() - slots_; };
+    std::optional<Clock::time_point> drain_deadline;
+    while (true) {
       const auto now = Clock::now();
+      const bool send = sending.load(std::memory_order_relaxed);
+      if (!send) {
+        if (!drain_deadline) drain_deadline = now + 15s;
+        if (!probes_out() || now >= *drain_deadline) break;
+      }
       auto wake = now + 50ms;
-      for (std::size_t t = 0; t < slots_.size(); ++t) {
-        auto& c = slots_[t];
+      for (std::size_t t = 0; send && t < slots_; ++t) {
+        auto& c = conns_[t];
         if (c.busy) continue;
         if (c.due <= now) {
-          send_next(t);
+          send_command(t);
         } else {
           wake = std::min(wake, c.due);
         }
@@ -379,13 +401,13 @@ class OpenLoopSender {
       const int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout_ms);
       for (int i = 0; i < n; ++i) {
         const auto& ev = events[static_cast<std::size_t>(i)];
-        const std::size_t t = ev.data.u32;
+        const std::size_t c = ev.data.u32;
         if (ev.events & (EPOLLERR | EPOLLHUP)) {
-          fail(t);
+          fail(c);
           continue;
         }
-        if (ev.events & EPOLLOUT) flush(t);
-        if (ev.events & EPOLLIN) receive(t, probe);
+        if (ev.events & EPOLLOUT) flush(c);
+        if (ev.events & EPOLLIN) receive(c);
       }
     }
   }
@@ -393,41 +415,58 @@ class OpenLoopSender {
   std::int64_t sent() const { return sent_; }
   std::int64_t ok() const { return ok_.load(); }  // read while running too
   std::int64_t failed() const { return failed_; }
+  std::int64_t probes_failed() const { return probes_failed_; }
+  std::size_t max_probes_queued() const { return max_pending_; }
   const std::vector<double>& latencies_ms() const { return latencies_ms_; }
+  const std::vector<double>& lags_ms() const { return lags_ms_; }
 
  private:
-  struct Slot {
+  struct Conn {
     int fd = -1;
     bool busy = false;
+    // command slots
     long long k = 0;  // the command being sent / answered
     Clock::time_point due, t0;
-    std::string id, out, in;
+    std::string id;
+    // probe connections
+    Probe probe;
+    std::string out, in;
     std::size_t written = 0;
   };
 
-  void watch(std::size_t t, std::uint32_t what, int op) {
+  bool is_probe(std::size_t c) const { return c >= slots_; }
+
+  void watch(std::size_t c, std::uint32_t what, int op) {
     epoll_event ev{};
     ev.events = what;
-    ev.data.u32 = static_cast<std::uint32_t>(t);
-    ::epoll_ctl(ep_, op, slots_[t].fd, &ev);
+    ev.data.u32 = static_cast<std::uint32_t>(c);
+    ::epoll_ctl(ep_, op, conns_[c].fd, &ev);
   }
 
-  void open(std::size_t t) {
-    auto& c = slots_[t];
+  void open(std::size_t i) {
+    auto& c = conns_[i];
     c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+    addr.sin_port = htons(static_cast<std::uint16_t>(is_probe(i) ? read_port_ : write_port_));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ::connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // EINPROGRESS: EPOLLOUT says
-    watch(t, EPOLLIN, EPOLL_CTL_ADD);
+    watch(i, EPOLLIN, EPOLL_CTL_ADD);
     c.in.clear();
   }
 
-  void send_next(std::size_t t) {
-    auto& c = slots_[t];
+  void start_request(std::size_t i, const std::string& head_and_body) {
+    auto& c = conns_[i];
+    c.out = head_and_body;
+    c.written = 0;
+    c.busy = true;
+    flush(i);
+  }
+
+  void send_command(std::size_t t) {
+    auto& c = conns_[t];
     const long long k = c.k;
     c.id = "lag-" + std::to_string(rate_) + "-" + std::to_string(t) + "-" + std::to_string(k / 3);
     std::string target, body;
@@ -438,35 +477,45 @@ class OpenLoopSender {
       target = "/orders/" + c.id + "/items";
       body = nlohmann::json{{"product_id", "p" + std::to_string(k % 3)}, {"quantity", 1}, {"price", "1.00"}}.dump();
     }
-    c.out = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-    c.written = 0;
-    c.busy = true;
     c.t0 = Clock::now();
     ++sent_;
-    flush(t);
+    start_request(t, "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   }
 
-  void flush(std::size_t t) {
-    auto& c = slots_[t];
+  void dispatch_probes() {
+    while (!pending_.empty() && !free_probes_.empty()) {
+      const std::size_t i = free_probes_.back();
+      free_probes_.pop_back();
+      conns_[i].probe = std::move(pending_.front());
+      pending_.pop_front();
+      const auto& p = conns_[i].probe;
+      start_request(i, "GET /orders/" + p.id + "?min_version=" + std::to_string(p.version) +
+                           "&wait_ms=10000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    }
+    max_pending_ = std::max(max_pending_, pending_.size());
+  }
+
+  void flush(std::size_t i) {
+    auto& c = conns_[i];
     if (!c.busy) return;
     while (c.written < c.out.size()) {
       const ssize_t n = ::send(c.fd, c.out.data() + c.written, c.out.size() - c.written, MSG_NOSIGNAL);
       if (n > 0) {
         c.written += static_cast<std::size_t>(n);
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS || errno == ENOTCONN)) {
-        watch(t, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+        watch(i, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
         return;
       } else {
-        fail(t);
+        fail(i);
         return;
       }
     }
-    watch(t, EPOLLIN, EPOLL_CTL_MOD);
+    watch(i, EPOLLIN, EPOLL_CTL_MOD);
   }
 
-  void receive(std::size_t t, const ProbeFn& probe) {
-    auto& c = slots_[t];
+  void receive(std::size_t i) {
+    auto& c = conns_[i];
     char tmp[16384];
     for (;;) {
       const ssize_t n = ::recv(c.fd, tmp, sizeof tmp, 0);
@@ -476,7 +525,7 @@ class OpenLoopSender {
       } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         break;
       } else {
-        fail(t);
+        fail(i);
         return;
       }
     }
@@ -489,57 +538,78 @@ class OpenLoopSender {
       length = static_cast<std::size_t>(std::strtoull(head.c_str() + p + 15, nullptr, 10));
     }
     if (c.in.size() < head_end + 4 + length) return;
-    const auto acked = Clock::now();
+    const auto arrived = Clock::now();
     const int status = c.in.size() > 12 ? std::atoi(c.in.c_str() + 9) : 0;
     const std::string body = c.in.substr(head_end + 4, length);
     c.in.erase(0, head_end + 4 + length);
     if (!c.busy) return;  // an answer nobody asked for
+    if (is_probe(i)) {
+      if (status == 200) {
+        lags_ms_.push_back(std::chrono::duration<double, std::milli>(arrived - c.probe.acked).count());
+      } else {
+        ++probes_failed_;
+      }
+      probe_done(i);
+      return;
+    }
     if (status == 200 || status == 201) {
       ++ok_;
-      latencies_ms_.push_back(std::chrono::duration<double, std::milli>(acked - c.t0).count());
+      latencies_ms_.push_back(std::chrono::duration<double, std::milli>(arrived - c.t0).count());
       if (c.k % 20 == 0) {
         try {
-          probe(c.id, nlohmann::json::parse(body).at("version").get<std::int64_t>(), acked);
+          pending_.push_back(Probe{c.id, nlohmann::json::parse(body).at("version").get<std::int64_t>(), arrived});
         } catch (const std::exception&) {
+          ++probes_failed_;
         }
+        dispatch_probes();
       }
     } else {
       ++failed_;
     }
-    done(t);
+    command_done(i);
   }
 
-  void done(std::size_t t) {
-    auto& c = slots_[t];
+  void command_done(std::size_t t) {
+    auto& c = conns_[t];
     c.busy = false;
     ++c.k;
     c.due += interval_;
   }
 
-  // A broken connection: the command failed; reconnect and go on with the slot's next command.
-  void fail(std::size_t t) {
-    auto& c = slots_[t];
-    ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
-    ::close(c.fd);
-    if (c.busy) {
-      ++failed_;
-      done(t);
-    }
-    open(t);
+  void probe_done(std::size_t i) {
+    conns_[i].busy = false;
+    free_probes_.push_back(i);
+    dispatch_probes();
   }
 
-  int port_, rate_, ep_;
-  std::chrono::nanoseconds interval_;
-  std::vector<Slot> slots_;
-  std::int64_t sent_ = 0, failed_ = 0;
-  std::atomic<std::int64_t> ok_{0};
-  std::vector<double> latencies_ms_;
-};
+  // A broken connection: the request failed; reconnect (a command slot goes on with its next).
+  void fail(std::size_t i) {
+    auto& c = conns_[i];
+    ::epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+    ::close(c.fd);
+    const bool was_busy = c.busy;
+    open(i);
+    if (!was_busy) return;
+    if (is_probe(i)) {
+      ++probes_failed_;
+      probe_done(i);
+    } else {
+      ++failed_;
+      command_done(i);
+    }
+  }
 
-struct Probe {
-  std::string id;
-  std::int64_t version;
-  Clock::time_point acked;
+  int write_port_, read_port_, rate_;
+  std::size_t slots_;
+  int ep_;
+  std::chrono::nanoseconds interval_;
+  std::vector<Conn> conns_;  // [0, slots_) command slots, then the probe connections
+  std::vector<std::size_t> free_probes_;
+  std::deque<Probe> pending_;  // probes waiting for a free connection
+  std::size_t max_pending_ = 0;
+  std::int64_t sent_ = 0, failed_ = 0, probes_failed_ = 0;
+  std::atomic<std::int64_t> ok_{0};
+  std::vector<double> latencies_ms_, lags_ms_;
 };
 
 // CPU seconds used so far by each part of the lag run: what a command costs end to end.
@@ -577,57 +647,11 @@ void lag_at_rate(int rate, int seconds) {
                            {"LOG_LEVEL", "warn"}},
                           rport, 60s);
   const int senders = std::clamp(rate / 40, 16, 256);  // open loop: enough for slow answers
-  const int probers = 64;  // a probe blocks until visible: keep the queue empty (see max queue)
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<Probe> queue;
-  std::vector<double> lags_ms, cmd_ms;
-  std::atomic<std::int64_t> sent{0}, ok{0}, failed{0}, probe_failed{0};
   std::atomic<bool> sending{true};
-  bool probing = true;
-  std::size_t max_queue = 0;  // probes waiting for a free prober: > 0 would inflate the lag
-
-  std::vector<std::thread> probe_threads;
-  for (int i = 0; i < probers; ++i) {
-    probe_threads.emplace_back([&] {
-      HttpClient q("127.0.0.1", rport);
-      std::vector<double> local;
-      while (true) {
-        Probe p;
-        {
-          std::unique_lock lock(mu);
-          cv.wait(lock, [&] { return !queue.empty() || !probing; });
-          if (queue.empty()) break;
-          p = std::move(queue.front());
-          queue.pop_front();
-        }
-        auto r = q.get("/orders/" + p.id + "?min_version=" + std::to_string(p.version) + "&wait_ms=10000");
-        if (r.status == 200) {
-          local.push_back(std::chrono::duration<double, std::milli>(Clock::now() - p.acked).count());
-        } else {
-          ++probe_failed;
-        }
-      }
-      std::lock_guard lock(mu);
-      lags_ms.insert(lags_ms.end(), local.begin(), local.end());
-    });
-  }
-
   const auto start = Clock::now() + 200ms;
   const auto interval = std::chrono::nanoseconds(1'000'000'000LL * senders / rate);
-  // The senders run on ONE epoll loop (not a thread each): the driver's context switches would
-  // otherwise compete with the services for the 2 cores.
-  OpenLoopSender sender(wport, rate, senders, start, interval);
-  std::thread send_thread([&] {
-    sender.run(sending, [&](const std::string& id, std::int64_t version, Clock::time_point acked) {
-      {
-        std::lock_guard lock(mu);
-        queue.push_back(Probe{id, version, acked});
-        max_queue = std::max(max_queue, queue.size());
-      }
-      cv.notify_one();
-    });
-  });
+  OpenLoopDriver driver(wport, rport, rate, senders, 64, start, interval);
+  std::thread driver_thread([&] { driver.run(sending); });
   // Mid-run: how far the projector is behind what the relay has sequenced (global_log), and how
   // far the relay's sequencing is behind the event store. Tells where the end-to-end lag sits.
   std::this_thread::sleep_until(start + std::chrono::milliseconds(seconds * 500));
@@ -648,28 +672,20 @@ void lag_at_rate(int rate, int seconds) {
   pqxx::connection cpu_conn(db);
   const auto cpu_from_at = Clock::now();
   const auto cpu_from = StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
-  const auto ok_from = sender.ok();
+  const auto ok_from = driver.ok();
   std::this_thread::sleep_until(start + std::chrono::seconds(seconds));
   const auto cpu_to = StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
   const auto cpu_span = std::chrono::duration<double>(Clock::now() - cpu_from_at).count();
-  const auto ok_cpu = sender.ok() - ok_from;
+  const auto ok_cpu = driver.ok() - ok_from;
   sending = false;
-  send_thread.join();
-  sent = sender.sent();
-  ok = sender.ok();
-  failed = sender.failed();
-  cmd_ms = sender.latencies_ms();
   const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  {
-    std::lock_guard lock(mu);
-    probing = false;
-  }
-  cv.notify_all();
-  for (auto& t : probe_threads) t.join();
+  driver_thread.join();  // after the probes still out
+  const auto& cmd_ms = driver.latencies_ms();
+  const auto& lags_ms = driver.lags_ms();
   std::printf("| %6d cmd/s target | %7.0f cmd/s achieved | cmd p50 %6.2f ms p99 %7.2f ms | lag p50 %6.2f ms p99 %7.2f ms | samples %zu (max queued %zu) | failed cmds %lld, probes %lld |\n",
-              rate, static_cast<double>(ok.load()) / elapsed, pct(cmd_ms, 50), pct(cmd_ms, 99),
-              pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), max_queue, static_cast<long long>(failed.load()),
-              static_cast<long long>(probe_failed.load()));
+              rate, static_cast<double>(driver.ok()) / elapsed, pct(cmd_ms, 50), pct(cmd_ms, 99),
+              pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), driver.max_probes_queued(),
+              static_cast<long long>(driver.failed()), static_cast<long long>(driver.probes_failed()));
   std::printf("  %s\n", where.c_str());
   if (ok_cpu > 0) {
     const double n = static_cast<double>(ok_cpu);
