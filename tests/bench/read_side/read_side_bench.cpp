@@ -34,6 +34,7 @@
 #include "codec/event_codec.hpp"
 #include "nats/nats.hpp"
 #include "read_side_support.hpp"
+#include "http_wire.hpp"
 #include "services.hpp"
 
 using namespace orders;
@@ -445,14 +446,7 @@ class OpenLoopDriver {
 
   void open(std::size_t i) {
     auto& c = conns_[i];
-    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(is_probe(i) ? read_port_ : write_port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // EINPROGRESS: EPOLLOUT says
+    c.fd = connect_nonblocking(is_probe(i) ? read_port_ : write_port_);
     watch(i, EPOLLIN, EPOLL_CTL_ADD);
     c.in.clear();
   }
@@ -516,32 +510,15 @@ class OpenLoopDriver {
 
   void receive(std::size_t i) {
     auto& c = conns_[i];
-    char tmp[16384];
-    for (;;) {
-      const ssize_t n = ::recv(c.fd, tmp, sizeof tmp, 0);
-      if (n > 0) {
-        c.in.append(tmp, static_cast<std::size_t>(n));
-        if (static_cast<std::size_t>(n) < sizeof tmp) break;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        fail(i);
-        return;
-      }
+    if (!receive_available(c.fd, c.in)) {
+      fail(i);
+      return;
     }
-    const std::size_t head_end = c.in.find("\r\n\r\n");
-    if (head_end == std::string::npos) return;
-    std::string head = c.in.substr(0, head_end);
-    for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    std::size_t length = 0;
-    if (auto p = head.find("content-length:"); p != std::string::npos) {
-      length = static_cast<std::size_t>(std::strtoull(head.c_str() + p + 15, nullptr, 10));
-    }
-    if (c.in.size() < head_end + 4 + length) return;
+    auto r = take_response(c.in);
+    if (!r) return;
     const auto arrived = Clock::now();
-    const int status = c.in.size() > 12 ? std::atoi(c.in.c_str() + 9) : 0;
-    const std::string body = c.in.substr(head_end + 4, length);
-    c.in.erase(0, head_end + 4 + length);
+    const int status = r->status;
+    const std::string& body = r->body;
     if (!c.busy) return;  // an answer nobody asked for
     if (is_probe(i)) {
       if (status == 200) {

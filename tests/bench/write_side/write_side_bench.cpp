@@ -36,12 +36,16 @@
 
 #include <pqxx/pqxx>
 
+#include "http_wire.hpp"
 #include "services.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using orders::testing::PgServer;
+using orders::testing::connect_nonblocking;
+using orders::testing::receive_available;
+using orders::testing::take_response;
 
 // ---- the load driver: keep-alive HTTP/1.1 connections on one epoll loop per driver thread ----
 // (Like pgbench -j or wrk: a few threads drive many connections, so the driver's own context
@@ -97,14 +101,7 @@ class Driver {
   };
 
   void open(Conn& c) {
-    c.fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    ::setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port_));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::connect(c.fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);  // EINPROGRESS: EPOLLOUT says
+    c.fd = connect_nonblocking(port_);  // EINPROGRESS: EPOLLOUT says
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT;
     ev.data.u32 = static_cast<std::uint32_t>(c.client - first_);
@@ -151,30 +148,13 @@ class Driver {
   }
 
   void receive(Conn& c, const std::atomic<bool>& measuring, Counters& out) {
-    char tmp[16384];
-    for (;;) {
-      const ssize_t n = ::recv(c.fd, tmp, sizeof tmp, 0);
-      if (n > 0) {
-        c.in.append(tmp, static_cast<std::size_t>(n));
-        if (static_cast<std::size_t>(n) < sizeof tmp) break;
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        break;
-      } else {
-        fail(c, measuring, out);
-        return;
-      }
+    if (!receive_available(c.fd, c.in)) {
+      fail(c, measuring, out);
+      return;
     }
-    const std::size_t head_end = c.in.find("\r\n\r\n");
-    if (head_end == std::string::npos) return;
-    std::string head = c.in.substr(0, head_end);
-    for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    std::size_t length = 0;
-    if (auto p = head.find("content-length:"); p != std::string::npos) {
-      length = static_cast<std::size_t>(std::strtoull(head.c_str() + p + 15, nullptr, 10));
-    }
-    if (c.in.size() < head_end + 4 + length) return;
-    const int status = c.in.size() > 12 ? std::atoi(c.in.c_str() + 9) : 0;
-    c.in.erase(0, head_end + 4 + length);
+    auto r = take_response(c.in);
+    if (!r) return;
+    const int status = r->status;
     if (measuring.load(std::memory_order_relaxed)) {
       if (status == 200 || status == 201) {
         ++out.ok;
