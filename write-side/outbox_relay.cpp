@@ -137,7 +137,6 @@ struct OutboxRelay::Session {
   std::uint64_t marked = 0;          // last_published as last written by this term
   Clock::time_point next_mark{};     // the hint is written at most every kMarkEvery
   Clock::time_point next_backlog_check{};
-  milliseconds horizon_retry{0};     // re-poll delay while committed rows wait for the horizon
   // Published asynchronously, acks not yet checked (global_position order, right after cursor).
   std::vector<std::pair<std::uint64_t, std::string>> in_flight;  // (global_position, event_id)
   std::vector<std::int64_t> in_flight_recorded_us;
@@ -182,8 +181,6 @@ OutboxRelay::OutboxRelay(RelayOptions options, log::Logger& logger, metrics::Reg
   m_wake_notify_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "notify"}});
   m_wake_timeout_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "timeout"}});
   m_wake_busy_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "busy"}});
-  m_steps_waiting_ = &reg_.counter("relay_steps_waiting_total",
-                                   "Sequencing steps that left committed rows waiting for the xmin horizon");
   const std::string steps_help = "relay_step calls: numbered rows, only read events to publish, or found nothing";
   m_steps_sequenced_ = &reg_.counter("relay_steps_total", steps_help, {{"result", "sequenced"}});
   m_steps_read_ = &reg_.counter("relay_steps_total", steps_help, {{"result", "read_only"}});
@@ -558,7 +555,7 @@ void OutboxRelay::lead(Session& s) {
     ensure_nats();
     const bool may_publish = can_publish();
     const std::uint64_t from = may_publish ? s.sent_to() : s.cursor;
-    std::uint64_t n_seq = 0, waiting = 0;
+    std::uint64_t n_seq = 0;
     pqxx::result step;
     {
       // Autocommit: the implicit transaction (numbering, hint) commits before the rows arrive,
@@ -576,8 +573,6 @@ void OutboxRelay::lead(Session& s) {
       }
       n_seq = step[0][0].as<std::uint64_t>();
       s.last_sequenced = step[0][1].as<std::uint64_t>();
-      waiting = step[0][2].as<std::uint64_t>();
-      if (waiting > 0) m_steps_waiting_->inc();
       m_step_sequence_->observe(seconds_between(seq_started, Clock::now()));
     }
     sequenced_ += n_seq;
@@ -616,17 +611,9 @@ void OutboxRelay::lead(Session& s) {
       m_backlog_->set(static_cast<double>(outbox + (s.last_sequenced - std::min(s.cursor, s.last_sequenced))));
       s.next_backlog_check = Clock::now() + std::chrono::seconds(1);
     }
+    // No committed row is ever left behind by a step (V015: relay_step's `waiting` is always 0),
+    // so an idle relay sleeps until a commit wakes it, or the fallback poll.
     milliseconds timeout = opt_.poll_interval;
-    if (waiting > 0) {
-      // Committed rows wait for an older transaction that may never wake us: look again soon
-      // (1, 2, 4, ... ms up to poll_interval while nothing moves).
-      s.horizon_retry = n_seq > 0 || s.horizon_retry.count() == 0
-                            ? milliseconds(1)
-                            : std::min(opt_.poll_interval, s.horizon_retry * 2);
-      timeout = s.horizon_retry;
-    } else {
-      s.horizon_retry = milliseconds(0);
-    }
     // A last_published hint not yet written goes with the next relay_step; when idle, soon.
     if (std::min(s.cursor, s.last_sequenced) > s.marked) {
       auto until = std::chrono::duration_cast<milliseconds>(s.next_mark - Clock::now()) + milliseconds(1);

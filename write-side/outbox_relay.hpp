@@ -64,7 +64,7 @@ struct RelayOptions {
   int sequence_batch = 10000;  // outbox rows numbered per transaction
   int publish_batch = 5000;    // messages in flight per publish batch
   std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
-  std::chrono::milliseconds poll_interval{200};  // fallback wake-up (xmin horizon moves)
+  std::chrono::milliseconds poll_interval{200};  // fallback wake-up (a missed notification)
   std::chrono::milliseconds leader_retry{1000};  // candidates retry the lock this often
   std::chrono::milliseconds backoff_min{100};
   std::chrono::milliseconds backoff_max{5000};
@@ -132,7 +132,6 @@ class OutboxRelay {
   metrics::Counter* m_wake_notify_;
   metrics::Counter* m_wake_timeout_;
   metrics::Counter* m_wake_busy_;
-  metrics::Counter* m_steps_waiting_;
   metrics::Counter* m_steps_sequenced_;
   metrics::Counter* m_steps_read_;
   metrics::Counter* m_steps_empty_;

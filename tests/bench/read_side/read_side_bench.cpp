@@ -685,7 +685,7 @@ void lag_at_rate(int rate, int seconds) {
                 histogram_summary(m.body, "relay_step_seconds").c_str());
     std::istringstream in(m.body);
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind("relay_wakeups_total{", 0) == 0 || line.rfind("relay_steps_waiting_total", 0) == 0 ||
+      if (line.rfind("relay_wakeups_total{", 0) == 0 ||
           line.rfind("relay_steps_total{", 0) == 0 || line.rfind("relay_thread_cpu_seconds_total", 0) == 0 ||
           line.rfind("relay_published_total", 0) == 0) {
         std::printf("    %s\n", line.c_str());
