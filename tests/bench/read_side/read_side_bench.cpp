@@ -2,7 +2,8 @@
 //  1. projector events/s: N events bulk-loaded into the event store and published to JetStream
 //     before the read-side starts; time from its first applied batch to all applied.
 //  2. end-to-end lag at steady command rates (open loop): each command's 2xx -> the read side
-//     answering GET /orders/{id}?min_version=v (woken by the apply), sampled on 1 command in 20.
+//     answering GET /orders/{id}?min_version=v (woken by the apply), sampled on 1 command in 20,
+//     after a warm-up at the same rate (--warmup, default 2 s; reported on its own line).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -352,10 +353,11 @@ struct Probe {
 // 2xx's arrival.
 class OpenLoopDriver {
  public:
+  // Samples of commands answered before `measure_from` (the warm-up) are kept apart.
   OpenLoopDriver(int write_port, int read_port, int rate, int slots, int probe_conns, Clock::time_point start,
-                 std::chrono::nanoseconds interval)
+                 std::chrono::nanoseconds interval, Clock::time_point measure_from)
       : write_port_(write_port), read_port_(read_port), rate_(rate), slots_(static_cast<std::size_t>(slots)),
-        ep_(::epoll_create1(0)), interval_(interval) {
+        ep_(::epoll_create1(0)), interval_(interval), measure_from_(measure_from) {
     if (ep_ < 0) throw std::runtime_error("epoll_create1 failed");
     conns_.resize(slots_ + static_cast<std::size_t>(probe_conns));
     for (std::size_t i = 0; i < conns_.size(); ++i) {
@@ -420,6 +422,8 @@ class OpenLoopDriver {
   std::size_t max_probes_queued() const { return max_pending_; }
   const std::vector<double>& latencies_ms() const { return latencies_ms_; }
   const std::vector<double>& lags_ms() const { return lags_ms_; }
+  const std::vector<double>& warmup_latencies_ms() const { return warmup_latencies_ms_; }
+  const std::vector<double>& warmup_lags_ms() const { return warmup_lags_ms_; }
 
  private:
   struct Conn {
@@ -522,7 +526,8 @@ class OpenLoopDriver {
     if (!c.busy) return;  // an answer nobody asked for
     if (is_probe(i)) {
       if (status == 200) {
-        lags_ms_.push_back(std::chrono::duration<double, std::milli>(arrived - c.probe.acked).count());
+        const double lag = std::chrono::duration<double, std::milli>(arrived - c.probe.acked).count();
+        (c.probe.acked < measure_from_ ? warmup_lags_ms_ : lags_ms_).push_back(lag);
       } else {
         ++probes_failed_;
       }
@@ -531,7 +536,8 @@ class OpenLoopDriver {
     }
     if (status == 200 || status == 201) {
       ++ok_;
-      latencies_ms_.push_back(std::chrono::duration<double, std::milli>(arrived - c.t0).count());
+      (c.t0 < measure_from_ ? warmup_latencies_ms_ : latencies_ms_)
+          .push_back(std::chrono::duration<double, std::milli>(arrived - c.t0).count());
       if (c.k % 20 == 0) {
         try {
           pending_.push_back(Probe{c.id, nlohmann::json::parse(body).at("version").get<std::int64_t>(), arrived});
@@ -586,7 +592,8 @@ class OpenLoopDriver {
   std::size_t max_pending_ = 0;
   std::int64_t sent_ = 0, failed_ = 0, probes_failed_ = 0;
   std::atomic<std::int64_t> ok_{0};
-  std::vector<double> latencies_ms_, lags_ms_;
+  std::vector<double> latencies_ms_, lags_ms_, warmup_latencies_ms_, warmup_lags_ms_;
+  Clock::time_point measure_from_;
 };
 
 // CPU seconds used so far by each part of the lag run: what a command costs end to end.
@@ -610,7 +617,10 @@ struct StackCpu {
   }
 };
 
-void lag_at_rate(int rate, int seconds) {
+// The first `warmup` seconds run at the same rate but are reported apart: right after a start
+// every first (the first apply of each partition, the first plan of each statement on each
+// connection, JetStream's first writes) lands on the first commands.
+void lag_at_rate(int rate, int seconds, int warmup) {
   NatsServer nats;
   const auto db = shared_pg().create_database("rs_bench_lag");
   const int wport = free_port(), rport = free_port();
@@ -626,12 +636,15 @@ void lag_at_rate(int rate, int seconds) {
   const int senders = std::clamp(rate / 40, 16, 256);  // open loop: enough for slow answers
   std::atomic<bool> sending{true};
   const auto start = Clock::now() + 200ms;
+  const auto measure_from = start + std::chrono::seconds(warmup);
   const auto interval = std::chrono::nanoseconds(1'000'000'000LL * senders / rate);
-  OpenLoopDriver driver(wport, rport, rate, senders, 64, start, interval);
+  OpenLoopDriver driver(wport, rport, rate, senders, 64, start, interval, measure_from);
   std::thread driver_thread([&] { driver.run(sending); });
+  std::this_thread::sleep_until(measure_from);
+  const auto ok_at_measure = driver.ok();
   // Mid-run: how far the projector is behind what the relay has sequenced (global_log), and how
   // far the relay's sequencing is behind the event store. Tells where the end-to-end lag sits.
-  std::this_thread::sleep_until(start + std::chrono::milliseconds(seconds * 500));
+  std::this_thread::sleep_until(measure_from + std::chrono::milliseconds(seconds * 500));
   std::string where;
   {
     HttpClient q("127.0.0.1", rport);
@@ -650,19 +663,27 @@ void lag_at_rate(int rate, int seconds) {
   const auto cpu_from_at = Clock::now();
   const auto cpu_from = StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
   const auto ok_from = driver.ok();
-  std::this_thread::sleep_until(start + std::chrono::seconds(seconds));
+  std::this_thread::sleep_until(measure_from + std::chrono::seconds(seconds));
   const auto cpu_to = StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
   const auto cpu_span = std::chrono::duration<double>(Clock::now() - cpu_from_at).count();
   const auto ok_cpu = driver.ok() - ok_from;
   sending = false;
-  const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  const auto ok_at_end = driver.ok();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - measure_from).count();
   driver_thread.join();  // after the probes still out
   const auto& cmd_ms = driver.latencies_ms();
   const auto& lags_ms = driver.lags_ms();
   std::printf("| %6d cmd/s target | %7.0f cmd/s achieved | cmd p50 %6.2f ms p99 %7.2f ms | lag p50 %6.2f ms p99 %7.2f ms | samples %zu (max queued %zu) | failed cmds %lld, probes %lld |\n",
-              rate, static_cast<double>(driver.ok()) / elapsed, pct(cmd_ms, 50), pct(cmd_ms, 99),
+              rate, static_cast<double>(ok_at_end - ok_at_measure) / elapsed, pct(cmd_ms, 50), pct(cmd_ms, 99),
               pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), driver.max_probes_queued(),
               static_cast<long long>(driver.failed()), static_cast<long long>(driver.probes_failed()));
+  if (warmup > 0) {
+    const auto& wl = driver.warmup_lags_ms();
+    std::printf("  warm-up (first %d s at the same rate, not in the figures above): cmd p50 %.2f ms p99 %.2f ms,"
+                " lag p50 %.2f ms p99 %.2f ms max %.2f ms, %zu samples\n",
+                warmup, pct(driver.warmup_latencies_ms(), 50), pct(driver.warmup_latencies_ms(), 99), pct(wl, 50),
+                pct(wl, 99), wl.empty() ? 0.0 : *std::max_element(wl.begin(), wl.end()), wl.size());
+  }
   std::printf("  %s\n", where.c_str());
   if (ok_cpu > 0) {
     const double n = static_cast<double>(ok_cpu);
@@ -706,6 +727,7 @@ int main(int argc, char** argv) {
   int events = 200'000;
   int seconds = 10;
   int batch = 500;
+  int warmup = 2;
   std::vector<int> rates = {2000, 10000};
   bool skip_projector = false, skip_lag = false, skip_direct = false, statement_stats = false;
   for (int i = 1; i < argc; ++i) {
@@ -714,13 +736,14 @@ int main(int argc, char** argv) {
     if (a == "--events") events = std::stoi(next());
     else if (a == "--seconds") seconds = std::stoi(next());
     else if (a == "--batch") batch = std::stoi(next());
+    else if (a == "--warmup") warmup = std::stoi(next());
     else if (a == "--no-projector") skip_projector = true;
     else if (a == "--no-lag") skip_lag = true;
     else if (a == "--no-direct") skip_direct = true;
     else if (a == "--projector-only") skip_lag = skip_direct = true;
     else if (a == "--statement-stats") statement_stats = true;  // slows the run: logs every statement
     else if (a == "--help") {
-      std::printf("read_side_bench [--events N] [--batch N] [--seconds N] [--rates R1,R2]\n"
+      std::printf("read_side_bench [--events N] [--batch N] [--seconds N] [--warmup S (default 2)] [--rates R1,R2]\n"
                   "  [--projector-only | --no-projector | --no-direct | --no-lag] [--statement-stats]\n");
       return 0;
     }
@@ -734,7 +757,7 @@ int main(int argc, char** argv) {
   if (!skip_projector) projector_throughput(events, batch, statement_stats);
   if (!skip_direct) read_side_only_lag(300);
   if (!skip_lag) {
-    for (int r : rates) lag_at_rate(r, seconds);
+    for (int r : rates) lag_at_rate(r, seconds, warmup);
   }
   return 0;
 }
