@@ -105,6 +105,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   ProjectorContext ctx{url, bus, notifier, logger, projector_metrics,
                        static_cast<int>(settings.integer("PROJECTOR_BATCH", 1, 10000))};
   ctx.appliers = static_cast<int>(settings.integer("PROJECTOR_APPLIERS", 1, 16));
+  ctx.group_delay = std::chrono::milliseconds(settings.integer("PROJECTOR_GROUP_DELAY_MS", 0, 1000));
   {
     // Own notifications carry this token and are ignored by the own listener.
     const auto token = make_replica_token();

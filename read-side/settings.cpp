@@ -21,6 +21,8 @@ std::vector<config::SettingSpec> setting_specs() {
        "Events fetched per partition batch (the batches pending from every owned partition are applied in one transaction)"},
       {"PROJECTOR_APPLIERS", "2",
        "Group appliers per replica: each has one Postgres connection holding the locks of its partitions (p mod N) and applies their pending batches in one transaction"},
+      {"PROJECTOR_GROUP_DELAY_MS", "3",
+       "An applier starts its next group at most this often unless every partition it holds has a batch waiting (fewer, larger transactions at low rates; 0: apply at once)"},
       {"QUERY_TOKEN", "", "Bearer token for queries (empty: no auth)"},
       {"ADMIN_TOKEN", "", "Bearer token for /metrics and admin (empty: no auth)"},
   };

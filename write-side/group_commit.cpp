@@ -105,7 +105,8 @@ void CommandPipeline::submit(CommandRequest request, Done done) {
     queue_.push_back(std::move(p));
     // A busy committer looks at the queue again when its batch is done; only an idle one needs a
     // wake-up (saves a futex call per command under load).
-    wake = idle_committers_ > 0;
+    wake = idle_committers_ > 0 ||
+           (delaying_committers_ > 0 && queue_.size() >= options_.pipeline_min_batch);
   }
   if (wake) cv_.notify_one();
 }
@@ -131,6 +132,16 @@ std::vector<CommandPipeline::PendingPtr> CommandPipeline::take_batch() {
     const bool worth_it = in_flight_ == 0 || stopping_ || !options_.group_commit ||
                           queue_.size() >= options_.pipeline_min_batch ||
                           queue_.size() * 2 * in_flight_ >= in_flight_commands_;
+    if (!queue_.empty() && worth_it && options_.group_commit && options_.commit_delay.count() > 0 &&
+        !stopping_ && queue_.size() < options_.pipeline_min_batch) {
+      const auto due = queue_.front()->enqueued + options_.commit_delay;
+      if (std::chrono::steady_clock::now() < due) {
+        ++delaying_committers_;
+        cv_.wait_until(lock, due, [&] { return stopping_ || queue_.size() >= options_.pipeline_min_batch; });
+        --delaying_committers_;
+        continue;  // whatever is queued now (another committer may have taken it)
+      }
+    }
     if (!queue_.empty() && worth_it) {
       std::unordered_set<std::string> blocked;  // streams skipped in this scan keep their order
       std::unordered_set<std::string> batch_keys;

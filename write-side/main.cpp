@@ -66,6 +66,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   po.committers = po.group_commit
                       ? static_cast<std::size_t>(settings.integer("GROUP_COMMIT_CONNECTIONS", 1, 64))
                       : std::max<std::size_t>(1, pool_size - 2);
+  po.commit_delay = std::chrono::microseconds(settings.integer("GROUP_COMMIT_DELAY_US", 0, 1'000'000));
   po.cache_size = static_cast<std::size_t>(settings.integer("CACHE_SIZE", 0, 100'000'000));
   po.snapshot_every = settings.integer("SNAPSHOT_EVERY", 0, 1'000'000'000);
   // Declared before the pipeline: its commit listener uses them until the pipeline is gone.

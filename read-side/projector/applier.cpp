@@ -107,6 +107,9 @@ void GroupApplier::run() {
       std::unique_lock lock(mu_);
       cv_.wait_until(lock, last_used_ + kPingEvery,
                      [&] { return stop_ || !controls_.empty() || !pending_.empty(); });
+      if (ctx_.group_delay.count() > 0 && !pending_.empty()) {
+        cv_.wait_until(lock, last_group_ + ctx_.group_delay, [&] { return group_due(); });
+      }
       controls.assign(controls_.begin(), controls_.end());
       controls_.clear();
       batch.swap(pending_);
@@ -121,6 +124,7 @@ void GroupApplier::run() {
       done_cv_.notify_all();
     }
     if (!batch.empty()) {
+      last_group_ = Clock::now();
       apply_pending(batch);
     } else if (controls.empty() && conn_ && Clock::now() - last_used_ >= kPingEvery) {
       try {
@@ -137,6 +141,13 @@ void GroupApplier::run() {
   conn_.reset();  // the locks go with it
   std::lock_guard lock(mu_);
   held_.clear();
+}
+
+bool GroupApplier::group_due() const {
+  if (stop_ || !controls_.empty() || pending_.size() >= held_.size()) return true;
+  return std::any_of(pending_.begin(), pending_.end(), [&](const Pending* p) {
+    return p->events->size() >= static_cast<std::size_t>(ctx_.batch_size);
+  });
 }
 
 void GroupApplier::connect() {

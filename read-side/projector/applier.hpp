@@ -75,6 +75,7 @@ class GroupApplier {
   };
 
   void run();
+  bool group_due() const;  // mu_ held: start the next group before group_delay is over
   void handle(Control& c);
   void apply_pending(std::vector<Pending*>& batch);
   void connect();
@@ -95,6 +96,7 @@ class GroupApplier {
   std::unique_ptr<pqxx::connection> conn_;
   ViewCache cache_;
   std::chrono::steady_clock::time_point last_used_;
+  std::chrono::steady_clock::time_point last_group_{};  // when the last group started
   std::thread thread_;
 };
 

@@ -1,5 +1,6 @@
 // What the projector's threads share: settings, the bus connection, the notifier, logs, metrics.
 #pragma once
+#include <chrono>
 #include <string>
 
 #include "metrics/metrics.hpp"
@@ -46,6 +47,11 @@ struct ProjectorContext {
   // Group appliers per replica (PROJECTOR_APPLIERS): applier k holds the locks of, and applies,
   // the partitions p with p % appliers == k.
   int appliers = 1;
+  // An applier starts a group at most once per group_delay, unless every partition it holds has
+  // a batch pending or a batch is full: at low rates each group (one transaction and round trip,
+  // its wake-ups and acks) then carries several events instead of one or two; a catch-up, whose
+  // groups take longer than this, never waits.
+  std::chrono::milliseconds group_delay{0};
 };
 
 // Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).

@@ -436,6 +436,36 @@ TEST_F(ReadSideTest, AWaiterIsWokenOnlyByTheApplyOfItsOrder) {
   expect_model_equal();
 }
 
+// PROJECTOR_GROUP_DELAY_MS: an applier starts a group at most once per delay unless every
+// partition it holds has a batch waiting, so events of many partitions arriving together are
+// applied in one or two transactions instead of one each; every one of them still becomes visible.
+TEST_F(ReadSideTest, TheGroupDelayGathersBatchesOfManyPartitionsIntoOneTransaction) {
+  const int port = free_port();
+  auto e = env(port, "r1");
+  e["PROJECTOR_APPLIERS"] = "1";
+  e["PROJECTOR_GROUP_DELAY_MS"] = "1000";
+  auto rs = start_service(read_side_binary(), {"serve"}, e, port);
+  HttpClient c("127.0.0.1", port);
+  ASSERT_TRUE(wait_until([&] { return metric(c, "projector_owned_partitions") == codec::kPartitions; }, 20s, 20ms));
+  feeder_->seed("group-first", "customer-g", 1);
+  ASSERT_TRUE(wait_until([&] { return c.get("/orders/group-first").status == 200; }, 20s, 20ms));
+  const double groups0 = metric(c, "projector_batch_seconds_count");
+  // One event on each of 8 different partitions, published right after a group committed.
+  std::set<int> partitions = {codec::partition_of("group-first")};
+  std::vector<std::string> ids;
+  for (int i = 0; ids.size() < 8; ++i) {
+    const std::string id = "group-" + std::to_string(i);
+    if (partitions.insert(codec::partition_of(id)).second) ids.push_back(id);
+  }
+  for (const auto& id : ids) feeder_->seed(id, "customer-g", 1);
+  for (const auto& id : ids) {
+    ASSERT_TRUE(wait_until([&] { return c.get("/orders/" + id).status == 200; }, 20s, 10ms)) << id;
+  }
+  // One group for all 8, or two when the first event arrived just as the delay ran out.
+  EXPECT_LE(metric(c, "projector_batch_seconds_count") - groups0, 2);
+  expect_model_equal();
+}
+
 // A waiter on one replica is woken by the apply of another replica (NOTIFY with the order ids),
 // and a replica ignores its own notifications.
 TEST_F(ReadSideTest, AWaiterIsWokenByAnotherReplicasApply) {

@@ -533,6 +533,25 @@ TEST(WriteSideSnapshots, LongStreamWithoutSnapshotGetsOneOnItsNextCommand) {
   EXPECT_EQ(state["total_amount"], "27.00");
 }
 
+// GROUP_COMMIT_DELAY_US: commands arriving within the delay of the oldest queued one are
+// committed together (one transaction: one xid on all their events), each answered once.
+TEST(WriteSideCommitDelay, CommandsArrivingWithinTheDelayShareOneTransaction) {
+  auto ws = WriteSide::start("", {{"GROUP_COMMIT_DELAY_US", "1000000"}, {"GROUP_COMMIT_CONNECTIONS", "1"}});
+  std::vector<std::string> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(unique_id("delay"));
+  std::vector<int> statuses(ids.size(), 0);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    threads.emplace_back([&, i] { statuses[i] = ws->client().post("/orders", create_body(ids[i])).status; });
+  }
+  for (auto& t : threads) t.join();
+  for (int st : statuses) EXPECT_EQ(st, 201);
+  std::string list;
+  for (const auto& id : ids) list += (list.empty() ? "'" : ",'") + id + "'";
+  EXPECT_EQ(ws->count("SELECT count(*) FROM events WHERE stream_id IN (" + list + ")"), 6);
+  EXPECT_EQ(ws->count("SELECT count(DISTINCT xid) FROM events WHERE stream_id IN (" + list + ")"), 1);
+}
+
 TEST(WriteSideCli, MigrateIsIdempotentAndHelpListsSettings) {
   const std::string db = shared_pg().create_database("ws_migrate");
   for (int i = 0; i < 2; ++i) {
@@ -544,7 +563,7 @@ TEST(WriteSideCli, MigrateIsIdempotentAndHelpListsSettings) {
   EXPECT_EQ(shared_pg().psql(db, "SELECT count(*) FROM pg_proc WHERE proname = 'ws_append_batch'"), "1");
   Process help(write_side_binary(), {"--help"}, {});
   ASSERT_EQ(help.wait(std::chrono::seconds(10)).value_or(-1), 0);
-  for (const char* s : {"WRITE_PORT", "DATABASE_URL", "GROUP_COMMIT", "BODY_LIMIT_BYTES", "SNAPSHOT_EVERY",
+  for (const char* s : {"WRITE_PORT", "DATABASE_URL", "GROUP_COMMIT", "GROUP_COMMIT_DELAY_US", "BODY_LIMIT_BYTES", "SNAPSHOT_EVERY",
                         "CACHE_SIZE", "PG_STATEMENT_TIMEOUT_MS", "COMMAND_TOKEN"}) {
     EXPECT_NE(help.log().find(s), std::string::npos) << s;
   }
