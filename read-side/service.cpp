@@ -114,9 +114,14 @@ int serve(const config::Settings& settings, log::Logger& logger) {
         &registry.counter("read_side_applied_notifications_total", help, {{"kind", "orders"}}),
         &registry.counter("read_side_applied_notifications_total", help, {{"kind", "all"}}),
         &registry.counter("read_side_applied_notifications_total", help, {{"kind", "own"}})};
-    AppliedListener listener(url, token, notifier, logger, listener_metrics);
-    AppliedBroadcaster broadcaster(url, token, logger);
+    PeerPresence peers;
+    AppliedListener listener(url, token, notifier, logger, listener_metrics, &peers);
+    AppliedBroadcaster broadcaster(
+        url, token, logger, peers,
+        &registry.counter("read_side_applied_broadcasts_skipped_total",
+                          "Applies not broadcast: no other replica was live or heard from"));
     ctx.broadcaster = &broadcaster;
+    ctx.peers = &peers;
     Coordinator coordinator(ctx, id);
     server.start();
     logger.info("read-side serving", {{"port", server.port()}, {"replica_id", id}});

@@ -35,6 +35,7 @@ struct ProjectorMetrics {
 namespace orders::read_side {
 
 class AppliedBroadcaster;
+class PeerPresence;
 
 struct ProjectorContext {
   std::string database_url;
@@ -44,6 +45,7 @@ struct ProjectorContext {
   ProjectorMetrics& metrics;
   int batch_size = 500;
   AppliedBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
+  PeerPresence* peers = nullptr;  // the coordinator reports the live replica count here
   // Group appliers per replica (PROJECTOR_APPLIERS): applier k holds the locks of, and applies,
   // the partitions p with p % appliers == k.
   int appliers = 1;

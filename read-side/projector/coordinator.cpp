@@ -9,6 +9,7 @@
 #include "codec/recorded_event.hpp"
 #include "log/logger.hpp"
 #include "projection/status.hpp"
+#include "projector/listener.hpp"
 
 namespace orders::read_side {
 
@@ -119,6 +120,7 @@ void Coordinator::tick() {
     live = static_cast<int>(tx.exec_prepared1("rc_live", static_cast<int>(
                                 std::chrono::duration_cast<std::chrono::milliseconds>(kReplicaTtl).count()))[0]
                                 .as<std::int64_t>());
+    if (ctx_.peers != nullptr) ctx_.peers->live_replicas(live);
     for (const auto& row : tx.exec_prepared("rc_held", kPartitionLockClass)) held.insert(row[0].as<int>());
     tx.exec_prepared("rc_gc");
     status = read_projection_status(tx);

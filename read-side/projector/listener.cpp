@@ -20,14 +20,16 @@ void inc(metrics::Counter* c) {
 
 class Receiver : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& c, const std::string& token, ApplyNotifier& n, const ListenerMetrics& m)
-      : pqxx::notification_receiver(c, kAppliedChannel), token_(token), notifier_(n), metrics_(m) {}
+  Receiver(pqxx::connection_base& c, const std::string& token, ApplyNotifier& n, const ListenerMetrics& m,
+           PeerPresence* peers)
+      : pqxx::notification_receiver(c, kAppliedChannel), token_(token), notifier_(n), metrics_(m), peers_(peers) {}
   void operator()(const std::string& payload, int) override {
     if (payload.size() > token_.size() && payload.compare(0, token_.size(), token_) == 0 &&
         payload[token_.size()] == '\n') {
       inc(metrics_.own);  // the local projector woke its waiters already
       return;
     }
+    if (peers_ != nullptr) peers_->heard_from_peer();  // another replica (an announcement or an apply)
     auto p = decode_applied(payload);
     if (!p || p->all) {
       inc(metrics_.all);
@@ -42,6 +44,7 @@ class Receiver : public pqxx::notification_receiver {
   const std::string& token_;
   ApplyNotifier& notifier_;
   const ListenerMetrics& metrics_;
+  PeerPresence* peers_;
 };
 
 }  // namespace
@@ -104,8 +107,14 @@ std::string make_replica_token() {
   return std::string(buf, ptr);
 }
 
-AppliedBroadcaster::AppliedBroadcaster(std::string database_url, std::string token, log::Logger& logger)
-    : url_(std::move(database_url)), token_(std::move(token)), logger_(logger), thread_([this] { run(); }) {}
+AppliedBroadcaster::AppliedBroadcaster(std::string database_url, std::string token, log::Logger& logger,
+                                       const PeerPresence& peers, metrics::Counter* skipped)
+    : url_(std::move(database_url)),
+      token_(std::move(token)),
+      logger_(logger),
+      peers_(peers),
+      skipped_(skipped),
+      thread_([this] { run(); }) {}
 
 AppliedBroadcaster::~AppliedBroadcaster() {
   {
@@ -117,6 +126,10 @@ AppliedBroadcaster::~AppliedBroadcaster() {
 }
 
 void AppliedBroadcaster::request(const std::vector<AppliedVersion>& orders) {
+  if (!peers_.any()) {
+    inc(skipped_);
+    return;
+  }
   {
     std::lock_guard lock(mu_);
     if (!pending_all_) {
@@ -139,20 +152,25 @@ void AppliedBroadcaster::run() {
   while (true) {
     std::unordered_map<std::string, std::int64_t> orders;
     bool all = false;
+    bool hello = false;
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !pending_.empty() || pending_all_ || stop_; });
+      cv_.wait(lock, [&] { return !pending_.empty() || pending_all_ || pending_hello_ || stop_; });
       if (stop_) return;
       orders.swap(pending_);
       all = pending_all_;
       pending_all_ = false;
+      hello = pending_hello_;
+      pending_hello_ = false;
     }
     try {
       if (!conn) {
         conn = std::make_unique<pqxx::connection>(url_);
         conn->prepare("applied_notify", "SELECT pg_notify($1, $2)");
       }
-      auto payloads = encode_applied(token_, orders, all);
+      // An announcement is the bare token: no order to wake.
+      auto payloads = hello && orders.empty() && !all ? std::vector<std::string>{token_ + "\n"}
+                                                      : encode_applied(token_, orders, all);
       if (payloads.size() == 1) {
         pqxx::nontransaction n(*conn);
         n.exec_prepared("applied_notify", kAppliedChannel, payloads.front());
@@ -169,18 +187,20 @@ void AppliedBroadcaster::run() {
       std::unique_lock lock(mu_);
       pending_.clear();
       pending_all_ = true;
+      pending_hello_ = pending_hello_ || hello;
       cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; });
     }
   }
 }
 
 AppliedListener::AppliedListener(std::string database_url, std::string own_token, ApplyNotifier& notifier,
-                                 log::Logger& logger, ListenerMetrics metrics)
+                                 log::Logger& logger, ListenerMetrics metrics, PeerPresence* peers)
     : url_(std::move(database_url)),
       token_(std::move(own_token)),
       notifier_(notifier),
       logger_(logger),
-      metrics_(metrics) {
+      metrics_(metrics),
+      peers_(peers) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -200,7 +220,7 @@ void AppliedListener::run() {
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
       conn.inhibit_reactivation(true);
 #pragma GCC diagnostic pop
-      Receiver receiver(conn, token_, notifier_, metrics_);
+      Receiver receiver(conn, token_, notifier_, metrics_, peers_);
       backoff = std::chrono::milliseconds(100);
       // Catch up on anything committed while we were not listening.
       notifier_.wake_all();

@@ -466,6 +466,32 @@ TEST_F(ReadSideTest, TheGroupDelayGathersBatchesOfManyPartitionsIntoOneTransacti
   expect_model_equal();
 }
 
+// A lone replica does not NOTIFY its applies (nobody else listens); a second replica announces
+// itself when it starts, and from then on the first one's applies reach it.
+TEST_F(ReadSideTest, ALoneReplicaBroadcastsNothingUntilAnotherAnnouncesItself) {
+  const std::string skipped = "read_side_applied_broadcasts_skipped_total";
+  const std::string heard = "read_side_applied_notifications_total{kind=\"orders\"}";
+  const int port_a = free_port();
+  auto a = start_replica(port_a, "replica-a");
+  HttpClient ca("127.0.0.1", port_a);
+  int n = 0;
+  // The first heartbeat count (alone) turns the broadcasts off.
+  ASSERT_TRUE(wait_until([&] {
+    const std::string id = "lone-" + std::to_string(n++);
+    feeder_->seed(id, "customer-l", 1);
+    return wait_until([&] { return ca.get("/orders/" + id).status == 200; }, 20s, 10ms) && metric(ca, skipped) > 0;
+  }, 20s, 100ms));
+  const int port_b = free_port();
+  auto b = start_replica(port_b, "replica-b");
+  HttpClient cb("127.0.0.1", port_b);
+  // Replica a still owns partitions while b takes its share: its applies are now broadcast.
+  ASSERT_TRUE(wait_until([&] {
+    feeder_->seed("lone-" + std::to_string(n++), "customer-l", 1);
+    return metric(cb, heard) > 0;
+  }, 20s, 50ms));
+  expect_model_equal();
+}
+
 // A waiter on one replica is woken by the apply of another replica (NOTIFY with the order ids),
 // and a replica ignores its own notifications.
 TEST_F(ReadSideTest, AWaiterIsWokenByAnotherReplicasApply) {
