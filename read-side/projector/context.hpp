@@ -24,6 +24,11 @@ struct ProjectorMetrics {
   metrics::Counter& failures;
   metrics::Histogram& batch_seconds;
   metrics::Histogram& batch_size;
+  // Now - the event's recorded_at (the append, wall clock): when its batch was decoded and when it
+  // was committed to the query tables. With the relay's relay_event_age_seconds, where the end-to-end
+  // lag sits.
+  metrics::Histogram& event_age_fetched;
+  metrics::Histogram& event_age_applied;
   metrics::Gauge& owned_partitions;
   metrics::Gauge& lag_events_orders;
   metrics::Gauge& lag_events_customers;

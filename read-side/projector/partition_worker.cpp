@@ -101,6 +101,11 @@ bool PartitionWorker::consume() {
       events.push_back(std::move(*e));
     }
 
+    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count();
+    for (const auto& e : events) {
+      if (e.recorded_at_us > 0) ctx_.metrics.event_age_fetched.observe(static_cast<double>(now_us - e.recorded_at_us) / 1e6);
+    }
     switch (applier_.apply(partition_, lease_, events)) {
       case GroupApplier::Outcome::Applied:
         backoff = std::chrono::milliseconds(100);

@@ -151,7 +151,9 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
   while (true) {
     std::optional<nlohmann::json> found;
     auto resp = with_db(ctx, [&](pqxx::connection& c) {
-      pqxx::read_transaction tx(c);
+      // One statement: its own snapshot, one round trip (a read_transaction adds BEGIN, SET
+      // TRANSACTION READ ONLY and ROLLBACK, three more on the path of every min_version wait).
+      pqxx::nontransaction tx(c);
       auto r = tx.exec_prepared("rq_order", id);
       if (!r.empty()) found = order_json(r[0]);
       return http::Response{};
@@ -211,7 +213,7 @@ http::Response list_orders(QueryApiContext& ctx, const http::Request& req) {
     if (!after) return bad_request("after is not a cursor returned by this API");
   }
   return with_db(ctx, [&](pqxx::connection& c) {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);  // one statement (see get_order)
     const char* stmt = list_statement(customer.has_value(), status.has_value());
     // NULL (no cursor) as a null const char*: libpqxx 6.4 has no std::optional parameters.
     std::string after_us_text, after_id;
@@ -247,7 +249,7 @@ http::Response get_customer(QueryApiContext& ctx, const http::Request& req) {
   const auto& id = req.path_params.at("id");
   if (auto err = codec::validate_id("customer id", id)) return bad_request(err->detail);
   return with_db(ctx, [&](pqxx::connection& c) {
-    pqxx::read_transaction tx(c);
+    pqxx::nontransaction tx(c);  // one statement (see get_order)
     auto row = tx.exec_prepared1("rq_customer", id);
     const auto count = row[0].as<std::int64_t>();
     if (count == 0) return http::problem(404, "customer-not-found", "Customer not found", "no orders for customer " + id);

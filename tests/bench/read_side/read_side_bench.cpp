@@ -714,7 +714,8 @@ void lag_at_rate(int rate, int seconds, int warmup) {
     }
     HttpClient r("127.0.0.1", rport);
     auto rm = r.get("/metrics");
-    std::printf("  projector (read-side /metrics):\n%s%s",
+    std::printf("  projector (read-side /metrics):\n%s%s%s",
+                histogram_summary(rm.body, "projector_event_age_seconds").c_str(),
                 histogram_summary(rm.body, "projector_batch_seconds").c_str(),
                 histogram_summary(rm.body, "projector_batch_size", 1, "events").c_str());
   }
