@@ -347,8 +347,8 @@ struct Probe {
 // scheduled). Commands, open loop: slot t (one keep-alive connection to the write-side) sends its
 // command k at start + interval * (t / slots + k): k % 3 == 0 creates order "lag-R-t-(k/3)", the
 // next two add an item to it; a slot whose previous command is still unanswered sends the next
-// one as soon as that answer is in. Probes: every 20th successful command of a slot is, right
-// when its 2xx arrives, followed by GET /orders/{id}?min_version=<its version> on a free
+// one as soon as that answer is in. Probes: every 20th successful command of a slot (staggered
+// across slots) is, right when its 2xx arrives, followed by GET /orders/{id}?min_version=<its version> on a free
 // connection to the read-side (long poll, woken by the apply); lag = that answer's arrival - the
 // 2xx's arrival.
 class OpenLoopDriver {
@@ -538,7 +538,10 @@ class OpenLoopDriver {
       ++ok_;
       (c.t0 < measure_from_ ? warmup_latencies_ms_ : latencies_ms_)
           .push_back(std::chrono::duration<double, std::milli>(arrived - c.t0).count());
-      if (c.k % 20 == 0) {
+      // Slot i probes commands k with (k + i) % 20 == 0: the probes are spread evenly in time. (With
+      // k % 20 == 0 every slot probed the same round of commands: 50+ probes within 25 ms every
+      // 500 ms, and the sampled commands were exactly those slowed down by that burst.)
+      if ((c.k + static_cast<long long>(i)) % 20 == 0) {
         try {
           pending_.push_back(Probe{c.id, nlohmann::json::parse(body).at("version").get<std::int64_t>(), arrived});
         } catch (const std::exception&) {
