@@ -1,6 +1,9 @@
 #include "projection/batch_apply.hpp"
 
 #include <set>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "projection/order_view.hpp"
 #include "projection/store.hpp"
@@ -51,14 +54,14 @@ const OrderView* ViewCache::find(std::size_t projection, const std::string& orde
   return &it->second.first;
 }
 
-void ViewCache::put(std::size_t projection, const OrderView& view) {
+void ViewCache::put(std::size_t projection, OrderView view) {
   if (capacity_ == 0) return;
   if (projection >= slots_.size()) slots_.resize(projection + 1);
   auto& slot = slots_[projection];
   if (slot.views.empty()) slot.views.reserve(capacity_);  // no rehashing as it fills
-  const auto& id = view.state.order_id;
+  const std::string id = view.state.order_id;
   if (auto it = slot.views.find(id); it != slot.views.end()) {
-    it->second.first = view;
+    it->second.first = std::move(view);
     slot.recency.splice(slot.recency.begin(), slot.recency, it->second.second);
     return;
   }
@@ -67,7 +70,7 @@ void ViewCache::put(std::size_t projection, const OrderView& view) {
     slot.recency.pop_back();
   }
   slot.recency.push_front(id);
-  slot.views.emplace(id, std::make_pair(view, slot.recency.begin()));
+  slot.views.emplace(id, std::make_pair(std::move(view), slot.recency.begin()));
 }
 
 void ViewCache::clear() {
@@ -108,10 +111,12 @@ std::string describe(const std::vector<GroupItem>& items) {
 
 Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
                   const std::vector<std::string>& ids,
-                  const std::map<std::string, std::int64_t>& first_version, ViewCache* cache,
+                  const std::unordered_map<std::string, std::int64_t>& first_version, ViewCache* cache,
                   bool assume_new, bool& assumed_any, std::vector<BatchStats>& stats) {
   const std::size_t np = projections().size();
-  std::vector<std::map<std::string, OrderView>> views(np);
+  // Hash maps: a catch-up group holds tens of thousands of orders, looked up once per event.
+  std::vector<std::unordered_map<std::string, OrderView>> views(np);
+  for (auto& v : views) v.reserve(ids.size());
   std::vector<std::vector<std::string>> missing(np);
   bool any_missing = false;
   assumed_any = false;
@@ -138,7 +143,9 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
     }
     if (cache != nullptr) cache->check_tables(loaded.table_oids);
     table_oids = loaded.table_oids;
-    for (std::size_t pi = 0; pi < np; ++pi) views[pi].merge(loaded.by_projection[pi]);
+    for (std::size_t pi = 0; pi < np; ++pi) {
+      for (auto& [id, v] : loaded.by_projection[pi]) views[pi].emplace(id, std::move(v));
+    }
   }
 
   std::vector<std::vector<ViewWrite>> writes(np);
@@ -147,9 +154,12 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
   for (std::size_t pi = 0; pi < np; ++pi) {
     const auto& p = projections()[pi];
     auto& pviews = views[pi];
-    std::map<std::string, std::int64_t> stored;  // version of each stored row as loaded
+    // Version of each stored row as loaded (keys: pviews' own, stable in a node-based map).
+    std::unordered_map<std::string_view, std::int64_t> stored;
+    stored.reserve(pviews.size());
     for (const auto& [id, v] : pviews) stored.emplace(id, v.state.version);
-    std::set<std::string> dirty;
+    std::unordered_set<std::string_view> dirty;  // keys: the events' stream ids
+    dirty.reserve(ids.size());
     for (std::size_t bi = 0; bi < items.size(); ++bi) {
       auto& pstats = stats[bi].by_projection[p.name];
       pstats = ProjectionApplyStats{};
@@ -164,7 +174,8 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
       checkpoints.push_back(CheckpointRow{p.name, items[bi].partition, a});
     }
     writes[pi].reserve(dirty.size());
-    for (const auto& id : dirty) {
+    for (const auto& id : ids) {  // the group's order of first appearance
+      if (!dirty.count(id)) continue;
       auto s = stored.find(id);
       writes[pi].push_back(ViewWrite{&pviews.at(id), s == stored.end() ? 0 : s->second});
     }
@@ -176,8 +187,8 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
   }
   if (cache != nullptr) {
     for (std::size_t pi = 0; pi < np; ++pi) {
-      for (const auto& [id, v] : views[pi]) {
-        if (v.state.exists()) cache->put(pi, v);
+      for (auto& [id, v] : views[pi]) {
+        if (v.state.exists()) cache->put(pi, std::move(v));
       }
     }
   }
@@ -192,8 +203,12 @@ std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<Pa
   std::vector<GroupItem> items;
   items.reserve(batches.size());
   std::vector<std::string> ids;
-  std::map<std::string, std::int64_t> first_version;  // of each order's first event in the group
+  std::unordered_map<std::string, std::int64_t> first_version;  // of each order's first event in the group
   std::set<int> partitions;
+  std::size_t total = 0;
+  for (const auto& b : batches) total += b.events != nullptr ? b.events->size() : 0;
+  first_version.reserve(total);
+  ids.reserve(total);
   for (std::size_t bi = 0; bi < batches.size(); ++bi) {
     const auto& b = batches[bi];
     if (!partitions.insert(b.partition).second) {

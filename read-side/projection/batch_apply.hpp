@@ -55,7 +55,7 @@ class ViewCache {
  public:
   explicit ViewCache(std::size_t capacity_per_projection = 8192) : capacity_(capacity_per_projection) {}
   const OrderView* find(std::size_t projection, const std::string& order_id);
-  void put(std::size_t projection, const OrderView& view);
+  void put(std::size_t projection, OrderView view);
   void clear();  // the views and the tables' oids
   std::size_t size(std::size_t projection) const;
   // Tables' identities (oids) the cached views were read from; a change empties the cache.
