@@ -50,5 +50,8 @@ std::string subject_for(std::string_view subject_prefix, std::string_view order_
 //  "recorded_at_us","data","metadata"}; data as stored (readers upcast).
 nlohmann::json to_wire_json(const RecordedEvent& e);
 std::optional<RecordedEvent> from_wire_json(std::string_view body);
+// The same with a full JSON parse of the body (from_wire_json takes a faster path for envelopes
+// as the relay writes them and falls back to this for anything else).
+std::optional<RecordedEvent> parse_wire_json_fully(std::string_view body);
 
 }  // namespace orders::codec

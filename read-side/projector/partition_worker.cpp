@@ -106,6 +106,9 @@ bool PartitionWorker::consume() {
     for (const auto& e : events) {
       if (e.recorded_at_us > 0) ctx_.metrics.event_age_fetched.observe(static_cast<double>(now_us - e.recorded_at_us) / 1e6);
     }
+    // Only the highest message is needed from here on (AckAll acks everything up to it; a nak
+    // rebinds at the ack floor): free the others' buffers while the batch waits and is applied.
+    if (msgs.size() > 1) msgs.erase(msgs.begin(), msgs.end() - 1);
     switch (applier_.apply(partition_, lease_, events)) {
       case GroupApplier::Outcome::Applied:
         backoff = std::chrono::milliseconds(100);
