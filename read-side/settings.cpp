@@ -17,7 +17,7 @@ std::vector<config::SettingSpec> setting_specs() {
       {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled query connection, ms (0 = none)"},
       {"LOG_LEVEL", "info", "debug, info, warn or error"},
       {"REPLICA_ID", "", "Name of this replica (empty: <hostname>-<pid>)"},
-      {"PROJECTOR_BATCH", "500",
+      {"PROJECTOR_BATCH", "5000",
        "Events fetched per partition batch (the batches pending from every owned partition are applied in one transaction)"},
       {"PROJECTOR_APPLIERS", "2",
        "Group appliers per replica: each has one Postgres connection holding the locks of its partitions (p mod N) and applies their pending batches in one transaction"},

@@ -730,7 +730,7 @@ void lag_at_rate(int rate, int seconds, int warmup) {
 int main(int argc, char** argv) {
   int events = 200'000;
   int seconds = 10;
-  int batch = 500;
+  int batch = 5000;  // PROJECTOR_BATCH's default
   int warmup = 2;
   std::vector<int> rates = {2000, 10000};
   bool skip_projector = false, skip_lag = false, skip_direct = false, statement_stats = false;
