@@ -45,13 +45,14 @@ void apply_one(pqxx::transaction_base& tx, OrderView& view, const codec::Recorde
 
 }  // namespace
 
-const OrderView* ViewCache::find(std::size_t projection, const std::string& order_id) {
-  if (projection >= slots_.size()) return nullptr;
+std::optional<OrderView> ViewCache::take(std::size_t projection, const std::string& order_id) {
+  if (projection >= slots_.size()) return std::nullopt;
   auto& slot = slots_[projection];
   auto it = slot.views.find(order_id);
-  if (it == slot.views.end()) return nullptr;
-  slot.recency.splice(slot.recency.begin(), slot.recency, it->second.second);
-  return &it->second.first;
+  if (it == slot.views.end()) return std::nullopt;
+  slot.recency.erase(it->second.pos);
+  auto node = slot.views.extract(it);
+  return std::move(node.mapped().view);
 }
 
 void ViewCache::put(std::size_t projection, OrderView view) {
@@ -59,18 +60,19 @@ void ViewCache::put(std::size_t projection, OrderView view) {
   if (projection >= slots_.size()) slots_.resize(projection + 1);
   auto& slot = slots_[projection];
   if (slot.views.empty()) slot.views.reserve(capacity_);  // no rehashing as it fills
-  const std::string id = view.state.order_id;
-  if (auto it = slot.views.find(id); it != slot.views.end()) {
-    it->second.first = std::move(view);
-    slot.recency.splice(slot.recency.begin(), slot.recency, it->second.second);
+  if (auto it = slot.views.find(view.state.order_id); it != slot.views.end()) {
+    it->second.view = std::move(view);
+    slot.recency.splice(slot.recency.begin(), slot.recency, it->second.pos);
     return;
   }
   if (slot.views.size() >= capacity_) {
-    slot.views.erase(slot.recency.back());
+    slot.views.erase(slot.views.find(*slot.recency.back()));
     slot.recency.pop_back();
   }
-  slot.recency.push_front(id);
-  slot.views.emplace(id, std::make_pair(std::move(view), slot.recency.begin()));
+  std::string id = view.state.order_id;
+  auto [it, inserted] = slot.views.try_emplace(std::move(id), Entry{std::move(view), {}});
+  slot.recency.push_front(&it->first);
+  it->second.pos = slot.recency.begin();
 }
 
 void ViewCache::clear() {
@@ -122,9 +124,9 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
   assumed_any = false;
   for (std::size_t pi = 0; pi < np; ++pi) {
     for (const auto& id : ids) {
-      const OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
-      if (hit != nullptr) {
-        views[pi].emplace(id, *hit);
+      auto hit = cache != nullptr ? cache->take(pi, id) : std::nullopt;
+      if (hit) {
+        views[pi].emplace(id, std::move(*hit));
       } else if (assume_new && first_version.at(id) == 1) {
         assumed_any = true;  // created in this batch: no stored row (the write checks it)
       } else {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <list>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -54,7 +55,9 @@ struct BatchStats {
 class ViewCache {
  public:
   explicit ViewCache(std::size_t capacity_per_projection = 8192) : capacity_(capacity_per_projection) {}
-  const OrderView* find(std::size_t projection, const std::string& order_id);
+  // Takes the order's view out (a group folds it and put()s it back once committed; a group that
+  // fails leaves it out, to be read again): no copy per event.
+  std::optional<OrderView> take(std::size_t projection, const std::string& order_id);
   void put(std::size_t projection, OrderView view);
   void clear();  // the views and the tables' oids
   std::size_t size(std::size_t projection) const;
@@ -63,9 +66,13 @@ class ViewCache {
   const std::vector<std::int64_t>& table_oids() const { return table_oids_; }
 
  private:
+  struct Entry {
+    OrderView view;
+    std::list<const std::string*>::iterator pos;  // in recency
+  };
   struct Slot {
-    std::unordered_map<std::string, std::pair<OrderView, std::list<std::string>::iterator>> views;
-    std::list<std::string> recency;  // most recent first
+    std::unordered_map<std::string, Entry> views;
+    std::list<const std::string*> recency;  // the views' keys, most recent first
   };
   std::size_t capacity_;
   std::vector<Slot> slots_;
