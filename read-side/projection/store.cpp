@@ -292,7 +292,9 @@ BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_
         names.finish(), positions.finish(), recorded.finish(), applied.finish());
     return row[0].as<int>() == 0 ? BatchWrite::Written : BatchWrite::TablesSwapped;
   } catch (const pqxx::sql_error& e) {
-    if (e.sqlstate() == "RS001") return BatchWrite::Stale;
+    // RS001: a row was not at its loaded version; 23505 (unique_violation, V033): a row written
+    // as new exists. Either way nothing was written.
+    if (e.sqlstate() == "RS001" || e.sqlstate() == "23505") return BatchWrite::Stale;
     throw;
   }
 }
