@@ -1,5 +1,6 @@
 #include "projection/batch_apply.hpp"
 
+#include <deque>
 #include <set>
 #include <string_view>
 #include <unordered_map>
@@ -45,14 +46,13 @@ void apply_one(pqxx::transaction_base& tx, OrderView& view, const codec::Recorde
 
 }  // namespace
 
-std::optional<OrderView> ViewCache::take(std::size_t projection, const std::string& order_id) {
-  if (projection >= slots_.size()) return std::nullopt;
+OrderView* ViewCache::find(std::size_t projection, const std::string& order_id) {
+  if (projection >= slots_.size()) return nullptr;
   auto& slot = slots_[projection];
   auto it = slot.views.find(order_id);
-  if (it == slot.views.end()) return std::nullopt;
-  slot.recency.erase(it->second.pos);
-  auto node = slot.views.extract(it);
-  return std::move(node.mapped().view);
+  if (it == slot.views.end()) return nullptr;
+  slot.recency.splice(slot.recency.begin(), slot.recency, it->second.pos);
+  return &it->second.view;
 }
 
 void ViewCache::put(std::size_t projection, OrderView view) {
@@ -116,17 +116,25 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
                   const std::unordered_map<std::string, std::int64_t>& first_version, ViewCache* cache,
                   bool assume_new, bool& assumed_any, std::vector<BatchStats>& stats) {
   const std::size_t np = projections().size();
-  // Hash maps: a catch-up group holds tens of thousands of orders, looked up once per event.
-  std::vector<std::unordered_map<std::string, OrderView>> views(np);
-  for (auto& v : views) v.reserve(ids.size());
+  // Per projection and order: the view being folded (a cached view is folded in place: the
+  // caller empties the cache when the group does not commit), its stored version and whether
+  // the group changed it. One hash lookup per event: a catch-up group holds tens of thousands.
+  struct Slot {
+    OrderView* view = nullptr;
+    std::int64_t stored = 0;  // version of the stored row as loaded (0: none)
+    bool dirty = false;
+  };
+  std::vector<std::unordered_map<std::string_view, Slot>> slots(np);
+  std::vector<std::deque<OrderView>> fresh(np);  // views not from the cache (stable addresses)
   std::vector<std::vector<std::string>> missing(np);
   bool any_missing = false;
   assumed_any = false;
   for (std::size_t pi = 0; pi < np; ++pi) {
+    slots[pi].reserve(ids.size());
     for (const auto& id : ids) {
-      auto hit = cache != nullptr ? cache->take(pi, id) : std::nullopt;
-      if (hit) {
-        views[pi].emplace(id, std::move(*hit));
+      OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
+      if (hit != nullptr) {
+        slots[pi].emplace(id, Slot{hit, hit->state.version, false});
       } else if (assume_new && first_version.at(id) == 1) {
         assumed_any = true;  // created in this batch: no stored row (the write checks it)
       } else {
@@ -146,7 +154,12 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
     if (cache != nullptr) cache->check_tables(loaded.table_oids);
     table_oids = loaded.table_oids;
     for (std::size_t pi = 0; pi < np; ++pi) {
-      for (auto& [id, v] : loaded.by_projection[pi]) views[pi].emplace(id, std::move(v));
+      for (const auto& id : missing[pi]) {
+        auto it = loaded.by_projection[pi].find(id);
+        if (it == loaded.by_projection[pi].end()) continue;
+        auto& v = fresh[pi].emplace_back(std::move(it->second));
+        slots[pi].emplace(id, Slot{&v, v.state.version, false});
+      }
     }
   }
 
@@ -155,31 +168,26 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
   checkpoints.reserve(np * items.size());
   for (std::size_t pi = 0; pi < np; ++pi) {
     const auto& p = projections()[pi];
-    auto& pviews = views[pi];
-    // Version of each stored row as loaded (keys: pviews' own, stable in a node-based map).
-    std::unordered_map<std::string_view, std::int64_t> stored;
-    stored.reserve(pviews.size());
-    for (const auto& [id, v] : pviews) stored.emplace(id, v.state.version);
-    std::unordered_set<std::string_view> dirty;  // keys: the events' stream ids
-    dirty.reserve(ids.size());
+    auto& pslots = slots[pi];
     for (std::size_t bi = 0; bi < items.size(); ++bi) {
       auto& pstats = stats[bi].by_projection[p.name];
       pstats = ProjectionApplyStats{};
       for (const auto& e : *items[bi].events) {
-        auto& view = pviews[e.stream_id];
+        auto [it, created] = pslots.try_emplace(e.stream_id);
+        if (created) it->second.view = &fresh[pi].emplace_back();  // no stored row
         const auto before = pstats.applied;
-        apply_one(tx, view, e, pstats);
-        if (pstats.applied != before) dirty.insert(e.stream_id);
+        apply_one(tx, *it->second.view, e, pstats);
+        if (pstats.applied != before) it->second.dirty = true;
       }
       CheckpointAdvance a = items[bi].advance;
       a.events_applied = pstats.applied;
       checkpoints.push_back(CheckpointRow{p.name, items[bi].partition, a});
     }
-    writes[pi].reserve(dirty.size());
+    writes[pi].reserve(pslots.size());
     for (const auto& id : ids) {  // the group's order of first appearance
-      if (!dirty.count(id)) continue;
-      auto s = stored.find(id);
-      writes[pi].push_back(ViewWrite{&pviews.at(id), s == stored.end() ? 0 : s->second});
+      auto it = pslots.find(id);
+      if (it == pslots.end() || !it->second.dirty) continue;
+      writes[pi].push_back(ViewWrite{it->second.view, it->second.stored});
     }
   }
   switch (write_batch(tx, table_oids, writes, checkpoints)) {
@@ -189,7 +197,7 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
   }
   if (cache != nullptr) {
     for (std::size_t pi = 0; pi < np; ++pi) {
-      for (auto& [id, v] : views[pi]) {
+      for (auto& v : fresh[pi]) {
         if (v.state.exists()) cache->put(pi, std::move(v));
       }
     }
@@ -236,7 +244,14 @@ std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<Pa
   bool assume_new = true;
   for (int attempt = 0; attempt < 5; ++attempt) {
     bool assumed_any = false;
-    switch (try_apply(conn, items, ids, first_version, cache, assume_new, assumed_any, item_stats)) {
+    Attempt attempt_result;
+    try {
+      attempt_result = try_apply(conn, items, ids, first_version, cache, assume_new, assumed_any, item_stats);
+    } catch (...) {
+      if (cache != nullptr) cache->clear();  // views folded in place were not committed
+      throw;
+    }
+    switch (attempt_result) {
       case Attempt::Done: {
         std::size_t k = 0;
         for (std::size_t bi = 0; bi < batches.size(); ++bi) {

@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <list>
 #include <map>
-#include <optional>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -55,9 +54,9 @@ struct BatchStats {
 class ViewCache {
  public:
   explicit ViewCache(std::size_t capacity_per_projection = 8192) : capacity_(capacity_per_projection) {}
-  // Takes the order's view out (a group folds it and put()s it back once committed; a group that
-  // fails leaves it out, to be read again): no copy per event.
-  std::optional<OrderView> take(std::size_t projection, const std::string& order_id);
+  // The order's cached view (most recently used now), or null. A group folds it in place and
+  // empties the whole cache when it does not commit (no copy per event).
+  OrderView* find(std::size_t projection, const std::string& order_id);
   void put(std::size_t projection, OrderView view);
   void clear();  // the views and the tables' oids
   std::size_t size(std::size_t projection) const;
