@@ -123,15 +123,20 @@ std::string_view Message::data() const {
 
 // The credit window's state (see the header). Only the fetching thread touches it.
 //
-// One request is outstanding at a time: JetStream delivers a pull's messages under their stream
-// subjects (only its status replies come on the request's reply subject), so with two requests
-// open the credits left in each could not be told apart. A request is replaced when its batch has
-// all arrived, when its 408 (expired) / 409 arrives, or, if neither came (nats-server restarted
-// unnoticed), kGrace after it should have expired.
+// One request is outstanding at a time (but for a moment, below): JetStream delivers a pull's
+// messages under their stream subjects (only its status replies come on the request's reply
+// subject), so with two requests open the credits left in each could not be told apart. A
+// request is replaced when its batch has all arrived, when its 408 (expired) / 409 arrives, and
+// in any case kRenewEarly before it expires, so that no moment is left without an open request.
+// (Replacing it only a grace period after its expiry when no 408 had come, lag runs at 2,000
+// cmds/s with PROJECTOR_BATCH=5000, i.e. requests that expire part used, showed fetch stalls of
+// 0.25-1 s in 3 of 5 runs; none in 7 runs since. What withheld the 408 or delayed its reading is
+// not pinned down.) The two requests overlap for kRenewEarly; a message counted against the new
+// one's credits meanwhile only makes its replacement come a little sooner.
 struct PullConsumer::Window {
   using Clock = std::chrono::steady_clock;
   static constexpr auto kExpiry = std::chrono::seconds(5);
-  static constexpr auto kGrace = std::chrono::seconds(1);
+  static constexpr auto kRenewEarly = std::chrono::milliseconds(250);
 
   std::string name;          // the consumer generation bound: "<durable>_a<gen>"
   std::string inbox;         // "_INBOX.<nuid>"; requests reply to "<inbox>.<id>"
@@ -141,7 +146,7 @@ struct PullConsumer::Window {
   // The outstanding request (pull_id == 0: none).
   std::uint64_t pull_id = 0;
   int remaining = 0;
-  Clock::time_point lapses;  // sent + kExpiry + kGrace
+  Clock::time_point lapses;  // sent + kExpiry - kRenewEarly: replace it then
   natsStatistics* stats = nullptr;
   std::uint64_t reconnects = 0;
   bool rebind = false;  // start a new generation at the ack floor before fetching again
@@ -346,7 +351,7 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
     if (s != NATS_OK) throw NatsError("pull request " + w.name + ": " + describe(s));
     w.pull_id = w.next_id++;
     w.remaining = batch;
-    w.lapses = now + Window::kExpiry + Window::kGrace;
+    w.lapses = now + Window::kExpiry - Window::kRenewEarly;
     ++w.requests_sent;
   };
 

@@ -212,6 +212,14 @@ void projector_throughput(int events, int batch, bool statement_stats) {
   }
   const int nats_pid = nats_server_pid(nats.port());
   const double nats_cpu_before = nats_pid != 0 ? process_cpu_seconds(nats_pid) : 0;
+  // WAL written while the read-side runs (cluster-wide: nothing else writes meanwhile). Full-page
+  // images (the first change of a page after a checkpoint) make the same work cost more.
+  auto wal_stats = [&] {
+    pqxx::nontransaction n(c);
+    auto r = n.exec1("SELECT wal_bytes::bigint, wal_fpi FROM pg_stat_wal");
+    return std::make_pair(r[0].as<std::int64_t>(), r[1].as<std::int64_t>());
+  };
+  const auto wal_before = wal_stats();
   auto rs = start_service(read_side_binary(), {"serve"},
                           {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(port)},
                            {"PROJECTOR_BATCH", std::to_string(batch)}, {"LOG_LEVEL", "warn"}},
@@ -248,6 +256,10 @@ void projector_throughput(int events, int batch, bool statement_stats) {
               (rs_cpu + pg_cpu) * 1e6 / static_cast<double>(total));
   std::printf("  nats-server CPU while the read-side ran: %.2f s (%.1f us per event)\n", nats_cpu,
               nats_cpu * 1e6 / static_cast<double>(total));
+  const auto wal_after = wal_stats();
+  std::printf("  WAL written meanwhile: %.0f MB, %lld full-page images\n",
+              static_cast<double>(wal_after.first - wal_before.first) / 1e6,
+              static_cast<long long>(wal_after.second - wal_before.second));
   auto check = read_side::check_read_model(db);
   std::printf("read model check after the run: diverged=%lld\n", static_cast<long long>(check.diverged));
   if (statement_stats) {
@@ -717,6 +729,16 @@ void lag_at_rate(int rate, int seconds, int warmup) {
     }
     HttpClient r("127.0.0.1", rport);
     auto rm = r.get("/metrics");
+    {
+      std::istringstream in(rm.body);
+      for (std::string line; std::getline(in, line);) {
+        if (line.rfind("projector_batch_failures_total", 0) == 0 || line.rfind("projector_duplicates_total", 0) == 0 ||
+            line.rfind("projector_gap_filled_total", 0) == 0 ||
+            line.rfind("read_side_order_requeries_total", 0) == 0) {
+          std::printf("    %s\n", line.c_str());
+        }
+      }
+    }
     std::printf("  projector (read-side /metrics):\n%s%s%s",
                 histogram_summary(rm.body, "projector_event_age_seconds").c_str(),
                 histogram_summary(rm.body, "projector_batch_seconds").c_str(),

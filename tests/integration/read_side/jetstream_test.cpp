@@ -145,6 +145,28 @@ TEST_F(JetStreamBus, TrickleNeedsNoPullRequestPerFetch) {
   EXPECT_LE(c.pull_requests() - before, 2u);
 }
 
+// A message published right after a partly used request expired comes at once: the window has
+// replaced the request already (kRenewEarly before its expiry), whether or not the 408 arrives.
+TEST_F(JetStreamBus, AMessageRightAfterAPartlyUsedRequestExpiredComesAtOnce) {
+  bus::PullConsumer c(*bus_, options_);
+  const auto requested = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.fetch(5000, 50ms).empty());  // opens the request (5000 credits, expires in 5 s)
+  auto first = publish(1, "early");
+  auto msgs = c.fetch(5000, 5s);
+  ASSERT_EQ(msgs.size(), 1u);
+  c.ack(msgs);
+  // Idle until just after the server expired that request (the scenario's timing, not a wait
+  // for a condition), fetching like a projector does.
+  while (std::chrono::steady_clock::now() < requested + 5200ms) EXPECT_TRUE(c.fetch(5000, 100ms).empty());
+  auto late = publish(1, "late");
+  const auto t0 = std::chrono::steady_clock::now();
+  msgs = c.fetch(5000, 5s);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].stream_sequence(), late[0]);
+  EXPECT_LT(took, 400ms);
+}
+
 TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
   bus::PullConsumer c(*bus_, options_);
   // Open a window of 10 credits, then let the server push 10 messages into it.
@@ -318,7 +340,7 @@ TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
   ASSERT_TRUE(wait_until([&] { return bus_->connected(); }, 10s));
   auto after = publish(5, "after");
   // The request the old server held is gone; the window must notice the reconnect and ask again
-  // well before the request would have lapsed (kExpiry + kGrace = 6 s).
+  // well before the request would have been replaced anyway (kExpiry - kRenewEarly = 4.75 s).
   // SIGKILL may lose the consumer's latest acks, so some of the first five may come again first.
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::uint64_t> got;
