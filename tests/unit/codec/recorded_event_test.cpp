@@ -27,7 +27,8 @@ TEST(Rfc3339, ParsesVariants) {
   }
 }
 
-TEST(Wire, RoundTrip) {
+// An OrderItemAdded envelope as the relay sends it.
+RecordedEvent sample_event() {
   RecordedEvent e;
   e.event_id = "0b7e8d4c-5a6f-4e3d-8c2b-abcdef012345";
   e.stream_id = "order-1";
@@ -39,6 +40,11 @@ TEST(Wire, RoundTrip) {
   e.recorded_at_us = 1795735365123456;
   e.data = {{"product_id", "p"}, {"quantity", 1}, {"price_cents", 5}};
   e.metadata = nlohmann::json::object();
+  return e;
+}
+
+TEST(Wire, RoundTrip) {
+  const RecordedEvent e = sample_event();
   auto back = from_wire_json(to_wire_json(e).dump());
   ASSERT_TRUE(back.has_value());
   EXPECT_EQ(back->event_id, e.event_id);
@@ -68,15 +74,7 @@ void expect_same_decode(const std::string& body) {
 }
 
 TEST(Wire, ScannerAndFullParseAgree) {
-  RecordedEvent e;
-  e.event_id = "0b7e8d4c-5a6f-4e3d-8c2b-abcdef012345";
-  e.stream_id = "order-1";
-  e.version = 2;
-  e.position = 17;
-  e.global_position = 12;
-  e.type = "OrderItemAdded";
-  e.schema_version = 2;
-  e.recorded_at_us = 1795735365123456;
+  RecordedEvent e = sample_event();
   e.data = {{"product_id", "p \"quoted\" {brace} \\ ü"}, {"quantity", 1}, {"price_cents", 5},
             {"nested", {{"a", {1, 2, {{"b", "}"}}}}}}};
   e.metadata = {{"correlation_id", "c-1"}};
