@@ -78,9 +78,7 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 
 // Observes now - recorded_at of the first n events.
 void observe_ages(metrics::Histogram& h, const std::vector<std::int64_t>& recorded_us, std::size_t n) {
-  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const auto now_us = codec::unix_now_us();
   n = std::min(n, recorded_us.size());
   for (std::size_t i = 0; i < n; ++i) {
     h.observe(static_cast<double>(std::max<std::int64_t>(0, now_us - recorded_us[i])) / 1e6);

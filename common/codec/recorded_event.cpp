@@ -1,6 +1,7 @@
 #include "codec/recorded_event.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 
@@ -46,6 +47,11 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 }
 
 }  // namespace
+
+std::int64_t unix_now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 std::string format_rfc3339_us(std::int64_t unix_us) {
   std::int64_t secs = unix_us / 1'000'000;

@@ -25,6 +25,8 @@ struct RecordedEvent {
 
 // RFC 3339 UTC with microseconds: 2026-11-26T23:22:45.123456Z
 std::string format_rfc3339_us(std::int64_t unix_us);
+// Now, in microseconds since the Unix epoch (the clock of recorded_at_us).
+std::int64_t unix_now_us();
 // Accepts RFC 3339 with 'Z' or a +hh:mm / -hh:mm offset, optional fraction (up to 9 digits,
 // truncated to microseconds). nullopt when malformed or out of range.
 std::optional<std::int64_t> parse_rfc3339_us(std::string_view text);

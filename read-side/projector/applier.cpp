@@ -342,8 +342,6 @@ void GroupApplier::apply_pending(std::vector<Pending*>& batch) {
   // applied before, gaps were filled). Wake only those orders' waiters, here and elsewhere.
   std::vector<AppliedVersion> committed;
   std::size_t events = 0;
-  const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
   for (std::size_t i = 0; i < applied.size(); ++i) {
     const auto& po = stats[i].by_projection["orders"];
     const auto& pc = stats[i].by_projection["customers"];
@@ -357,10 +355,8 @@ void GroupApplier::apply_pending(std::vector<Pending*>& batch) {
                         {"customers", pc.gap_filled}});
     }
     events += applied[i]->events->size();
-    for (const auto& e : *applied[i]->events) {
-      committed.push_back(AppliedVersion{e.stream_id, e.version});
-      if (e.recorded_at_us > 0) ctx_.metrics.event_age_applied.observe(static_cast<double>(now_us - e.recorded_at_us) / 1e6);
-    }
+    for (const auto& e : *applied[i]->events) committed.push_back(AppliedVersion{e.stream_id, e.version});
+    observe_event_ages(ctx_.metrics.event_age_applied, *applied[i]->events);
   }
   ctx_.notifier.applied(committed);
   if (ctx_.broadcaster) ctx_.broadcaster->request(committed);

@@ -1,8 +1,12 @@
 // What the projector's threads share: settings, the bus connection, the notifier, logs, metrics.
 #pragma once
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <string>
+#include <vector>
 
+#include "codec/recorded_event.hpp"
 #include "metrics/metrics.hpp"
 #include "projector/notifier.hpp"
 
@@ -60,6 +64,14 @@ struct ProjectorContext {
   // groups take longer than this, never waits.
   std::chrono::milliseconds group_delay{0};
 };
+
+// Observes now - recorded_at of each event (events without recorded_at are skipped).
+inline void observe_event_ages(metrics::Histogram& h, const std::vector<codec::RecordedEvent>& events) {
+  const auto now_us = codec::unix_now_us();
+  for (const auto& e : events) {
+    if (e.recorded_at_us > 0) h.observe(static_cast<double>(std::max<std::int64_t>(0, now_us - e.recorded_at_us)) / 1e6);
+  }
+}
 
 // Session advisory lock key of partition p: pg_try_advisory_lock(kPartitionLockClass, p).
 // Held by the applier's connection (read-side/projector/applier.hpp) for as long as it owns the

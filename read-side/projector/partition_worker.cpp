@@ -101,11 +101,7 @@ bool PartitionWorker::consume() {
       events.push_back(std::move(*e));
     }
 
-    const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::system_clock::now().time_since_epoch()).count();
-    for (const auto& e : events) {
-      if (e.recorded_at_us > 0) ctx_.metrics.event_age_fetched.observe(static_cast<double>(now_us - e.recorded_at_us) / 1e6);
-    }
+    observe_event_ages(ctx_.metrics.event_age_fetched, events);
     // Only the highest message is needed from here on (AckAll acks everything up to it; a nak
     // rebinds at the ack floor): free the others' buffers while the batch waits and is applied.
     if (msgs.size() > 1) msgs.erase(msgs.begin(), msgs.end() - 1);
