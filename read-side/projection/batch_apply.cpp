@@ -55,6 +55,15 @@ OrderView* ViewCache::find(std::size_t projection, const std::string& order_id) 
   return &it->second.view;
 }
 
+void ViewCache::erase(std::size_t projection, const std::string& order_id) {
+  if (projection >= slots_.size()) return;
+  auto& slot = slots_[projection];
+  auto it = slot.views.find(order_id);
+  if (it == slot.views.end()) return;
+  slot.recency.erase(it->second.pos);
+  slot.views.erase(it);
+}
+
 void ViewCache::put(std::size_t projection, OrderView view) {
   if (capacity_ == 0) return;
   if (projection >= slots_.size()) slots_.resize(projection + 1);
@@ -123,6 +132,7 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
     OrderView* view = nullptr;
     std::int64_t stored = 0;  // version of the stored row as loaded (0: none)
     bool dirty = false;
+    bool from_cache = false;
   };
   std::vector<std::unordered_map<std::string_view, Slot>> slots(np);
   std::vector<std::deque<OrderView>> fresh(np);  // views not from the cache (stable addresses)
@@ -134,7 +144,7 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
     for (const auto& id : ids) {
       OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
       if (hit != nullptr) {
-        slots[pi].emplace(id, Slot{hit, hit->state.version, false});
+        slots[pi].emplace(id, Slot{hit, hit->state.version, false, true});
       } else if (assume_new && first_version.at(id) == 1) {
         assumed_any = true;  // created in this batch: no stored row (the write checks it)
       } else {
@@ -163,34 +173,52 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
     }
   }
 
+  // Cached views are folded in place: when the group does not commit, they go (Stale and Retry
+  // empty the whole cache in apply_group; an exception here, e.g. a poison event, evicts this
+  // group's views only, so the other partitions keep theirs).
+  auto evict_hits = [&] {
+    if (cache == nullptr) return;
+    for (std::size_t pi = 0; pi < np; ++pi) {
+      for (const auto& [id, slot] : slots[pi]) {
+        if (slot.from_cache) cache->erase(pi, std::string(id));
+      }
+    }
+  };
   std::vector<std::vector<ViewWrite>> writes(np);
   std::vector<CheckpointRow> checkpoints;
   checkpoints.reserve(np * items.size());
-  for (std::size_t pi = 0; pi < np; ++pi) {
-    const auto& p = projections()[pi];
-    auto& pslots = slots[pi];
-    for (std::size_t bi = 0; bi < items.size(); ++bi) {
-      auto& pstats = stats[bi].by_projection[p.name];
-      pstats = ProjectionApplyStats{};
-      for (const auto& e : *items[bi].events) {
-        auto [it, created] = pslots.try_emplace(e.stream_id);
-        if (created) it->second.view = &fresh[pi].emplace_back();  // no stored row
-        const auto before = pstats.applied;
-        apply_one(tx, *it->second.view, e, pstats);
-        if (pstats.applied != before) it->second.dirty = true;
+  BatchWrite written = BatchWrite::Stale;
+  try {
+    for (std::size_t pi = 0; pi < np; ++pi) {
+      const auto& p = projections()[pi];
+      auto& pslots = slots[pi];
+      for (std::size_t bi = 0; bi < items.size(); ++bi) {
+        auto& pstats = stats[bi].by_projection[p.name];
+        pstats = ProjectionApplyStats{};
+        for (const auto& e : *items[bi].events) {
+          auto [it, created] = pslots.try_emplace(e.stream_id);
+          if (created) it->second.view = &fresh[pi].emplace_back();  // no stored row
+          const auto before = pstats.applied;
+          apply_one(tx, *it->second.view, e, pstats);
+          if (pstats.applied != before) it->second.dirty = true;
+        }
+        CheckpointAdvance a = items[bi].advance;
+        a.events_applied = pstats.applied;
+        checkpoints.push_back(CheckpointRow{p.name, items[bi].partition, a});
       }
-      CheckpointAdvance a = items[bi].advance;
-      a.events_applied = pstats.applied;
-      checkpoints.push_back(CheckpointRow{p.name, items[bi].partition, a});
+      writes[pi].reserve(pslots.size());
+      for (const auto& id : ids) {  // the group's order of first appearance
+        auto it = pslots.find(id);
+        if (it == pslots.end() || !it->second.dirty) continue;
+        writes[pi].push_back(ViewWrite{it->second.view, it->second.stored});
+      }
     }
-    writes[pi].reserve(pslots.size());
-    for (const auto& id : ids) {  // the group's order of first appearance
-      auto it = pslots.find(id);
-      if (it == pslots.end() || !it->second.dirty) continue;
-      writes[pi].push_back(ViewWrite{it->second.view, it->second.stored});
-    }
+    written = write_batch(tx, table_oids, writes, checkpoints);
+  } catch (...) {
+    evict_hits();
+    throw;
   }
-  switch (write_batch(tx, table_oids, writes, checkpoints)) {
+  switch (written) {
     case BatchWrite::Written: break;
     case BatchWrite::TablesSwapped: return Attempt::Retry;
     case BatchWrite::Stale: return Attempt::Stale;
@@ -244,14 +272,7 @@ std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<Pa
   bool assume_new = true;
   for (int attempt = 0; attempt < 5; ++attempt) {
     bool assumed_any = false;
-    Attempt attempt_result;
-    try {
-      attempt_result = try_apply(conn, items, ids, first_version, cache, assume_new, assumed_any, item_stats);
-    } catch (...) {
-      if (cache != nullptr) cache->clear();  // views folded in place were not committed
-      throw;
-    }
-    switch (attempt_result) {
+    switch (try_apply(conn, items, ids, first_version, cache, assume_new, assumed_any, item_stats)) {
       case Attempt::Done: {
         std::size_t k = 0;
         for (std::size_t bi = 0; bi < batches.size(); ++bi) {

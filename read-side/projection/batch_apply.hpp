@@ -54,9 +54,10 @@ struct BatchStats {
 class ViewCache {
  public:
   explicit ViewCache(std::size_t capacity_per_projection = 8192) : capacity_(capacity_per_projection) {}
-  // The order's cached view (most recently used now), or null. A group folds it in place and
-  // empties the whole cache when it does not commit (no copy per event).
+  // The order's cached view (most recently used now), or null. A group folds it in place (no
+  // copy per event) and evicts it again when it does not commit.
   OrderView* find(std::size_t projection, const std::string& order_id);
+  void erase(std::size_t projection, const std::string& order_id);
   void put(std::size_t projection, OrderView view);
   void clear();  // the views and the tables' oids
   std::size_t size(std::size_t projection) const;
