@@ -323,6 +323,10 @@ TEST(RebuildE2E, SecondConcurrentRebuildIsRefusedAndDryRunChangesNothing) {
     EXPECT_EQ(code, 3) << out;
     EXPECT_NE(out.find("already running"), std::string::npos) << out;
     EXPECT_EQ(digest(c, "orders") + digest(c, "customer_orders"), before);
+    // Unlock explicitly: after a disconnect the server releases the lock only when the backend
+    // has exited, a moment later, and the dry run below would find it still held.
+    ASSERT_EQ(q1(other, "SELECT pg_advisory_unlock(" + std::to_string(read_side::kRebuildRunLockClass) + ", 0)"),
+              "t");
   }
 
   auto [code, out] = s.rebuild({"--all", "--dry-run"});
