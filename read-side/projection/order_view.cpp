@@ -72,8 +72,7 @@ std::optional<std::vector<domain::Item>> items_from_json(const nlohmann::json& j
 }
 
 std::optional<domain::Status> parse_status(std::string_view s) {
-  using domain::Status;
-  for (Status st : {Status::Draft, Status::Confirmed, Status::Shipped, Status::Delivered}) {
+  for (domain::Status st : kStoredStatuses) {
     if (domain::to_string(st) == s) return st;
   }
   return std::nullopt;

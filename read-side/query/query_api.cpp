@@ -37,9 +37,6 @@ constexpr const char* kOrderColumns =
     "(extract(epoch from shipped_at) * 1000000)::bigint, "
     "(extract(epoch from delivered_at) * 1000000)::bigint, version";
 
-// Every status an order in the read model can have (domain::Status without None).
-constexpr const char* kListedStatuses[] = {"Draft", "Confirmed", "Shipped", "Delivered"};
-
 const char* list_statement(bool by_customer, bool by_status) {
   if (by_customer && by_status) return "rq_list_customer_status";
   if (by_customer) return "rq_list_customer";
@@ -322,10 +319,10 @@ void prepare_query_statements(pqxx::connection& conn) {
   // No index on created_at alone (V034: every non-HOT update of an order wrote an entry into it):
   // newest first over all orders is the newest of each status' own index range (statuses are few).
   std::string all = "SELECT * FROM (";
-  for (const char* status : kListedStatuses) {
+  for (domain::Status status : kStoredStatuses) {
     if (all.back() != '(') all += " UNION ALL ";
     all += std::string("(SELECT ") + kOrderColumns + ", created_at AS sort_created_at FROM orders WHERE status = '" +
-           status + "' AND " + with_params(1) + ")";
+           std::string(domain::to_string(status)) + "' AND " + with_params(1) + ")";
   }
   all += ") u ORDER BY sort_created_at DESC, order_id DESC LIMIT $3::int";
   conn.prepare("rq_list_all", all);
