@@ -49,9 +49,36 @@ Connection::Connection(const std::string& url, std::string stream) : stream_(std
 Connection::~Connection() {
   if (js_) jsCtx_Destroy(js_);
   if (nc_) {
-    natsConnection_Close(nc_);
+    natsConnection_Close(nc_);  // its reader thread has ended: the retired ones can go
+    destroy_retired(UINT64_MAX);
     natsConnection_Destroy(nc_);
   }
+}
+
+void Connection::retire(natsSubscription* sub) {
+  if (sub == nullptr) return;
+  natsSubscription_Unsubscribe(sub);  // no later message finds it
+  std::uint64_t mine = 0;
+  {
+    std::lock_guard lock(retired_mu_);
+    mine = ++retired_count_;
+    retired_.emplace_back(mine, sub);
+  }
+  // Not while disconnected: the flush would wait for the reconnection.
+  if (connected() && natsConnection_FlushTimeout(nc_, 1000) == NATS_OK) destroy_retired(mine);
+}
+
+// Those retired before the flush that just succeeded was sent (up_to: the count then).
+void Connection::destroy_retired(std::uint64_t up_to) {
+  std::vector<natsSubscription*> done;
+  {
+    std::lock_guard lock(retired_mu_);
+    auto keep = std::partition(retired_.begin(), retired_.end(),
+                               [&](const auto& r) { return r.first > up_to; });
+    for (auto it = keep; it != retired_.end(); ++it) done.push_back(it->second);
+    retired_.erase(keep, retired_.end());
+  }
+  for (auto* sub : done) natsSubscription_Destroy(sub);
 }
 
 bool Connection::connected() const { return natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED; }
@@ -213,11 +240,8 @@ PullConsumer::PullConsumer(Connection& conn, ConsumerOptions options)
 // are skipped by the projector as duplicates).
 void PullConsumer::bind() {
   auto& w = *window_;
-  if (sub_) {
-    natsSubscription_Unsubscribe(sub_);
-    natsSubscription_Destroy(sub_);
-    sub_ = nullptr;
-  }
+  conn_.retire(sub_);
+  sub_ = nullptr;
   w.pull_id = 0;
   w.rebind = true;  // until this succeeds
   const std::string& stream = conn_.stream();
@@ -296,10 +320,7 @@ void PullConsumer::bind() {
 
 PullConsumer::~PullConsumer() {
   // The consumer stays for the next owner, who starts a new generation at its ack floor.
-  if (sub_) {
-    natsSubscription_Unsubscribe(sub_);
-    natsSubscription_Destroy(sub_);
-  }
+  conn_.retire(sub_);
 }
 
 std::uint64_t PullConsumer::pull_requests() const { return window_->requests_sent; }

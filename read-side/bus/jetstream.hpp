@@ -12,9 +12,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct __natsConnection;
@@ -42,10 +44,24 @@ class Connection {
   __jsCtx* js() const { return js_; }
   __natsConnection* raw() const { return nc_; }
 
+  // Unsubscribes `sub` now and destroys it once the connection's reader thread cannot be using it
+  // any more: cnats before 3.6 (Debian 12 has 3.4) looks a message's subscription up and then
+  // locks it without holding a reference, so destroying a subscription that a message is
+  // arriving for crashes the process (nats.c#637). A flush round trip returns only after the
+  // reader has moved past everything that came before its PONG; without one (disconnected) the
+  // subscription waits for the next successful flush or for the connection's end.
+  void retire(__natsSubscription* sub);
+
  private:
+  void destroy_retired(std::uint64_t up_to);
+
   std::string stream_;
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;
+  std::mutex retired_mu_;
+  std::uint64_t retired_count_ = 0;
+  // Unsubscribed, waiting for a flush sent after their unsubscribe: (retired_count_ then, sub).
+  std::vector<std::pair<std::uint64_t, __natsSubscription*>> retired_;
 };
 
 class Message {
