@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <random>
 #include <sstream>
 
@@ -25,12 +24,6 @@ namespace orders::testing::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::atoi(v);
-}
 
 TEST(FaultTest, RandomKillsAndRestartsLoseNothingAndConverge) {
   const int seconds = env_int("FAULT_TEST_SECONDS", 75);

@@ -8,7 +8,6 @@
 
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -20,15 +19,6 @@ namespace orders::testing::e2e {
 namespace {
 
 using namespace std::chrono_literals;
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v != nullptr && *v != '\0' ? std::atoi(v) : fallback;
-}
-
-std::string tail(const std::string& log, std::size_t n = 4000) {
-  return log.substr(log.size() > n ? log.size() - n : 0);
-}
 
 TEST(PgConnectionLoss, TerminatedBackendsUnderLoadReconnectLoseNothingAndNever500) {
   StackOptions so;
@@ -129,9 +119,9 @@ TEST(PgConnectionLoss, TerminatedBackendsUnderLoadReconnectLoseNothingAndNever50
   EXPECT_EQ(load.unexpected_4xx(), 0);
   EXPECT_EQ(load.abandoned(), 0);
   EXPECT_TRUE(stack.write_process()->running()) << "the write-side died; its log ends:\n"
-                                                << tail(stack.write_log());
+                                                << log_tail(stack.write_log());
   EXPECT_TRUE(stack.read_process(0)->running()) << "the read-side died; its log ends:\n"
-                                                << tail(stack.read_log(0));
+                                                << log_tail(stack.read_log(0));
 }
 
 }  // namespace

@@ -102,8 +102,7 @@ void Stack::start_write() {
       options_.start_deadline, std::chrono::milliseconds(25));
   if (!ready || !write_->running()) {
     throw std::runtime_error("write-side did not become ready on port " +
-                             std::to_string(write_port_) + "; log tail:\n" + write_log().substr(
-                                 write_log().size() > 4000 ? write_log().size() - 4000 : 0));
+                             std::to_string(write_port_) + "; log tail:\n" + log_tail(write_log()));
   }
 }
 
@@ -123,10 +122,8 @@ void Stack::start_read(int replica) {
   bool ready = wait_until([&] { return !slot->running() || probe.get("/readyz").status == 200; },
                           options_.start_deadline, std::chrono::milliseconds(25));
   if (!ready || !slot->running()) {
-    std::string log = read_log(replica);
     throw std::runtime_error("read-side " + std::to_string(replica) +
-                             " did not become ready; log tail:\n" +
-                             log.substr(log.size() > 4000 ? log.size() - 4000 : 0));
+                             " did not become ready; log tail:\n" + log_tail(read_log(replica)));
   }
 }
 
@@ -181,5 +178,15 @@ bool is_problem(const HttpResult& r, int status, std::string* why) {
 }
 
 std::string repeat(char c, std::size_t n) { return std::string(n, c); }
+
+std::string log_tail(const std::string& log, std::size_t n) {
+  return log.substr(log.size() > n ? log.size() - n : 0);
+}
+
+int env_int(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  return std::atoi(v);
+}
 
 }  // namespace orders::testing::e2e

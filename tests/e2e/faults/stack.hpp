@@ -74,4 +74,10 @@ bool is_problem(const HttpResult& r, int status, std::string* why = nullptr);
 // "a" repeated n times, handy for long ids and bodies.
 std::string repeat(char c, std::size_t n);
 
+// The last `n` bytes of a service log, for failure messages.
+std::string log_tail(const std::string& log, std::size_t n = 4000);
+
+// An integer test setting from the environment (unset or empty: `fallback`).
+int env_int(const char* name, int fallback);
+
 }  // namespace orders::testing::e2e
