@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config/settings.hpp"
+#include "log/crash_report.hpp"
 #include "log/logger.hpp"
 #include "rebuild/rebuild.hpp"
 #include "service.hpp"
@@ -25,6 +26,7 @@ constexpr const char* kUsage =
 
 int main(int argc, char** argv) {
   using namespace orders;
+  log::install_crash_report();
   std::string command = argc > 1 ? argv[1] : "serve";
   for (int i = 1; i < argc; ++i) {
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {

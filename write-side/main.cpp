@@ -12,6 +12,7 @@
 #include "http/server.hpp"
 #include "http_api.hpp"
 #include "idempotency_janitor.hpp"
+#include "log/crash_report.hpp"
 #include "log/logger.hpp"
 #include "metrics/metrics.hpp"
 #include "outbox_relay.hpp"
@@ -151,6 +152,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
 int main(int argc, char** argv) {
   using namespace orders;
   http::block_termination_signals();
+  log::install_crash_report();
   const std::string command = argc > 1 ? argv[1] : "serve";
   try {
     auto settings = config::Settings::from_env(write_side::setting_specs());
