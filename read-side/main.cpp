@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "config/settings.hpp"
+#include "http/server.hpp"
 #include "log/crash_report.hpp"
 #include "log/logger.hpp"
 #include "rebuild/rebuild.hpp"
@@ -40,6 +41,9 @@ int main(int argc, char** argv) {
     settings.one_of("LOG_LEVEL", {"debug", "info", "warn", "error"});  // parse_level alone falls back to info
     log::Logger logger("read-side", log::parse_level(settings.str("LOG_LEVEL")));
     if (command == "serve") {
+      // Before any thread starts, so that all inherit the mask and SIGTERM waits for the sigwait
+      // of the graceful stop (and SIGPIPE is ignored). Not for the CLI: Ctrl-C stops a rebuild.
+      http::block_termination_signals();
       // A catch-up group allocates and frees tens of megabytes at a time: keep the freed memory
       // instead of returning it to the kernel and faulting it in again for the next group.
       mallopt(M_TRIM_THRESHOLD, 256 << 20);
