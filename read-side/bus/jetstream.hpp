@@ -45,11 +45,12 @@ class Connection {
   __natsConnection* raw() const { return nc_; }
 
   // Unsubscribes `sub` now and destroys it once the connection's reader thread cannot be using it
-  // any more: cnats before 3.6 (Debian 12 has 3.4) looks a message's subscription up and then
+  // any more: cnats up to 3.5 (Debian 12 has 3.4) looks a message's subscription up and then
   // locks it without holding a reference, so destroying a subscription that a message is
-  // arriving for crashes the process (nats.c#637). A flush round trip returns only after the
-  // reader has moved past everything that came before its PONG; without one (disconnected) the
-  // subscription waits for the next successful flush or for the connection's end.
+  // arriving for crashes the process (nats.c#637, fixed by PR #638 in 2023). A flush round trip
+  // returns only after the reader has moved past everything that came before its PONG; without
+  // one (disconnected) the subscription waits for the next successful flush or for the
+  // connection's end.
   void retire(__natsSubscription* sub);
 
  private:
