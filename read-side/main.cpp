@@ -6,13 +6,13 @@
 #include <malloc.h>
 #include <unistd.h>
 
-#include "config/settings.hpp"
-#include "http/server.hpp"
-#include "log/crash_report.hpp"
-#include "log/logger.hpp"
-#include "rebuild/rebuild.hpp"
-#include "service.hpp"
-#include "settings.hpp"
+#include "common/config/settings.hpp"
+#include "common/http/server.hpp"
+#include "common/log/crash_report.hpp"
+#include "common/log/logger.hpp"
+#include "read-side/rebuild/rebuild.hpp"
+#include "read-side/service.hpp"
+#include "read-side/settings.hpp"
 
 namespace {
 

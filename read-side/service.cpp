@@ -1,23 +1,23 @@
-#include "service.hpp"
+#include "read-side/service.hpp"
 
 #include <chrono>
 #include <thread>
 
 #include <pqxx/pqxx>
 
-#include "bus/jetstream.hpp"
-#include "http/server.hpp"
-#include "log/logger.hpp"
-#include "metrics/metrics.hpp"
-#include "pg/migrations.hpp"
-#include "pg/pool.hpp"
-#include "projection/store.hpp"
-#include "projector/context.hpp"
-#include "projector/coordinator.hpp"
-#include "projector/listener.hpp"
-#include "projector/notifier.hpp"
-#include "query/query_api.hpp"
-#include "settings.hpp"
+#include "read-side/bus/jetstream.hpp"
+#include "common/http/server.hpp"
+#include "common/log/logger.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/pg/migrations.hpp"
+#include "common/pg/pool.hpp"
+#include "read-side/projector/view_store.hpp"
+#include "read-side/projector/context.hpp"
+#include "read-side/projector/coordinator.hpp"
+#include "read-side/read_your_writes/apply_listener.hpp"
+#include "read-side/read_your_writes/apply_notifier.hpp"
+#include "read-side/query/query_api.hpp"
+#include "read-side/settings.hpp"
 
 namespace orders::read_side {
 

@@ -1,6 +1,6 @@
 // The read-side's subcommands, wired from settings: serve (projector + query API) and migrate.
 #pragma once
-#include "config/settings.hpp"
+#include "common/config/settings.hpp"
 
 namespace orders::log {
 class Logger;

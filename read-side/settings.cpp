@@ -1,4 +1,4 @@
-#include "settings.hpp"
+#include "read-side/settings.hpp"
 
 #include <unistd.h>
 

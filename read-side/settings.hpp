@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "config/settings.hpp"
+#include "common/config/settings.hpp"
 
 namespace orders::read_side {
 

@@ -6,20 +6,20 @@
 #include <string>
 #include <thread>
 
-#include "config/settings.hpp"
-#include "event_store.hpp"
-#include "group_commit.hpp"
-#include "http/server.hpp"
-#include "http_api.hpp"
-#include "idempotency_janitor.hpp"
-#include "log/crash_report.hpp"
-#include "log/logger.hpp"
-#include "metrics/metrics.hpp"
-#include "outbox_relay.hpp"
-#include "pg/migrations.hpp"
-#include "pg/notify_broadcaster.hpp"
-#include "pg/pool.hpp"
-#include "settings.hpp"
+#include "common/config/settings.hpp"
+#include "write-side/store/event_store.hpp"
+#include "write-side/commands/group_commit.hpp"
+#include "common/http/server.hpp"
+#include "write-side/api/http_api.hpp"
+#include "write-side/store/idempotency_janitor.hpp"
+#include "common/log/crash_report.hpp"
+#include "common/log/logger.hpp"
+#include "common/metrics/metrics.hpp"
+#include "write-side/relay/outbox_relay.hpp"
+#include "common/pg/migrations.hpp"
+#include "common/pg/notify_broadcaster.hpp"
+#include "common/pg/pool.hpp"
+#include "write-side/settings.hpp"
 
 namespace {
 

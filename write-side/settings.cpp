@@ -1,4 +1,4 @@
-#include "settings.hpp"
+#include "write-side/settings.hpp"
 
 namespace orders::write_side {
 

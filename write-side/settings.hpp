@@ -2,7 +2,7 @@
 #pragma once
 #include <vector>
 
-#include "config/settings.hpp"
+#include "common/config/settings.hpp"
 
 namespace orders::write_side {
 

@@ -1,10 +1,10 @@
-#include "codec/command_codec.hpp"
+#include "common/codec/command_codec.hpp"
 
 #include <set>
 #include <vector>
 
-#include "domain/ids.hpp"
-#include "domain/money.hpp"
+#include "common/domain/ids.hpp"
+#include "common/domain/money.hpp"
 
 namespace orders::codec {
 

@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "domain/order.hpp"
+#include "common/domain/order.hpp"
 
 namespace orders::codec {
 

@@ -1,8 +1,8 @@
-#include "codec/event_codec.hpp"
+#include "common/codec/event_codec.hpp"
 
 #include <cmath>
 
-#include "domain/ids.hpp"
+#include "common/domain/ids.hpp"
 
 namespace orders::codec {
 

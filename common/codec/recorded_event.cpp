@@ -1,11 +1,11 @@
-#include "codec/recorded_event.hpp"
+#include "common/codec/recorded_event.hpp"
 
 #include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 
-#include "codec/event_codec.hpp"
+#include "common/codec/event_codec.hpp"
 
 namespace orders::codec {
 

@@ -6,7 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "domain/order.hpp"
+#include "common/domain/order.hpp"
 
 namespace orders::codec {
 

@@ -1,4 +1,4 @@
-#include "codec/state_codec.hpp"
+#include "common/codec/state_codec.hpp"
 
 namespace orders::codec {
 

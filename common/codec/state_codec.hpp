@@ -2,7 +2,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
-#include "domain/order.hpp"
+#include "common/domain/order.hpp"
 
 namespace orders::codec {
 

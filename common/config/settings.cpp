@@ -1,4 +1,4 @@
-#include "config/settings.hpp"
+#include "common/config/settings.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,4 +1,4 @@
-#include "domain/ids.hpp"
+#include "common/domain/ids.hpp"
 
 namespace orders::domain {
 

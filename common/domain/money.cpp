@@ -1,4 +1,4 @@
-#include "domain/money.hpp"
+#include "common/domain/money.hpp"
 
 namespace orders::domain {
 

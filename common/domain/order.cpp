@@ -1,4 +1,4 @@
-#include "domain/order.hpp"
+#include "common/domain/order.hpp"
 
 #include <algorithm>
 

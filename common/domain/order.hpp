@@ -7,7 +7,7 @@
 #include <variant>
 #include <vector>
 
-#include "domain/money.hpp"
+#include "common/domain/money.hpp"
 
 namespace orders::domain {
 

@@ -1,7 +1,7 @@
 #include <pqxx/pqxx>
 
-#include "http/server.hpp"
-#include "pg/pool.hpp"
+#include "common/http/server.hpp"
+#include "common/pg/pool.hpp"
 
 namespace orders::http {
 

@@ -1,7 +1,7 @@
 #include <algorithm>
 #include <set>
 
-#include "http/server.hpp"
+#include "common/http/server.hpp"
 
 namespace orders::http {
 namespace {

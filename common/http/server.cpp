@@ -1,5 +1,5 @@
 // The session loop moves bytes and enforces limits; handlers run on a separate worker pool.
-#include "http/server.hpp"
+#include "common/http/server.hpp"
 
 #include <pthread.h>
 #include <signal.h>
@@ -16,8 +16,8 @@
 #include <thread>
 #include <unordered_map>
 
-#include "log/logger.hpp"
-#include "metrics/metrics.hpp"
+#include "common/log/logger.hpp"
+#include "common/metrics/metrics.hpp"
 
 namespace orders::http {
 

@@ -1,4 +1,4 @@
-#include "log/crash_report.hpp"
+#include "common/log/crash_report.hpp"
 
 #include <execinfo.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "log/logger.hpp"
+#include "common/log/logger.hpp"
 
 #include <chrono>
 #include <cstdio>

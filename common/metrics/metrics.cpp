@@ -1,4 +1,4 @@
-#include "metrics/metrics.hpp"
+#include "common/metrics/metrics.hpp"
 
 #include <charconv>
 #include <cmath>

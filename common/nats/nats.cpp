@@ -1,4 +1,4 @@
-#include "nats/nats.hpp"
+#include "common/nats/nats.hpp"
 
 #include <nats/nats.h>
 

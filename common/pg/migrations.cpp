@@ -1,4 +1,4 @@
-#include "pg/migrations.hpp"
+#include "common/pg/migrations.hpp"
 
 #include <set>
 

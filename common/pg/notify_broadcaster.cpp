@@ -1,43 +1,24 @@
-#include "pg/notify_broadcaster.hpp"
+#include "common/pg/notify_broadcaster.hpp"
 
 #include <chrono>
 #include <memory>
 
 #include <pqxx/pqxx>
 
-#include "log/logger.hpp"
+#include "common/log/logger.hpp"
 
 namespace orders::pg {
 
 NotifyBroadcaster::NotifyBroadcaster(std::string database_url, std::string channel, log::Logger& logger)
-    : url_(std::move(database_url)), channel_(std::move(channel)), logger_(logger), thread_([this] { run(); }) {}
-
-NotifyBroadcaster::~NotifyBroadcaster() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+    : url_(std::move(database_url)), channel_(std::move(channel)), logger_(logger) {
+  worker_.start([this](std::stop_token stop) { run(stop); });
 }
 
-void NotifyBroadcaster::request() {
-  {
-    std::lock_guard lock(mu_);
-    pending_ = true;
-  }
-  cv_.notify_one();
-}
+void NotifyBroadcaster::request() { requested_.notify(); }
 
-void NotifyBroadcaster::run() {
+void NotifyBroadcaster::run(std::stop_token stop) {
   std::unique_ptr<pqxx::connection> conn;
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return pending_ || stop_; });
-      if (stop_) return;
-      pending_ = false;
-    }
+  while (requested_.wait(stop)) {
     try {
       if (!conn) {
         conn = std::make_unique<pqxx::connection>(url_);
@@ -49,8 +30,7 @@ void NotifyBroadcaster::run() {
       // Listeners fall back to their periodic re-check meanwhile; reconnect on the next request.
       conn.reset();
       logger_.debug("notify broadcast failed", {{"channel", channel_}, {"error", e.what()}});
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; });
+      if (!concurrency::sleep_for(stop, std::chrono::milliseconds(200))) return;
     }
   }
 }

@@ -5,10 +5,10 @@
 // Used by the write-side (wake the relay leader in another replica) and the read-side (tell other
 // replicas that a batch was applied).
 #pragma once
-#include <condition_variable>
-#include <mutex>
+#include <stop_token>
 #include <string>
-#include <thread>
+
+#include "common/concurrency/worker.hpp"
 
 namespace orders::log {
 class Logger;
@@ -19,22 +19,19 @@ namespace orders::pg {
 class NotifyBroadcaster {
  public:
   NotifyBroadcaster(std::string database_url, std::string channel, log::Logger& logger);
-  ~NotifyBroadcaster();  // stops and joins
+  ~NotifyBroadcaster() { worker_.stop(); }
   NotifyBroadcaster(const NotifyBroadcaster&) = delete;
   NotifyBroadcaster& operator=(const NotifyBroadcaster&) = delete;
 
   void request();
 
  private:
-  void run();
+  void run(std::stop_token stop);
   std::string url_;
   std::string channel_;
   log::Logger& logger_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool pending_ = false;
-  bool stop_ = false;
-  std::thread thread_;
+  concurrency::Signal requested_;
+  concurrency::Worker worker_;
 };
 
 }  // namespace orders::pg

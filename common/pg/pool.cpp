@@ -1,4 +1,4 @@
-#include "pg/pool.hpp"
+#include "common/pg/pool.hpp"
 
 #include <poll.h>
 

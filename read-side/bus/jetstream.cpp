@@ -1,4 +1,4 @@
-#include "bus/jetstream.hpp"
+#include "read-side/bus/jetstream.hpp"
 
 #include <algorithm>
 #include <cctype>

@@ -1,12 +1,12 @@
-#include "projector/applier.hpp"
+#include "read-side/projector/applier.hpp"
 
 #include <algorithm>
 
 #include <pqxx/pqxx>
 
-#include "log/logger.hpp"
-#include "projection/store.hpp"
-#include "projector/listener.hpp"
+#include "common/log/logger.hpp"
+#include "read-side/projector/view_store.hpp"
+#include "read-side/read_your_writes/apply_listener.hpp"
 
 namespace orders::read_side {
 

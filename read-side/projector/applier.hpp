@@ -24,9 +24,9 @@
 
 #include <pqxx/connection>
 
-#include "codec/recorded_event.hpp"
-#include "projection/batch_apply.hpp"
-#include "projector/context.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "read-side/projector/batch_apply.hpp"
+#include "read-side/projector/context.hpp"
 
 namespace orders::read_side {
 

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "codec/recorded_event.hpp"
-#include "metrics/metrics.hpp"
-#include "projector/notifier.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "common/metrics/metrics.hpp"
+#include "read-side/read_your_writes/apply_notifier.hpp"
 
 namespace orders::log {
 class Logger;

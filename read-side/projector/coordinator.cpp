@@ -1,4 +1,4 @@
-#include "projector/coordinator.hpp"
+#include "read-side/projector/coordinator.hpp"
 
 #include <algorithm>
 #include <functional>
@@ -6,10 +6,10 @@
 
 #include <pqxx/pqxx>
 
-#include "codec/recorded_event.hpp"
-#include "log/logger.hpp"
-#include "projection/status.hpp"
-#include "projector/listener.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "common/log/logger.hpp"
+#include "read-side/query/projection_status.hpp"
+#include "read-side/read_your_writes/apply_listener.hpp"
 
 namespace orders::read_side {
 

@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include "projector/applier.hpp"
-#include "projector/context.hpp"
-#include "projector/partition_worker.hpp"
+#include "read-side/projector/applier.hpp"
+#include "read-side/projector/context.hpp"
+#include "read-side/projector/partition_worker.hpp"
 
 namespace orders::read_side {
 

@@ -1,11 +1,11 @@
-#include "projector/partition_worker.hpp"
+#include "read-side/projector/partition_worker.hpp"
 
 #include <chrono>
 
-#include "bus/jetstream.hpp"
-#include "codec/recorded_event.hpp"
-#include "log/logger.hpp"
-#include "projector/applier.hpp"
+#include "read-side/bus/jetstream.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "common/log/logger.hpp"
+#include "read-side/projector/applier.hpp"
 
 namespace orders::read_side {
 

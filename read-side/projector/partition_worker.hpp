@@ -11,7 +11,7 @@
 #include <mutex>
 #include <thread>
 
-#include "projector/context.hpp"
+#include "read-side/projector/context.hpp"
 
 namespace orders::read_side {
 

@@ -1,8 +1,8 @@
-#include "query/cursor.hpp"
+#include "read-side/query/cursor.hpp"
 
 #include <charconv>
 
-#include "domain/ids.hpp"
+#include "common/domain/ids.hpp"
 
 namespace orders::read_side {
 

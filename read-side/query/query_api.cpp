@@ -1,21 +1,21 @@
-#include "query/query_api.hpp"
+#include "read-side/query/query_api.hpp"
 
 #include <charconv>
 #include <chrono>
 #include <optional>
 
-#include "codec/command_codec.hpp"
-#include "codec/recorded_event.hpp"
-#include "codec/state_codec.hpp"
-#include "domain/money.hpp"
-#include "log/logger.hpp"
-#include "metrics/metrics.hpp"
-#include "pg/migrations.hpp"
-#include "pg/pool.hpp"
-#include "projection/order_view.hpp"
-#include "projection/status.hpp"
-#include "projector/notifier.hpp"
-#include "query/cursor.hpp"
+#include "common/codec/command_codec.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "common/codec/state_codec.hpp"
+#include "common/domain/money.hpp"
+#include "common/log/logger.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/pg/migrations.hpp"
+#include "common/pg/pool.hpp"
+#include "read-side/view/order_view.hpp"
+#include "read-side/query/projection_status.hpp"
+#include "read-side/read_your_writes/apply_notifier.hpp"
+#include "read-side/query/cursor.hpp"
 
 namespace orders::read_side {
 

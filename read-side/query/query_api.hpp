@@ -7,7 +7,7 @@
 
 #include <pqxx/pqxx>
 
-#include "http/server.hpp"
+#include "common/http/server.hpp"
 
 namespace orders::pg {
 class Pool;

@@ -1,4 +1,4 @@
-#include "rebuild/progress.hpp"
+#include "read-side/rebuild/progress.hpp"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "rebuild/rebuild.hpp"
+#include "read-side/rebuild/rebuild.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -9,8 +9,8 @@
 
 #include <pqxx/pqxx>
 
-#include "rebuild/locks.hpp"
-#include "rebuild/replay.hpp"
+#include "read-side/projector/locks.hpp"
+#include "read-side/rebuild/replay.hpp"
 
 namespace orders::read_side::rebuild {
 

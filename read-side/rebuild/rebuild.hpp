@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "projection/store.hpp"
-#include "rebuild/progress.hpp"
-#include "rebuild/replay.hpp"
-#include "rebuild/shadow.hpp"
+#include "read-side/projector/view_store.hpp"
+#include "read-side/rebuild/progress.hpp"
+#include "read-side/rebuild/replay.hpp"
+#include "read-side/rebuild/shadow.hpp"
 
 namespace orders::read_side::rebuild {
 

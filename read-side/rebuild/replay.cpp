@@ -1,8 +1,8 @@
-#include "rebuild/replay.hpp"
+#include "read-side/rebuild/replay.hpp"
 
 #include <algorithm>
 
-#include "projection/store.hpp"
+#include "read-side/projector/view_store.hpp"
 
 namespace orders::read_side::rebuild {
 

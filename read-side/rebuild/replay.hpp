@@ -17,8 +17,8 @@
 
 #include <pqxx/pqxx>
 
-#include "codec/recorded_event.hpp"
-#include "projection/order_view.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "read-side/view/order_view.hpp"
 
 namespace orders::read_side::rebuild {
 

@@ -1,4 +1,4 @@
-#include "rebuild/shadow.hpp"
+#include "read-side/rebuild/shadow.hpp"
 
 #include <algorithm>
 #include <ctime>

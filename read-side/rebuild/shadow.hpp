@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "projection/order_view.hpp"
-#include "projection/store.hpp"
+#include "read-side/view/order_view.hpp"
+#include "read-side/projector/view_store.hpp"
 
 namespace orders::read_side::rebuild {
 

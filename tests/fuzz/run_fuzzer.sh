@@ -9,7 +9,7 @@ work=${FUZZ_WORK:-$(mktemp -d /tmp/fuzz-$name.XXXXXX)}
 mkdir -p "$work"
 command -v clang++ >/dev/null || { echo "clang++ not installed (scripts/install-deps.sh installs it)"; exit 1; }
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  -I"$root/common" $(pkg-config --cflags libpqxx 2>/dev/null) "$@" -o "$work/$name" \
+  -I"$root" $(pkg-config --cflags libpqxx 2>/dev/null) "$@" -o "$work/$name" \
   ${FUZZ_LDFLAGS:-}
 mkdir -p "$work/corpus"
 cp -r "$root/tests/fuzz/$name/corpus/." "$work/corpus/"

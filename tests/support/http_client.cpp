@@ -9,7 +9,7 @@
 
 #include <cctype>
 
-#include "services.hpp"
+#include "tests/support/services.hpp"
 
 namespace orders::testing {
 

@@ -1,6 +1,6 @@
 // Real services for tests: PostgreSQL cluster, nats-server, child processes. HttpClient lives in
 // http_client.cpp.
-#include "services.hpp"
+#include "tests/support/services.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

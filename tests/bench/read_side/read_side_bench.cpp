@@ -32,11 +32,11 @@
 
 #include <pqxx/pqxx>
 
-#include "codec/event_codec.hpp"
-#include "nats/nats.hpp"
-#include "read_side_support.hpp"
-#include "http_wire.hpp"
-#include "services.hpp"
+#include "common/codec/event_codec.hpp"
+#include "common/nats/nats.hpp"
+#include "tests/support/read_side_support.hpp"
+#include "tests/support/http_wire.hpp"
+#include "tests/support/services.hpp"
 
 using namespace orders;
 using namespace orders::testing;

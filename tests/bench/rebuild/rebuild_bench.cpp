@@ -16,13 +16,13 @@
 
 #include <pqxx/pqxx>
 
-#include "event_loader.hpp"
-#include "pg/migrations.hpp"
-#include "projection/order_view.hpp"
-#include "projection/store.hpp"
-#include "rebuild/rebuild.hpp"
-#include "rebuild/replay.hpp"
-#include "services.hpp"
+#include "tests/support/event_loader.hpp"
+#include "common/pg/migrations.hpp"
+#include "read-side/view/order_view.hpp"
+#include "read-side/projector/view_store.hpp"
+#include "read-side/rebuild/rebuild.hpp"
+#include "read-side/rebuild/replay.hpp"
+#include "tests/support/services.hpp"
 
 namespace {
 

@@ -17,12 +17,12 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "log/logger.hpp"
-#include "metrics/metrics.hpp"
-#include "nats/nats.hpp"
-#include "outbox_relay.hpp"
-#include "pg/migrations.hpp"
-#include "services.hpp"
+#include "common/log/logger.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/nats/nats.hpp"
+#include "write-side/relay/outbox_relay.hpp"
+#include "common/pg/migrations.hpp"
+#include "tests/support/services.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;

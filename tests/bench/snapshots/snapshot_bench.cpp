@@ -16,7 +16,7 @@
 
 #include <pqxx/pqxx>
 
-#include "services.hpp"
+#include "tests/support/services.hpp"
 
 namespace {
 

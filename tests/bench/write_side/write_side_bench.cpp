@@ -36,8 +36,8 @@
 
 #include <pqxx/pqxx>
 
-#include "http_wire.hpp"
-#include "services.hpp"
+#include "tests/support/http_wire.hpp"
+#include "tests/support/services.hpp"
 
 namespace {
 

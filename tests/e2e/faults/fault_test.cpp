@@ -15,10 +15,10 @@
 #include <random>
 #include <sstream>
 
-#include "codec/recorded_event.hpp"
-#include "load.hpp"
-#include "stack.hpp"
-#include "verify.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "tests/e2e/support/load.hpp"
+#include "tests/e2e/support/stack.hpp"
+#include "tests/e2e/support/verify.hpp"
 
 namespace orders::testing::e2e {
 namespace {

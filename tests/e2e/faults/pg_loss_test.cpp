@@ -11,9 +11,9 @@
 #include <string>
 #include <thread>
 
-#include "load.hpp"
-#include "stack.hpp"
-#include "verify.hpp"
+#include "tests/e2e/support/load.hpp"
+#include "tests/e2e/support/stack.hpp"
+#include "tests/e2e/support/verify.hpp"
 
 namespace orders::testing::e2e {
 namespace {

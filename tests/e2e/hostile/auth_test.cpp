@@ -7,7 +7,7 @@
 
 #include <sstream>
 
-#include "stack.hpp"
+#include "tests/e2e/support/stack.hpp"
 
 namespace orders::testing::e2e {
 namespace {

@@ -10,7 +10,7 @@
 #include <future>
 #include <regex>
 
-#include "stack.hpp"
+#include "tests/e2e/support/stack.hpp"
 
 namespace orders::testing::e2e {
 namespace {

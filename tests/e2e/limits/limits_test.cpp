@@ -18,7 +18,7 @@
 #include <pqxx/pqxx>
 #include <thread>
 
-#include "stack.hpp"
+#include "tests/e2e/support/stack.hpp"
 
 namespace orders::testing::e2e {
 namespace {

@@ -1,4 +1,4 @@
-#include "pipeline_support.hpp"
+#include "tests/e2e/pipeline/pipeline_support.hpp"
 
 #include <algorithm>
 

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "services.hpp"
+#include "tests/support/services.hpp"
 
 namespace orders::testing::pipeline {
 

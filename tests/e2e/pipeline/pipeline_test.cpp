@@ -5,9 +5,9 @@
 
 #include <set>
 
-#include "nats/nats.hpp"
-#include "pipeline_support.hpp"
-#include "read_side_support.hpp"
+#include "common/nats/nats.hpp"
+#include "tests/e2e/pipeline/pipeline_support.hpp"
+#include "tests/support/read_side_support.hpp"
 
 namespace orders::testing::pipeline {
 namespace {

@@ -15,9 +15,9 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
-#include "event_loader.hpp"
-#include "rebuild/locks.hpp"
-#include "services.hpp"
+#include "tests/support/event_loader.hpp"
+#include "read-side/projector/locks.hpp"
+#include "tests/support/services.hpp"
 
 namespace orders::rebuild_test {
 namespace {

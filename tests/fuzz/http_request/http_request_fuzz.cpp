@@ -12,10 +12,10 @@
 #include <string>
 #include <string_view>
 
-#include "codec/command_codec.hpp"
-#include "codec/recorded_event.hpp"
-#include "http/server.hpp"
-#include "query/cursor.hpp"
+#include "common/codec/command_codec.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "common/http/server.hpp"
+#include "read-side/query/cursor.hpp"
 
 namespace {
 

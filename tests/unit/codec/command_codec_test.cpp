@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "codec/command_codec.hpp"
+#include "common/codec/command_codec.hpp"
 
 namespace orders::codec {
 namespace {

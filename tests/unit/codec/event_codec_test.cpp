@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "codec/event_codec.hpp"
+#include "common/codec/event_codec.hpp"
 
 namespace orders::codec {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "codec/recorded_event.hpp"
+#include "common/codec/recorded_event.hpp"
 
 namespace orders::codec {
 namespace {

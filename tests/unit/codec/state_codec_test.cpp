@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "codec/state_codec.hpp"
+#include "common/codec/state_codec.hpp"
 
 namespace orders::codec {
 namespace {

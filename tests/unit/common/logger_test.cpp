@@ -6,7 +6,7 @@
 #include <regex>
 #include <sstream>
 
-#include "log/logger.hpp"
+#include "common/log/logger.hpp"
 
 namespace orders::log {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "metrics/metrics.hpp"
+#include "common/metrics/metrics.hpp"
 
 namespace orders::metrics {
 namespace {

@@ -2,8 +2,8 @@
 
 #include <pqxx/pqxx>
 
-#include "http/server.hpp"
-#include "pg/pool.hpp"
+#include "common/http/server.hpp"
+#include "common/pg/pool.hpp"
 
 namespace orders::http {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "http/server.hpp"
+#include "common/http/server.hpp"
 
 namespace orders::http {
 namespace {

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include "config/settings.hpp"
+#include "common/config/settings.hpp"
 
 namespace orders::config {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <future>
 
-#include "http/server.hpp"
+#include "common/http/server.hpp"
 
 namespace orders::http {
 namespace {

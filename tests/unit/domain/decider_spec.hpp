@@ -4,7 +4,7 @@
 
 #include <vector>
 
-#include "domain/order.hpp"
+#include "common/domain/order.hpp"
 
 namespace orders::domain::spec {
 

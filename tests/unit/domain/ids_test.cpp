@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "domain/ids.hpp"
+#include "common/domain/ids.hpp"
 
 namespace orders::domain {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "domain/money.hpp"
+#include "common/domain/money.hpp"
 
 namespace orders::domain {
 namespace {

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "decider_spec.hpp"
+#include "tests/unit/domain/decider_spec.hpp"
 
 namespace orders::domain {
 namespace {

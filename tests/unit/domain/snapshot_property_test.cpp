@@ -5,9 +5,9 @@
 
 #include <random>
 
-#include "codec/event_codec.hpp"
-#include "codec/state_codec.hpp"
-#include "domain/order.hpp"
+#include "common/codec/event_codec.hpp"
+#include "common/codec/state_codec.hpp"
+#include "common/domain/order.hpp"
 
 namespace orders::domain {
 namespace {

@@ -1,0 +1,383 @@
+// The projector's JetStream pull consumer (read-side/bus) against a real nats-server: the credit
+// window (one outstanding pull request, not one per fetch), order, AckAll acks, nak/redelivery of
+// a whole batch in order, consumer generations (handover, fencing, migration from the explicit-ack
+// consumer, racing binds), a deleted consumer, a nats-server restart and consumers destroyed while
+// their messages arrive.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nats/nats.h>
+
+#include "read-side/bus/jetstream.hpp"
+#include "common/nats/nats.hpp"
+#include "tests/support/services.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+namespace bus = orders::read_side::bus;
+using orders::testing::wait_until;
+
+constexpr const char* kStream = "ORDERS";
+
+class JetStreamBus : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pub_conn_ = std::make_unique<orders::nats::Connection>(orders::nats::Connection::connect(nats_.url(), "pub"));
+    pub_ = std::make_unique<orders::nats::JetStream>(*pub_conn_);
+    orders::nats::StreamSpec spec;
+    spec.name = kStream;
+    pub_->ensure_stream(spec);
+    bus_ = std::make_unique<bus::Connection>(nats_.url(), kStream);
+    ASSERT_TRUE(wait_until([&] { return bus_->connected(); }, 10s));
+    options_.durable = "bus_test_p3";
+    options_.filter_subject = "orders.events.3";
+  }
+  void TearDown() override {
+    pub_.reset();
+    pub_conn_.reset();
+  }
+
+  // Publishes n messages "m<i>" to partition 3; returns their stream sequences. Retries while
+  // nats-server is coming back.
+  std::vector<std::uint64_t> publish(int n, const std::string& tag = "m") {
+    std::vector<std::uint64_t> seqs;
+    for (int i = 0; i < n; ++i) {
+      orders::nats::OutMessage m;
+      m.subject = "orders.events.3";
+      m.data = tag + std::to_string(i);
+      orders::nats::PubResult r;
+      EXPECT_TRUE(wait_until([&] {
+        r = pub_->publish(m);
+        return r.ok;
+      }, 10s, 50ms)) << r.error;
+      seqs.push_back(r.sequence);
+    }
+    return seqs;
+  }
+
+  // A consumer's number of delivered-but-unacked messages, -1 when it cannot be read.
+  std::int64_t ack_pending(const std::string& consumer) {
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return -1;
+    auto n = static_cast<std::int64_t>(ci->NumAckPending);
+    jsConsumerInfo_Destroy(ci);
+    return n;
+  }
+  std::uint64_t ack_floor(const std::string& consumer) {
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return 0;
+    auto n = ci->AckFloor.Stream;
+    jsConsumerInfo_Destroy(ci);
+    return n;
+  }
+  bool consumer_exists(const std::string& consumer) {
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return false;
+    jsConsumerInfo_Destroy(ci);
+    return true;
+  }
+
+  // Fetches (batch at a time) until `want` messages came or the deadline passed.
+  static std::vector<std::uint64_t> collect(bus::PullConsumer& c, std::size_t want, int batch,
+                                            bool ack = true, std::chrono::milliseconds deadline = 10s) {
+    std::vector<std::uint64_t> got;
+    const auto end = std::chrono::steady_clock::now() + deadline;
+    while (got.size() < want && std::chrono::steady_clock::now() < end) {
+      auto msgs = c.fetch(batch, 200ms);
+      EXPECT_LE(msgs.size(), static_cast<std::size_t>(batch));
+      for (const auto& m : msgs) got.push_back(m.stream_sequence());
+      if (ack) c.ack(msgs);
+    }
+    return got;
+  }
+
+  orders::testing::NatsServer nats_;
+  std::unique_ptr<orders::nats::Connection> pub_conn_;
+  std::unique_ptr<orders::nats::JetStream> pub_;
+  std::unique_ptr<bus::Connection> bus_;
+  bus::ConsumerOptions options_;
+};
+
+TEST_F(JetStreamBus, DeliversAllInStreamOrderAndAcks) {
+  auto seqs = publish(120);
+  bus::PullConsumer c(*bus_, options_);
+  auto got = collect(c, seqs.size(), 25);
+  EXPECT_EQ(got, seqs);
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
+  // The payload comes through untouched.
+  publish(1, "payload-");
+  auto msgs = c.fetch(10, 5s);
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].data(), "payload-0");
+  c.ack(msgs);
+  // Nothing left: a fetch times out empty (and close to its time-out, not at once or much later).
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.fetch(10, 300ms).empty());
+  const auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(took, 250ms);
+  EXPECT_LT(took, 2s);
+}
+
+TEST_F(JetStreamBus, TrickleNeedsNoPullRequestPerFetch) {
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_TRUE(c.fetch(500, 50ms).empty());
+  const auto before = c.pull_requests();
+  for (int i = 0; i < 30; ++i) {
+    auto seq = publish(1, "t");
+    // A single message comes back at once, without waiting for the batch of 500 or the time-out.
+    const auto t0 = std::chrono::steady_clock::now();
+    auto msgs = c.fetch(500, 5s);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+    ASSERT_EQ(msgs.size(), 1u);
+    EXPECT_EQ(msgs[0].stream_sequence(), seq[0]);
+    c.ack(msgs);
+  }
+  // The one request of 500 credits opened before serves all 30 (the old fetch sent 2-3 each).
+  EXPECT_LE(c.pull_requests() - before, 2u);
+}
+
+// A message published right after a partly used request expired comes at once: the window has
+// replaced the request already (kRenewEarly before its expiry), whether or not the 408 arrives.
+TEST_F(JetStreamBus, AMessageRightAfterAPartlyUsedRequestExpiredComesAtOnce) {
+  bus::PullConsumer c(*bus_, options_);
+  const auto requested = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.fetch(5000, 50ms).empty());  // opens the request (5000 credits, expires in 5 s)
+  auto first = publish(1, "early");
+  auto msgs = c.fetch(5000, 5s);
+  ASSERT_EQ(msgs.size(), 1u);
+  c.ack(msgs);
+  // Idle until just after the server expired that request (the scenario's timing, not a wait
+  // for a condition), fetching like a projector does.
+  while (std::chrono::steady_clock::now() < requested + 5200ms) EXPECT_TRUE(c.fetch(5000, 100ms).empty());
+  auto late = publish(1, "late");
+  const auto t0 = std::chrono::steady_clock::now();
+  msgs = c.fetch(5000, 5s);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].stream_sequence(), late[0]);
+  EXPECT_LT(took, 400ms);
+}
+
+TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
+  bus::PullConsumer c(*bus_, options_);
+  // Open a window of 10 credits, then let the server push 10 messages into it.
+  EXPECT_TRUE(c.fetch(10, 50ms).empty());
+  auto seqs = publish(10);
+  ASSERT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 10; }, 5s)) << ack_pending(c.consumer_name());
+  // Take 3 of them and nak them: the 7 already here must not overtake the redelivery.
+  auto first = c.fetch(3, 1s);
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_EQ(first[0].stream_sequence(), seqs[0]);
+  c.nak(first);
+  first.clear();
+  auto more = publish(5, "late");
+  seqs.insert(seqs.end(), more.begin(), more.end());
+  auto got = collect(c, seqs.size(), 3);
+  EXPECT_EQ(got, seqs);
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
+}
+
+TEST_F(JetStreamBus, UnackedMessagesOfAClosedConsumerGoToTheNextOne) {
+  auto seqs = publish(8);
+  {
+    bus::PullConsumer c(*bus_, options_);
+    auto msgs = c.fetch(8, 2s);
+    ASSERT_FALSE(msgs.empty());
+    c.nak(msgs);  // as the partition worker does when its Postgres connection broke
+  }
+  bus::PullConsumer next(*bus_, options_);
+  EXPECT_EQ(collect(next, seqs.size(), 8), seqs);
+}
+
+// cnats 3.4 crashes when a subscription is destroyed while its message is being handed to it
+// (nats.c#637); a partition worker that loses its partition destroys its consumer while the
+// rest of a pull's batch is still arriving. Each round takes the first messages of a large pull
+// and destroys the consumer (and with it the inbox subscription) at once, with the connection's
+// reader thread delivering the rest. (Destroying at once crashed 15 of 15 runs.)
+TEST_F(JetStreamBus, DestroyingAConsumerWhileItsMessagesArriveIsSafe) {
+  auto seqs = publish(3000);
+  int rounds_with_messages = 0;
+  for (int round = 0; round < 150; ++round) {
+    bus::PullConsumer c(*bus_, options_);
+    auto msgs = c.fetch(3000, 2s);
+    if (!msgs.empty()) ++rounds_with_messages;
+    c.nak(msgs);
+  }
+  EXPECT_EQ(rounds_with_messages, 150);
+  bus::PullConsumer last(*bus_, options_);
+  EXPECT_EQ(collect(last, seqs.size(), 3000), seqs);
+}
+
+TEST_F(JetStreamBus, OneAckCoversTheWholeBatch) {
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_TRUE(c.fetch(50, 50ms).empty());
+  auto seqs = publish(50);
+  ASSERT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 50; }, 5s));
+  std::vector<bus::Message> all;
+  while (all.size() < seqs.size()) {
+    auto msgs = c.fetch(50, 1s);
+    ASSERT_FALSE(msgs.empty());
+    for (auto& m : msgs) all.push_back(std::move(m));
+  }
+  // Acking just the last fetched batch (here: all, in one call) settles everything before it.
+  c.ack(all);
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
+}
+
+TEST_F(JetStreamBus, ANewOwnerGetsThePreviousOwnersUnackedMessagesAtOnceAndFencesItOff) {
+  auto seqs = publish(6);
+  bus::PullConsumer old_owner(*bus_, options_);
+  auto held = collect(old_owner, 2, 2, /*ack=*/false);  // fetched, never applied nor acked
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_TRUE(old_owner.fetch(10, 50ms).size() <= 4u);  // and a request left open
+  const std::string old_name = old_owner.consumer_name();
+
+  bus::PullConsumer owner(*bus_, options_);  // e.g. the other replica after the partition failover
+  EXPECT_NE(owner.consumer_name(), old_name);
+  EXPECT_FALSE(consumer_exists(old_name));
+  // Everything not acked comes in order now, not after ack_wait behind later messages.
+  const auto t0 = std::chrono::steady_clock::now();
+  auto later = publish(3, "later");
+  seqs.insert(seqs.end(), later.begin(), later.end());
+  EXPECT_EQ(collect(owner, seqs.size(), 4), seqs);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  // The old owner's generation is gone: nothing published since reaches it (it may still hold
+  // messages delivered to it before; its fetch may also fail on the deleted consumer).
+  auto fenced = publish(2, "fenced");
+  try {
+    for (const auto& m : old_owner.fetch(10, 300ms)) {
+      EXPECT_TRUE(std::find(fenced.begin(), fenced.end(), m.stream_sequence()) == fenced.end());
+    }
+  } catch (const bus::NatsError&) {
+  }
+  EXPECT_EQ(collect(owner, 2, 10).size(), 2u);
+}
+
+TEST_F(JetStreamBus, StartsAtTheAckFloorOfTheExplicitAckConsumerOfEarlierVersions) {
+  auto seqs = publish(10);
+  {
+    orders::nats::ConsumerSpec spec;
+    spec.stream = kStream;
+    spec.durable = options_.durable;  // "bus_test_p3", explicit acks
+    spec.filter_subject = options_.filter_subject;
+    auto legacy = pub_->pull_subscribe(spec);
+    std::size_t acked = 0;
+    while (acked < 4) {
+      for (auto& m : legacy.fetch(static_cast<int>(4 - acked), 2s)) {
+        m.ack_sync(2s);
+        ++acked;
+      }
+    }
+  }
+  ASSERT_TRUE(consumer_exists(options_.durable));
+  const std::vector<std::uint64_t> rest(seqs.begin() + 4, seqs.end());
+  {
+    bus::PullConsumer c(*bus_, options_);
+    EXPECT_EQ(c.consumer_name().rfind(options_.durable + "_a1_", 0), 0u) << c.consumer_name();
+    EXPECT_FALSE(consumer_exists(options_.durable));
+    EXPECT_EQ(collect(c, 6, 10, /*ack=*/false), rest);
+  }
+  // A generation that never acked hands on the floor it started at (not the stream's start).
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_EQ(c.consumer_name().rfind(options_.durable + "_a2_", 0), 0u) << c.consumer_name();
+  EXPECT_EQ(collect(c, 6, 10), rest);
+  EXPECT_TRUE(c.fetch(10, 100ms).empty());
+}
+
+TEST_F(JetStreamBus, RacingBindsNeverShareAConsumerAndTheNextBindTakesTheHighestFloor) {
+  auto seqs = publish(6);
+  for (int round = 0; round < 5; ++round) {
+    std::unique_ptr<bus::PullConsumer> a, b;
+    std::thread ta([&] {
+      try {
+        a = std::make_unique<bus::PullConsumer>(*bus_, options_);
+      } catch (const bus::NatsError&) {
+      }
+    });
+    std::thread tb([&] {
+      try {
+        b = std::make_unique<bus::PullConsumer>(*bus_, options_);
+      } catch (const bus::NatsError&) {
+      }
+    });
+    ta.join();
+    tb.join();
+    ASSERT_TRUE(a || b);
+    if (a && b) {
+      EXPECT_NE(a->consumer_name(), b->consumer_name());
+    }
+    if (round == 3 && a && consumer_exists(a->consumer_name())) {
+      // One of them applies and acks the first half.
+      EXPECT_EQ(collect(*a, 3, 3), std::vector<std::uint64_t>(seqs.begin(), seqs.begin() + 3));
+      ASSERT_TRUE(wait_until([&] { return ack_floor(a->consumer_name()) == seqs[2]; }, 5s));
+      seqs.erase(seqs.begin(), seqs.begin() + 3);
+    }
+  }
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_EQ(collect(c, seqs.size(), 10), seqs);
+}
+
+TEST_F(JetStreamBus, DeletedConsumerFailsOneFetchThenTheNextFetchRebinds) {
+  publish(2);
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_EQ(collect(c, 2, 10).size(), 2u);
+  EXPECT_TRUE(c.fetch(10, 50ms).empty());  // a request is open now
+  pub_->delete_consumer(kStream, c.consumer_name());
+  bool failed = false;
+  const auto end = std::chrono::steady_clock::now() + 5s;
+  while (!failed && std::chrono::steady_clock::now() < end) {
+    try {
+      c.fetch(10, 200ms);
+    } catch (const bus::NatsError&) {
+      failed = true;
+    }
+  }
+  EXPECT_TRUE(failed);
+  // No generation left: the new one starts over from the stream's start (deliver all); the
+  // projector skips what it applied before as duplicates.
+  EXPECT_EQ(collect(c, 2, 10).size(), 2u);
+  EXPECT_TRUE(consumer_exists(c.consumer_name()));
+}
+
+TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
+  auto seqs = publish(5);
+  bus::PullConsumer c(*bus_, options_);
+  EXPECT_EQ(collect(c, 5, 10), seqs);
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s));
+  EXPECT_TRUE(c.fetch(10, 50ms).empty());  // the window's request is open on the old server
+  nats_.kill9();
+  nats_.start();
+  ASSERT_TRUE(wait_until([&] { return bus_->connected(); }, 10s));
+  auto after = publish(5, "after");
+  // The request the old server held is gone; the window must notice the reconnect and ask again
+  // well before the request would have been replaced anyway (kExpiry - kRenewEarly = 4.75 s).
+  // SIGKILL may lose the consumer's latest acks, so some of the first five may come again first.
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::uint64_t> got;
+  const auto end = t0 + 10s;
+  while ((got.size() < after.size() || !std::equal(after.begin(), after.end(), got.end() - 5)) &&
+         std::chrono::steady_clock::now() < end) {
+    auto msgs = c.fetch(10, 200ms);
+    for (const auto& m : msgs) got.push_back(m.stream_sequence());
+    c.ack(msgs);
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  ASSERT_GE(got.size(), after.size());
+  EXPECT_TRUE(std::equal(after.begin(), after.end(), got.end() - 5));
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end()));
+  for (std::size_t i = 0; i + after.size() < got.size(); ++i) {
+    EXPECT_TRUE(std::find(seqs.begin(), seqs.end(), got[i]) != seqs.end()) << got[i];
+  }
+}
+
+}  // namespace

@@ -1,0 +1,253 @@
+// pg::Pool and pg::apply_migrations against a real PostgreSQL (tests/support shared_pg()).
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "common/http/server.hpp"
+#include "common/log/logger.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/pg/migrations.hpp"
+#include "common/pg/pool.hpp"
+#include "tests/support/services.hpp"
+
+namespace orders::pg {
+namespace {
+
+using namespace std::chrono_literals;
+using orders::testing::shared_pg;
+using orders::testing::wait_until;
+
+int backend_pid(pqxx::connection& conn) {
+  pqxx::work tx(conn);
+  return tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+}
+
+TEST(Migrations, ApplyingTwiceChangesNothing) {
+  const std::string url = shared_pg().create_database("migrations_twice");
+  pqxx::connection conn(url);
+  EXPECT_FALSE(migrations_current(conn));
+
+  const auto first = apply_migrations(conn);
+  ASSERT_EQ(first.applied.size(), embedded_migrations().size());
+  EXPECT_EQ(first.current, embedded_migrations().back().version);
+  EXPECT_TRUE(migrations_current(conn));
+  const std::string before = shared_pg().psql(
+      url, "SELECT string_agg(version || ':' || name || ':' || applied_at, ',' ORDER BY version) FROM schema_migrations");
+
+  const auto second = apply_migrations(conn);
+  EXPECT_TRUE(second.applied.empty());
+  EXPECT_EQ(second.current, first.current);
+  const std::string after = shared_pg().psql(
+      url, "SELECT string_agg(version || ':' || name || ':' || applied_at, ',' ORDER BY version) FROM schema_migrations");
+  EXPECT_EQ(before, after);
+  EXPECT_TRUE(migrations_current(conn));
+}
+
+TEST(Migrations, ConcurrentStartersApplyEachVersionOnce) {
+  const std::string url = shared_pg().create_database("migrations_race");
+  std::vector<std::future<MigrationReport>> runs;
+  for (int i = 0; i < 3; ++i) {
+    runs.push_back(std::async(std::launch::async, [url] {
+      pqxx::connection conn(url);
+      return apply_migrations(conn);
+    }));
+  }
+  std::size_t applied = 0;
+  for (auto& r : runs) applied += r.get().applied.size();  // none throws
+  EXPECT_EQ(applied, embedded_migrations().size());
+  EXPECT_EQ(shared_pg().psql(url, "SELECT count(*) FROM schema_migrations"),
+            std::to_string(embedded_migrations().size()));
+}
+
+TEST(Migrations, AFailedMigrationLeavesNoRecordAndReleasesTheLock) {
+  const std::string url = shared_pg().create_database("migrations_fail");
+  pqxx::connection conn(url);
+  // Occupy a name the first migration creates, so it fails.
+  shared_pg().psql(url, "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL, "
+                        "applied_at timestamptz NOT NULL DEFAULT now())");
+  shared_pg().psql(url, "CREATE VIEW events AS SELECT 1 AS x");
+  EXPECT_ANY_THROW(apply_migrations(conn));
+  EXPECT_EQ(shared_pg().psql(url, "SELECT count(*) FROM schema_migrations"), "0");
+  // The advisory lock was released: another session can take it without waiting.
+  EXPECT_EQ(shared_pg().psql(url, "SELECT pg_try_advisory_lock(" + std::to_string(0x6f72646572730001LL) + ")"),
+            "t");
+}
+
+TEST(Pool, ConnectsLazilySoTheServiceCanStartWhilePostgresIsDown) {
+  const int port = orders::testing::free_port();
+  Pool pool("postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/x?connect_timeout=2", 2, {}, 200ms);
+  EXPECT_EQ(pool.in_use(), 0u);
+  EXPECT_THROW(pool.acquire(), pqxx::broken_connection);
+  EXPECT_EQ(pool.in_use(), 0u);  // the failed slot was given back
+  EXPECT_TRUE(orders::http::is_transient_failure(
+      std::make_exception_ptr(pqxx::broken_connection("cannot connect"))));
+}
+
+TEST(Pool, ReusesConnectionsAndRunsInitOnEachNewOne) {
+  const std::string url = shared_pg().create_database("pool_reuse");
+  std::atomic<int> inits{0};
+  Pool pool(url, 2, [&inits](pqxx::connection& c) {
+    ++inits;
+    c.prepare("one", "SELECT $1::int + 1");
+  });
+  int pid = 0;
+  {
+    auto lease = pool.acquire();
+    EXPECT_EQ(pool.in_use(), 1u);
+    pqxx::work tx(*lease);
+    EXPECT_EQ(tx.exec_prepared("one", 41)[0][0].as<int>(), 42);
+    tx.commit();
+    pid = backend_pid(*lease);
+  }
+  EXPECT_EQ(pool.in_use(), 0u);
+  auto again = pool.acquire();
+  EXPECT_EQ(backend_pid(*again), pid);
+  EXPECT_EQ(inits.load(), 1);
+}
+
+TEST(Pool, ExhaustedPoolThrowsAfterTheAcquireTimeout) {
+  const std::string url = shared_pg().create_database("pool_exhausted");
+  Pool pool(url, 2, {}, 150ms);
+  auto a = pool.acquire();
+  auto b = pool.acquire();
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(pool.acquire(), PoolExhausted);
+  const auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, 140ms);
+  EXPECT_LT(waited, 2s);
+  EXPECT_TRUE(orders::http::is_transient_failure(std::make_exception_ptr(PoolExhausted("x"))));
+}
+
+TEST(Pool, AWaiterGetsTheConnectionAnotherReleases) {
+  const std::string url = shared_pg().create_database("pool_waiter");
+  Pool pool(url, 1, {}, 5s);
+  auto held = std::make_unique<Pool::Lease>(pool.acquire());
+  const int pid = backend_pid(**held);
+  auto waiter = std::async(std::launch::async, [&pool] {
+    auto lease = pool.acquire();
+    return backend_pid(*lease);
+  });
+  EXPECT_EQ(waiter.wait_for(100ms), std::future_status::timeout);
+  held.reset();
+  ASSERT_EQ(waiter.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(waiter.get(), pid);
+}
+
+TEST(Pool, HealsAfterPgTerminateBackend) {
+  const std::string url = shared_pg().create_database("pool_heal");
+  Pool pool(url, 2);
+  int old_pid = 0;
+  {
+    auto lease = pool.acquire();
+    old_pid = backend_pid(*lease);
+  }
+  // Kill the idle pooled connection's backend.
+  ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(old_pid) + ")"), "t");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return shared_pg().psql(url, "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                                         std::to_string(old_pid)) == "0";
+      },
+      5s));
+  // The next lease is a fresh, working connection: no failed request on the way.
+  auto lease = pool.acquire();
+  const int new_pid = backend_pid(*lease);
+  EXPECT_NE(new_pid, old_pid);
+}
+
+TEST(Pool, ALeasedConnectionKilledMidUseIsDroppedAndReplaced) {
+  const std::string url = shared_pg().create_database("pool_midway");
+  Pool pool(url, 1, {}, 1s);
+  int old_pid = 0;
+  {
+    auto lease = pool.acquire();
+    old_pid = backend_pid(*lease);
+    ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(old_pid) + ")"), "t");
+    std::exception_ptr failure;
+    try {
+      pqxx::work tx(*lease);
+      tx.exec("SELECT 1");
+      tx.commit();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    ASSERT_TRUE(failure) << "query on a terminated backend succeeded";
+    // What the HTTP layer would answer: 503 + Retry-After, not 500.
+    EXPECT_TRUE(orders::http::is_transient_failure(failure));
+  }
+  // The pool of size 1 is not stuck with the dead connection.
+  auto lease = pool.acquire();
+  EXPECT_NE(backend_pid(*lease), old_pid);
+}
+
+TEST(Pool, StatementTimeoutIsTransientAndTheConnectionStaysUsable) {
+  const std::string url = shared_pg().create_database("pool_stmt_timeout");
+  Pool pool(url, 1, [](pqxx::connection& c) {
+    pqxx::nontransaction tx(c);
+    tx.exec("SET statement_timeout = 50");
+  });
+  auto lease = pool.acquire();
+  std::exception_ptr failure;
+  try {
+    pqxx::work tx(*lease);
+    tx.exec("SELECT pg_sleep(2)");
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  ASSERT_TRUE(failure);
+  EXPECT_TRUE(orders::http::is_transient_failure(failure));
+  pqxx::work tx(*lease);
+  EXPECT_EQ(tx.exec("SELECT 1")[0][0].as<int>(), 1);
+}
+
+// The whole path a service takes: a handler that needs a connection from an exhausted pool answers
+// 503 + Retry-After within the acquire time-out instead of hanging; a killed backend gives 503, not
+// 500; and the next request succeeds on a fresh connection.
+TEST(Pool, ThroughTheHttpServerExhaustionAndLostConnectionsAre503) {
+  const std::string url = shared_pg().create_database("pool_http");
+  Pool pool(url, 1, {}, 200ms);
+  log::Logger logger("pool-http", log::Level::Error);
+  metrics::Registry metrics;
+  http::Router router;
+  router.add("GET", "/pid", [&pool](const http::Request&) {
+    auto lease = pool.acquire();
+    pqxx::work tx(*lease);
+    const int pid = tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+    return http::json_response(200, {{"pid", pid}});
+  });
+  http::ServerOptions options;
+  options.port = 0;
+  http::Server server(options, std::move(router), logger, metrics);
+  server.start();
+  orders::testing::HttpClient client("127.0.0.1", server.port());
+
+  const auto first = client.get("/pid");
+  ASSERT_EQ(first.status, 200) << first.body;
+  const int pid = first.json().at("pid");
+
+  {
+    auto held = pool.acquire();  // the only connection
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto busy = client.get("/pid");
+    EXPECT_EQ(busy.status, 503) << busy.body;
+    EXPECT_EQ(busy.headers.count("retry-after"), 1u);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+    // Kill the connection's backend while it sits leased; it goes back to the pool afterwards.
+    ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(pid) + ")"), "t");
+    ASSERT_TRUE(wait_until(
+        [&] {
+          return shared_pg().psql(url, "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                                           std::to_string(pid)) == "0";
+        },
+        5s));
+  }
+  // The pool notices the dead idle connection and opens a new one: no 500 on the way.
+  const auto healed = client.get("/pid");
+  ASSERT_EQ(healed.status, 200) << healed.body;
+  EXPECT_NE(healed.json().at("pid").get<int>(), pid);
+  server.stop();
+}
+
+}  // namespace
+}  // namespace orders::pg

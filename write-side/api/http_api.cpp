@@ -1,0 +1,325 @@
+#include "write-side/api/http_api.hpp"
+
+#include <charconv>
+
+#include "common/codec/command_codec.hpp"
+#include "common/codec/recorded_event.hpp"
+#include "common/codec/state_codec.hpp"
+#include "common/log/logger.hpp"
+#include "common/metrics/metrics.hpp"
+#include "common/pg/migrations.hpp"
+#include "common/pg/pool.hpp"
+#include "write-side/crypto/sha256.hpp"
+#include "write-side/crypto/uuid.hpp"
+
+namespace orders::write_side {
+namespace {
+
+using http::Request;
+using http::Response;
+
+constexpr std::int64_t kDefaultEventsLimit = 1000;
+constexpr std::int64_t kMaxEventsLimit = 10000;
+constexpr std::size_t kMaxIdempotencyKeyLength = 255;
+
+Response bad_request(std::string_view detail) {
+  return http::problem(400, "invalid-request", "Bad Request", detail);
+}
+
+// A non-negative decimal integer with no sign, spaces or leading garbage.
+std::optional<std::int64_t> parse_count(std::string_view s) {
+  if (s.empty() || s.size() > 18) return std::nullopt;
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || ptr != s.data() + s.size() || v < 0) return std::nullopt;
+  return v;
+}
+
+// If-Match: "N" or N (a version). "*" means no version condition. Anything else: error.
+struct IfMatch {
+  std::optional<std::int64_t> version;
+  bool malformed = false;
+};
+IfMatch parse_if_match(const Request& req) {
+  auto h = req.header("if-match");
+  if (!h) return {};
+  std::string_view v = *h;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v == "*") return {};
+  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+  auto n = parse_count(v);
+  if (!n) return {std::nullopt, true};
+  return {n, false};
+}
+
+bool valid_idempotency_key(std::string_view key) {
+  if (key.empty() || key.size() > kMaxIdempotencyKeyLength) return false;
+  for (unsigned char c : key) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+Response to_response(const StoredResponse& stored) {
+  Response res;
+  res.status = stored.status;
+  res.content_type = stored.status >= 400 ? "application/problem+json" : "application/json";
+  res.body = stored.body;
+  res.headers = stored.headers;
+  return res;
+}
+
+const std::string& path_param(const Request& req, const char* name) {
+  static const std::string kEmpty;
+  auto it = req.path_params.find(name);
+  return it == req.path_params.end() ? kEmpty : it->second;
+}
+
+}  // namespace
+
+WriteApi::WriteApi(ApiDeps deps) : deps_(std::move(deps)) {
+  pg::Pool* pool = &deps_.pool;
+  deps_.metrics.gauge_callback(
+      "write_side_outbox_pending", "Outbox rows not yet sequenced by the relay (read at scrape time)",
+      [pool]() -> double {
+        try {
+          auto lease = pool->acquire(std::chrono::milliseconds(500));
+          return static_cast<double>(outbox_backlog(*lease));
+        } catch (...) {
+          return -1.0;
+        }
+      });
+}
+
+void WriteApi::register_routes(http::Router& router) {
+  auto bind = [this](Response (WriteApi::*fn)(const Request&)) {
+    return [this, fn](const Request& req) { return (this->*fn)(req); };
+  };
+  auto bind_async = [this](void (WriteApi::*fn)(const Request&, http::Respond)) {
+    return [this, fn](const Request& req, http::Respond respond) { (this->*fn)(req, std::move(respond)); };
+  };
+  router.add_async("POST", "/orders", bind_async(&WriteApi::create_order), "command");
+  router.add_async("POST", "/orders/{id}/items", bind_async(&WriteApi::add_item), "command");
+  router.add_async("DELETE", "/orders/{id}/items/{product_id}", bind_async(&WriteApi::remove_item), "command");
+  router.add_async("POST", "/orders/{id}/confirm", bind_async(&WriteApi::confirm), "command");
+  router.add_async("POST", "/orders/{id}/ship", bind_async(&WriteApi::ship), "command");
+  router.add_async("POST", "/orders/{id}/deliver", bind_async(&WriteApi::deliver), "command");
+  router.add("GET", "/orders/{id}/events", bind(&WriteApi::events), "query");
+  router.add("GET", "/orders/{id}/state", bind(&WriteApi::state), "query");
+  router.add("GET", "/healthz", bind(&WriteApi::healthz), "public");
+  router.add("GET", "/readyz", bind(&WriteApi::readyz), "public");
+  router.add("GET", "/metrics", bind(&WriteApi::metrics), "admin");
+}
+
+StoredResponse WriteApi::render(const std::string& order_id, bool created, const Outcome& outcome) {
+  auto from = [](const Response& r) {
+    return StoredResponse{r.status, r.body, r.headers};
+  };
+  return std::visit(
+      domain::Overloaded{
+          [&](const Committed& c) {
+            nlohmann::json body = {{"order_id", order_id}, {"version", c.version}};
+            body["position"] = c.position == kPendingPosition ? nlohmann::json() : nlohmann::json(c.position);
+            StoredResponse r{created ? 201 : 200, body.dump(), {}};
+            if (created) r.headers.emplace_back("Location", "/orders/" + order_id);
+            return r;
+          },
+          [&](const Rejected& r) {
+            const int status = domain::http_status(r.rejection.code);
+            return from(http::problem(status, domain::to_string(r.rejection.code),
+                                      status == 404 ? "Not Found" : "Conflict", r.rejection.detail));
+          },
+          [&](const VersionMismatch& m) {
+            return from(http::problem(412, "version-mismatch", "Precondition Failed",
+                                      "order " + order_id + " is at version " + std::to_string(m.actual) +
+                                          ", If-Match expected " + std::to_string(m.expected)));
+          },
+          [&](const Replayed& r) { return r.response; },
+          [&](const KeyReused&) {
+            return from(http::problem(
+                422, "idempotency-key-reused", "Unprocessable Entity",
+                "this Idempotency-Key was used for a different request (another body or endpoint)"));
+          },
+          [&](const Unavailable& u) {
+            auto r = from(http::problem(503, "unavailable", "Service Unavailable", u.detail));
+            r.headers.emplace_back("Retry-After", "1");
+            return r;
+          },
+      },
+      outcome);
+}
+
+Response WriteApi::invalid(const Request&, std::string_view command, std::string_view detail) {
+  deps_.metrics
+      .counter("commands_total", "Commands handled by the write-side pipeline, by type and outcome",
+               {{"type", std::string(command)}, {"outcome", "invalid"}})
+      .inc();
+  return bad_request(detail);
+}
+
+void WriteApi::submit(const Request& req, std::string order_id, domain::Command command, bool created,
+                      http::Respond respond) {
+  const auto name = domain::command_name(command);
+  auto if_match = parse_if_match(req);
+  if (if_match.malformed) {
+    return respond(invalid(req, name, "If-Match must be a version number such as \"3\""));
+  }
+
+  CommandRequest cr;
+  cr.expected_version = if_match.version;
+  if (auto key = req.header("idempotency-key")) {
+    if (!valid_idempotency_key(*key)) {
+      return respond(invalid(req, name, "Idempotency-Key must be 1-255 visible ASCII characters"));
+    }
+    cr.idempotency = IdempotencyInfo{*key, req.method + " " + req.path, sha256_hex(req.body)};
+    cr.render = [created](const std::string& id, const Outcome& o) { return render(id, created, o); };
+  }
+  cr.order_id = std::move(order_id);
+  cr.command = std::move(command);
+  cr.request_id = req.request_id;
+  std::string id = cr.order_id;
+  deps_.pipeline.submit(std::move(cr), [id = std::move(id), created, respond = std::move(respond)](Outcome o) {
+    respond(to_response(render(id, created, o)));
+  });
+}
+
+void WriteApi::create_order(const Request& req, http::Respond respond) {
+  auto body = codec::parse_body(req.body, false);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "CreateOrder", e->detail));
+  auto cmd = codec::parse_create_order(std::get<nlohmann::json>(body));
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "CreateOrder", e->detail));
+  auto create = std::get<domain::CreateOrder>(std::move(cmd));
+  if (create.order_id.empty()) create.order_id = uuid_v4();
+  std::string id = create.order_id;
+  submit(req, std::move(id), std::move(create), true, std::move(respond));
+}
+
+void WriteApi::add_item(const Request& req, http::Respond respond) {
+  const auto& id = path_param(req, "id");
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "AddItem", e->detail));
+  auto body = codec::parse_body(req.body, false);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "AddItem", e->detail));
+  auto cmd = codec::parse_add_item(std::get<nlohmann::json>(body));
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "AddItem", e->detail));
+  submit(req, id, std::get<domain::AddItem>(std::move(cmd)), false, std::move(respond));
+}
+
+void WriteApi::remove_item(const Request& req, http::Respond respond) {
+  const auto& id = path_param(req, "id");
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "RemoveItem", e->detail));
+  const auto& product = path_param(req, "product_id");
+  if (auto e = codec::validate_id("product_id", product)) return respond(invalid(req, "RemoveItem", e->detail));
+  submit(req, id, domain::RemoveItem{product}, false, std::move(respond));
+}
+
+void WriteApi::confirm(const Request& req, http::Respond respond) {
+  const auto& id = path_param(req, "id");
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "ConfirmOrder", e->detail));
+  auto body = codec::parse_body(req.body, true);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "ConfirmOrder", e->detail));
+  submit(req, id, domain::ConfirmOrder{}, false, std::move(respond));
+}
+
+void WriteApi::ship(const Request& req, http::Respond respond) {
+  const auto& id = path_param(req, "id");
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "ShipOrder", e->detail));
+  auto body = codec::parse_body(req.body, false);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "ShipOrder", e->detail));
+  auto cmd = codec::parse_ship_order(std::get<nlohmann::json>(body));
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "ShipOrder", e->detail));
+  submit(req, id, std::get<domain::ShipOrder>(std::move(cmd)), false, std::move(respond));
+}
+
+void WriteApi::deliver(const Request& req, http::Respond respond) {
+  const auto& id = path_param(req, "id");
+  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "DeliverOrder", e->detail));
+  auto body = codec::parse_body(req.body, true);
+  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "DeliverOrder", e->detail));
+  submit(req, id, domain::DeliverOrder{}, false, std::move(respond));
+}
+
+Response WriteApi::events(const Request& req) {
+  const auto& id = path_param(req, "id");
+  if (auto e = codec::validate_id("order_id", id)) return bad_request(e->detail);
+  std::int64_t from_version = 1;
+  std::int64_t limit = kDefaultEventsLimit;
+  if (auto it = req.query.find("from_version"); it != req.query.end()) {
+    auto v = parse_count(it->second);
+    if (!v) return bad_request("from_version must be a non-negative integer");
+    from_version = std::max<std::int64_t>(*v, 1);
+  }
+  if (auto it = req.query.find("limit"); it != req.query.end()) {
+    auto v = parse_count(it->second);
+    if (!v || *v < 1 || *v > kMaxEventsLimit) return bad_request("limit must be an integer from 1 to 10000");
+    limit = *v;
+  }
+  auto lease = deps_.pool.acquire();
+  auto events = read_events(*lease, id, from_version, limit);
+  if (events.empty() && stream_version(*lease, id) == 0) {
+    return http::problem(404, "order-not-found", "Not Found", "order " + id + " does not exist");
+  }
+  auto list = nlohmann::json::array();
+  for (const auto& e : events) list.push_back(codec::to_audit_json(e));
+  return http::json_response(200, {{"order_id", id}, {"events", std::move(list)}});
+}
+
+Response WriteApi::state(const Request& req) {
+  const auto& id = path_param(req, "id");
+  if (auto e = codec::validate_id("order_id", id)) return bad_request(e->detail);
+  auto version_it = req.query.find("version");
+  auto at_it = req.query.find("at");
+  const bool by_version = version_it != req.query.end();
+  const bool by_time = at_it != req.query.end();
+  if (by_version && by_time) return bad_request("give either version or at, not both");
+
+  std::optional<domain::OrderState> state;
+  std::string when;
+  if (by_version) {
+    auto v = parse_count(version_it->second);
+    if (!v) return bad_request("version must be a non-negative integer");
+    auto lease = deps_.pool.acquire();
+    state = state_at_version(*lease, id, *v);
+    when = " at version " + version_it->second;
+  } else if (by_time) {
+    auto at = codec::parse_rfc3339_us(at_it->second);
+    if (!at) return bad_request("at must be an RFC 3339 time such as 2026-11-26T23:22:45.123456Z");
+    auto lease = deps_.pool.acquire();
+    state = state_at_time(*lease, id, *at);
+    when = " at " + codec::format_rfc3339_us(*at);
+  } else {
+    auto lease = deps_.pool.acquire();
+    state = current_state(*lease, id);
+  }
+  if (!state) {
+    return http::problem(404, "order-not-found", "Not Found", "order " + id + " has no state" + when);
+  }
+  return http::json_response(200, codec::state_to_json(*state));
+}
+
+Response WriteApi::healthz(const Request&) { return http::json_response(200, {{"status", "ok"}}); }
+
+Response WriteApi::readyz(const Request&) {
+  try {
+    auto lease = deps_.pool.acquire(std::chrono::milliseconds(1000));
+    ping(*lease);
+    if (!migrations_ok_.load()) {
+      if (!pg::migrations_current(*lease)) {
+        return http::problem(503, "not-ready", "Service Unavailable", "migrations are not applied");
+      }
+      migrations_ok_.store(true);
+    }
+  } catch (const std::exception&) {
+    return http::problem(503, "not-ready", "Service Unavailable", "PostgreSQL is not reachable");
+  }
+  if (deps_.extra_ready && !deps_.extra_ready()) {
+    return http::problem(503, "not-ready", "Service Unavailable", "NATS is not reachable");
+  }
+  return http::json_response(200, {{"status", "ready"}});
+}
+
+Response WriteApi::metrics(const Request&) {
+  return http::text_response(200, deps_.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+}  // namespace orders::write_side

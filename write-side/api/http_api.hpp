@@ -1,0 +1,55 @@
+// The write-side HTTP endpoints of DESIGN.md as thin handlers: parse and validate (400), submit to
+// the command pipeline, map the outcome to a response. Commands are asynchronous handlers: they run
+// on the I/O thread and are answered from the committer, with no worker thread waiting in between. Reads (/events, /state) go to the event
+// store through the pool. Every error is application/problem+json.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "write-side/commands/group_commit.hpp"
+#include "common/http/server.hpp"
+
+namespace orders::write_side {
+
+struct ApiDeps {
+  CommandPipeline& pipeline;
+  pg::Pool& pool;
+  log::Logger& log;
+  metrics::Registry& metrics;
+  // /readyz: extra readiness (e.g. the relay reaches NATS). Empty: always ready.
+  std::function<bool()> extra_ready;
+};
+
+class WriteApi {
+ public:
+  explicit WriteApi(ApiDeps deps);
+  // Registers every route with its auth scope (command / query / admin / public).
+  void register_routes(http::Router& router);
+
+  // The response of a pipeline outcome (also what an Idempotency-Key stores).
+  static StoredResponse render(const std::string& order_id, bool created, const Outcome& outcome);
+
+  void create_order(const http::Request& req, http::Respond respond);
+  void add_item(const http::Request& req, http::Respond respond);
+  void remove_item(const http::Request& req, http::Respond respond);
+  void confirm(const http::Request& req, http::Respond respond);
+  void ship(const http::Request& req, http::Respond respond);
+  void deliver(const http::Request& req, http::Respond respond);
+  http::Response events(const http::Request& req);
+  http::Response state(const http::Request& req);
+  http::Response healthz(const http::Request& req);
+  http::Response readyz(const http::Request& req);
+  http::Response metrics(const http::Request& req);
+
+ private:
+  // Common tail of every command: If-Match, Idempotency-Key, submit; respond is called with the
+  // mapped outcome from the committer thread once the command is decided (and committed).
+  void submit(const http::Request& req, std::string order_id, domain::Command command, bool created,
+              http::Respond respond);
+  http::Response invalid(const http::Request& req, std::string_view command, std::string_view detail);
+
+  ApiDeps deps_;
+  std::atomic<bool> migrations_ok_{false};
+};
+
+}  // namespace orders::write_side
