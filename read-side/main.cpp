@@ -1,10 +1,10 @@
 // read-side: the query service and projector. Only wiring: settings, subcommand, run.
+#include <malloc.h>
+#include <unistd.h>
+
 #include <iostream>
 #include <string>
 #include <vector>
-
-#include <malloc.h>
-#include <unistd.h>
 
 #include "common/config/settings.hpp"
 #include "common/http/server.hpp"
@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   }
   try {
     auto settings = config::Settings::from_env(read_side::setting_specs());
-    settings.one_of("LOG_LEVEL", {"debug", "info", "warn", "error"});  // parse_level alone falls back to info
+    settings.one_of("LOG_LEVEL",
+                    {"debug", "info", "warn", "error"});  // parse_level alone falls back to info
     log::Logger logger("read-side", log::parse_level(settings.str("LOG_LEVEL")));
     if (command == "serve") {
       // Before any thread starts, so that all inherit the mask and SIGTERM waits for the sigwait

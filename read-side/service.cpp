@@ -5,18 +5,18 @@
 
 #include <pqxx/pqxx>
 
-#include "read-side/bus/jetstream.hpp"
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/pool.hpp"
-#include "read-side/projector/view_store.hpp"
+#include "read-side/bus/jetstream.hpp"
 #include "read-side/projector/context.hpp"
 #include "read-side/projector/coordinator.hpp"
+#include "read-side/projector/view_store.hpp"
+#include "read-side/query/query_api.hpp"
 #include "read-side/read_your_writes/apply_listener.hpp"
 #include "read-side/read_your_writes/apply_notifier.hpp"
-#include "read-side/query/query_api.hpp"
 #include "read-side/settings.hpp"
 
 namespace orders::read_side {
@@ -24,10 +24,11 @@ namespace orders::read_side {
 ProjectorMetrics::ProjectorMetrics(metrics::Registry& r)
     : applied_orders(r.counter("projector_events_applied_total", "Events applied by a projection",
                                {{"projection", "orders"}})),
-      applied_customers(r.counter("projector_events_applied_total", "Events applied by a projection",
-                                  {{"projection", "customers"}})),
+      applied_customers(r.counter("projector_events_applied_total",
+                                  "Events applied by a projection", {{"projection", "customers"}})),
       duplicates(r.counter("projector_duplicates_total", "Bus events skipped as already applied")),
-      gap_filled(r.counter("projector_gap_filled_total", "Events read from the event store to close a gap")),
+      gap_filled(r.counter("projector_gap_filled_total",
+                           "Events read from the event store to close a gap")),
       failures(r.counter("projector_batch_failures_total", "Batches that failed and were retried")),
       batch_seconds(r.histogram("projector_batch_seconds", "Time to apply and commit one batch")),
       batch_size(r.histogram("projector_batch_size", "Events per applied batch", {},
@@ -45,7 +46,8 @@ ProjectorMetrics::ProjectorMetrics(metrics::Registry& r)
                                    {{"projection", "customers"}})),
       lag_seconds_orders(r.gauge("projector_lag_seconds", "Age of the oldest event not yet applied",
                                  {{"projection", "orders"}})),
-      lag_seconds_customers(r.gauge("projector_lag_seconds", "Age of the oldest event not yet applied",
+      lag_seconds_customers(r.gauge("projector_lag_seconds",
+                                    "Age of the oldest event not yet applied",
                                     {{"projection", "customers"}})) {}
 
 namespace {
@@ -104,14 +106,21 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   options.worker_threads = static_cast<std::size_t>(settings.integer("HTTP_WORKERS", 1, 4096));
   options.service_name = "read-side";
   options.tokens = {{"query", settings.str("QUERY_TOKEN")}, {"admin", settings.str("ADMIN_TOKEN")}};
-  if (options.tokens["query"].empty()) logger.warn("QUERY_TOKEN is empty: queries need no authentication");
-  if (options.tokens["admin"].empty()) logger.warn("ADMIN_TOKEN is empty: /metrics needs no authentication");
+  if (options.tokens["query"].empty())
+    logger.warn("QUERY_TOKEN is empty: queries need no authentication");
+  if (options.tokens["admin"].empty())
+    logger.warn("ADMIN_TOKEN is empty: /metrics needs no authentication");
   http::Server server(options, make_query_router(api), logger, registry);
 
-  ProjectorContext ctx{url, bus, notifier, logger, projector_metrics,
+  ProjectorContext ctx{url,
+                       bus,
+                       notifier,
+                       logger,
+                       projector_metrics,
                        static_cast<int>(settings.integer("PROJECTOR_BATCH", 1, 10000))};
   ctx.appliers = static_cast<int>(settings.integer("PROJECTOR_APPLIERS", 1, 16));
-  ctx.group_delay = std::chrono::milliseconds(settings.integer("PROJECTOR_GROUP_DELAY_MS", 0, 1000));
+  ctx.group_delay =
+      std::chrono::milliseconds(settings.integer("PROJECTOR_GROUP_DELAY_MS", 0, 1000));
   {
     // Own notifications carry this token and are ignored by the own listener.
     const auto token = make_replica_token();

@@ -12,17 +12,22 @@ std::vector<config::SettingSpec> setting_specs() {
        "PostgreSQL (query tables and the event store)"},
       {"NATS_URL", "nats://127.0.0.1:4222", "NATS server with JetStream"},
       {"NATS_STREAM", "ORDERS", "JetStream stream of order events (subjects <lower>.events.<p>)"},
-      {"PG_POOL_SIZE", "16", "Postgres connections for queries (the projector uses its own: 1 + PROJECTOR_APPLIERS)"},
+      {"PG_POOL_SIZE", "16",
+       "Postgres connections for queries (the projector uses its own: 1 + PROJECTOR_APPLIERS)"},
       {"HTTP_WORKERS", "64", "Concurrent request handlers"},
-      {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled query connection, ms (0 = none)"},
+      {"PG_STATEMENT_TIMEOUT_MS", "5000",
+       "statement_timeout of every pooled query connection, ms (0 = none)"},
       {"LOG_LEVEL", "info", "debug, info, warn or error"},
       {"REPLICA_ID", "", "Name of this replica (empty: <hostname>-<pid>)"},
       {"PROJECTOR_BATCH", "5000",
-       "Events fetched per partition batch (the batches pending from every owned partition are applied in one transaction)"},
+       "Events fetched per partition batch (the batches pending from every owned partition are "
+       "applied in one transaction)"},
       {"PROJECTOR_APPLIERS", "2",
-       "Group appliers per replica: each has one Postgres connection holding the locks of its partitions (p mod N) and applies their pending batches in one transaction"},
+       "Group appliers per replica: each has one Postgres connection holding the locks of its "
+       "partitions (p mod N) and applies their pending batches in one transaction"},
       {"PROJECTOR_GROUP_DELAY_MS", "3",
-       "An applier starts its next group at most this often unless every partition it holds has a batch waiting (fewer, larger transactions at low rates; 0: apply at once)"},
+       "An applier starts its next group at most this often unless every partition it holds has a "
+       "batch waiting (fewer, larger transactions at low rates; 0: apply at once)"},
       {"QUERY_TOKEN", "", "Bearer token for queries (empty: no auth)"},
       {"ADMIN_TOKEN", "", "Bearer token for /metrics and admin (empty: no auth)"},
   };

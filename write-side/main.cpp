@@ -7,19 +7,19 @@
 #include <thread>
 
 #include "common/config/settings.hpp"
-#include "write-side/store/event_store.hpp"
-#include "write-side/commands/group_commit.hpp"
 #include "common/http/server.hpp"
-#include "write-side/api/http_api.hpp"
-#include "write-side/store/idempotency_janitor.hpp"
 #include "common/log/crash_report.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
-#include "write-side/relay/outbox_relay.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/notify_broadcaster.hpp"
 #include "common/pg/pool.hpp"
+#include "write-side/api/http_api.hpp"
+#include "write-side/commands/group_commit.hpp"
+#include "write-side/relay/outbox_relay.hpp"
 #include "write-side/settings.hpp"
+#include "write-side/store/event_store.hpp"
+#include "write-side/store/idempotency_janitor.hpp"
 
 namespace {
 
@@ -64,10 +64,12 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   write_side::PipelineOptions po;
   po.group_commit = settings.boolean("GROUP_COMMIT");
   po.max_batch = static_cast<std::size_t>(settings.integer("GROUP_COMMIT_MAX_BATCH", 1, 10000));
-  po.committers = po.group_commit
-                      ? static_cast<std::size_t>(settings.integer("GROUP_COMMIT_CONNECTIONS", 1, 64))
-                      : std::max<std::size_t>(1, pool_size - 2);
-  po.commit_delay = std::chrono::microseconds(settings.integer("GROUP_COMMIT_DELAY_US", 0, 1'000'000));
+  po.committers =
+      po.group_commit
+          ? static_cast<std::size_t>(settings.integer("GROUP_COMMIT_CONNECTIONS", 1, 64))
+          : std::max<std::size_t>(1, pool_size - 2);
+  po.commit_delay =
+      std::chrono::microseconds(settings.integer("GROUP_COMMIT_DELAY_US", 0, 1'000'000));
   po.cache_size = static_cast<std::size_t>(settings.integer("CACHE_SIZE", 0, 100'000'000));
   po.snapshot_every = settings.integer("SNAPSHOT_EVERY", 0, 1'000'000'000);
   // Declared before the pipeline: its commit listener uses them until the pipeline is gone.
@@ -96,9 +98,10 @@ int serve(const config::Settings& settings, log::Logger& logger) {
     });
   }
 
-
   write_side::IdempotencyJanitor janitor(
-      pool, std::chrono::hours(std::max<std::int64_t>(24, settings.integer("IDEMPOTENCY_RETENTION_HOURS", 24, 100'000))),
+      pool,
+      std::chrono::hours(
+          std::max<std::int64_t>(24, settings.integer("IDEMPOTENCY_RETENTION_HOURS", 24, 100'000))),
       logger);
 
   write_side::ApiDeps deps{pipeline, pool, logger, registry, {}};
@@ -115,7 +118,8 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   so.port = static_cast<std::uint16_t>(settings.integer("WRITE_PORT", 0, 65535));
   so.io_threads = static_cast<std::size_t>(settings.integer("HTTP_IO_THREADS", 1, 64));
   so.worker_threads = static_cast<std::size_t>(settings.integer("HTTP_WORKERS", 1, 4096));
-  so.max_connections = static_cast<std::size_t>(settings.integer("HTTP_MAX_CONNECTIONS", 1, 1'000'000));
+  so.max_connections =
+      static_cast<std::size_t>(settings.integer("HTTP_MAX_CONNECTIONS", 1, 1'000'000));
   so.body_limit = static_cast<std::size_t>(settings.integer("BODY_LIMIT_BYTES", 1, 1LL << 31));
   so.service_name = "write-side";
   for (const char* scope : {"command", "query", "admin"}) {
@@ -125,7 +129,8 @@ int serve(const config::Settings& settings, log::Logger& logger) {
     so.tokens[scope] = settings.str(env);
   }
   if (so.tokens["command"].empty() && so.tokens["query"].empty() && so.tokens["admin"].empty()) {
-    logger.warn("authentication is OFF: set COMMAND_TOKEN, QUERY_TOKEN and ADMIN_TOKEN to require tokens");
+    logger.warn(
+        "authentication is OFF: set COMMAND_TOKEN, QUERY_TOKEN and ADMIN_TOKEN to require tokens");
   }
 
   pipeline.start();
@@ -133,14 +138,17 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   janitor.start();
   http::Server server(so, std::move(router), logger, registry);
   server.start();
-  logger.info("write-side listening",
-              {{"address", so.address}, {"port", server.port()}, {"group_commit", po.group_commit},
-               {"max_batch", po.max_batch}, {"committers", po.committers}, {"cache_size", po.cache_size}});
+  logger.info("write-side listening", {{"address", so.address},
+                                       {"port", server.port()},
+                                       {"group_commit", po.group_commit},
+                                       {"max_batch", po.max_batch},
+                                       {"committers", po.committers},
+                                       {"cache_size", po.cache_size}});
 
   http::wait_for_termination_signal();
   logger.info("shutting down: draining requests");
-  server.stop();       // stop accepting; in-flight requests finish (their commands still commit)
-  pipeline.stop();     // finish anything queued and the batches in flight
+  server.stop();    // stop accepting; in-flight requests finish (their commands still commit)
+  pipeline.stop();  // finish anything queued and the batches in flight
   janitor.stop();
   if (relay) relay->stop();
   logger.info("write-side stopped");
@@ -160,7 +168,8 @@ int main(int argc, char** argv) {
       print_help(settings);
       return 0;
     }
-    settings.one_of("LOG_LEVEL", {"debug", "info", "warn", "error"});  // parse_level alone falls back to info
+    settings.one_of("LOG_LEVEL",
+                    {"debug", "info", "warn", "error"});  // parse_level alone falls back to info
     log::Logger logger("write-side", log::parse_level(settings.str("LOG_LEVEL")));
     if (command == "migrate") return migrate(settings, logger);
     if (command == "serve") return serve(settings, logger);

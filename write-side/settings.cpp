@@ -11,7 +11,8 @@ std::vector<config::SettingSpec> setting_specs() {
       {"NATS_STREAM", "ORDERS", "JetStream stream the relay publishes to"},
       {"PG_POOL_SIZE", "16", "PostgreSQL connections in the pool (committers + queries)"},
       {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled connection, ms"},
-      {"HTTP_WORKERS", "64", "Threads running blocking request handlers (queries, health; not commands)"},
+      {"HTTP_WORKERS", "64",
+       "Threads running blocking request handlers (queries, health; not commands)"},
       {"HTTP_IO_THREADS", "2", "Threads doing socket I/O"},
       {"HTTP_MAX_CONNECTIONS", "1024", "Open client connections beyond which new ones get 503"},
       {"BODY_LIMIT_BYTES", "1048576", "Largest request body; above it 413"},
@@ -22,12 +23,15 @@ std::vector<config::SettingSpec> setting_specs() {
        "single-command transactions (default then: PG_POOL_SIZE - 2)"},
       {"GROUP_COMMIT_DELAY_US", "0",
        "A group-commit batch of fewer than 16 commands waits until its oldest command is this old "
-       "(fewer, larger transactions for many independent low-rate clients; every command then waits "
+       "(fewer, larger transactions for many independent low-rate clients; every command then "
+       "waits "
        "up to this long, so closed-loop clients slow down: 0, the default, commits at once)"},
       {"CACHE_SIZE", "100000", "Aggregates (orders) kept in memory; 0 turns the cache off"},
-      {"SNAPSHOT_EVERY", "100", "Snapshot an order every N events, and when its load folded N or more (0: off)"},
+      {"SNAPSHOT_EVERY", "100",
+       "Snapshot an order every N events, and when its load folded N or more (0: off)"},
       {"IDEMPOTENCY_RETENTION_HOURS", "48", "Idempotency keys are kept at least this long (>= 24)"},
-      {"RELAY_ENABLED", "on", "Run the outbox relay (Postgres outbox -> NATS JetStream) in-process"},
+      {"RELAY_ENABLED", "on",
+       "Run the outbox relay (Postgres outbox -> NATS JetStream) in-process"},
       {"LOG_LEVEL", "info", "debug, info, warn or error"},
       {"COMMAND_TOKEN", "", "Bearer token for commands (empty: no auth)"},
       {"QUERY_TOKEN", "", "Bearer token for /events and /state (empty: no auth)"},

@@ -69,7 +69,8 @@ std::optional<ValidationError> validate_id(std::string_view what, std::string_vi
 namespace {
 
 // Reads a required (or optional) id field; returns an error or the value ("" if optional+absent).
-std::variant<std::string, ValidationError> id_field(const json& body, const char* key, bool required) {
+std::variant<std::string, ValidationError> id_field(const json& body, const char* key,
+                                                    bool required) {
   auto it = body.find(key);
   if (it == body.end() || (!required && it->is_null())) {
     if (required) return ValidationError{std::string(key) + " is required"};
@@ -96,7 +97,8 @@ std::optional<d::Cents> parse_price(const json& v) {
   if (v.is_string()) {
     cents = d::parse_decimal_cents(v.get_ref<const std::string&>());
   } else if (v.is_number_unsigned() || v.is_number_integer()) {
-    if (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() < 0) return std::nullopt;
+    if (v.is_number_integer() && !v.is_number_unsigned() && v.get<std::int64_t>() < 0)
+      return std::nullopt;
     const auto whole = v.get<std::uint64_t>();
     if (whole > static_cast<std::uint64_t>(d::kMaxPriceCents / 100)) return std::nullopt;
     cents = static_cast<d::Cents>(whole) * 100;
@@ -116,9 +118,10 @@ Parsed<d::AddItem> parse_add_item(const json& body) {
   auto q = body.find("quantity");
   if (q == body.end()) return ValidationError{"quantity is required"};
   if (!q->is_number_integer()) return ValidationError{"quantity must be a JSON integer"};
-  const bool in_range = q->is_number_unsigned()
-                            ? q->get<std::uint64_t>() <= static_cast<std::uint64_t>(d::kMaxItemQuantity)
-                            : (q->get<std::int64_t>() >= 1 && q->get<std::int64_t>() <= d::kMaxItemQuantity);
+  const bool in_range =
+      q->is_number_unsigned()
+          ? q->get<std::uint64_t>() <= static_cast<std::uint64_t>(d::kMaxItemQuantity)
+          : (q->get<std::int64_t>() >= 1 && q->get<std::int64_t>() <= d::kMaxItemQuantity);
   if (!in_range || (q->is_number_unsigned() && q->get<std::uint64_t>() == 0)) {
     return ValidationError{"quantity must be an integer from 1 to 1000000"};
   }
@@ -130,8 +133,7 @@ Parsed<d::AddItem> parse_add_item(const json& body) {
   }
   auto cents = parse_price(*p);
   if (!cents) {
-    return ValidationError{
-        "price must be from 0 to 1000000.00 with at most 2 decimal places"};
+    return ValidationError{"price must be from 0 to 1000000.00 with at most 2 decimal places"};
   }
   return d::AddItem{std::get<std::string>(product_id), q->get<std::int64_t>(), *cents};
 }

@@ -25,7 +25,8 @@ Parsed<nlohmann::json> parse_body(std::string_view body, bool allow_empty);
 
 // {"order_id"?, "customer_id"}; order_id empty -> caller generates one (returned as "").
 Parsed<domain::CreateOrder> parse_create_order(const nlohmann::json& body);
-// {"product_id", "quantity" (JSON integer 1..1e6), "price" (number or decimal string, <= 2 dp, 0..1e6)}
+// {"product_id", "quantity" (JSON integer 1..1e6), "price" (number or decimal string, <= 2 dp,
+// 0..1e6)}
 Parsed<domain::AddItem> parse_add_item(const nlohmann::json& body);
 // {"tracking_number"}
 Parsed<domain::ShipOrder> parse_ship_order(const nlohmann::json& body);

@@ -9,33 +9,43 @@ namespace orders::codec {
 using nlohmann::json;
 namespace d = orders::domain;
 
-int current_schema_version(std::string_view type) { return type == "OrderItemAdded" ? 2 : 1; }
+int current_schema_version(std::string_view type) {
+  return type == "OrderItemAdded" ? 2 : 1;
+}
 
 json encode_event_data(const d::Event& e) {
-  return std::visit(
-      d::Overloaded{
-          [](const d::OrderCreated& x) {
-            return json{{"order_id", x.order_id}, {"customer_id", x.customer_id}};
-          },
-          [](const d::OrderItemAdded& x) {
-            return json{{"product_id", x.product_id}, {"quantity", x.quantity}, {"price_cents", x.price}};
-          },
-          [](const d::OrderItemRemoved& x) { return json{{"product_id", x.product_id}}; },
-          [](const d::OrderConfirmed&) { return json::object(); },
-          [](const d::OrderShipped& x) { return json{{"tracking_number", x.tracking_number}}; },
-          [](const d::OrderDelivered&) { return json::object(); },
-      },
-      e);
+  return std::visit(d::Overloaded{
+                        [](const d::OrderCreated& x) {
+                          return json{{"order_id", x.order_id}, {"customer_id", x.customer_id}};
+                        },
+                        [](const d::OrderItemAdded& x) {
+                          return json{{"product_id", x.product_id},
+                                      {"quantity", x.quantity},
+                                      {"price_cents", x.price}};
+                        },
+                        [](const d::OrderItemRemoved& x) {
+                          return json{{"product_id", x.product_id}};
+                        },
+                        [](const d::OrderConfirmed&) { return json::object(); },
+                        [](const d::OrderShipped& x) {
+                          return json{{"tracking_number", x.tracking_number}};
+                        },
+                        [](const d::OrderDelivered&) { return json::object(); },
+                    },
+                    e);
 }
 
 namespace {
 
-bool is_int(const json& v) { return v.is_number_integer(); }  // signed or unsigned, not float
+bool is_int(const json& v) {
+  return v.is_number_integer();
+}  // signed or unsigned, not float
 
 // OrderItemAdded v1 -> v2: "price" float dollars -> "price_cents" integer cents.
 std::variant<json, DecodeError> item_added_v1_to_v2(json data) {
   auto it = data.find("price");
-  if (it == data.end() || !it->is_number()) return DecodeError{"OrderItemAdded v1 without numeric price"};
+  if (it == data.end() || !it->is_number())
+    return DecodeError{"OrderItemAdded v1 without numeric price"};
   const double dollars = it->get<double>();
   if (!std::isfinite(dollars) || dollars < 0 || dollars > 1e7) {
     return DecodeError{"OrderItemAdded v1 price out of range"};
@@ -57,7 +67,8 @@ std::variant<json, DecodeError> upcast(std::string_view type, int schema_version
   // The chain: each step lifts one version. Add a step here when a type gains a version.
   while (schema_version < current) {
     std::variant<json, DecodeError> next = DecodeError{"no upcaster"};
-    if (type == "OrderItemAdded" && schema_version == 1) next = item_added_v1_to_v2(std::move(data));
+    if (type == "OrderItemAdded" && schema_version == 1)
+      next = item_added_v1_to_v2(std::move(data));
     if (auto* err = std::get_if<DecodeError>(&next)) return *err;
     data = std::get<json>(std::move(next));
     ++schema_version;

@@ -49,7 +49,8 @@ bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
 }  // namespace
 
 std::int64_t unix_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -125,7 +126,8 @@ std::optional<std::int64_t> parse_rfc3339_us(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  const std::int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  const std::int64_t days =
+      days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   const std::int64_t secs = days * 86400 + hour * 3600 + minute * 60 + second - offset_secs;
   return secs * 1'000'000 + micros;
 }
@@ -204,12 +206,27 @@ class WireScanner {
       bool ok = false;
       std::string_view sv;
       switch (bit) {
-        case kEventId: ok = string(sv); e.event_id = sv; break;
-        case kStreamId: ok = string(sv); e.stream_id = sv; break;
-        case kType: ok = string(sv); e.type = sv; break;
-        case kVersion: ok = integer(e.version); break;
-        case kPosition: ok = integer(e.position); break;
-        case kRecordedAt: ok = integer(e.recorded_at_us); break;
+        case kEventId:
+          ok = string(sv);
+          e.event_id = sv;
+          break;
+        case kStreamId:
+          ok = string(sv);
+          e.stream_id = sv;
+          break;
+        case kType:
+          ok = string(sv);
+          e.type = sv;
+          break;
+        case kVersion:
+          ok = integer(e.version);
+          break;
+        case kPosition:
+          ok = integer(e.position);
+          break;
+        case kRecordedAt:
+          ok = integer(e.recorded_at_us);
+          break;
         case kSchemaVersion: {
           std::int64_t v = 0;
           ok = integer(v) && v >= INT32_MIN && v <= INT32_MAX;
@@ -227,8 +244,12 @@ class WireScanner {
           }
           break;
         }
-        case kData: ok = object(e.data); break;
-        case kMetadata: ok = object(e.metadata); break;
+        case kData:
+          ok = object(e.data);
+          break;
+        case kMetadata:
+          ok = object(e.metadata);
+          break;
       }
       if (!ok) return std::nullopt;
       ws();
@@ -245,9 +266,18 @@ class WireScanner {
 
  private:
   enum : unsigned {
-    kEventId = 1, kStreamId = 2, kVersion = 4, kPosition = 8, kGlobalPosition = 16, kType = 32,
-    kSchemaVersion = 64, kRecordedAt = 128, kData = 256, kMetadata = 512,
-    kRequired = kEventId | kStreamId | kVersion | kPosition | kType | kSchemaVersion | kRecordedAt | kData,
+    kEventId = 1,
+    kStreamId = 2,
+    kVersion = 4,
+    kPosition = 8,
+    kGlobalPosition = 16,
+    kType = 32,
+    kSchemaVersion = 64,
+    kRecordedAt = 128,
+    kData = 256,
+    kMetadata = 512,
+    kRequired =
+        kEventId | kStreamId | kVersion | kPosition | kType | kSchemaVersion | kRecordedAt | kData,
   };
   static unsigned field_bit(std::string_view k) {
     if (k == "event_id") return kEventId;
@@ -269,7 +299,8 @@ class WireScanner {
     return true;
   }
   void ws() {
-    while (i_ < b_.size() && (b_[i_] == ' ' || b_[i_] == '\n' || b_[i_] == '\r' || b_[i_] == '\t')) ++i_;
+    while (i_ < b_.size() && (b_[i_] == ' ' || b_[i_] == '\n' || b_[i_] == '\r' || b_[i_] == '\t'))
+      ++i_;
   }
   // "..." of printable ASCII without escapes (anything else: the full parse).
   bool string(std::string_view& out) {
@@ -348,7 +379,8 @@ std::optional<RecordedEvent> parse_wire_json_fully(std::string_view body) {
     e.type = j.at("type").get<std::string>();
     e.schema_version = j.at("schema_version").get<int>();
     e.recorded_at_us = j.at("recorded_at_us").get<std::int64_t>();
-    e.data = std::move(j.at("data"));  // moved, not copied: the projector decodes thousands per second
+    e.data =
+        std::move(j.at("data"));  // moved, not copied: the projector decodes thousands per second
     if (auto m = j.find("metadata"); m != j.end()) {
       e.metadata = std::move(*m);
     } else {

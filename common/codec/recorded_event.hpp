@@ -11,15 +11,15 @@
 namespace orders::codec {
 
 struct RecordedEvent {
-  std::string event_id;     // UUID text
-  std::string stream_id;    // the order id
-  std::int64_t version = 0; // 1-based within the stream
+  std::string event_id;       // UUID text
+  std::string stream_id;      // the order id
+  std::int64_t version = 0;   // 1-based within the stream
   std::int64_t position = 0;  // store position (unique, increasing within a stream)
   std::optional<std::int64_t> global_position;  // dense commit order, once the relay sequenced it
   std::string type;
-  int schema_version = 0;   // as stored (before upcasting)
+  int schema_version = 0;           // as stored (before upcasting)
   std::int64_t recorded_at_us = 0;  // microseconds since the Unix epoch, UTC
-  nlohmann::json data;      // as stored (before upcasting)
+  nlohmann::json data;              // as stored (before upcasting)
   nlohmann::json metadata;
 };
 
@@ -46,7 +46,8 @@ namespace orders::codec {
 inline constexpr int kPartitions = 16;
 // Stable FNV-1a 64 of the order id, modulo kPartitions.
 int partition_of(std::string_view order_id);
-std::string subject_for(std::string_view subject_prefix, std::string_view order_id);  // "orders.events.7"
+std::string subject_for(std::string_view subject_prefix,
+                        std::string_view order_id);  // "orders.events.7"
 
 // {"event_id","stream_id","version","position","global_position","type","schema_version",
 //  "recorded_at_us","data","metadata"}; data as stored (readers upcast).

@@ -23,7 +23,9 @@ json state_to_json(const d::OrderState& s) {
 json state_to_snapshot_json(const d::OrderState& s) {
   json items = json::array();
   for (const auto& item : s.items) {
-    items.push_back({{"product_id", item.product_id}, {"quantity", item.quantity}, {"price_cents", item.price}});
+    items.push_back({{"product_id", item.product_id},
+                     {"quantity", item.quantity},
+                     {"price_cents", item.price}});
   }
   return {{"order_id", s.order_id},
           {"customer_id", s.customer_id},
@@ -39,7 +41,8 @@ std::optional<d::OrderState> state_from_snapshot_json(const json& j) {
     s.order_id = j.at("order_id").get<std::string>();
     s.customer_id = j.at("customer_id").get<std::string>();
     const int status = j.at("status").get<int>();
-    if (status < static_cast<int>(d::Status::None) || status > static_cast<int>(d::Status::Delivered))
+    if (status < static_cast<int>(d::Status::None) ||
+        status > static_cast<int>(d::Status::Delivered))
       return std::nullopt;
     s.status = static_cast<d::Status>(status);
     for (const auto& item : j.at("items")) {

@@ -48,7 +48,8 @@ void Worker::stop() {
 
 std::chrono::milliseconds Backoff::next() {
   const auto now = next_;
-  const auto grown = std::chrono::milliseconds(static_cast<std::int64_t>(static_cast<double>(next_.count()) * factor_));
+  const auto grown = std::chrono::milliseconds(
+      static_cast<std::int64_t>(static_cast<double>(next_.count()) * factor_));
   next_ = std::min(std::max(grown, next_ + std::chrono::milliseconds(1)), max_);
   return now;
 }

@@ -31,7 +31,8 @@ std::string default_label(const SettingSpec& spec) {
 
 Settings::Settings(std::vector<SettingSpec> specs) : specs_(std::move(specs)) {
   for (const auto& spec : specs_) {
-    if (values_.count(spec.env) != 0) throw ConfigError("setting " + spec.env + " is declared twice");
+    if (values_.count(spec.env) != 0)
+      throw ConfigError("setting " + spec.env + " is declared twice");
     values_[spec.env] = spec.default_value;
   }
 }
@@ -52,7 +53,8 @@ std::string Settings::str(const std::string& env) const {
   return it->second;
 }
 
-std::string Settings::one_of(const std::string& env, const std::vector<std::string>& allowed) const {
+std::string Settings::one_of(const std::string& env,
+                             const std::vector<std::string>& allowed) const {
   const std::string value = str(env);
   std::string list;
   for (const auto& a : allowed) {
@@ -73,8 +75,8 @@ std::int64_t Settings::integer(const std::string& env, std::int64_t min, std::in
     throw ConfigError(env + "='" + raw + "' is not an integer");
   }
   if (value < min || value > max) {
-    throw ConfigError(env + "=" + std::to_string(value) + " is out of range [" + std::to_string(min) +
-                      ", " + std::to_string(max) + "]");
+    throw ConfigError(env + "=" + std::to_string(value) + " is out of range [" +
+                      std::to_string(min) + ", " + std::to_string(max) + "]");
   }
   return value;
 }

@@ -38,8 +38,8 @@ std::optional<Cents> parse_decimal_cents(std::string_view text) {
 std::string format_cents(Cents cents) {
   const bool negative = cents < 0;
   // Work in unsigned to survive INT64_MIN.
-  unsigned long long magnitude =
-      negative ? 0ULL - static_cast<unsigned long long>(cents) : static_cast<unsigned long long>(cents);
+  unsigned long long magnitude = negative ? 0ULL - static_cast<unsigned long long>(cents)
+                                          : static_cast<unsigned long long>(cents);
   // Appended piecewise: GCC 12 at -O3 reports a false -Wrestrict on chained string operator+.
   std::string out;
   if (negative) out.push_back('-');

@@ -6,11 +6,16 @@ namespace orders::domain {
 
 std::string_view to_string(Status s) {
   switch (s) {
-    case Status::None: return "None";
-    case Status::Draft: return "Draft";
-    case Status::Confirmed: return "Confirmed";
-    case Status::Shipped: return "Shipped";
-    case Status::Delivered: return "Delivered";
+    case Status::None:
+      return "None";
+    case Status::Draft:
+      return "Draft";
+    case Status::Confirmed:
+      return "Confirmed";
+    case Status::Shipped:
+      return "Shipped";
+    case Status::Delivered:
+      return "Delivered";
   }
   return "None";
 }
@@ -22,15 +27,16 @@ Cents total_cents(const OrderState& s) {
 }
 
 std::string_view event_type(const Event& e) {
-  return std::visit(Overloaded{
-                        [](const OrderCreated&) { return std::string_view{"OrderCreated"}; },
-                        [](const OrderItemAdded&) { return std::string_view{"OrderItemAdded"}; },
-                        [](const OrderItemRemoved&) { return std::string_view{"OrderItemRemoved"}; },
-                        [](const OrderConfirmed&) { return std::string_view{"OrderConfirmed"}; },
-                        [](const OrderShipped&) { return std::string_view{"OrderShipped"}; },
-                        [](const OrderDelivered&) { return std::string_view{"OrderDelivered"}; },
-                    },
-                    e);
+  return std::visit(
+      Overloaded{
+          [](const OrderCreated&) { return std::string_view{"OrderCreated"}; },
+          [](const OrderItemAdded&) { return std::string_view{"OrderItemAdded"}; },
+          [](const OrderItemRemoved&) { return std::string_view{"OrderItemRemoved"}; },
+          [](const OrderConfirmed&) { return std::string_view{"OrderConfirmed"}; },
+          [](const OrderShipped&) { return std::string_view{"OrderShipped"}; },
+          [](const OrderDelivered&) { return std::string_view{"OrderDelivered"}; },
+      },
+      e);
 }
 
 std::string_view command_name(const Command& c) {
@@ -47,15 +53,24 @@ std::string_view command_name(const Command& c) {
 
 std::string_view to_string(RejectionCode c) {
   switch (c) {
-    case RejectionCode::OrderNotFound: return "order-not-found";
-    case RejectionCode::AlreadyExists: return "order-already-exists";
-    case RejectionCode::NotDraft: return "order-not-draft";
-    case RejectionCode::ItemNotInOrder: return "item-not-in-order";
-    case RejectionCode::NoItems: return "order-has-no-items";
-    case RejectionCode::NotConfirmed: return "order-not-confirmed";
-    case RejectionCode::NotShipped: return "order-not-shipped";
-    case RejectionCode::PriceMismatch: return "price-mismatch";
-    case RejectionCode::QuantityTooLarge: return "quantity-too-large";
+    case RejectionCode::OrderNotFound:
+      return "order-not-found";
+    case RejectionCode::AlreadyExists:
+      return "order-already-exists";
+    case RejectionCode::NotDraft:
+      return "order-not-draft";
+    case RejectionCode::ItemNotInOrder:
+      return "item-not-in-order";
+    case RejectionCode::NoItems:
+      return "order-has-no-items";
+    case RejectionCode::NotConfirmed:
+      return "order-not-confirmed";
+    case RejectionCode::NotShipped:
+      return "order-not-shipped";
+    case RejectionCode::PriceMismatch:
+      return "price-mismatch";
+    case RejectionCode::QuantityTooLarge:
+      return "quantity-too-large";
   }
   return "rejected";
 }
@@ -63,14 +78,18 @@ std::string_view to_string(RejectionCode c) {
 int http_status(RejectionCode c) {
   switch (c) {
     case RejectionCode::OrderNotFound:
-    case RejectionCode::ItemNotInOrder: return 404;
-    default: return 409;
+    case RejectionCode::ItemNotInOrder:
+      return 404;
+    default:
+      return 409;
   }
 }
 
 namespace {
 
-Rejection reject(RejectionCode code, std::string detail) { return Rejection{code, std::move(detail)}; }
+Rejection reject(RejectionCode code, std::string detail) {
+  return Rejection{code, std::move(detail)};
+}
 
 const Item* find_item(const OrderState& s, std::string_view product_id) {
   auto it = std::find_if(s.items.begin(), s.items.end(),
@@ -141,33 +160,33 @@ Decision decide(const Command& command, const OrderState& state) {
 }
 
 OrderState evolve(OrderState state, const Event& event) {
-  std::visit(Overloaded{
-                 [&](const OrderCreated& e) {
-                   state.order_id = e.order_id;
-                   state.customer_id = e.customer_id;
-                   state.status = Status::Draft;
-                 },
-                 [&](const OrderItemAdded& e) {
-                   auto it = std::find_if(state.items.begin(), state.items.end(),
-                                          [&](const Item& i) { return i.product_id == e.product_id; });
-                   if (it == state.items.end()) {
-                     state.items.push_back(Item{e.product_id, e.quantity, e.price});
-                   } else {
-                     it->quantity += e.quantity;
-                   }
-                 },
-                 [&](const OrderItemRemoved& e) {
-                   std::erase_if(state.items,
-                                 [&](const Item& i) { return i.product_id == e.product_id; });
-                 },
-                 [&](const OrderConfirmed&) { state.status = Status::Confirmed; },
-                 [&](const OrderShipped& e) {
-                   state.status = Status::Shipped;
-                   state.tracking_number = e.tracking_number;
-                 },
-                 [&](const OrderDelivered&) { state.status = Status::Delivered; },
-             },
-             event);
+  std::visit(
+      Overloaded{
+          [&](const OrderCreated& e) {
+            state.order_id = e.order_id;
+            state.customer_id = e.customer_id;
+            state.status = Status::Draft;
+          },
+          [&](const OrderItemAdded& e) {
+            auto it = std::find_if(state.items.begin(), state.items.end(),
+                                   [&](const Item& i) { return i.product_id == e.product_id; });
+            if (it == state.items.end()) {
+              state.items.push_back(Item{e.product_id, e.quantity, e.price});
+            } else {
+              it->quantity += e.quantity;
+            }
+          },
+          [&](const OrderItemRemoved& e) {
+            std::erase_if(state.items, [&](const Item& i) { return i.product_id == e.product_id; });
+          },
+          [&](const OrderConfirmed&) { state.status = Status::Confirmed; },
+          [&](const OrderShipped& e) {
+            state.status = Status::Shipped;
+            state.tracking_number = e.tracking_number;
+          },
+          [&](const OrderDelivered&) { state.status = Status::Delivered; },
+      },
+      event);
   ++state.version;
   return state;
 }

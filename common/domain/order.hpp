@@ -82,7 +82,8 @@ struct ShipOrder {
   std::string tracking_number;
 };
 struct DeliverOrder {};
-using Command = std::variant<CreateOrder, AddItem, RemoveItem, ConfirmOrder, ShipOrder, DeliverOrder>;
+using Command =
+    std::variant<CreateOrder, AddItem, RemoveItem, ConfirmOrder, ShipOrder, DeliverOrder>;
 std::string_view command_name(const Command& c);  // "CreateOrder", ...
 
 // ---- rejections: rules broken, values not exceptions ----
@@ -104,8 +105,8 @@ struct Rejection {
 std::string_view to_string(RejectionCode c);  // stable slug: "order-not-found", "not-draft", ...
 int http_status(RejectionCode c);             // 404 / 409
 
-inline constexpr std::int64_t kMaxItemQuantity = 1'000'000;     // per command
-inline constexpr std::int64_t kMaxLineQuantity = 1'000'000'000; // per line, after merging adds
+inline constexpr std::int64_t kMaxItemQuantity = 1'000'000;      // per command
+inline constexpr std::int64_t kMaxLineQuantity = 1'000'000'000;  // per line, after merging adds
 
 using Decision = std::variant<std::vector<Event>, Rejection>;
 

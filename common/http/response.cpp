@@ -13,7 +13,8 @@ Response json_response(int status, const nlohmann::json& body) {
   return res;
 }
 
-Response problem(int status, std::string_view slug, std::string_view title, std::string_view detail) {
+Response problem(int status, std::string_view slug, std::string_view title,
+                 std::string_view detail) {
   nlohmann::json body = {{"type", "/problems/" + std::string(slug)},
                          {"title", std::string(title)},
                          {"status", status},

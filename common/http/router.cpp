@@ -64,8 +64,10 @@ bool parse_target(Request& req) {
   if (target.empty() || target.front() != '/') return false;
   const auto qpos = target.find('?');
   std::string_view raw_path = target.substr(0, qpos);
-  std::string_view raw_query = qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
-  if (const auto hash = raw_query.find('#'); hash != std::string_view::npos) raw_query = raw_query.substr(0, hash);
+  std::string_view raw_query =
+      qpos == std::string_view::npos ? std::string_view{} : target.substr(qpos + 1);
+  if (const auto hash = raw_query.find('#'); hash != std::string_view::npos)
+    raw_query = raw_query.substr(0, hash);
   auto path = percent_decode(raw_path, false);
   if (!path) return false;
   req.path = std::move(*path);
@@ -77,7 +79,8 @@ bool parse_target(Request& req) {
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
     auto key = percent_decode(pair.substr(0, eq), true);
-    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+    auto value = percent_decode(
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
     if (!key || !value) return false;
     req.query[std::move(*key)] = std::move(*value);
   }
@@ -97,7 +100,8 @@ void Router::add(std::string method, std::string pattern, Handler handler, std::
   add_route(std::move(route));
 }
 
-void Router::add_async(std::string method, std::string pattern, AsyncHandler handler, std::string scope) {
+void Router::add_async(std::string method, std::string pattern, AsyncHandler handler,
+                       std::string scope) {
   Route route;
   route.method = std::move(method);
   route.pattern = std::move(pattern);
@@ -113,7 +117,8 @@ void Router::add_route(Route route) {
 
 Router::Match Router::match(Request& req) const {
   // Match on the raw (still encoded) path so an encoded "/" inside an id stays inside its segment.
-  std::string_view raw_path = req.target.empty() ? std::string_view(req.path) : std::string_view(req.target);
+  std::string_view raw_path =
+      req.target.empty() ? std::string_view(req.path) : std::string_view(req.target);
   raw_path = raw_path.substr(0, raw_path.find('?'));
   const auto segments = split_path(raw_path);
 
@@ -127,8 +132,10 @@ Router::Match Router::match(Request& req) const {
       const std::string& want = route.segments[i];
       if (is_param(want)) {
         auto decoded = percent_decode(segments[i], false);
-        if (!decoded || decoded->empty()) ok = false;
-        else params[want.substr(1, want.size() - 2)] = std::move(*decoded);
+        if (!decoded || decoded->empty())
+          ok = false;
+        else
+          params[want.substr(1, want.size() - 2)] = std::move(*decoded);
       } else {
         auto decoded = percent_decode(segments[i], false);
         ok = decoded && *decoded == want;

@@ -5,16 +5,17 @@
 #include <signal.h>
 
 #include <array>
-#include <boost/asio.hpp>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <random>
 #include <thread>
 #include <unordered_map>
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
@@ -55,7 +56,7 @@ std::string describe(const std::exception_ptr& ep) {
 }
 
 std::string metric_method(const std::string& m) {
-  static constexpr std::array<std::string_view, 7> known = {"GET",  "POST",    "PUT", "DELETE",
+  static constexpr std::array<std::string_view, 7> known = {"GET",   "POST",    "PUT", "DELETE",
                                                             "PATCH", "OPTIONS", "HEAD"};
   for (auto k : known)
     if (m == k) return m;
@@ -131,7 +132,8 @@ struct Server::Impl {
     while (!stopping.load()) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(ioc), use_tuple);
       if (ec) {
-        if (stopping.load() || !acceptor.is_open() || ec == asio::error::operation_aborted) co_return;
+        if (stopping.load() || !acceptor.is_open() || ec == asio::error::operation_aborted)
+          co_return;
         // EMFILE and friends: back off a little instead of spinning.
         logger.warn("accept failed", {{"error", ec.message()}});
         asio::steady_timer t(accept_strand, std::chrono::milliseconds(50));
@@ -187,8 +189,8 @@ struct Server::Impl {
     stream.socket().close(ec);
   }
 
-  static void set_common(bhttp::response<bhttp::string_body>& out, Response& res, const std::string& request_id,
-                         bool close) {
+  static void set_common(bhttp::response<bhttp::string_body>& out, Response& res,
+                         const std::string& request_id, bool close) {
     out.result(static_cast<unsigned>(res.status));
     out.set(bhttp::field::content_type, res.content_type);
     if (!request_id.empty()) out.set("X-Request-Id", request_id);
@@ -198,8 +200,9 @@ struct Server::Impl {
     out.content_length(out.body().size());
   }
 
-  asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response res, const std::string& request_id,
-                                       unsigned version, bool close) {
+  asio::awaitable<bool> write_response(beast::tcp_stream& stream, Response res,
+                                       const std::string& request_id, unsigned version,
+                                       bool close) {
     bhttp::response<bhttp::string_body> out;
     out.version(version);
     set_common(out, res, request_id, close);
@@ -210,27 +213,33 @@ struct Server::Impl {
 
   asio::awaitable<void> reject_busy(tcp::socket socket) {
     beast::tcp_stream stream(std::move(socket));
-    Response res = with_retry_after(
-        problem(503, "overloaded", "Service unavailable", "the server is at its connection limit; retry later"));
+    Response res = with_retry_after(problem(503, "overloaded", "Service unavailable",
+                                            "the server is at its connection limit; retry later"));
     const std::string rid = new_request_id();
-    logger.warn("connection refused: connection limit", {{"request_id", rid}, {"max_connections", opts.max_connections}});
+    logger.warn("connection refused: connection limit",
+                {{"request_id", rid}, {"max_connections", opts.max_connections}});
     count_request("OTHER", "unmatched", 503, 0.0);
     co_await write_response(stream, std::move(res), rid, 11, true);
     co_await linger_close(stream);
   }
 
-  void count_request(const std::string& method, const std::string& route, int status, double seconds) {
+  void count_request(const std::string& method, const std::string& route, int status,
+                     double seconds) {
     metrics
         .counter("http_requests_total", "HTTP requests by method, route and status",
                  {{"method", method}, {"route", route}, {"status", std::to_string(status)}})
         .inc();
-    metrics.histogram("http_request_duration_seconds", "HTTP request latency by route", {{"route", route}})
+    metrics
+        .histogram("http_request_duration_seconds", "HTTP request latency by route",
+                   {{"route", route}})
         .observe(seconds);
   }
 
-  void access_log(const std::string& request_id, const std::string& method, const std::string& route, int status,
+  void access_log(const std::string& request_id, const std::string& method,
+                  const std::string& route, int status,
                   std::chrono::steady_clock::time_point started) {
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     count_request(metric_method(method), route, status, seconds);
     if (logger.enabled(log::Level::Info)) {
       logger.info("request", {{"request_id", request_id},
@@ -263,14 +272,16 @@ struct Server::Impl {
         const auto started = std::chrono::steady_clock::now();
         stream.expires_after(opts.request_read_timeout);  // the whole head + body
         bhttp::request_parser<bhttp::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(opts.header_limit, UINT32_MAX)));
+        parser.header_limit(
+            static_cast<std::uint32_t>(std::min<std::size_t>(opts.header_limit, UINT32_MAX)));
         parser.body_limit(opts.body_limit);
 
         auto [hec, hn] = co_await bhttp::async_read_header(stream, buffer, parser, use_tuple);
         beast::error_code ec = hec;
         if (!ec && !parser.is_done()) {
           if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-            bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, parser.get().version()};
+            bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_,
+                                                    parser.get().version()};
             auto [wec, wn] = co_await bhttp::async_write(stream, cont, use_tuple);
             if (wec) break;
           }
@@ -279,11 +290,13 @@ struct Server::Impl {
         }
         if (ec) {
           const std::string rid = new_request_id();
-          const std::string method = parser.is_header_done() ? std::string(parser.get().method_string()) : "";
+          const std::string method =
+              parser.is_header_done() ? std::string(parser.get().method_string()) : "";
           Response res;
           if (ec == bhttp::error::header_limit) {
-            res = problem(431, "header-too-large", "Request header fields too large",
-                          "the request head exceeds " + std::to_string(opts.header_limit) + " bytes");
+            res =
+                problem(431, "header-too-large", "Request header fields too large",
+                        "the request head exceeds " + std::to_string(opts.header_limit) + " bytes");
           } else if (ec == bhttp::error::body_limit) {
             res = problem(413, "payload-too-large", "Payload too large",
                           "the request body exceeds " + std::to_string(opts.body_limit) + " bytes");
@@ -291,7 +304,8 @@ struct Server::Impl {
                      ec == bhttp::error::partial_message || ec == asio::error::eof ||
                      ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
             if (ec == beast::error::timeout) {
-              logger.info("slow client disconnected", {{"request_id", rid}, {"timeout_ms", opts.request_read_timeout.count()}});
+              logger.info("slow client disconnected",
+                          {{"request_id", rid}, {"timeout_ms", opts.request_read_timeout.count()}});
             }
             break;
           } else {
@@ -311,7 +325,8 @@ struct Server::Impl {
         req.target = std::string(msg.target());
         for (const auto& field : msg) {
           std::string name = lower(field.name_string());
-          auto [it, inserted] = req.headers.try_emplace(std::move(name), std::string(field.value()));
+          auto [it, inserted] =
+              req.headers.try_emplace(std::move(name), std::string(field.value()));
           if (!inserted) {
             it->second += ", ";
             it->second += std::string(field.value());
@@ -324,8 +339,10 @@ struct Server::Impl {
         Response res = co_await handle(req);
         const bool close = !msg.keep_alive() || stopping.load();
         const int status = res.status;
-        const bool written = co_await write_response(stream, std::move(res), req.request_id, msg.version(), close);
-        access_log(req.request_id, req.method, req.route.empty() ? "unmatched" : req.route, status, started);
+        const bool written =
+            co_await write_response(stream, std::move(res), req.request_id, msg.version(), close);
+        access_log(req.request_id, req.method, req.route.empty() ? "unmatched" : req.route, status,
+                   started);
         if (!written) break;
         if (close) {
           beast::error_code ignored;
@@ -397,7 +414,8 @@ struct Server::Impl {
     if (it == opts.tokens.end() || it->second.empty()) return std::nullopt;
     const auto header = req.header("authorization");
     constexpr std::string_view kBearer = "bearer ";
-    if (!header || header->size() < kBearer.size() || lower(header->substr(0, kBearer.size())) != kBearer) {
+    if (!header || header->size() < kBearer.size() ||
+        lower(header->substr(0, kBearer.size())) != kBearer) {
       Response res = problem(401, "unauthorized", "Unauthorized", "a bearer token is required");
       res.headers.emplace_back("WWW-Authenticate", "Bearer");
       return res;
@@ -435,7 +453,8 @@ struct Server::Impl {
   }
 };
 
-Server::Server(ServerOptions options, Router router, log::Logger& logger, metrics::Registry& metrics)
+Server::Server(ServerOptions options, Router router, log::Logger& logger,
+               metrics::Registry& metrics)
     : impl_(std::make_unique<Impl>(std::move(options), std::move(router), logger, metrics)) {}
 
 Server::~Server() {
@@ -470,11 +489,14 @@ void Server::start() {
     });
   }
   im.started = true;
-  im.logger.info("http server listening",
-                 {{"address", im.opts.address}, {"port", im.bound_port}, {"service", im.opts.service_name}});
+  im.logger.info(
+      "http server listening",
+      {{"address", im.opts.address}, {"port", im.bound_port}, {"service", im.opts.service_name}});
 }
 
-std::uint16_t Server::port() const { return impl_->bound_port; }
+std::uint16_t Server::port() const {
+  return impl_->bound_port;
+}
 
 void Server::stop(std::chrono::milliseconds grace) {
   auto& im = *impl_;
@@ -542,8 +564,8 @@ void Server::wait() {
 bool sane_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.' || c == ':';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
     if (!ok) return false;
   }
   return true;

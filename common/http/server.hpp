@@ -1,22 +1,24 @@
 // HTTP/1.1 server on Boost.Beast: coroutine sessions on a small I/O thread pool; handlers are plain
 // blocking functions run on a separate worker pool (they may talk to Postgres or wait on a
-// condition), or non-blocking AsyncHandlers that answer later through a callback. The session loop only moves bytes and enforces limits:
+// condition), or non-blocking AsyncHandlers that answer later through a callback. The session loop
+// only moves bytes and enforces limits:
 //  - header limit (431), body limit (413, connection closed), max connections (503 on accept),
 //  - a deadline for a whole request head + body (slow clients are disconnected),
 //  - keep-alive idle timeout, graceful stop (stop accepting, finish in-flight, then return).
-// Every request gets a request id (X-Request-Id from the client when sane, else generated) echoed in
-// the response, one JSON access-log line at info (request_id, method, route, status, duration_ms)
-// and the metrics http_requests_total{method,route,status} / http_request_duration_seconds{route}.
-// Errors are problem+json: malformed HTTP 400 (then close), bad percent-encoding or NUL 400,
-// 404 / 405 (Allow), 401 / 403 for scoped routes (ServerOptions::tokens), a handler over
-// handler_timeout 503 + Retry-After: 1, a handler exception that is_transient_failure() 503 +
-// Retry-After: 1, any other exception 500 whose detail never carries the exception text (the text
-// is logged at error with the request id). Every response has Content-Length.
+// Every request gets a request id (X-Request-Id from the client when sane, else generated) echoed
+// in the response, one JSON access-log line at info (request_id, method, route, status,
+// duration_ms) and the metrics http_requests_total{method,route,status} /
+// http_request_duration_seconds{route}. Errors are problem+json: malformed HTTP 400 (then close),
+// bad percent-encoding or NUL 400, 404 / 405 (Allow), 401 / 403 for scoped routes
+// (ServerOptions::tokens), a handler over handler_timeout 503 + Retry-After: 1, a handler exception
+// that is_transient_failure() 503 + Retry-After: 1, any other exception 500 whose detail never
+// carries the exception text (the text is logged at error with the request id). Every response has
+// Content-Length.
 #pragma once
 #include <atomic>
 #include <chrono>
-#include <exception>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,12 +39,12 @@ class Registry;
 namespace orders::http {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // raw target, "/orders/a1/items?x=1"
-  std::string path;    // percent-decoded path without the query
-  std::map<std::string, std::string> query;         // percent-decoded; last value wins
-  std::map<std::string, std::string> path_params;   // from the route pattern, percent-decoded
-  std::map<std::string, std::string> headers;       // lower-case names
+  std::string method;                              // "GET", "POST", ...
+  std::string target;                              // raw target, "/orders/a1/items?x=1"
+  std::string path;                                // percent-decoded path without the query
+  std::map<std::string, std::string> query;        // percent-decoded; last value wins
+  std::map<std::string, std::string> path_params;  // from the route pattern, percent-decoded
+  std::map<std::string, std::string> headers;      // lower-case names
   std::string body;
   std::string request_id;
   std::string route;  // the matched pattern, "/orders/{id}/items" (for metrics/logs)
@@ -60,7 +62,8 @@ struct Response {
 // Response helpers.
 Response json_response(int status, const nlohmann::json& body);
 // application/problem+json: {"type","title","status","detail"}; type is "/problems/<slug>".
-Response problem(int status, std::string_view slug, std::string_view title, std::string_view detail);
+Response problem(int status, std::string_view slug, std::string_view title,
+                 std::string_view detail);
 // Any other body (e.g. /metrics: "text/plain; version=0.0.4; charset=utf-8").
 Response text_response(int status, std::string body,
                        std::string content_type = "text/plain; charset=utf-8");
@@ -70,7 +73,8 @@ Response text_response(int status, std::string body,
 std::optional<std::string> percent_decode(std::string_view s, bool plus_as_space = false);
 // Fills req.path and req.query from req.target (origin-form only). False: 400.
 bool parse_target(Request& req);
-// An X-Request-Id from a client is kept when 1..128 chars of [A-Za-z0-9._:-]; else one is generated.
+// An X-Request-Id from a client is kept when 1..128 chars of [A-Za-z0-9._:-]; else one is
+// generated.
 bool sane_request_id(std::string_view id);
 // True for failures worth a 503 + Retry-After (nothing was done, retrying may work):
 // pg::PoolExhausted, pqxx::broken_connection, SQLSTATE classes 08 (connection), 53 (resources),
@@ -79,7 +83,8 @@ bool sane_request_id(std::string_view id);
 bool is_transient_failure(const std::exception_ptr& error);
 
 using Handler = std::function<Response(const Request&)>;
-// Completes the request of an AsyncHandler. Call it once, from any thread (later calls are ignored).
+// Completes the request of an AsyncHandler. Call it once, from any thread (later calls are
+// ignored).
 using Respond = std::function<void(Response)>;
 // A handler that never blocks: it runs on the I/O thread and answers through respond, at once or
 // later from another thread (e.g. when a command's transaction commits). It saves the worker-pool
@@ -127,10 +132,10 @@ struct ServerOptions {
   std::string address = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: pick a free port (see Server::port())
   std::size_t io_threads = 2;
-  std::size_t worker_threads = 64;        // concurrent blocking handlers
-  std::size_t body_limit = 1024 * 1024;   // 413 above
-  std::size_t header_limit = 16 * 1024;   // 431 above
-  std::size_t max_connections = 1024;     // beyond: 503 and close
+  std::size_t worker_threads = 64;                         // concurrent blocking handlers
+  std::size_t body_limit = 1024 * 1024;                    // 413 above
+  std::size_t header_limit = 16 * 1024;                    // 431 above
+  std::size_t max_connections = 1024;                      // beyond: 503 and close
   std::chrono::milliseconds request_read_timeout{10'000};  // head + body of one request
   std::chrono::milliseconds idle_timeout{60'000};          // keep-alive idle
   std::chrono::milliseconds handler_timeout{30'000};       // 503 if a handler exceeds it
@@ -147,11 +152,11 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  void start();   // binds and starts the threads; throws on bind failure (port in use)
+  void start();                // binds and starts the threads; throws on bind failure (port in use)
   std::uint16_t port() const;  // the bound port
   // Graceful: stop accepting, let in-flight requests finish (up to grace), close idle keep-alives.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(10'000));
-  void wait();    // blocks until stopped
+  void wait();  // blocks until stopped
 
  private:
   struct Impl;
@@ -162,7 +167,8 @@ class Server {
 // before any thread is started (Server, Pool users, NATS), so every thread inherits the mask and
 // the signal stays pending for wait_for_termination_signal().
 void block_termination_signals();
-// Blocks until SIGTERM or SIGINT arrives (sigwait; for main.cpp, after block_termination_signals()).
+// Blocks until SIGTERM or SIGINT arrives (sigwait; for main.cpp, after
+// block_termination_signals()).
 void wait_for_termination_signal();
 
 // Constant-time comparison for bearer tokens.

@@ -9,10 +9,14 @@ namespace {
 
 const char* level_name(Level level) {
   switch (level) {
-    case Level::Debug: return "debug";
-    case Level::Info: return "info";
-    case Level::Warn: return "warn";
-    case Level::Error: return "error";
+    case Level::Debug:
+      return "debug";
+    case Level::Info:
+      return "info";
+    case Level::Warn:
+      return "warn";
+    case Level::Error:
+      return "error";
   }
   return "info";
 }
@@ -51,12 +55,21 @@ Level parse_level(std::string_view s) {
   return Level::Info;
 }
 
-Logger::Logger(std::string service, Level min_level) : service_(std::move(service)), min_(min_level) {}
+Logger::Logger(std::string service, Level min_level)
+    : service_(std::move(service)), min_(min_level) {}
 
-void Logger::debug(std::string_view msg, nlohmann::json fields) { write(Level::Debug, msg, std::move(fields)); }
-void Logger::info(std::string_view msg, nlohmann::json fields) { write(Level::Info, msg, std::move(fields)); }
-void Logger::warn(std::string_view msg, nlohmann::json fields) { write(Level::Warn, msg, std::move(fields)); }
-void Logger::error(std::string_view msg, nlohmann::json fields) { write(Level::Error, msg, std::move(fields)); }
+void Logger::debug(std::string_view msg, nlohmann::json fields) {
+  write(Level::Debug, msg, std::move(fields));
+}
+void Logger::info(std::string_view msg, nlohmann::json fields) {
+  write(Level::Info, msg, std::move(fields));
+}
+void Logger::warn(std::string_view msg, nlohmann::json fields) {
+  write(Level::Warn, msg, std::move(fields));
+}
+void Logger::error(std::string_view msg, nlohmann::json fields) {
+  write(Level::Error, msg, std::move(fields));
+}
 
 void Logger::write(Level level, std::string_view msg, nlohmann::json fields) {
   if (!enabled(level)) return;

@@ -27,10 +27,14 @@ std::string escape_label_value(const std::string& v) {
   std::string out;
   out.reserve(v.size());
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -38,9 +42,12 @@ std::string escape_label_value(const std::string& v) {
 std::string escape_help(const std::string& v) {
   std::string out;
   for (char c : v) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -82,18 +89,29 @@ bool valid_name(const std::string& name) {
 
 }  // namespace
 
-void Counter::inc(double v) { atomic_add(v_, v); }
-double Counter::value() const { return v_.load(std::memory_order_relaxed); }
+void Counter::inc(double v) {
+  atomic_add(v_, v);
+}
+double Counter::value() const {
+  return v_.load(std::memory_order_relaxed);
+}
 
-void Gauge::set(double v) { v_.store(v, std::memory_order_relaxed); }
-void Gauge::add(double v) { atomic_add(v_, v); }
-double Gauge::value() const { return v_.load(std::memory_order_relaxed); }
+void Gauge::set(double v) {
+  v_.store(v, std::memory_order_relaxed);
+}
+void Gauge::add(double v) {
+  atomic_add(v_, v);
+}
+double Gauge::value() const {
+  return v_.load(std::memory_order_relaxed);
+}
 
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)),
       buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {
   for (std::size_t i = 1; i < bounds_.size(); ++i) {
-    if (!(bounds_[i - 1] < bounds_[i])) throw std::invalid_argument("histogram bounds must increase");
+    if (!(bounds_[i - 1] < bounds_[i]))
+      throw std::invalid_argument("histogram bounds must increase");
   }
   for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
 }
@@ -116,8 +134,12 @@ std::vector<std::uint64_t> Histogram::bucket_counts() const {
   return out;
 }
 
-double Histogram::sum() const { return sum_.load(std::memory_order_relaxed); }
-std::uint64_t Histogram::count() const { return count_.load(std::memory_order_relaxed); }
+double Histogram::sum() const {
+  return sum_.load(std::memory_order_relaxed);
+}
+std::uint64_t Histogram::count() const {
+  return count_.load(std::memory_order_relaxed);
+}
 
 std::vector<double> latency_buckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -139,9 +161,12 @@ struct Registry::Family {
 namespace {
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::Counter: return "counter";
-    case Kind::Gauge: return "gauge";
-    case Kind::Histogram: return "histogram";
+    case Kind::Counter:
+      return "counter";
+    case Kind::Gauge:
+      return "gauge";
+    case Kind::Histogram:
+      return "histogram";
   }
   return "untyped";
 }
@@ -158,7 +183,8 @@ Counter& Registry::counter(const std::string& name, const std::string& help, con
     if (!valid_name(name)) throw std::invalid_argument("bad metric name: " + name);
     fam = std::make_unique<Family>(Family{name, help, Kind::Counter, {}, {}, {}, {}, {}});
   }
-  if (fam->kind != Kind::Counter || fam->callback) throw std::logic_error("metric " + name + " is not a counter");
+  if (fam->kind != Kind::Counter || fam->callback)
+    throw std::logic_error("metric " + name + " is not a counter");
   auto& slot = fam->counters[labels];
   if (!slot) slot = std::make_unique<Counter>();
   return *slot;
@@ -171,27 +197,30 @@ Gauge& Registry::gauge(const std::string& name, const std::string& help, const L
     if (!valid_name(name)) throw std::invalid_argument("bad metric name: " + name);
     fam = std::make_unique<Family>(Family{name, help, Kind::Gauge, {}, {}, {}, {}, {}});
   }
-  if (fam->kind != Kind::Gauge || fam->callback) throw std::logic_error("metric " + name + " is not a gauge");
+  if (fam->kind != Kind::Gauge || fam->callback)
+    throw std::logic_error("metric " + name + " is not a gauge");
   auto& slot = fam->gauges[labels];
   if (!slot) slot = std::make_unique<Gauge>();
   return *slot;
 }
 
-Histogram& Registry::histogram(const std::string& name, const std::string& help, const Labels& labels,
-                               std::vector<double> bounds) {
+Histogram& Registry::histogram(const std::string& name, const std::string& help,
+                               const Labels& labels, std::vector<double> bounds) {
   std::lock_guard lock(mu_);
   auto& fam = families_[name];
   if (!fam) {
     if (!valid_name(name)) throw std::invalid_argument("bad metric name: " + name);
     fam = std::make_unique<Family>(Family{name, help, Kind::Histogram, bounds, {}, {}, {}, {}});
   }
-  if (fam->kind != Kind::Histogram) throw std::logic_error("metric " + name + " is not a histogram");
+  if (fam->kind != Kind::Histogram)
+    throw std::logic_error("metric " + name + " is not a histogram");
   auto& slot = fam->histograms[labels];
   if (!slot) slot = std::make_unique<Histogram>(fam->bounds);
   return *slot;
 }
 
-void Registry::gauge_callback(const std::string& name, const std::string& help, std::function<double()> fn) {
+void Registry::gauge_callback(const std::string& name, const std::string& help,
+                              std::function<double()> fn) {
   std::lock_guard lock(mu_);
   auto& fam = families_[name];
   if (!fam) {
@@ -235,13 +264,14 @@ std::string Registry::render() const {
             // _count is the +Inf bucket of the same snapshot, so the two always agree.
             const auto counts = h->bucket_counts();
             for (std::size_t i = 0; i < h->bounds().size(); ++i) {
-              out += name + "_bucket" + render_labels(labels, "le", format_number(h->bounds()[i])) + " " +
-                     std::to_string(counts[i]) + "\n";
+              out += name + "_bucket" + render_labels(labels, "le", format_number(h->bounds()[i])) +
+                     " " + std::to_string(counts[i]) + "\n";
             }
             out += name + "_bucket" + render_labels(labels, "le", "+Inf") + " " +
                    std::to_string(counts.back()) + "\n";
             out += name + "_sum" + render_labels(labels) + " " + format_number(h->sum()) + "\n";
-            out += name + "_count" + render_labels(labels) + " " + std::to_string(counts.back()) + "\n";
+            out += name + "_count" + render_labels(labels) + " " + std::to_string(counts.back()) +
+                   "\n";
           }
           break;
       }

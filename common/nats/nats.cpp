@@ -1,7 +1,5 @@
 #include "common/nats/nats.hpp"
 
-#include <nats/nats.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -9,16 +7,20 @@
 #include <mutex>
 #include <utility>
 
+#include <nats/nats.h>
+
 namespace orders::nats {
 namespace {
 
-std::string describe(const std::string& what, natsStatus s, jsErrCode code = static_cast<jsErrCode>(0)) {
+std::string describe(const std::string& what, natsStatus s,
+                     jsErrCode code = static_cast<jsErrCode>(0)) {
   std::string text = what + ": " + natsStatus_GetText(s);
   if (code != 0) text += " (jetstream error " + std::to_string(static_cast<int>(code)) + ")";
   return text;
 }
 
-[[noreturn]] void fail(const std::string& what, natsStatus s, jsErrCode code = static_cast<jsErrCode>(0)) {
+[[noreturn]] void fail(const std::string& what, natsStatus s,
+                       jsErrCode code = static_cast<jsErrCode>(0)) {
   throw NatsError(describe(what, s, code), static_cast<int>(s), static_cast<int>(code));
 }
 
@@ -26,8 +28,12 @@ void check(natsStatus s, const std::string& what, jsErrCode code = static_cast<j
   if (s != NATS_OK) fail(what, s, code);
 }
 
-std::int64_t ms(std::chrono::milliseconds d) { return static_cast<std::int64_t>(d.count()); }
-std::int64_t ns(std::chrono::milliseconds d) { return static_cast<std::int64_t>(d.count()) * 1000000; }
+std::int64_t ms(std::chrono::milliseconds d) {
+  return static_cast<std::int64_t>(d.count());
+}
+std::int64_t ns(std::chrono::milliseconds d) {
+  return static_cast<std::int64_t>(d.count()) * 1000000;
+}
 
 std::string msg_id_of(natsMsg* m) {
   const char* v = nullptr;
@@ -55,7 +61,9 @@ struct StreamInfoPtr {
 
 }  // namespace
 
-bool NatsError::timeout() const { return status == NATS_TIMEOUT; }
+bool NatsError::timeout() const {
+  return status == NATS_TIMEOUT;
+}
 bool NatsError::not_found() const {
   return status == NATS_NOT_FOUND || js_error_code == JSStreamNotFoundErr ||
          js_error_code == JSConsumerNotFoundErr;
@@ -143,7 +151,8 @@ Connection Connection::connect(const std::string& url, const std::string& name) 
 }
 
 bool Connection::connected() const {
-  return impl_ && impl_->nc != nullptr && natsConnection_Status(impl_->nc) == NATS_CONN_STATUS_CONNECTED;
+  return impl_ && impl_->nc != nullptr &&
+         natsConnection_Status(impl_->nc) == NATS_CONN_STATUS_CONNECTED;
 }
 bool Connection::closed() const {
   return !impl_ || impl_->nc == nullptr || natsConnection_IsClosed(impl_->nc);
@@ -156,7 +165,9 @@ void Connection::publish(std::string_view subject, std::string_view data) {
   check(natsConnection_Publish(impl_->nc, subj.c_str(), data.data(), static_cast<int>(data.size())),
         "nats publish " + subj);
 }
-natsConnection* Connection::raw() const { return impl_ ? impl_->nc : nullptr; }
+natsConnection* Connection::raw() const {
+  return impl_ ? impl_->nc : nullptr;
+}
 
 // ------------------------------------------------------------------------------------- message
 Message::Message(natsMsg* msg) : msg_(msg) {}
@@ -203,12 +214,24 @@ void Message::load_meta() const {
     meta_.timestamp = natsMsg_GetTime(msg_);
   }
 }
-std::uint64_t Message::stream_seq() const { return (load_meta(), meta_.stream_seq); }
-std::uint64_t Message::consumer_seq() const { return (load_meta(), meta_.consumer_seq); }
-std::uint64_t Message::num_delivered() const { return (load_meta(), meta_.delivered); }
-std::uint64_t Message::num_pending() const { return (load_meta(), meta_.pending); }
-std::int64_t Message::timestamp_ns() const { return (load_meta(), meta_.timestamp); }
-void Message::ack() { check(natsMsg_Ack(msg_, nullptr), "ack"); }
+std::uint64_t Message::stream_seq() const {
+  return (load_meta(), meta_.stream_seq);
+}
+std::uint64_t Message::consumer_seq() const {
+  return (load_meta(), meta_.consumer_seq);
+}
+std::uint64_t Message::num_delivered() const {
+  return (load_meta(), meta_.delivered);
+}
+std::uint64_t Message::num_pending() const {
+  return (load_meta(), meta_.pending);
+}
+std::int64_t Message::timestamp_ns() const {
+  return (load_meta(), meta_.timestamp);
+}
+void Message::ack() {
+  check(natsMsg_Ack(msg_, nullptr), "ack");
+}
 void Message::ack_sync(std::chrono::milliseconds timeout) {
   jsOptions o;
   jsOptions_Init(&o);
@@ -223,8 +246,12 @@ void Message::nak(std::optional<std::chrono::milliseconds> delay) {
     check(natsMsg_Nak(msg_, nullptr), "nak");
   }
 }
-void Message::in_progress() { check(natsMsg_InProgress(msg_, nullptr), "in progress"); }
-void Message::term() { check(natsMsg_Term(msg_, nullptr), "term"); }
+void Message::in_progress() {
+  check(natsMsg_InProgress(msg_, nullptr), "in progress");
+}
+void Message::term() {
+  check(natsMsg_Term(msg_, nullptr), "term");
+}
 
 // ------------------------------------------------------------------------------ subscription
 struct PullSubscription::Impl {
@@ -282,9 +309,12 @@ std::vector<Message> PullSubscription::fetch_no_wait(int batch, std::chrono::mil
 }
 
 void PullSubscription::unsubscribe() {
-  if (impl_ && impl_->sub != nullptr) check(natsSubscription_Unsubscribe(impl_->sub), "unsubscribe");
+  if (impl_ && impl_->sub != nullptr)
+    check(natsSubscription_Unsubscribe(impl_->sub), "unsubscribe");
 }
-natsSubscription* PullSubscription::raw() const { return impl_ ? impl_->sub : nullptr; }
+natsSubscription* PullSubscription::raw() const {
+  return impl_ ? impl_->sub : nullptr;
+}
 
 // --------------------------------------------------------------------------------- JetStream
 struct JetStream::Impl {
@@ -299,7 +329,8 @@ struct JetStream::Impl {
     if (js != nullptr) {
       // (cnats 3.4.1 crashes in GetPendingList when nothing was ever published async.)
       natsMsgList list{nullptr, 0};
-      if (ever_async && js_PublishAsyncGetPendingList(&list, js) == NATS_OK) natsMsgList_Destroy(&list);
+      if (ever_async && js_PublishAsyncGetPendingList(&list, js) == NATS_OK)
+        natsMsgList_Destroy(&list);
       jsCtx_Destroy(js);
     }
   }
@@ -333,7 +364,8 @@ struct JetStream::Impl {
   }
 };
 
-JetStream::JetStream(Connection& conn, const JetStreamOptions& options) : impl_(std::make_unique<Impl>()) {
+JetStream::JetStream(Connection& conn, const JetStreamOptions& options)
+    : impl_(std::make_unique<Impl>()) {
   impl_->opts = options;
   jsOptions o;
   jsOptions_Init(&o);
@@ -347,7 +379,9 @@ JetStream::JetStream(Connection& conn, const JetStreamOptions& options) : impl_(
 JetStream::JetStream(JetStream&&) noexcept = default;
 JetStream& JetStream::operator=(JetStream&&) noexcept = default;
 JetStream::~JetStream() = default;
-jsCtx* JetStream::raw() const { return impl_->js; }
+jsCtx* JetStream::raw() const {
+  return impl_->js;
+}
 
 std::optional<StreamInfo> JetStream::stream_info(const std::string& stream) {
   jsOptions o = impl_->api_options();
@@ -389,13 +423,15 @@ StreamInfo JetStream::ensure_stream(const StreamSpec& spec) {
     }
     check(s, "stream info " + spec.name, code);
     const jsStreamConfig* cur = si.p->Config;
-    bool same = cur != nullptr && cur->SubjectsLen == cfg.SubjectsLen && cur->Duplicates == cfg.Duplicates &&
-                cur->Storage == cfg.Storage;
-    for (int i = 0; same && i < cfg.SubjectsLen; ++i) same = std::string(cur->Subjects[i]) == subjects[i];
+    bool same = cur != nullptr && cur->SubjectsLen == cfg.SubjectsLen &&
+                cur->Duplicates == cfg.Duplicates && cur->Storage == cfg.Storage;
+    for (int i = 0; same && i < cfg.SubjectsLen; ++i)
+      same = std::string(cur->Subjects[i]) == subjects[i];
     if (same) return to_info(si.p);
     StreamInfoPtr updated;
     code = static_cast<jsErrCode>(0);
-    check(js_UpdateStream(&updated.p, impl_->js, &cfg, &o, &code), "update stream " + spec.name, code);
+    check(js_UpdateStream(&updated.p, impl_->js, &cfg, &o, &code), "update stream " + spec.name,
+          code);
     return to_info(updated.p);
   }
   fail("ensure stream " + spec.name, NATS_ERR);
@@ -428,7 +464,8 @@ namespace {
 // po.MsgId points into msg, which outlives the publish call.
 MsgGuard create_message(const OutMessage& msg) {
   MsgGuard m;
-  check(natsMsg_Create(&m.p, msg.subject.c_str(), nullptr, msg.data.data(), static_cast<int>(msg.data.size())),
+  check(natsMsg_Create(&m.p, msg.subject.c_str(), nullptr, msg.data.data(),
+                       static_cast<int>(msg.data.size())),
         "create message");
   return m;
 }
@@ -507,25 +544,40 @@ std::vector<PubResult> JetStream::wait_async(std::chrono::milliseconds timeout) 
   return done;
 }
 
-std::int64_t JetStream::async_pending() const { return impl_->pending.load(); }
+std::int64_t JetStream::async_pending() const {
+  return impl_->pending.load();
+}
 
 PullSubscription JetStream::pull_subscribe(const ConsumerSpec& spec) {
   jsOptions o = impl_->api_options();
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = spec.stream.c_str();
-  std::string subject = spec.filter_subject.empty() ? subjects_for_stream(spec.stream) : spec.filter_subject;
+  std::string subject =
+      spec.filter_subject.empty() ? subjects_for_stream(spec.stream) : spec.filter_subject;
   if (!spec.durable.empty()) so.Config.Durable = spec.durable.c_str();
   if (!spec.filter_subject.empty()) so.Config.FilterSubject = spec.filter_subject.c_str();
   switch (spec.ack_policy) {
-    case AckPolicy::Explicit: so.Config.AckPolicy = js_AckExplicit; break;
-    case AckPolicy::All: so.Config.AckPolicy = js_AckAll; break;
-    case AckPolicy::None: so.Config.AckPolicy = js_AckNone; break;
+    case AckPolicy::Explicit:
+      so.Config.AckPolicy = js_AckExplicit;
+      break;
+    case AckPolicy::All:
+      so.Config.AckPolicy = js_AckAll;
+      break;
+    case AckPolicy::None:
+      so.Config.AckPolicy = js_AckNone;
+      break;
   }
   switch (spec.deliver_policy) {
-    case DeliverPolicy::All: so.Config.DeliverPolicy = js_DeliverAll; break;
-    case DeliverPolicy::New: so.Config.DeliverPolicy = js_DeliverNew; break;
-    case DeliverPolicy::Last: so.Config.DeliverPolicy = js_DeliverLast; break;
+    case DeliverPolicy::All:
+      so.Config.DeliverPolicy = js_DeliverAll;
+      break;
+    case DeliverPolicy::New:
+      so.Config.DeliverPolicy = js_DeliverNew;
+      break;
+    case DeliverPolicy::Last:
+      so.Config.DeliverPolicy = js_DeliverLast;
+      break;
     case DeliverPolicy::ByStartSequence:
       so.Config.DeliverPolicy = js_DeliverByStartSequence;
       so.Config.OptStartSeq = spec.start_seq;

@@ -52,7 +52,7 @@ struct NatsError : std::runtime_error {
 // ---------------------------------------------------------------------------------- connection
 struct ConnectOptions {
   std::string url = "nats://127.0.0.1:4222";  // comma-separated list allowed
-  std::string name;                            // connection name shown by the server
+  std::string name;                           // connection name shown by the server
   std::chrono::milliseconds connect_timeout{2000};
   // Reconnect after a lost connection: forever (-1) by default, every reconnect_wait.
   int max_reconnect = -1;
@@ -149,13 +149,13 @@ class Message {
   std::string_view subject() const;
   std::string_view data() const;
   std::optional<std::string> header(const char* name) const;  // e.g. "Nats-Msg-Id"
-  std::uint64_t stream_seq() const;     // JetStream metadata (0 when not a JetStream message)
+  std::uint64_t stream_seq() const;  // JetStream metadata (0 when not a JetStream message)
   std::uint64_t consumer_seq() const;
   std::uint64_t num_delivered() const;
   std::uint64_t num_pending() const;
   std::int64_t timestamp_ns() const;
 
-  void ack();       // async ack; throws NatsError when it cannot be sent
+  void ack();  // async ack; throws NatsError when it cannot be sent
   void ack_sync(std::chrono::milliseconds timeout);  // waits for the server's confirmation
   void nak(std::optional<std::chrono::milliseconds> delay = std::nullopt);
   void in_progress();
@@ -235,7 +235,8 @@ class JetStream {
 
   // Pull consumer: creates or binds the consumer (durable: created if missing, else bound).
   PullSubscription pull_subscribe(const ConsumerSpec& spec);
-  void delete_consumer(const std::string& stream, const std::string& consumer);  // no error if missing
+  void delete_consumer(const std::string& stream,
+                       const std::string& consumer);  // no error if missing
   // Stored message at a stream sequence (direct read, no consumer).
   std::optional<Message> get_message(const std::string& stream, std::uint64_t seq);
 

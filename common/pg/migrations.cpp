@@ -35,7 +35,8 @@ std::set<int> applied_versions(pqxx::connection& conn) {
   std::set<int> out;
   const auto exists = tx.exec("SELECT to_regclass('schema_migrations') IS NOT NULL");
   if (!exists[0][0].as<bool>()) return out;
-  for (const auto& row : tx.exec("SELECT version FROM schema_migrations")) out.insert(row[0].as<int>());
+  for (const auto& row : tx.exec("SELECT version FROM schema_migrations"))
+    out.insert(row[0].as<int>());
   return out;
 }
 
@@ -58,8 +59,9 @@ MigrationReport apply_migrations(pqxx::connection& conn) {
     if (done.count(m.version) != 0) continue;
     pqxx::work tx(conn);
     tx.exec(m.sql);
-    tx.exec_params("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())",
-                   m.version, std::string(m.name));
+    tx.exec_params(
+        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())",
+        m.version, std::string(m.name));
     tx.commit();
     report.applied.push_back(m.version);
     done.insert(m.version);

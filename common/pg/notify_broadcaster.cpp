@@ -9,12 +9,15 @@
 
 namespace orders::pg {
 
-NotifyBroadcaster::NotifyBroadcaster(std::string database_url, std::string channel, log::Logger& logger)
+NotifyBroadcaster::NotifyBroadcaster(std::string database_url, std::string channel,
+                                     log::Logger& logger)
     : url_(std::move(database_url)), channel_(std::move(channel)), logger_(logger) {
   worker_.start([this](std::stop_token stop) { run(stop); });
 }
 
-void NotifyBroadcaster::request() { requested_.notify(); }
+void NotifyBroadcaster::request() {
+  requested_.notify();
+}
 
 void NotifyBroadcaster::run(std::stop_token stop) {
   std::unique_ptr<pqxx::connection> conn;

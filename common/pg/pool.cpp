@@ -37,12 +37,17 @@ std::string with_connect_timeout(std::string url, std::chrono::milliseconds acqu
 
 }  // namespace
 
-Pool::Pool(std::string url, std::size_t size, ConnectionInit init, std::chrono::milliseconds acquire_timeout)
-    : url_(std::move(url)), size_(size == 0 ? 1 : size), init_(std::move(init)), acquire_timeout_(acquire_timeout) {}
+Pool::Pool(std::string url, std::size_t size, ConnectionInit init,
+           std::chrono::milliseconds acquire_timeout)
+    : url_(std::move(url)),
+      size_(size == 0 ? 1 : size),
+      init_(std::move(init)),
+      acquire_timeout_(acquire_timeout) {}
 
 Pool::~Pool() = default;
 
-Pool::Lease::Lease(Pool* pool, std::unique_ptr<pqxx::connection> conn) : pool_(pool), conn_(std::move(conn)) {}
+Pool::Lease::Lease(Pool* pool, std::unique_ptr<pqxx::connection> conn)
+    : pool_(pool), conn_(std::move(conn)) {}
 
 Pool::Lease::Lease(Lease&& other) noexcept
     : pool_(other.pool_), conn_(std::move(other.conn_)), broken_(other.broken_) {
@@ -53,7 +58,9 @@ Pool::Lease::~Lease() {
   if (pool_ != nullptr && conn_) pool_->release(std::move(conn_), broken_);
 }
 
-Pool::Lease Pool::acquire() { return acquire(acquire_timeout_); }
+Pool::Lease Pool::acquire() {
+  return acquire(acquire_timeout_);
+}
 
 Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -72,7 +79,8 @@ Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
       ++open_;
       lock.unlock();
       try {
-        auto conn = std::make_unique<pqxx::connection>(with_connect_timeout(url_, acquire_timeout_));
+        auto conn =
+            std::make_unique<pqxx::connection>(with_connect_timeout(url_, acquire_timeout_));
         if (init_) init_(*conn);
         return Lease(this, std::move(conn));
       } catch (...) {
@@ -82,9 +90,10 @@ Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
         throw;
       }
     }
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
-        idle_.empty() && open_ >= size_) {
-      throw PoolExhausted("no database connection free within " + std::to_string(timeout.count()) + " ms");
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= size_) {
+      throw PoolExhausted("no database connection free within " + std::to_string(timeout.count()) +
+                          " ms");
     }
   }
 }
@@ -99,8 +108,10 @@ void Pool::release(std::unique_ptr<pqxx::connection> conn, bool broken) {
   if (!keep) conn.reset();  // close outside the lock
   {
     std::lock_guard lock(mu_);
-    if (keep) idle_.push_back(std::move(conn));
-    else --open_;
+    if (keep)
+      idle_.push_back(std::move(conn));
+    else
+      --open_;
   }
   cv_.notify_one();
 }

@@ -81,7 +81,9 @@ void Connection::destroy_retired(std::uint64_t up_to) {
   for (auto* sub : done) natsSubscription_Destroy(sub);
 }
 
-bool Connection::connected() const { return natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED; }
+bool Connection::connected() const {
+  return natsConnection_Status(nc_) == NATS_CONN_STATUS_CONNECTED;
+}
 
 std::string Connection::subject_prefix() const {
   std::string out = stream_;
@@ -130,7 +132,9 @@ std::uint64_t stream_seq_from_ack(const char* reply) {
 
 Message::Message(natsMsg* m) : msg_(m), stream_seq_(stream_seq_from_ack(natsMsg_GetReply(m))) {}
 Message::Message(natsMsg* m, std::uint64_t stream_seq) : msg_(m), stream_seq_(stream_seq) {}
-Message::Message(Message&& o) noexcept : msg_(o.msg_), stream_seq_(o.stream_seq_) { o.msg_ = nullptr; }
+Message::Message(Message&& o) noexcept : msg_(o.msg_), stream_seq_(o.stream_seq_) {
+  o.msg_ = nullptr;
+}
 Message& Message::operator=(Message&& o) noexcept {
   if (this != &o) {
     if (msg_) natsMsg_Destroy(msg_);
@@ -145,7 +149,8 @@ Message::~Message() {
 }
 std::string_view Message::data() const {
   const char* d = natsMsg_GetData(msg_);
-  return d ? std::string_view(d, static_cast<std::size_t>(natsMsg_GetDataLength(msg_))) : std::string_view{};
+  return d ? std::string_view(d, static_cast<std::size_t>(natsMsg_GetDataLength(msg_)))
+           : std::string_view{};
 }
 
 // The credit window's state (see the header). Only the fetching thread touches it.
@@ -185,7 +190,8 @@ struct PullConsumer::Window {
   // The request id of a status reply's subject ("<inbox>.<id>"), 0 if it is not one of ours.
   std::uint64_t request_of(const char* subject) const {
     std::string_view sv(subject ? subject : "");
-    if (sv.size() <= inbox.size() + 1 || sv.substr(0, inbox.size()) != inbox || sv[inbox.size()] != '.') {
+    if (sv.size() <= inbox.size() + 1 || sv.substr(0, inbox.size()) != inbox ||
+        sv[inbox.size()] != '.') {
       return 0;
     }
     std::uint64_t id = 0;
@@ -253,7 +259,8 @@ void PullConsumer::bind() {
   jsErrCode jerr = static_cast<jsErrCode>(0);
   jsConsumerNamesList* names = nullptr;
   natsStatus s = js_ConsumerNames(&names, conn_.js(), stream.c_str(), nullptr, &jerr);
-  if (s != NATS_OK && s != NATS_NOT_FOUND) throw NatsError("consumer names " + base + ": " + describe(s, jerr));
+  if (s != NATS_OK && s != NATS_NOT_FOUND)
+    throw NatsError("consumer names " + base + ": " + describe(s, jerr));
   std::vector<std::pair<long long, std::string>> gens;
   if (names) {
     for (int i = 0; i < names->Count; ++i) {
@@ -272,11 +279,13 @@ void PullConsumer::bind() {
     s = js_GetConsumerInfo(&ci, conn_.js(), stream.c_str(), name.c_str(), nullptr, &jerr);
     // Deleted by a racing binder meanwhile: its floor would be missed (at worst all of them, and a
     // replay from the stream's start); list again on the next attempt.
-    if (s == NATS_NOT_FOUND) throw NatsError("consumer " + name + " vanished (a racing bind): retry");
+    if (s == NATS_NOT_FOUND)
+      throw NatsError("consumer " + name + " vanished (a racing bind): retry");
     if (s != NATS_OK) throw NatsError("consumer info " + name + ": " + describe(s, jerr));
     // A generation that acked nothing yet reports floor 0: its own start is the floor then.
     std::uint64_t floor = ci->AckFloor.Stream;
-    if (ci->Config && ci->Config->DeliverPolicy == js_DeliverByStartSequence && ci->Config->OptStartSeq > 0) {
+    if (ci->Config && ci->Config->DeliverPolicy == js_DeliverByStartSequence &&
+        ci->Config->OptStartSeq > 0) {
       floor = std::max(floor, ci->Config->OptStartSeq - 1);
     }
     start = std::max(start, floor + 1);
@@ -308,7 +317,8 @@ void PullConsumer::bind() {
   if (s != NATS_OK) throw NatsError("create consumer " + w.name + ": " + describe(s, jerr));
   for (const auto& [g, name] : gens) {
     jerr = static_cast<jsErrCode>(0);
-    js_DeleteConsumer(conn_.js(), stream.c_str(), name.c_str(), nullptr, &jerr);  // gone already: fine
+    js_DeleteConsumer(conn_.js(), stream.c_str(), name.c_str(), nullptr,
+                      &jerr);  // gone already: fine
   }
 
   // Our own inbox instead of js_PullSubscribe: the window's requests are ours to send and count.
@@ -323,8 +333,12 @@ PullConsumer::~PullConsumer() {
   conn_.retire(sub_);
 }
 
-std::uint64_t PullConsumer::pull_requests() const { return window_->requests_sent; }
-const std::string& PullConsumer::consumer_name() const { return window_->name; }
+std::uint64_t PullConsumer::pull_requests() const {
+  return window_->requests_sent;
+}
+const std::string& PullConsumer::consumer_name() const {
+  return window_->name;
+}
 
 namespace {
 
@@ -365,10 +379,13 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
     char body[96];
     const long long expires_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Window::kExpiry).count();
-    int len = std::snprintf(body, sizeof body, "{\"batch\":%d,\"expires\":%lld}", batch, expires_ns);
+    int len =
+        std::snprintf(body, sizeof body, "{\"batch\":%d,\"expires\":%lld}", batch, expires_ns);
     char reply[128];
-    std::snprintf(reply, sizeof reply, "%s.%llu", w.inbox.c_str(), static_cast<unsigned long long>(w.next_id));
-    natsStatus s = natsConnection_PublishRequest(conn_.raw(), w.next_subject.c_str(), reply, body, len);
+    std::snprintf(reply, sizeof reply, "%s.%llu", w.inbox.c_str(),
+                  static_cast<unsigned long long>(w.next_id));
+    natsStatus s =
+        natsConnection_PublishRequest(conn_.raw(), w.next_subject.c_str(), reply, body, len);
     if (s != NATS_OK) throw NatsError("pull request " + w.name + ": " + describe(s));
     w.pull_id = w.next_id++;
     w.remaining = batch;
@@ -388,13 +405,14 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
     const auto status = status_of(raw);
     if (status == "100") return;  // heartbeat
     const bool current = w.pull_id != 0 && w.request_of(natsMsg_GetSubject(raw)) == w.pull_id;
-    if (current) w.pull_id = 0;     // expired (408) or ended (409): replace it
+    if (current) w.pull_id = 0;  // expired (408) or ended (409): replace it
     if (status == "408" || status == "404") return;
     if (status == "409") {
       const char* desc = nullptr;
       natsMsgHeader_Get(raw, "Description", &desc);
       const std::string d = desc ? desc : "";
-      if (d.find("Consumer Deleted") != std::string::npos || d.find("Consumer is push based") != std::string::npos) {
+      if (d.find("Consumer Deleted") != std::string::npos ||
+          d.find("Consumer is push based") != std::string::npos) {
         w.rebind = true;
         throw NatsError("pull " + w.name + ": " + d);
       }
@@ -433,7 +451,8 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
                          std::chrono::milliseconds(0)) +
                 std::chrono::milliseconds(1);
     next(wait);
-    while (!out.empty() && static_cast<int>(out.size()) < batch && next(std::chrono::milliseconds(0))) {
+    while (!out.empty() && static_cast<int>(out.size()) < batch &&
+           next(std::chrono::milliseconds(0))) {
     }
   }
   if (reconnected()) {
@@ -452,7 +471,8 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
 void PullConsumer::ack(const std::vector<Message>& msgs) {
   const Message* top = nullptr;
   for (const auto& m : msgs) {
-    if (natsMsg_GetReply(m.raw()) && (!top || m.stream_sequence() > top->stream_sequence())) top = &m;
+    if (natsMsg_GetReply(m.raw()) && (!top || m.stream_sequence() > top->stream_sequence()))
+      top = &m;
   }
   if (!top) return;
   natsStatus s = natsConnection_Publish(conn_.raw(), natsMsg_GetReply(top->raw()), "+ACK", 4);

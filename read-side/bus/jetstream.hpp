@@ -67,7 +67,8 @@ class Connection {
 
 class Message {
  public:
-  explicit Message(__natsMsg* m);  // takes ownership; reads the stream sequence from the ack subject
+  explicit Message(
+      __natsMsg* m);  // takes ownership; reads the stream sequence from the ack subject
   Message(__natsMsg* m, std::uint64_t stream_seq);  // takes ownership; sequence already known
   Message(Message&&) noexcept;
   Message& operator=(Message&&) noexcept;
@@ -82,8 +83,8 @@ class Message {
 };
 
 struct ConsumerOptions {
-  std::string durable;        // "read_side_p7": consumers are named "read_side_p7_a<generation>"
-  std::string filter_subject; // "orders.events.7"
+  std::string durable;         // "read_side_p7": consumers are named "read_side_p7_a<generation>"
+  std::string filter_subject;  // "orders.events.7"
   std::chrono::milliseconds ack_wait{5000};
   int max_ack_pending = 20000;
 };

@@ -24,7 +24,8 @@ bool connection_gone(const std::exception& e) {
 }  // namespace
 
 GroupApplier::GroupApplier(ProjectorContext& ctx, int partitions)
-    : ctx_(ctx), cache_(kCachePerPartition * static_cast<std::size_t>(std::max(partitions, 1))),
+    : ctx_(ctx),
+      cache_(kCachePerPartition * static_cast<std::size_t>(std::max(partitions, 1))),
       last_used_(Clock::now()) {
   thread_ = std::thread([this] { run(); });
 }
@@ -213,7 +214,8 @@ void GroupApplier::handle(Control& c) {
         }
         ctx_.logger.warn("projector connection failed", {{"error", e.what()}});
       } else {
-        ctx_.logger.warn("partition lock failed", {{"partition", c.partition}, {"error", e.what()}});
+        ctx_.logger.warn("partition lock failed",
+                         {{"partition", c.partition}, {"error", e.what()}});
       }
     }
     return;
@@ -257,7 +259,8 @@ void GroupApplier::apply_pending(std::vector<Pending*>& batch) {
   auto fail = [&](Pending& p, const std::exception& e) {
     ctx_.metrics.failures.inc();
     ctx_.logger.error("apply failed, will retry",
-                      {{"partition", p.partition}, {"error", e.what()},
+                      {{"partition", p.partition},
+                       {"error", e.what()},
                        {"first_position", p.events->front().global_position.value_or(0)}});
     complete(p, Outcome::Failed);
   };
@@ -326,7 +329,9 @@ void GroupApplier::apply_pending(std::vector<Pending*>& batch) {
           run_group({live[i]});
         } catch (const std::exception& e2) {
           if (connection_gone(e2)) {
-            lose_all(std::vector<Pending*>(live.begin() + static_cast<std::ptrdiff_t>(i), live.end()), e2);
+            lose_all(
+                std::vector<Pending*>(live.begin() + static_cast<std::ptrdiff_t>(i), live.end()),
+                e2);
             live.clear();
             break;
           }
@@ -350,12 +355,13 @@ void GroupApplier::apply_pending(std::vector<Pending*>& batch) {
     ctx_.metrics.duplicates.inc(static_cast<double>(po.duplicates));
     ctx_.metrics.gap_filled.inc(static_cast<double>(po.gap_filled));
     if (po.gap_filled > 0 || pc.gap_filled > 0) {
-      ctx_.logger.info("gap filled from the event store",
-                       {{"partition", applied[i]->partition}, {"orders", po.gap_filled},
-                        {"customers", pc.gap_filled}});
+      ctx_.logger.info("gap filled from the event store", {{"partition", applied[i]->partition},
+                                                           {"orders", po.gap_filled},
+                                                           {"customers", pc.gap_filled}});
     }
     events += applied[i]->events->size();
-    for (const auto& e : *applied[i]->events) committed.push_back(AppliedVersion{e.stream_id, e.version});
+    for (const auto& e : *applied[i]->events)
+      committed.push_back(AppliedVersion{e.stream_id, e.version});
     observe_event_ages(ctx_.metrics.event_age_applied, *applied[i]->events);
   }
   ctx_.notifier.applied(committed);

@@ -6,9 +6,9 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "read-side/view/order_view.hpp"
-#include "read-side/projector/view_store.hpp"
 #include "read-side/projector/locks.hpp"
+#include "read-side/projector/view_store.hpp"
+#include "read-side/view/order_view.hpp"
 
 namespace orders::read_side {
 
@@ -19,9 +19,14 @@ void apply_one(pqxx::transaction_base& tx, OrderView& view, const codec::Recorde
   auto outcome = fold_event(view, e);
   if (auto* err = std::get_if<FoldError>(&outcome)) throw ApplyError(err->message);
   switch (std::get<FoldOutcome>(outcome)) {
-    case FoldOutcome::Applied: ++stats.applied; return;
-    case FoldOutcome::Duplicate: ++stats.duplicates; return;
-    case FoldOutcome::Gap: break;
+    case FoldOutcome::Applied:
+      ++stats.applied;
+      return;
+    case FoldOutcome::Duplicate:
+      ++stats.duplicates;
+      return;
+    case FoldOutcome::Gap:
+      break;
   }
   // Never skip a gap: the missing versions come from the event store, the source of truth.
   const auto missing_from = view.state.version + 1;
@@ -122,8 +127,9 @@ std::string describe(const std::vector<GroupItem>& items) {
 
 Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
                   const std::vector<std::string>& ids,
-                  const std::unordered_map<std::string, std::int64_t>& first_version, ViewCache* cache,
-                  bool assume_new, bool& assumed_any, std::vector<BatchStats>& stats) {
+                  const std::unordered_map<std::string, std::int64_t>& first_version,
+                  ViewCache* cache, bool assume_new, bool& assumed_any,
+                  std::vector<BatchStats>& stats) {
   const std::size_t np = projections().size();
   // Per projection and order: the view being folded (a cached view is folded in place: the
   // caller empties the cache when the group does not commit), its stored version and whether
@@ -153,12 +159,14 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
       }
     }
   }
-  std::vector<std::int64_t> table_oids = cache != nullptr ? cache->table_oids() : std::vector<std::int64_t>{};
+  std::vector<std::int64_t> table_oids =
+      cache != nullptr ? cache->table_oids() : std::vector<std::int64_t>{};
   pqxx::nontransaction tx(conn);
   // A fresh cache reads once to learn which tables its views come from.
   if (any_missing || (cache != nullptr && table_oids.empty())) {
     auto loaded = load_batch_views(tx, missing);
-    if (cache != nullptr && !cache->table_oids().empty() && loaded.table_oids != cache->table_oids()) {
+    if (cache != nullptr && !cache->table_oids().empty() &&
+        loaded.table_oids != cache->table_oids()) {
       return Attempt::Retry;  // swapped by rebuild-projection: the cached views are another table's
     }
     if (cache != nullptr) cache->check_tables(loaded.table_oids);
@@ -219,9 +227,12 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
     throw;
   }
   switch (written) {
-    case BatchWrite::Written: break;
-    case BatchWrite::TablesSwapped: return Attempt::Retry;
-    case BatchWrite::Stale: return Attempt::Stale;
+    case BatchWrite::Written:
+      break;
+    case BatchWrite::TablesSwapped:
+      return Attempt::Retry;
+    case BatchWrite::Stale:
+      return Attempt::Stale;
   }
   if (cache != nullptr) {
     for (std::size_t pi = 0; pi < np; ++pi) {
@@ -235,13 +246,14 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
 
 }  // namespace
 
-std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<PartitionBatch>& batches,
-                                    ViewCache* cache) {
+std::vector<BatchStats> apply_group(pqxx::connection& conn,
+                                    const std::vector<PartitionBatch>& batches, ViewCache* cache) {
   std::vector<BatchStats> stats(batches.size());
   std::vector<GroupItem> items;
   items.reserve(batches.size());
   std::vector<std::string> ids;
-  std::unordered_map<std::string, std::int64_t> first_version;  // of each order's first event in the group
+  std::unordered_map<std::string, std::int64_t>
+      first_version;  // of each order's first event in the group
   std::set<int> partitions;
   std::size_t total = 0;
   for (const auto& b : batches) total += b.events != nullptr ? b.events->size() : 0;
@@ -250,7 +262,8 @@ std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<Pa
   for (std::size_t bi = 0; bi < batches.size(); ++bi) {
     const auto& b = batches[bi];
     if (!partitions.insert(b.partition).second) {
-      throw std::logic_error("apply_group: partition " + std::to_string(b.partition) + " appears twice");
+      throw std::logic_error("apply_group: partition " + std::to_string(b.partition) +
+                             " appears twice");
     }
     if (b.events == nullptr || b.events->empty()) continue;
     GroupItem item{b.partition, b.events, {}};
@@ -272,7 +285,8 @@ std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<Pa
   bool assume_new = true;
   for (int attempt = 0; attempt < 5; ++attempt) {
     bool assumed_any = false;
-    switch (try_apply(conn, items, ids, first_version, cache, assume_new, assumed_any, item_stats)) {
+    switch (
+        try_apply(conn, items, ids, first_version, cache, assume_new, assumed_any, item_stats)) {
       case Attempt::Done: {
         std::size_t k = 0;
         for (std::size_t bi = 0; bi < batches.size(); ++bi) {
@@ -293,7 +307,8 @@ std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<Pa
           assume_new = false;
           continue;
         }
-        throw StaleReadModel(describe(items) + ": a row changed since it was loaded; the batch is retried");
+        throw StaleReadModel(describe(items) +
+                             ": a row changed since it was loaded; the batch is retried");
     }
   }
   throw StaleReadModel(describe(items) +

@@ -53,7 +53,8 @@ struct BatchStats {
 // also emptied when a table was swapped (rebuild-projection) since the last batch.
 class ViewCache {
  public:
-  explicit ViewCache(std::size_t capacity_per_projection = 8192) : capacity_(capacity_per_projection) {}
+  explicit ViewCache(std::size_t capacity_per_projection = 8192)
+      : capacity_(capacity_per_projection) {}
   // The order's cached view (most recently used now), or null. A group folds it in place (no
   // copy per event) and evicts it again when it does not commit.
   OrderView* find(std::size_t projection, const std::string& order_id);
@@ -89,7 +90,8 @@ struct PartitionBatch {
 // statement for the views not cached, the fold, ONE write statement (sql/V026 rs_apply_group) =
 // one transaction advancing every batch's checkpoints. All or nothing: on any throw nothing is
 // committed. Returns the stats of each batch, in `batches` order. Otherwise as apply_batch.
-std::vector<BatchStats> apply_group(pqxx::connection& conn, const std::vector<PartitionBatch>& batches,
+std::vector<BatchStats> apply_group(pqxx::connection& conn,
+                                    const std::vector<PartitionBatch>& batches,
                                     ViewCache* cache = nullptr);
 
 // Every event must carry global_position (the stream sequence). Throws ApplyError,

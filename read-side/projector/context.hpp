@@ -29,8 +29,8 @@ struct ProjectorMetrics {
   metrics::Histogram& batch_seconds;
   metrics::Histogram& batch_size;
   // Now - the event's recorded_at (the append, wall clock): when its batch was decoded and when it
-  // was committed to the query tables. With the relay's relay_event_age_seconds, where the end-to-end
-  // lag sits.
+  // was committed to the query tables. With the relay's relay_event_age_seconds, where the
+  // end-to-end lag sits.
   metrics::Histogram& event_age_fetched;
   metrics::Histogram& event_age_applied;
   metrics::Gauge& owned_partitions;
@@ -54,7 +54,7 @@ struct ProjectorContext {
   ProjectorMetrics& metrics;
   int batch_size = 500;
   AppliedBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
-  PeerPresence* peers = nullptr;  // the coordinator reports the live replica count here
+  PeerPresence* peers = nullptr;              // the coordinator reports the live replica count here
   // Group appliers per replica (PROJECTOR_APPLIERS): applier k holds the locks of, and applies,
   // the partitions p with p % appliers == k.
   int appliers = 1;
@@ -66,10 +66,12 @@ struct ProjectorContext {
 };
 
 // Observes now - recorded_at of each event (events without recorded_at are skipped).
-inline void observe_event_ages(metrics::Histogram& h, const std::vector<codec::RecordedEvent>& events) {
+inline void observe_event_ages(metrics::Histogram& h,
+                               const std::vector<codec::RecordedEvent>& events) {
   const auto now_us = codec::unix_now_us();
   for (const auto& e : events) {
-    if (e.recorded_at_us > 0) h.observe(static_cast<double>(std::max<std::int64_t>(0, now_us - e.recorded_at_us)) / 1e6);
+    if (e.recorded_at_us > 0)
+      h.observe(static_cast<double>(std::max<std::int64_t>(0, now_us - e.recorded_at_us)) / 1e6);
   }
 }
 

@@ -98,11 +98,10 @@ void Coordinator::tick() {
   // Stop the fetchers whose partition is no longer held under their lease (the applier's
   // connection broke) or that ended, then release whatever lock is still held for them.
   std::string owned_text;
-  stop_and_release(
-      [&](int p, const PartitionWorker& w, const std::map<int, std::uint64_t>& held) {
-        auto h = held.find(p);
-        return w.state() != PartitionWorker::State::Owned || h == held.end() || h->second != w.lease();
-      });
+  stop_and_release([&](int p, const PartitionWorker& w, const std::map<int, std::uint64_t>& held) {
+    auto h = held.find(p);
+    return w.state() != PartitionWorker::State::Owned || h == held.end() || h->second != w.lease();
+  });
   {
     std::lock_guard lock(mu_);
     for (const auto& [p, w] : workers_) {
@@ -117,11 +116,15 @@ void Coordinator::tick() {
   {
     pqxx::work tx(*conn_);
     tx.exec_prepared("rc_heartbeat", replica_id_, owned_text);
-    live = static_cast<int>(tx.exec_prepared1("rc_live", static_cast<int>(
-                                std::chrono::duration_cast<std::chrono::milliseconds>(kReplicaTtl).count()))[0]
-                                .as<std::int64_t>());
+    live = static_cast<int>(
+        tx.exec_prepared1(
+              "rc_live",
+              static_cast<int>(
+                  std::chrono::duration_cast<std::chrono::milliseconds>(kReplicaTtl).count()))[0]
+            .as<std::int64_t>());
     if (ctx_.peers != nullptr) ctx_.peers->live_replicas(live);
-    for (const auto& row : tx.exec_prepared("rc_held", kPartitionLockClass)) held.insert(row[0].as<int>());
+    for (const auto& row : tx.exec_prepared("rc_held", kPartitionLockClass))
+      held.insert(row[0].as<int>());
     tx.exec_prepared("rc_gc");
     status = read_projection_status(tx);
     tx.commit();
@@ -171,7 +174,7 @@ void Coordinator::tick() {
     const auto lease = applier.try_acquire(p);
     if (lease == 0) {
       if (!applier.reachable()) break;  // Postgres unreachable: try again next tick
-      continue;  // taken by another replica meanwhile
+      continue;                         // taken by another replica meanwhile
     }
     std::lock_guard lock(mu_);
     workers_.emplace(p, std::make_unique<PartitionWorker>(p, lease, ctx_, applier));
@@ -186,7 +189,8 @@ bool Coordinator::stop_requested() const {
 }
 
 void Coordinator::stop_and_release(
-    const std::function<bool(int, const PartitionWorker&, const std::map<int, std::uint64_t>&)>& which) {
+    const std::function<bool(int, const PartitionWorker&, const std::map<int, std::uint64_t>&)>&
+        which) {
   std::map<int, std::uint64_t> held;  // by every applier (each holds its own partitions)
   for (const auto& a : appliers_) held.merge(a->held());
   std::vector<std::unique_ptr<PartitionWorker>> stopping;
@@ -205,7 +209,7 @@ void Coordinator::stop_and_release(
   for (auto& w : stopping) {
     const int p = w->partition();
     const auto lease = w->lease();
-    w.reset();  // joins (all were asked to stop at once)
+    w.reset();                         // joins (all were asked to stop at once)
     applier_for(p).release(p, lease);  // no-op when the lock is no longer held under this lease
   }
 }

@@ -35,7 +35,8 @@ int fair_share(int partitions, int live_replicas);
 class Coordinator {
  public:
   Coordinator(ProjectorContext& ctx, std::string replica_id);
-  ~Coordinator();  // stops every fetcher (each finishes its batch), the applier, removes the heartbeat
+  ~Coordinator();  // stops every fetcher (each finishes its batch), the applier, removes the
+                   // heartbeat
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
@@ -47,16 +48,19 @@ class Coordinator {
   bool stop_requested() const;
   // Stops the fetchers `which` selects (all asked at once, then joined) and has the applier
   // unlock their partitions.
-  void stop_and_release(
-      const std::function<bool(int, const PartitionWorker&, const std::map<int, std::uint64_t>&)>& which);
+  void stop_and_release(const std::function<bool(int, const PartitionWorker&,
+                                                 const std::map<int, std::uint64_t>&)>& which);
   ProjectorContext& ctx_;
   std::string replica_id_;
   int offset_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  GroupApplier& applier_for(int partition) { return *appliers_[static_cast<std::size_t>(partition) % appliers_.size()]; }
-  std::vector<std::unique_ptr<GroupApplier>> appliers_;  // outlive the fetchers (declared before them)
+  GroupApplier& applier_for(int partition) {
+    return *appliers_[static_cast<std::size_t>(partition) % appliers_.size()];
+  }
+  std::vector<std::unique_ptr<GroupApplier>>
+      appliers_;  // outlive the fetchers (declared before them)
   std::map<int, std::unique_ptr<PartitionWorker>> workers_;
   std::unique_ptr<pqxx::connection> conn_;
   std::thread thread_;

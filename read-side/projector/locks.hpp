@@ -10,8 +10,8 @@
 
 namespace orders::read_side {
 
-inline constexpr int kRebuildRunLockClass = 0x52534252;   // "RSBR"
-inline constexpr int kCutoverLockClass = 0x52534358;      // "RSCX"
+inline constexpr int kRebuildRunLockClass = 0x52534252;  // "RSBR"
+inline constexpr int kCutoverLockClass = 0x52534358;     // "RSCX"
 
 // Takes the cutover lock shared for every projection (indexes 0 .. count-1) in one statement:
 // SELECT ... FROM generate_series(0, $2 - 1) evaluated in ascending order.

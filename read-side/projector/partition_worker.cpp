@@ -2,9 +2,9 @@
 
 #include <chrono>
 
-#include "read-side/bus/jetstream.hpp"
 #include "common/codec/recorded_event.hpp"
 #include "common/log/logger.hpp"
+#include "read-side/bus/jetstream.hpp"
 #include "read-side/projector/applier.hpp"
 
 namespace orders::read_side {

@@ -34,7 +34,7 @@ class PartitionWorker {
 
  private:
   void run();
-  bool consume();  // false: the partition was lost
+  bool consume();                           // false: the partition was lost
   void pause(std::chrono::milliseconds d);  // returns early on stop
 
   int partition_;

@@ -2,8 +2,8 @@
 
 #include <stdexcept>
 
-#include "read-side/projector/pg_text.hpp"
 #include "read-side/projector/locks.hpp"
+#include "read-side/projector/pg_text.hpp"
 
 namespace orders::read_side {
 
@@ -36,7 +36,6 @@ std::string ts_of(const std::string& us_column) {
   return "timestamptz 'epoch' + " + us_column + " * interval '1 microsecond'";
 }
 
-
 std::optional<std::int64_t> opt_int(const pqxx::field& f) {
   if (f.is_null()) return std::nullopt;
   return f.as<std::int64_t>();
@@ -47,11 +46,11 @@ std::optional<std::int64_t> opt_int(const pqxx::field& f) {
 namespace {
 std::string view_columns(ProjectionKind kind) {
   return kind == ProjectionKind::Orders
-                         ? "order_id, customer_id, status, items::text, coalesce(tracking_number, ''), " +
-                               us_of("created_at") + ", " + us_of("confirmed_at") + ", " +
-                               us_of("shipped_at") + ", " + us_of("delivered_at") +
-                               ", version, last_global_position"
-                         : std::string("order_id, customer_id, status, items::text, version, last_global_position");
+             ? "order_id, customer_id, status, items::text, coalesce(tracking_number, ''), " +
+                   us_of("created_at") + ", " + us_of("confirmed_at") + ", " + us_of("shipped_at") +
+                   ", " + us_of("delivered_at") + ", version, last_global_position"
+             : std::string(
+                   "order_id, customer_id, status, items::text, version, last_global_position");
 }
 }  // namespace
 
@@ -155,15 +154,17 @@ void prepare_projector_statements(pqxx::connection& conn) {
     // statement: k = projection index, or -1 for the oids row (in version, last_global_position).
     const auto& o = projections().at(0);
     const auto& c = projections().at(1);
-    conn.prepare("rs_load_batch",
-                 "SELECT 0 AS k, " + view_columns(o.kind) + " FROM " + o.table +
-                     " WHERE order_id = ANY ($1::text[]) UNION ALL "
-                     "SELECT 1, order_id, customer_id, status, items::text, NULL, NULL, NULL, NULL, "
-                     "NULL, version, last_global_position FROM " + c.table +
-                     " WHERE order_id = ANY ($2::text[]) UNION ALL "
-                     "SELECT -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
-                     "to_regclass('" + o.table + "')::oid::bigint, to_regclass('" + c.table +
-                     "')::oid::bigint");
+    conn.prepare(
+        "rs_load_batch",
+        "SELECT 0 AS k, " + view_columns(o.kind) + " FROM " + o.table +
+            " WHERE order_id = ANY ($1::text[]) UNION ALL "
+            "SELECT 1, order_id, customer_id, status, items::text, NULL, NULL, NULL, NULL, "
+            "NULL, version, last_global_position FROM " +
+            c.table +
+            " WHERE order_id = ANY ($2::text[]) UNION ALL "
+            "SELECT -1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+            "to_regclass('" +
+            o.table + "')::oid::bigint, to_regclass('" + c.table + "')::oid::bigint");
     conn.prepare("rs_apply_group",
                  "SELECT rs_apply_group($1::int, $2::int, $3::bigint[], $4::text[], $5::text[], "
                  "$6::text[], $7::jsonb[], $8::bigint[], $9::int[], $10::text[], $11::bigint[], "
@@ -198,7 +199,8 @@ LoadedViews load_batch_views(pqxx::transaction_base& tx,
   PgArrayText orders_ids, customers_ids;
   for (const auto& id : ids_by_projection[0]) orders_ids.add(id);
   for (const auto& id : ids_by_projection[1]) customers_ids.add(id);
-  for (const auto& row : tx.exec_prepared("rs_load_batch", orders_ids.finish(), customers_ids.finish())) {
+  for (const auto& row :
+       tx.exec_prepared("rs_load_batch", orders_ids.finish(), customers_ids.finish())) {
     const int k = row[0].as<int>();
     if (k < 0) {
       out.table_oids = {row[10].is_null() ? 0 : row[10].as<std::int64_t>(),
@@ -209,7 +211,8 @@ LoadedViews load_batch_views(pqxx::transaction_base& tx,
     v.state.order_id = row[1].as<std::string>();
     v.state.customer_id = row[2].as<std::string>();
     auto status = parse_status(row[3].as<std::string>());
-    if (!status) throw std::runtime_error("read model row " + v.state.order_id + " has a bad status");
+    if (!status)
+      throw std::runtime_error("read model row " + v.state.order_id + " has a bad status");
     v.state.status = *status;
     auto items = items_from_json(nlohmann::json::parse(row[4].as<std::string>()));
     if (!items) throw std::runtime_error("read model row " + v.state.order_id + " has bad items");
@@ -288,8 +291,9 @@ BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_
         o_count.finish(), o_tracking.finish(), o_created.finish(), o_confirmed.finish(),
         o_shipped.finish(), o_delivered.finish(), o_version.finish(), o_last.finish(),
         o_stored.finish(), c_id.finish(), c_customer.finish(), c_status.finish(), c_items.finish(),
-        c_total.finish(), c_version.finish(), c_last.finish(), c_stored.finish(), partitions.finish(),
-        names.finish(), positions.finish(), recorded.finish(), applied.finish());
+        c_total.finish(), c_version.finish(), c_last.finish(), c_stored.finish(),
+        partitions.finish(), names.finish(), positions.finish(), recorded.finish(),
+        applied.finish());
     return row[0].as<int>() == 0 ? BatchWrite::Written : BatchWrite::TablesSwapped;
   } catch (const pqxx::sql_error& e) {
     // RS001: a row was not at its loaded version; 23505 (unique_violation, V033): a row written

@@ -35,8 +35,8 @@ std::string load_views_sql(ProjectionKind kind, const std::string& table, bool f
 std::string all_views_sql(ProjectionKind kind, const std::string& table);
 std::string upsert_views_sql(ProjectionKind kind, const std::string& table);
 // Columns of an event row (with its global position when sequenced), then a FROM clause.
-extern const char* const kEventColumns;   // e.event_id::text, e.stream_id, ... (10 columns)
-extern const char* const kEventFrom;      // events e LEFT JOIN global_log g ON ...
+extern const char* const kEventColumns;  // e.event_id::text, e.stream_id, ... (10 columns)
+extern const char* const kEventFrom;     // events e LEFT JOIN global_log g ON ...
 
 codec::RecordedEvent event_from_row(const pqxx::row& row);  // a row of kEventColumns
 // A row of load_views_sql -> view.
@@ -59,7 +59,7 @@ std::vector<codec::RecordedEvent> load_stream_events(pqxx::transaction_base& tx,
 struct CheckpointAdvance {
   std::int64_t last_global_position = 0;  // highest stream sequence in the batch
   std::int64_t last_recorded_at_us = 0;
-  std::int64_t events_applied = 0;        // distinct events newly applied
+  std::int64_t events_applied = 0;  // distinct events newly applied
 };
 // ---- the live projector's batch: one read statement, one write statement (sql/V026) ----
 // Stored views of the given orders of every projection (ids_by_projection in projections()

@@ -41,7 +41,7 @@ std::optional<std::string> b64url_decode(std::string_view in) {
       out.push_back(static_cast<char>((buf >> bits) & 0xFF));
     }
   }
-  if (bits >= 6) return std::nullopt;                       // a dangling character
+  if (bits >= 6) return std::nullopt;                        // a dangling character
   if ((buf & ((1u << bits) - 1)) != 0) return std::nullopt;  // non-canonical padding bits
   return out;
 }

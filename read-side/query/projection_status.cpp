@@ -11,10 +11,11 @@ void prepare_status_statements(pqxx::connection& conn) {
                "LEFT JOIN projection_checkpoints c ON c.projection = p.name "
                "GROUP BY p.name, p.state ORDER BY p.name DESC");
   conn.prepare("rs_head", "SELECT coalesce(max(global_position), 0) FROM global_log");
-  conn.prepare("rs_event_age",
-               "SELECT greatest(extract(epoch from (clock_timestamp() - e.recorded_at)), 0)::float8 "
-               "FROM global_log g JOIN events e ON e.position = g.position "
-               "WHERE g.global_position = $1");
+  conn.prepare(
+      "rs_event_age",
+      "SELECT greatest(extract(epoch from (clock_timestamp() - e.recorded_at)), 0)::float8 "
+      "FROM global_log g JOIN events e ON e.position = g.position "
+      "WHERE g.global_position = $1");
 }
 
 std::vector<ProjectionStatus> read_projection_status(pqxx::transaction_base& tx) {

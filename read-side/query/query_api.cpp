@@ -12,10 +12,10 @@
 #include "common/metrics/metrics.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/pool.hpp"
-#include "read-side/view/order_view.hpp"
+#include "read-side/query/cursor.hpp"
 #include "read-side/query/projection_status.hpp"
 #include "read-side/read_your_writes/apply_notifier.hpp"
-#include "read-side/query/cursor.hpp"
+#include "read-side/view/order_view.hpp"
 
 namespace orders::read_side {
 
@@ -66,7 +66,8 @@ nlohmann::json order_json(const pqxx::row& row) {
   s.order_id = row[0].as<std::string>();
   s.customer_id = row[1].as<std::string>();
   s.status = parse_status(row[2].as<std::string>()).value_or(domain::Status::None);
-  s.items = items_from_json(nlohmann::json::parse(row[3].as<std::string>())).value_or(std::vector<domain::Item>{});
+  s.items = items_from_json(nlohmann::json::parse(row[3].as<std::string>()))
+                .value_or(std::vector<domain::Item>{});
   if (!row[6].is_null()) s.tracking_number = row[6].as<std::string>();
   s.version = row[11].as<std::int64_t>();
   auto j = codec::state_to_json(s);
@@ -76,7 +77,8 @@ nlohmann::json order_json(const pqxx::row& row) {
   }
   j["total_amount"] = domain::format_cents(row[4].as<std::int64_t>());
   j["item_count"] = row[5].as<std::int64_t>();
-  j["tracking_number"] = row[6].is_null() ? nlohmann::json(nullptr) : nlohmann::json(s.tracking_number);
+  j["tracking_number"] =
+      row[6].is_null() ? nlohmann::json(nullptr) : nlohmann::json(s.tracking_number);
   j["created_at"] = ts_or_null(row[7]);
   j["confirmed_at"] = ts_or_null(row[8]);
   j["shipped_at"] = ts_or_null(row[9]);
@@ -96,7 +98,8 @@ http::Response with_db(QueryApiContext& ctx, Fn&& fn) {
       throw;
     }
   } catch (const pg::PoolExhausted&) {
-    auto r = http::problem(503, "unavailable", "Service unavailable", "no database connection free");
+    auto r =
+        http::problem(503, "unavailable", "Service unavailable", "no database connection free");
     r.headers.emplace_back("Retry-After", "1");
     return r;
   } catch (const pqxx::broken_connection&) {
@@ -106,7 +109,8 @@ http::Response with_db(QueryApiContext& ctx, Fn&& fn) {
   } catch (const pqxx::sql_error& e) {
     if (e.sqlstate() == "57014") {
       // query_canceled: statement_timeout (PG_STATEMENT_TIMEOUT_MS), e.g. a locked table.
-      auto r = http::problem(503, "unavailable", "Service unavailable", "the database did not answer in time");
+      auto r = http::problem(503, "unavailable", "Service unavailable",
+                             "the database did not answer in time");
       r.headers.emplace_back("Retry-After", "1");
       return r;
     }
@@ -159,9 +163,11 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
       return http::Response{};
     });
     if (resp.status != 200) return resp;
-    const bool enough = found && (!min_version || (*found)["version"].get<std::int64_t>() >= *min_version);
+    const bool enough =
+        found && (!min_version || (*found)["version"].get<std::int64_t>() >= *min_version);
     if (enough) return http::json_response(200, *found);
-    if (!min_version) return http::problem(404, "order-not-found", "Order not found", "no order " + id);
+    if (!min_version)
+      return http::problem(404, "order-not-found", "Order not found", "no order " + id);
     // Woken only when an apply (local, or another replica's NOTIFY) committed this order at
     // >= min_version, or when the committed orders are unknown (wake-all); the periodic
     // re-check is a safety net for a lost notification.
@@ -200,12 +206,14 @@ http::Response list_orders(QueryApiContext& ctx, const http::Request& req) {
     customer = it->second;
   }
   if (auto it = req.query.find("status"); it != req.query.end()) {
-    if (!parse_status(it->second)) return bad_request("status must be Draft, Confirmed, Shipped or Delivered");
+    if (!parse_status(it->second))
+      return bad_request("status must be Draft, Confirmed, Shipped or Delivered");
     status = it->second;
   }
   if (auto it = req.query.find("limit"); it != req.query.end()) {
     auto l = parse_uint(it->second, 1'000'000'000);
-    if (!l || *l < 1 || *l > kMaxLimit) return bad_request("limit must be an integer from 1 to 500");
+    if (!l || *l < 1 || *l > kMaxLimit)
+      return bad_request("limit must be an integer from 1 to 500");
     limit = static_cast<int>(*l);
   }
   if (auto it = req.query.find("after"); it != req.query.end()) {
@@ -252,11 +260,14 @@ http::Response get_customer(QueryApiContext& ctx, const http::Request& req) {
     pqxx::nontransaction tx(c);  // one statement (see get_order)
     auto row = tx.exec_prepared1("rq_customer", id);
     const auto count = row[0].as<std::int64_t>();
-    if (count == 0) return http::problem(404, "customer-not-found", "Customer not found", "no orders for customer " + id);
-    return http::json_response(200, {{"customer_id", id},
-                                     {"order_count", count},
-                                     {"open_orders", row[1].as<std::int64_t>()},
-                                     {"lifetime_value", domain::format_cents(row[2].as<std::int64_t>())}});
+    if (count == 0)
+      return http::problem(404, "customer-not-found", "Customer not found",
+                           "no orders for customer " + id);
+    return http::json_response(
+        200, {{"customer_id", id},
+              {"order_count", count},
+              {"open_orders", row[1].as<std::int64_t>()},
+              {"lifetime_value", domain::format_cents(row[2].as<std::int64_t>())}});
   });
 }
 
@@ -293,10 +304,12 @@ http::Response readyz(QueryApiContext& ctx) {
   }
   const bool nats_ok = ctx.bus_connected && ctx.bus_connected();
   nlohmann::json checks = {{"postgres", pg_ok}, {"migrations", migrated}, {"nats", nats_ok}};
-  if (pg_ok && migrated && nats_ok) return http::json_response(200, {{"status", "ready"}, {"checks", checks}});
-  auto r = http::problem(503, "not-ready", "Not ready",
-                         std::string("postgres ") + (pg_ok ? "ok" : "down") + ", migrations " +
-                             (migrated ? "current" : "pending") + ", nats " + (nats_ok ? "ok" : "down"));
+  if (pg_ok && migrated && nats_ok)
+    return http::json_response(200, {{"status", "ready"}, {"checks", checks}});
+  auto r =
+      http::problem(503, "not-ready", "Not ready",
+                    std::string("postgres ") + (pg_ok ? "ok" : "down") + ", migrations " +
+                        (migrated ? "current" : "pending") + ", nats " + (nats_ok ? "ok" : "down"));
   r.headers.emplace_back("Retry-After", "1");
   return r;
 }
@@ -304,9 +317,11 @@ http::Response readyz(QueryApiContext& ctx) {
 }  // namespace
 
 void prepare_query_statements(pqxx::connection& conn) {
-  conn.prepare("rq_order", std::string("SELECT ") + kOrderColumns + " FROM orders WHERE order_id = $1");
+  conn.prepare("rq_order",
+               std::string("SELECT ") + kOrderColumns + " FROM orders WHERE order_id = $1");
   const std::string keyset =
-      "(created_at, order_id) < (coalesce(timestamptz 'epoch' + $X::bigint * interval '1 microsecond', "
+      "(created_at, order_id) < (coalesce(timestamptz 'epoch' + $X::bigint * interval '1 "
+      "microsecond', "
       "'infinity'::timestamptz), $Y::text) ORDER BY created_at DESC, order_id DESC LIMIT $Z::int";
   auto with_params = [&](int first) {
     std::string k = keyset;
@@ -321,14 +336,16 @@ void prepare_query_statements(pqxx::connection& conn) {
   std::string all = "SELECT * FROM (";
   for (domain::Status status : kStoredStatuses) {
     if (all.back() != '(') all += " UNION ALL ";
-    all += std::string("(SELECT ") + kOrderColumns + ", created_at AS sort_created_at FROM orders WHERE status = '" +
+    all += std::string("(SELECT ") + kOrderColumns +
+           ", created_at AS sort_created_at FROM orders WHERE status = '" +
            std::string(domain::to_string(status)) + "' AND " + with_params(1) + ")";
   }
   all += ") u ORDER BY sort_created_at DESC, order_id DESC LIMIT $3::int";
   conn.prepare("rq_list_all", all);
   conn.prepare("rq_list_customer", select + "customer_id = $1 AND " + with_params(2));
   conn.prepare("rq_list_status", select + "status = $1 AND " + with_params(2));
-  conn.prepare("rq_list_customer_status", select + "customer_id = $1 AND status = $2 AND " + with_params(3));
+  conn.prepare("rq_list_customer_status",
+               select + "customer_id = $1 AND status = $2 AND " + with_params(3));
   conn.prepare("rq_customer",
                "SELECT count(*), count(*) FILTER (WHERE status = 'Draft'), "
                "coalesce(sum(total_cents) FILTER (WHERE status IN ('Confirmed', 'Shipped', "
@@ -340,16 +357,25 @@ http::Router make_query_router(QueryApiContext& ctx) {
   // Scopes are enforced by the server (ServerOptions::tokens): "query" for queries, "admin" for
   // /metrics; health checks are public.
   const char* help = "Queries of GET /orders/{id}?min_version after the first, by cause";
-  ctx.requery_reached = &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "reached"}});
-  ctx.requery_wake_all = &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "wake_all"}});
-  ctx.requery_periodic = &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "periodic"}});
-  ctx.waiting = &ctx.metrics.gauge("read_side_order_waiting", "GET /orders/{id} requests waiting for min_version");
+  ctx.requery_reached =
+      &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "reached"}});
+  ctx.requery_wake_all =
+      &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "wake_all"}});
+  ctx.requery_periodic =
+      &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "periodic"}});
+  ctx.waiting = &ctx.metrics.gauge("read_side_order_waiting",
+                                   "GET /orders/{id} requests waiting for min_version");
   http::Router router;
-  router.add("GET", "/orders/{id}", [&ctx](const http::Request& r) { return get_order(ctx, r); }, "query");
-  router.add("GET", "/orders", [&ctx](const http::Request& r) { return list_orders(ctx, r); }, "query");
-  router.add("GET", "/customers/{id}", [&ctx](const http::Request& r) { return get_customer(ctx, r); },
-             "query");
-  router.add("GET", "/projections", [&ctx](const http::Request&) { return get_projections(ctx); }, "query");
+  router.add(
+      "GET", "/orders/{id}", [&ctx](const http::Request& r) { return get_order(ctx, r); }, "query");
+  router.add(
+      "GET", "/orders", [&ctx](const http::Request& r) { return list_orders(ctx, r); }, "query");
+  router.add(
+      "GET", "/customers/{id}", [&ctx](const http::Request& r) { return get_customer(ctx, r); },
+      "query");
+  router.add(
+      "GET", "/projections", [&ctx](const http::Request&) { return get_projections(ctx); },
+      "query");
   router.add(
       "GET", "/metrics",
       [&ctx](const http::Request&) {

@@ -16,7 +16,7 @@ namespace orders::metrics {
 class Registry;
 class Counter;
 class Gauge;
-}
+}  // namespace orders::metrics
 namespace orders::log {
 class Logger;
 }

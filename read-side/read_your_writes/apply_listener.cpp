@@ -20,16 +20,21 @@ void inc(metrics::Counter* c) {
 
 class Receiver : public pqxx::notification_receiver {
  public:
-  Receiver(pqxx::connection_base& c, const std::string& token, ApplyNotifier& n, const ListenerMetrics& m,
-           PeerPresence* peers)
-      : pqxx::notification_receiver(c, kAppliedChannel), token_(token), notifier_(n), metrics_(m), peers_(peers) {}
+  Receiver(pqxx::connection_base& c, const std::string& token, ApplyNotifier& n,
+           const ListenerMetrics& m, PeerPresence* peers)
+      : pqxx::notification_receiver(c, kAppliedChannel),
+        token_(token),
+        notifier_(n),
+        metrics_(m),
+        peers_(peers) {}
   void operator()(const std::string& payload, int) override {
     if (payload.size() > token_.size() && payload.compare(0, token_.size(), token_) == 0 &&
         payload[token_.size()] == '\n') {
       inc(metrics_.own);  // the local projector woke its waiters already
       return;
     }
-    if (peers_ != nullptr) peers_->heard_from_peer();  // another replica (an announcement or an apply)
+    if (peers_ != nullptr)
+      peers_->heard_from_peer();  // another replica (an announcement or an apply)
     auto p = decode_applied(payload);
     if (!p || p->all) {
       inc(metrics_.all);
@@ -107,8 +112,9 @@ std::string make_replica_token() {
   return std::string(buf, ptr);
 }
 
-AppliedBroadcaster::AppliedBroadcaster(std::string database_url, std::string token, log::Logger& logger,
-                                       const PeerPresence& peers, metrics::Counter* skipped)
+AppliedBroadcaster::AppliedBroadcaster(std::string database_url, std::string token,
+                                       log::Logger& logger, const PeerPresence& peers,
+                                       metrics::Counter* skipped)
     : url_(std::move(database_url)),
       token_(std::move(token)),
       logger_(logger),
@@ -193,8 +199,9 @@ void AppliedBroadcaster::run() {
   }
 }
 
-AppliedListener::AppliedListener(std::string database_url, std::string own_token, ApplyNotifier& notifier,
-                                 log::Logger& logger, ListenerMetrics metrics, PeerPresence* peers)
+AppliedListener::AppliedListener(std::string database_url, std::string own_token,
+                                 ApplyNotifier& notifier, log::Logger& logger,
+                                 ListenerMetrics metrics, PeerPresence* peers)
     : url_(std::move(database_url)),
       token_(std::move(own_token)),
       notifier_(notifier),

@@ -35,8 +35,8 @@ namespace orders::read_side {
 inline constexpr std::size_t kMaxAppliedPayload = 7000;
 struct AppliedPayload {
   std::string token;
-  bool all = false;                     // wake every waiter
-  std::vector<AppliedVersion> orders;   // otherwise: these
+  bool all = false;                    // wake every waiter
+  std::vector<AppliedVersion> orders;  // otherwise: these
 };
 std::vector<std::string> encode_applied(const std::string& token,
                                         const std::unordered_map<std::string, std::int64_t>& orders,
@@ -57,9 +57,11 @@ std::string make_replica_token();
 // (one second), never an answer.
 class PeerPresence {
  public:
-  explicit PeerPresence(std::chrono::steady_clock::duration hold = std::chrono::seconds(30)) : hold_(hold) {}
+  explicit PeerPresence(std::chrono::steady_clock::duration hold = std::chrono::seconds(30))
+      : hold_(hold) {}
   bool any() const {
-    return live_.load() > 1 || std::chrono::steady_clock::now().time_since_epoch().count() < heard_until_.load();
+    return live_.load() > 1 ||
+           std::chrono::steady_clock::now().time_since_epoch().count() < heard_until_.load();
   }
   // Coordinator: replicas with a fresh heartbeat, this one included.
   void live_replicas(int n) { live_.store(n); }
@@ -78,8 +80,8 @@ class AppliedBroadcaster {
  public:
   // Announces this replica (an empty payload) first; then sends what request() asks for while
   // `peers` says another replica may listen (counted in `skipped` otherwise, when given).
-  AppliedBroadcaster(std::string database_url, std::string token, log::Logger& logger, const PeerPresence& peers,
-                     metrics::Counter* skipped = nullptr);
+  AppliedBroadcaster(std::string database_url, std::string token, log::Logger& logger,
+                     const PeerPresence& peers, metrics::Counter* skipped = nullptr);
   ~AppliedBroadcaster();  // stops and joins
   AppliedBroadcaster(const AppliedBroadcaster&) = delete;
   AppliedBroadcaster& operator=(const AppliedBroadcaster&) = delete;

@@ -60,7 +60,8 @@ class ApplyNotifier {
     // A Reached or Recheck seen once is consumed (the next wait() waits for a new one).
     Wake wait(std::chrono::steady_clock::time_point deadline) {
       std::unique_lock lock(n_.mu_);
-      const bool woken = cv_.wait_until(lock, deadline, [&] { return reached_ || all_seen_ != n_.all_generation_; });
+      const bool woken = cv_.wait_until(
+          lock, deadline, [&] { return reached_ || all_seen_ != n_.all_generation_; });
       if (!woken) return Wake::TimedOut;
       if (reached_) {
         reached_ = false;
@@ -77,8 +78,8 @@ class ApplyNotifier {
     std::string order_id_;
     std::int64_t min_version_;
     std::condition_variable cv_;
-    bool reached_ = false;           // guarded by n_.mu_
-    std::uint64_t all_seen_ = 0;     // guarded by n_.mu_
+    bool reached_ = false;        // guarded by n_.mu_
+    std::uint64_t all_seen_ = 0;  // guarded by n_.mu_
   };
 
   // Wakes the waiters of these orders whose min_version is reached; returns how many it woke.

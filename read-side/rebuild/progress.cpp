@@ -35,7 +35,9 @@ std::string format_duration(double seconds) {
 
 namespace {
 
-double rate_of(const ProgressFigures& f) { return f.seconds > 0 ? f.done / f.seconds : 0.0; }
+double rate_of(const ProgressFigures& f) {
+  return f.seconds > 0 ? f.done / f.seconds : 0.0;
+}
 
 std::string eta_of(const ProgressFigures& f) {
   const double rate = rate_of(f);
@@ -87,7 +89,9 @@ void Progress::begin(const std::string& phase, std::int64_t total) {
   }
 }
 
-void Progress::set_total(std::int64_t total) { total_ = total; }
+void Progress::set_total(std::int64_t total) {
+  total_ = total;
+}
 
 void Progress::update(std::int64_t done) {
   done_ = done;

@@ -14,7 +14,8 @@ struct ProgressFigures {
   double seconds = 0.0;  // since the phase began
 };
 
-// Pure formatting (unit-tested): "[#####.....]  50.0%  500,000/1,000,000 events  250,000 ev/s  ETA 2s"
+// Pure formatting (unit-tested): "[#####.....]  50.0%  500,000/1,000,000 events  250,000 ev/s  ETA
+// 2s"
 std::string format_bar(const ProgressFigures& f, int width);
 std::string format_line(const std::string& phase, const ProgressFigures& f);
 std::string with_thousands(std::int64_t n);

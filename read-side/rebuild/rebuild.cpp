@@ -18,7 +18,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 int projection_index(const ProjectionDef& p) {
   const auto& all = projections();
@@ -209,7 +211,8 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
       replay_range(url, state, head, o.page_size, progress, 0);
       pqxx::read_transaction tx(ctl);
       head = read_head(tx);
-      if (head - state.last_global_position() <= o.near_head || round >= o.max_catch_up_rounds) break;
+      if (head - state.last_global_position() <= o.near_head || round >= o.max_catch_up_rounds)
+        break;
       progress.set_total(head);
     }
     progress.update(state.events());
@@ -269,10 +272,11 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
     }
     for (std::size_t i = 0; i < ps.size(); ++i) {
       char buf[200];
-      std::snprintf(buf, sizeof buf,
-                    "%s: %zu rows copied in %.2f s; %d indexes built, logged and analyzed in %.2f s",
-                    shadow_table(ps[i]).c_str(), views.size(), outcomes[i].copy_seconds,
-                    outcomes[i].indexes, outcomes[i].index_seconds);
+      std::snprintf(
+          buf, sizeof buf,
+          "%s: %zu rows copied in %.2f s; %d indexes built, logged and analyzed in %.2f s",
+          shadow_table(ps[i]).c_str(), views.size(), outcomes[i].copy_seconds, outcomes[i].indexes,
+          outcomes[i].index_seconds);
       progress.note(buf);
     }
     result.write_seconds = since(write_started);
@@ -298,11 +302,13 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
     // 4. verified cutover: one transaction under the cutover locks
     const auto cutover_started = Clock::now();
     pqxx::work tx(ctl);
-    for (const auto& p : ps) tx.exec_prepared("rb_cutover_lock", kCutoverLockClass, projection_index(p));
+    for (const auto& p : ps)
+      tx.exec_prepared("rb_cutover_lock", kCutoverLockClass, projection_index(p));
     head = read_head(tx);
     while (state.last_global_position() < head) {
       auto page = read_page(tx, state.last_global_position(), head, o.page_size);
-      if (page.empty()) throw RebuildError("the global log ends before its head " + std::to_string(head));
+      if (page.empty())
+        throw RebuildError("the global log ends before its head " + std::to_string(head));
       state.apply(page);
     }
     const auto tail = state.take_changed();
@@ -396,13 +402,14 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
   try {
     const auto r = rebuild(database_url, options, progress);
     char buf[256];
-    std::snprintf(buf, sizeof buf,
-                  "%s: %s events, %s orders in %.2f s (%s events/s; replay %.2f s, write %.2f s, "
-                  "cutover %.3f s)",
-                  options.dry_run ? "dry run done" : "rebuild done",
-                  with_thousands(r.events).c_str(), with_thousands(r.orders).c_str(), r.seconds,
-                  with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(r.events / r.seconds) : 0).c_str(),
-                  r.replay_seconds, r.write_seconds, r.cutover_seconds);
+    std::snprintf(
+        buf, sizeof buf,
+        "%s: %s events, %s orders in %.2f s (%s events/s; replay %.2f s, write %.2f s, "
+        "cutover %.3f s)",
+        options.dry_run ? "dry run done" : "rebuild done", with_thousands(r.events).c_str(),
+        with_thousands(r.orders).c_str(), r.seconds,
+        with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(r.events / r.seconds) : 0).c_str(),
+        r.replay_seconds, r.write_seconds, r.cutover_seconds);
     out << buf << std::endl;
     return 0;
   } catch (const AlreadyRunning& e) {

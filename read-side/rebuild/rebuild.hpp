@@ -10,9 +10,10 @@
 //     then builds the live table's indexes on the shadow, one transaction each, and ANALYZE;
 //  4. catches up with new events (multi-row upserts) until close to the head;
 //  5. verified cutover in ONE transaction: the projection's cutover lock EXCLUSIVE (live apply
-//     transactions take it shared), the final tail, compare shadow vs live (row count + checksum per
-//     table, what differs), then swap (drop live, rename shadow and its indexes), checkpoints set
-//     to what the rebuild applied, state back to "live". --dry-run compares and drops the shadow.
+//     transactions take it shared), the final tail, compare shadow vs live (row count + checksum
+//     per table, what differs), then swap (drop live, rename shadow and its indexes), checkpoints
+//     set to what the rebuild applied, state back to "live". --dry-run compares and drops the
+//     shadow.
 // A failure at any step drops the shadow tables and leaves the live tables untouched.
 #pragma once
 #include <chrono>
@@ -32,9 +33,9 @@ namespace orders::read_side::rebuild {
 struct RebuildOptions {
   std::vector<ProjectionDef> projections;
   bool dry_run = false;
-  int page_size = 20000;              // events per keyset page
-  std::size_t copy_chunk_rows = 25000; // rows per COPY transaction
-  std::int64_t near_head = 2000;      // catch-up ends within this many events of the head
+  int page_size = 20000;                // events per keyset page
+  std::size_t copy_chunk_rows = 25000;  // rows per COPY transaction
+  std::int64_t near_head = 2000;        // catch-up ends within this many events of the head
   int max_catch_up_rounds = 20;
   // Shadow UNLOGGED during the COPY, then SET LOGGED (a rewrite) before the indexes. Off: at
   // 100k orders the LOGGED COPY measured faster overall (write+index 6.1 s vs 8.5 s, loaded
@@ -55,13 +56,13 @@ struct ProjectionOutcome {
 };
 
 struct RebuildResult {
-  std::int64_t events = 0;             // events replayed
-  std::int64_t orders = 0;             // rows per table
+  std::int64_t events = 0;  // events replayed
+  std::int64_t orders = 0;  // rows per table
   std::int64_t last_global_position = 0;
   double seconds = 0.0;
-  double replay_seconds = 0.0;         // initial replay (read + fold)
-  double write_seconds = 0.0;          // COPY + indexes
-  double cutover_seconds = 0.0;        // the exclusive-lock transaction
+  double replay_seconds = 0.0;   // initial replay (read + fold)
+  double write_seconds = 0.0;    // COPY + indexes
+  double cutover_seconds = 0.0;  // the exclusive-lock transaction
   bool swapped = false;
   std::vector<ProjectionOutcome> projections;
 };

@@ -29,7 +29,10 @@ std::vector<codec::RecordedEvent> read_page(pqxx::transaction_base& tx, std::int
 
 PagePrefetcher::PagePrefetcher(const std::string& database_url, std::int64_t after,
                                std::int64_t upto, int page_size, int readers, std::size_t depth)
-    : after_(after), upto_(upto), page_size_(page_size), depth_(depth),
+    : after_(after),
+      upto_(upto),
+      page_size_(page_size),
+      depth_(depth),
       lanes_(static_cast<std::size_t>(std::max(1, readers))) {
   for (std::size_t i = 0; i < lanes_.size(); ++i) {
     threads_.emplace_back([this, i, database_url] {

@@ -1,8 +1,8 @@
 #include "read-side/rebuild/shadow.hpp"
 
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <sstream>
 #include <tuple>
 
@@ -19,8 +19,9 @@ void prepare_shadow_statements(pqxx::connection& conn) {
   conn.prepare("rb_analyze_shadow", "SELECT rebuild_analyze_shadow($1)");
   conn.prepare("rb_swap", "SELECT rebuild_swap($1)");
   conn.prepare("rb_digest", "SELECT row_count, digest FROM rebuild_table_digest($1, 'order_id')");
-  conn.prepare("rb_diff", "SELECT only_live, only_shadow, changed, behind, examples::text "
-                          "FROM rebuild_table_diff($1, 'order_id', $2)");
+  conn.prepare("rb_diff",
+               "SELECT only_live, only_shadow, changed, behind, examples::text "
+               "FROM rebuild_table_diff($1, 'order_id', $2)");
   conn.prepare("rb_set_state",
                "UPDATE projections SET state = $2, updated_at = now() WHERE name = $1");
   conn.prepare("rb_drop_checkpoints", "DELETE FROM projection_checkpoints WHERE projection = $1");
@@ -36,7 +37,9 @@ void prepare_shadow_statements(pqxx::connection& conn) {
   }
 }
 
-std::string shadow_table(const ProjectionDef& p) { return p.table + "_shadow"; }
+std::string shadow_table(const ProjectionDef& p) {
+  return p.table + "_shadow";
+}
 
 void create_shadow(pqxx::transaction_base& tx, const ProjectionDef& p, bool unlogged) {
   tx.exec_prepared("rb_create_shadow", p.table, unlogged);
@@ -76,12 +79,22 @@ void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
 
 std::vector<std::string> copy_columns(ProjectionKind kind) {
   if (kind == ProjectionKind::Orders) {
-    return {"order_id",     "customer_id",     "status",     "items",        "total_cents",
-            "item_count",   "tracking_number", "created_at", "confirmed_at", "shipped_at",
-            "delivered_at", "version",         "last_global_position"};
+    return {"order_id",
+            "customer_id",
+            "status",
+            "items",
+            "total_cents",
+            "item_count",
+            "tracking_number",
+            "created_at",
+            "confirmed_at",
+            "shipped_at",
+            "delivered_at",
+            "version",
+            "last_global_position"};
   }
-  return {"order_id", "customer_id", "status", "items", "total_cents", "version",
-          "last_global_position"};
+  return {"order_id", "customer_id",         "status", "items", "total_cents",
+          "version",  "last_global_position"};
 }
 
 std::string copy_timestamp(std::int64_t unix_us) {
@@ -196,16 +209,14 @@ Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p,
 
 std::string describe(const ProjectionDef& p, const Comparison& c) {
   std::ostringstream out;
-  out << "compare " << p.name << " (" << p.table << "): live " << c.live.rows
-      << " rows checksum " << c.live.checksum << ", rebuilt " << c.shadow.rows << " rows checksum "
-      << c.shadow.checksum;
+  out << "compare " << p.name << " (" << p.table << "): live " << c.live.rows << " rows checksum "
+      << c.live.checksum << ", rebuilt " << c.shadow.rows << " rows checksum " << c.shadow.checksum;
   if (c.identical()) {
     out << ": identical";
     return out.str();
   }
   out << ": DIFFERENT\n  " << c.diff.only_shadow << " rows missing from the live table, "
-      << c.diff.only_live << " rows only in the live table, " << c.diff.changed
-      << " rows differ";
+      << c.diff.only_live << " rows only in the live table, " << c.diff.changed << " rows differ";
   if (c.diff.behind > 0) {
     out << " (" << c.diff.behind
         << " of them at a lower version in the live table: events the live projector had not "

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "read-side/view/order_view.hpp"
 #include "read-side/projector/view_store.hpp"
+#include "read-side/view/order_view.hpp"
 
 namespace orders::read_side::rebuild {
 
@@ -70,6 +70,8 @@ void set_projection_state(pqxx::transaction_base& tx, const std::string& name,
 
 namespace orders::read_side::rebuild {
 // Replaces the projection's per-partition checkpoints with what the rebuild applied.
-void replace_checkpoints(pqxx::transaction_base& tx, const std::string& projection,
-                         const nlohmann::json& partitions);  // [{"partition","last_global_position","last_recorded_at_us","events_applied"}]
+void replace_checkpoints(
+    pqxx::transaction_base& tx, const std::string& projection,
+    const nlohmann::json&
+        partitions);  // [{"partition","last_global_position","last_recorded_at_us","events_applied"}]
 }  // namespace orders::read_side::rebuild

@@ -48,7 +48,8 @@ std::variant<std::map<std::string, OrderView>, FoldError> fold_all(
 nlohmann::json items_to_json(const std::vector<domain::Item>& items) {
   auto out = nlohmann::json::array();
   for (const auto& i : items) {
-    out.push_back({{"product_id", i.product_id}, {"quantity", i.quantity}, {"price_cents", i.price}});
+    out.push_back(
+        {{"product_id", i.product_id}, {"quantity", i.quantity}, {"price_cents", i.price}});
   }
   return out;
 }
@@ -66,7 +67,8 @@ std::optional<std::vector<domain::Item>> items_from_json(const nlohmann::json& j
         c == e.end() || !c->is_number_integer()) {
       return std::nullopt;
     }
-    items.push_back(domain::Item{p->get<std::string>(), q->get<std::int64_t>(), c->get<std::int64_t>()});
+    items.push_back(
+        domain::Item{p->get<std::string>(), q->get<std::int64_t>(), c->get<std::int64_t>()});
   }
   return items;
 }

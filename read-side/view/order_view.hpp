@@ -52,8 +52,9 @@ nlohmann::json items_to_json(const std::vector<domain::Item>& items);
 std::optional<std::vector<domain::Item>> items_from_json(const nlohmann::json& j);
 
 // Every status a stored order can have (domain::Status without None).
-inline constexpr domain::Status kStoredStatuses[] = {domain::Status::Draft, domain::Status::Confirmed,
-                                                     domain::Status::Shipped, domain::Status::Delivered};
+inline constexpr domain::Status kStoredStatuses[] = {
+    domain::Status::Draft, domain::Status::Confirmed, domain::Status::Shipped,
+    domain::Status::Delivered};
 std::optional<domain::Status> parse_status(std::string_view s);  // "Draft", ... (not "None")
 
 // One row of the orders table as a JSON object whose keys are the column names (for

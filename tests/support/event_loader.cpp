@@ -5,8 +5,8 @@
 
 #include "common/codec/recorded_event.hpp"
 #include "common/pg/migrations.hpp"
-#include "read-side/view/order_view.hpp"
 #include "read-side/projector/view_store.hpp"
+#include "read-side/view/order_view.hpp"
 #include "tests/support/services.hpp"
 
 namespace orders::rebuild_test {
@@ -94,10 +94,9 @@ std::map<std::string, nlohmann::json> expected_rows(pqxx::connection& conn,
   std::vector<codec::RecordedEvent> events;
   {
     pqxx::read_transaction tx(conn);
-    for (const auto& row :
-         tx.exec(std::string("SELECT ") + read_side::kEventColumns +
-                 " FROM global_log g JOIN events e ON e.position = g.position"
-                 " ORDER BY g.global_position")) {
+    for (const auto& row : tx.exec(std::string("SELECT ") + read_side::kEventColumns +
+                                   " FROM global_log g JOIN events e ON e.position = g.position"
+                                   " ORDER BY g.global_position")) {
       events.push_back(read_side::event_from_row(row));
     }
   }
@@ -108,7 +107,7 @@ std::map<std::string, nlohmann::json> expected_rows(pqxx::connection& conn,
   std::map<std::string, nlohmann::json> out;
   for (const auto& [id, view] : std::get<0>(folded)) {
     out[id] = normalized(table, table == "orders" ? read_side::orders_record(view)
-                                                   : read_side::customer_orders_record(view));
+                                                  : read_side::customer_orders_record(view));
   }
   return out;
 }
@@ -117,11 +116,11 @@ std::map<std::string, nlohmann::json> read_table(pqxx::connection& conn, const s
   std::map<std::string, nlohmann::json> out;
   pqxx::read_transaction tx(conn);
   if (table == "orders") {
-    for (const auto& row : tx.exec(
-             "SELECT order_id, customer_id, status, items::text, total_cents, item_count, "
-             "tracking_number, " + us("created_at") + ", " + us("confirmed_at") + ", " +
-             us("shipped_at") + ", " + us("delivered_at") +
-             ", version, last_global_position FROM orders")) {
+    for (const auto& row :
+         tx.exec("SELECT order_id, customer_id, status, items::text, total_cents, item_count, "
+                 "tracking_number, " +
+                 us("created_at") + ", " + us("confirmed_at") + ", " + us("shipped_at") + ", " +
+                 us("delivered_at") + ", version, last_global_position FROM orders")) {
       out[row[0].as<std::string>()] = {
           {"order_id", row[0].as<std::string>()},
           {"customer_id", row[1].as<std::string>()},
@@ -169,7 +168,8 @@ std::string diff_rows(const std::map<std::string, nlohmann::json>& expected,
       if (shown++ < 5) out << "missing " << id << "; ";
     } else if (it->second != row) {
       ++differ;
-      if (shown++ < 5) out << id << " expected " << row.dump() << " got " << it->second.dump() << "; ";
+      if (shown++ < 5)
+        out << id << " expected " << row.dump() << " got " << it->second.dump() << "; ";
     }
   }
   for (const auto& [id, row] : actual) {

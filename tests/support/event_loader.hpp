@@ -30,7 +30,8 @@ std::int64_t load_events(pqxx::connection& conn, const LoadSpec& spec);
 // The read model a fresh fold of the whole event store gives (read_side::fold_all over every
 // sequenced event, global order): order_id -> row JSON in the column encoding of the table
 // ("orders" or "customer_orders"), as read by read_table().
-std::map<std::string, nlohmann::json> expected_rows(pqxx::connection& conn, const std::string& table);
+std::map<std::string, nlohmann::json> expected_rows(pqxx::connection& conn,
+                                                    const std::string& table);
 // The table's rows in that same encoding.
 std::map<std::string, nlohmann::json> read_table(pqxx::connection& conn, const std::string& table);
 // "" when equal, else a description of the first few differences.

@@ -1,13 +1,13 @@
 // Blocking HTTP/1.1 client for tests (Boost.Beast). Each call runs async operations on a private
 // io_context so every step has a deadline; one keep-alive connection, reconnected once when the
 // server closed it between requests.
+#include <cctype>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
-#include <cctype>
 
 #include "tests/support/services.hpp"
 
@@ -101,7 +101,9 @@ HttpClient::HttpClient(std::string host, int port)
 
 HttpClient::~HttpClient() = default;
 
-void HttpClient::set_timeout(std::chrono::milliseconds timeout) { impl_->timeout = timeout; }
+void HttpClient::set_timeout(std::chrono::milliseconds timeout) {
+  impl_->timeout = timeout;
+}
 
 HttpResult HttpClient::request(const std::string& method, const std::string& target,
                                const std::string& body,
@@ -137,8 +139,8 @@ HttpResult HttpClient::request(const std::string& method, const std::string& tar
     // Only a reused keep-alive connection that the server closed is retried: a fresh connection
     // failing, or a time-out, is reported as status 0.
     bool closed_by_peer = err == http::error::end_of_stream || err == asio::error::eof ||
-                          err == asio::error::connection_reset ||
-                          err == asio::error::broken_pipe || err == http::error::partial_message;
+                          err == asio::error::connection_reset || err == asio::error::broken_pipe ||
+                          err == http::error::partial_message;
     if (!reused || !closed_by_peer) return HttpResult{};
   }
   return HttpResult{};
@@ -159,7 +161,7 @@ std::string HttpClient::raw(const std::string& bytes, std::chrono::milliseconds 
   // Read even when the write failed part-way: the server may have answered and closed.
   std::array<char, 8192> chunk{};
   std::function<void(beast::error_code, std::size_t)> on_read = [&](beast::error_code e,
-                                                                     std::size_t n) {
+                                                                    std::size_t n) {
     received.append(chunk.data(), n);
     if (!e) s.async_read_some(asio::buffer(chunk), on_read);
   };

@@ -6,10 +6,10 @@
 
 #include <pqxx/pqxx>
 
-#include "common/nats/nats.hpp"
-#include "read-side/view/order_view.hpp"
-#include "read-side/projector/view_store.hpp"
 #include "common/codec/event_codec.hpp"
+#include "common/nats/nats.hpp"
+#include "read-side/projector/view_store.hpp"
+#include "read-side/view/order_view.hpp"
 
 namespace orders::testing::read_side {
 
@@ -23,7 +23,8 @@ nlohmann::json stored_orders_record(const pqxx::row& row) {
 }
 
 void compare(const std::string& table, const std::map<std::string, nlohmann::json>& expected,
-             std::map<std::string, nlohmann::json> actual, ModelCheck& out, std::ostringstream& notes) {
+             std::map<std::string, nlohmann::json> actual, ModelCheck& out,
+             std::ostringstream& notes) {
   int noted = 0;
   auto note = [&](const std::string& s) {
     if (noted++ < 5) notes << table << ": " << s << "\n";
@@ -54,8 +55,8 @@ ModelCheck check_read_model(const std::string& database_url) {
   pqxx::read_transaction tx(conn);
   ModelCheck out;
   std::vector<codec::RecordedEvent> events;
-  for (const auto& row : tx.exec(std::string("SELECT ") + rs::kEventColumns + " FROM " + rs::kEventFrom +
-                                 " ORDER BY e.stream_id, e.version")) {
+  for (const auto& row : tx.exec(std::string("SELECT ") + rs::kEventColumns + " FROM " +
+                                 rs::kEventFrom + " ORDER BY e.stream_id, e.version")) {
     events.push_back(rs::event_from_row(row));
   }
   out.events = static_cast<std::int64_t>(events.size());
@@ -76,7 +77,8 @@ ModelCheck check_read_model(const std::string& database_url) {
   for (const auto& row : tx.exec(rs::all_views_sql(rs::ProjectionKind::Orders, "orders"))) {
     got_orders[row[0].as<std::string>()] = stored_orders_record(row);
   }
-  for (const auto& row : tx.exec(rs::all_views_sql(rs::ProjectionKind::Customers, "customer_orders"))) {
+  for (const auto& row :
+       tx.exec(rs::all_views_sql(rs::ProjectionKind::Customers, "customer_orders"))) {
     got_customers[row[0].as<std::string>()] =
         rs::customer_orders_record(rs::view_from_row(rs::ProjectionKind::Customers, row));
   }
@@ -106,15 +108,16 @@ struct EventFeeder::Impl {
     spec.name = stream;
     spec.subjects = {nats::subjects_for_stream(stream)};
     js.ensure_stream(spec);
-    conn.prepare("feed_append",
-                 "WITH ev AS (INSERT INTO events (event_id, stream_id, version, type, schema_version, "
-                 "data, metadata) VALUES (gen_random_uuid(), $1, $2, $3, $4, $5::jsonb, '{}'::jsonb) "
-                 "RETURNING event_id, position, recorded_at), "
-                 "gl AS (INSERT INTO global_log (global_position, position) "
-                 "SELECT coalesce((SELECT max(global_position) FROM global_log), 0) + 1, position FROM ev "
-                 "RETURNING global_position) "
-                 "SELECT ev.event_id::text, ev.position, gl.global_position, "
-                 "(extract(epoch from ev.recorded_at) * 1000000)::bigint FROM ev, gl");
+    conn.prepare(
+        "feed_append",
+        "WITH ev AS (INSERT INTO events (event_id, stream_id, version, type, schema_version, "
+        "data, metadata) VALUES (gen_random_uuid(), $1, $2, $3, $4, $5::jsonb, '{}'::jsonb) "
+        "RETURNING event_id, position, recorded_at), "
+        "gl AS (INSERT INTO global_log (global_position, position) "
+        "SELECT coalesce((SELECT max(global_position) FROM global_log), 0) + 1, position FROM ev "
+        "RETURNING global_position) "
+        "SELECT ev.event_id::text, ev.position, gl.global_position, "
+        "(extract(epoch from ev.recorded_at) * 1000000)::bigint FROM ev, gl");
   }
 };
 
@@ -122,7 +125,8 @@ EventFeeder::EventFeeder(std::string database_url, std::string nats_url, std::st
     : impl_(std::make_unique<Impl>(database_url, nats_url, std::move(stream))) {}
 EventFeeder::~EventFeeder() = default;
 
-codec::RecordedEvent EventFeeder::append(const std::string& order_id, const domain::Event& e, bool publish_it) {
+codec::RecordedEvent EventFeeder::append(const std::string& order_id, const domain::Event& e,
+                                         bool publish_it) {
   codec::RecordedEvent r;
   r.stream_id = order_id;
   r.version = ++impl_->versions[order_id];
@@ -132,7 +136,8 @@ codec::RecordedEvent EventFeeder::append(const std::string& order_id, const doma
   r.metadata = nlohmann::json::object();
   {
     pqxx::work tx(impl_->conn);
-    auto row = tx.exec_prepared1("feed_append", r.stream_id, r.version, r.type, r.schema_version, r.data.dump());
+    auto row = tx.exec_prepared1("feed_append", r.stream_id, r.version, r.type, r.schema_version,
+                                 r.data.dump());
     tx.commit();
     r.event_id = row[0].as<std::string>();
     r.position = row[1].as<std::int64_t>();
@@ -159,7 +164,8 @@ void EventFeeder::seed(const std::string& order_id, const std::string& customer_
       domain::OrderCreated{order_id, customer_id}, domain::OrderItemAdded{"product-1", 2, 1000},
       domain::OrderItemAdded{"product-2", 1, 1500}, domain::OrderConfirmed{},
       domain::OrderShipped{"TRK123456"}};
-  for (int i = 0; i < steps && i < static_cast<int>(all.size()); ++i) append(order_id, all[static_cast<std::size_t>(i)]);
+  for (int i = 0; i < steps && i < static_cast<int>(all.size()); ++i)
+    append(order_id, all[static_cast<std::size_t>(i)]);
 }
 
 }  // namespace orders::testing::read_side

@@ -14,12 +14,12 @@
 namespace orders::testing::read_side {
 
 struct ModelCheck {
-  std::int64_t events = 0;        // rows in the event store
-  std::int64_t orders = 0;        // orders in the fresh fold
-  std::int64_t diverged = 0;      // rows of orders / customer_orders that differ, miss or abound
-  std::int64_t applied_orders = 0;     // sum(events_applied) of the "orders" checkpoints
+  std::int64_t events = 0;          // rows in the event store
+  std::int64_t orders = 0;          // orders in the fresh fold
+  std::int64_t diverged = 0;        // rows of orders / customer_orders that differ, miss or abound
+  std::int64_t applied_orders = 0;  // sum(events_applied) of the "orders" checkpoints
   std::int64_t applied_customers = 0;  // ... of "customers"
-  std::string differences;        // the first few, readable
+  std::string differences;             // the first few, readable
   bool equal() const { return diverged == 0; }
 };
 
@@ -34,7 +34,8 @@ class EventFeeder {
   ~EventFeeder();
 
   // Appends the next version of order_id; publishes it unless publish == false.
-  codec::RecordedEvent append(const std::string& order_id, const domain::Event& e, bool publish = true);
+  codec::RecordedEvent append(const std::string& order_id, const domain::Event& e,
+                              bool publish = true);
   // Publishes (again). msg_id defaults to the event id (JetStream de-duplicates that).
   void publish(const codec::RecordedEvent& e, std::optional<std::string> msg_id = std::nullopt);
   // The seed scenario: create for customer, add product-1 x2 at 10.00, product-2 x1 at 15.00,

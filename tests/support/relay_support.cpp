@@ -23,12 +23,14 @@ std::vector<Appended> append_tx(pqxx::connection& conn, const std::vector<std::s
   std::vector<Appended> out;
   pqxx::work tx(conn);
   for (const auto& stream : streams) {
-    auto last = tx.exec_params("SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1", stream)[0][0]
+    auto last = tx.exec_params("SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1",
+                               stream)[0][0]
                     .as<std::int64_t>();
     auto r = tx.exec_params(
         "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
         "VALUES (gen_random_uuid(), $1, $2::bigint, 'OrderItemAdded', 1, "
-        "jsonb_build_object('product_id', 'p' || $2::bigint::text, 'quantity', 1, 'price', '1.00')) "
+        "jsonb_build_object('product_id', 'p' || $2::bigint::text, 'quantity', 1, 'price', "
+        "'1.00')) "
         "RETURNING position, event_id::text",
         stream, last + 1);
     tx.exec_params("INSERT INTO outbox (position) VALUES ($1)", r[0][0].as<std::int64_t>());
@@ -51,7 +53,8 @@ std::vector<Appended> bulk_append(const std::string& url, int n, int orders) {
       "              FROM generate_series(0, $1::int - 1) g), "
       "ins AS (INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
       "        SELECT gen_random_uuid(), b.stream_id, "
-      "               coalesce((SELECT max(version) FROM events e WHERE e.stream_id = b.stream_id), 0) + b.k + 1, "
+      "               coalesce((SELECT max(version) FROM events e WHERE e.stream_id = "
+      "b.stream_id), 0) + b.k + 1, "
       "               'OrderItemAdded', 1, '{}' FROM base b ORDER BY b.k, b.stream_id "
       "        RETURNING position, event_id::text, stream_id, version), "
       "ob AS (INSERT INTO outbox (position) SELECT position FROM ins) "
@@ -59,7 +62,8 @@ std::vector<Appended> bulk_append(const std::string& url, int n, int orders) {
       n, orders);
   tx.commit();
   std::vector<Appended> out;
-  for (const auto& r : rows) out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::int64_t>()});
+  for (const auto& r : rows)
+    out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::int64_t>()});
   return out;
 }
 
@@ -107,7 +111,8 @@ std::vector<StreamMsg> read_stream(const std::string& nats_url, const std::strin
   return out;
 }
 
-std::string verify_stream(const std::vector<StreamMsg>& msgs, const std::vector<Appended>& committed) {
+std::string verify_stream(const std::vector<StreamMsg>& msgs,
+                          const std::vector<Appended>& committed) {
   if (msgs.size() != committed.size()) {
     return "stream has " + std::to_string(msgs.size()) + " messages, committed " +
            std::to_string(committed.size());
@@ -118,23 +123,26 @@ std::string verify_stream(const std::vector<StreamMsg>& msgs, const std::vector<
   std::unordered_map<std::string, std::int64_t> last_version;
   for (std::size_t i = 0; i < msgs.size(); ++i) {
     const auto& m = msgs[i];
-    if (m.seq != i + 1) return "sequence " + std::to_string(m.seq) + " at index " + std::to_string(i);
+    if (m.seq != i + 1)
+      return "sequence " + std::to_string(m.seq) + " at index " + std::to_string(i);
     if (m.body.value("global_position", std::int64_t{-1}) != static_cast<std::int64_t>(m.seq)) {
-      return "global_position " + m.body.value("global_position", nlohmann::json()).dump() + " at seq " +
-             std::to_string(m.seq);
+      return "global_position " + m.body.value("global_position", nlohmann::json()).dump() +
+             " at seq " + std::to_string(m.seq);
     }
     std::string id = m.body.value("event_id", "");
     if (id != m.msg_id) return "Nats-Msg-Id " + m.msg_id + " != body event_id " + id;
-    if (!seen.insert(id).second) return "duplicate event " + id + " at seq " + std::to_string(m.seq);
+    if (!seen.insert(id).second)
+      return "duplicate event " + id + " at seq " + std::to_string(m.seq);
     auto it = by_id.find(id);
     if (it == by_id.end()) return "uncommitted event " + id + " at seq " + std::to_string(m.seq);
     auto stream = m.body.value("stream_id", "");
     auto version = m.body.value("version", std::int64_t{0});
-    if (stream != it->second->stream_id || version != it->second->version) return "body mismatch for " + id;
+    if (stream != it->second->stream_id || version != it->second->version)
+      return "body mismatch for " + id;
     auto& lv = last_version[stream];
     if (version != lv + 1) {
-      return "order " + stream + ": version " + std::to_string(version) + " after " + std::to_string(lv) +
-             " at seq " + std::to_string(m.seq);
+      return "order " + stream + ": version " + std::to_string(version) + " after " +
+             std::to_string(lv) + " at seq " + std::to_string(m.seq);
     }
     lv = version;
   }

@@ -59,6 +59,7 @@ std::uint64_t stream_msgs(const std::string& nats_url, const std::string& stream
 // Checks guarantee 4 end to end: the stream holds exactly the committed events, each once, at
 // sequences 1..N, with body.global_position == sequence, and each order's versions in order.
 // Returns "" when all holds, else a description of the first problem.
-std::string verify_stream(const std::vector<StreamMsg>& msgs, const std::vector<Appended>& committed);
+std::string verify_stream(const std::vector<StreamMsg>& msgs,
+                          const std::vector<Appended>& committed);
 
 }  // namespace orders::relay_test

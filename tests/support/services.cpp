@@ -61,7 +61,9 @@ std::string make_temp_dir(const std::string& prefix) {
   return std::string(buf.data());
 }
 
-bool is_main_thread() { return ::syscall(SYS_gettid) == ::getpid(); }
+bool is_main_thread() {
+  return ::syscall(SYS_gettid) == ::getpid();
+}
 
 // argv/envp built before fork so the child only calls async-signal-safe functions.
 struct ExecSpec {
@@ -172,8 +174,8 @@ bool port_accepts(int port) {
 
 std::string pg_bindir() {
   if (const char* env = std::getenv("PG_BINDIR"); env != nullptr && *env != '\0') return env;
-  for (const char* candidate : {"/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin",
-                                "/usr/lib/postgresql/17/bin"}) {
+  for (const char* candidate :
+       {"/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"}) {
     if (fs::exists(fs::path(candidate) / "pg_ctl")) return candidate;
   }
   auto [rc, out] = run_command({"/bin/sh", "-c", "pg_config --bindir"});
@@ -188,9 +190,9 @@ std::string pg_bindir() {
 int free_port() {
   static std::mutex mu;
   static std::set<int> handed_out;
-  static std::mt19937 rng(static_cast<unsigned>(::getpid()) ^
-                          static_cast<unsigned>(
-                              std::chrono::steady_clock::now().time_since_epoch().count()));
+  static std::mt19937 rng(
+      static_cast<unsigned>(::getpid()) ^
+      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
   std::lock_guard lock(mu);
   // Below the Linux ephemeral range (32768+) so outgoing connections never take the port later.
   std::uniform_int_distribution<int> dist(20000, 32000);
@@ -205,8 +207,8 @@ int free_port() {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(static_cast<uint16_t>(port));
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-              ::listen(fd, 1) == 0;
+    bool ok =
+        ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 && ::listen(fd, 1) == 0;
     ::close(fd);
     if (ok && !port_accepts(port)) {
       handed_out.insert(port);
@@ -325,8 +327,8 @@ struct PgServer::Impl {
   void start_watchdog() {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return;
-    std::string stop_cmd = command_line(
-        pg_cmd({bindir + "/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"}));
+    std::string stop_cmd =
+        command_line(pg_cmd({bindir + "/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"}));
     std::string script = "read _ignored; " + stop_cmd + " >/dev/null 2>&1; rm -rf '" + dir + "'";
     ExecSpec spec("/bin/sh", {"-c", script}, {});
     int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -374,7 +376,9 @@ PgServer::PgServer() : impl_(std::make_unique<Impl>()) {
   m.append_conf(
       "\n# orders test cluster\n"
       "listen_addresses = '127.0.0.1'\n"
-      "unix_socket_directories = '" + m.dir + "'\n"
+      "unix_socket_directories = '" +
+      m.dir +
+      "'\n"
       "fsync = on\n"
       "max_connections = 300\n"
       "shared_buffers = 256MB\n"
@@ -400,7 +404,9 @@ PgServer::PgServer() : impl_(std::make_unique<Impl>()) {
 
 PgServer::~PgServer() = default;
 
-int PgServer::port() const { return impl_->port; }
+int PgServer::port() const {
+  return impl_->port;
+}
 
 std::string PgServer::url(const std::string& database) const {
   return "postgresql://postgres@127.0.0.1:" + std::to_string(impl_->port) + "/" + database;
@@ -419,14 +425,18 @@ std::string PgServer::create_database(const std::string& hint) {
     base = "db_" + base;
   }
   if (base.size() > 40) base.resize(40);
-  std::string name = base + "_" + std::to_string(++impl_->db_counter) + "_" +
-                     std::to_string(::getpid());
+  std::string name =
+      base + "_" + std::to_string(++impl_->db_counter) + "_" + std::to_string(::getpid());
   psql(url("postgres"), "CREATE DATABASE \"" + name + "\"");
   return url(name);
 }
 
-void PgServer::stop() { impl_->stop("fast"); }
-void PgServer::start() { impl_->start(); }
+void PgServer::stop() {
+  impl_->stop("fast");
+}
+void PgServer::start() {
+  impl_->start();
+}
 void PgServer::restart() {
   stop();
   start();
@@ -530,11 +540,21 @@ NatsServer::NatsServer() : impl_(std::make_unique<Impl>()) {
 
 NatsServer::~NatsServer() = default;
 
-int NatsServer::port() const { return impl_->port; }
-std::string NatsServer::url() const { return "nats://127.0.0.1:" + std::to_string(impl_->port); }
-void NatsServer::kill9() { impl_->reap(SIGKILL); }
-void NatsServer::stop() { impl_->reap(SIGTERM); }
-bool NatsServer::running() const { return impl_->child_alive(); }
+int NatsServer::port() const {
+  return impl_->port;
+}
+std::string NatsServer::url() const {
+  return "nats://127.0.0.1:" + std::to_string(impl_->port);
+}
+void NatsServer::kill9() {
+  impl_->reap(SIGKILL);
+}
+void NatsServer::stop() {
+  impl_->reap(SIGTERM);
+}
+bool NatsServer::running() const {
+  return impl_->child_alive();
+}
 
 void NatsServer::start() {
   if (impl_->child_alive()) return;
@@ -601,8 +621,12 @@ Process::Process(std::string binary, std::vector<std::string> args,
 
 Process::~Process() = default;
 
-int Process::pid() const { return impl_->pid; }
-bool Process::running() { return impl_->poll(); }
+int Process::pid() const {
+  return impl_->pid;
+}
+bool Process::running() {
+  return impl_->poll();
+}
 
 void Process::signal(int sig) {
   if (impl_->poll()) ::kill(impl_->pid, sig);
@@ -622,8 +646,12 @@ std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
   return impl_->exit_code;
 }
 
-std::string Process::log() const { return read_file(impl_->log_path); }
-const std::string& Process::log_path() const { return impl_->log_path; }
+std::string Process::log() const {
+  return read_file(impl_->log_path);
+}
+const std::string& Process::log_path() const {
+  return impl_->log_path;
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -658,21 +686,22 @@ std::unique_ptr<Process> start_service(const std::string& binary, std::vector<st
   auto proc = std::make_unique<Process>(binary, std::move(args), std::move(env));
   HttpClient client("127.0.0.1", port);
   client.set_timeout(2s);
-  bool ready = wait_until(
-      [&] { return !proc->running() || client.get("/readyz").status == 200; }, deadline, 20ms);
+  bool ready = wait_until([&] { return !proc->running() || client.get("/readyz").status == 200; },
+                          deadline, 20ms);
   if (!ready || !proc->running()) {
-    std::string why = proc->running() ? "no 200 from /readyz within " +
-                                            std::to_string(deadline.count()) + " ms"
-                                      : "exited with code " +
-                                            std::to_string(proc->wait(0ms).value_or(-1));
+    std::string why = proc->running()
+                          ? "no 200 from /readyz within " + std::to_string(deadline.count()) + " ms"
+                          : "exited with code " + std::to_string(proc->wait(0ms).value_or(-1));
     std::string log = proc->log();
     proc->kill9();
-    throw std::runtime_error("start_service " + binary + " on port " + std::to_string(port) +
-                             ": " + why + "\nlog tail:\n" + tail(log));
+    throw std::runtime_error("start_service " + binary + " on port " + std::to_string(port) + ": " +
+                             why + "\nlog tail:\n" + tail(log));
   }
   return proc;
 }
 
-nlohmann::json HttpResult::json() const { return nlohmann::json::parse(body); }
+nlohmann::json HttpResult::json() const {
+  return nlohmann::json::parse(body);
+}
 
 }  // namespace orders::testing

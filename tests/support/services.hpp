@@ -22,8 +22,8 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds dea
                 std::chrono::milliseconds every = std::chrono::milliseconds(10));
 
 // A PostgreSQL 15 cluster: initdb into a temp folder (as the `postgres` system user when running
-// as root, via runuser), fsync on, listening on 127.0.0.1:<free port>, trust auth for user postgres.
-// Destructor stops it (immediate) and deletes the folder.
+// as root, via runuser), fsync on, listening on 127.0.0.1:<free port>, trust auth for user
+// postgres. Destructor stops it (immediate) and deletes the folder.
 class PgServer {
  public:
   PgServer();
@@ -32,7 +32,8 @@ class PgServer {
   PgServer& operator=(const PgServer&) = delete;
 
   int port() const;
-  std::string url(const std::string& database = "postgres") const;  // postgresql://postgres@127.0.0.1:P/db
+  std::string url(
+      const std::string& database = "postgres") const;  // postgresql://postgres@127.0.0.1:P/db
   // CREATE DATABASE with a unique name derived from hint; returns its URL.
   std::string create_database(const std::string& hint);
   void stop();     // pg_ctl stop -m fast (data kept)
@@ -102,9 +103,10 @@ std::string write_side_binary();
 std::string read_side_binary();
 
 // Starts a service binary and waits (deadline) until GET /readyz on `port` answers 200.
-std::unique_ptr<Process> start_service(const std::string& binary, std::vector<std::string> args,
-                                       std::map<std::string, std::string> env, int port,
-                                       std::chrono::milliseconds deadline = std::chrono::seconds(20));
+std::unique_ptr<Process> start_service(
+    const std::string& binary, std::vector<std::string> args,
+    std::map<std::string, std::string> env, int port,
+    std::chrono::milliseconds deadline = std::chrono::seconds(20));
 
 struct HttpResult {
   int status = 0;  // 0: connection failed / closed without a response

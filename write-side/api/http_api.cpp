@@ -80,16 +80,16 @@ const std::string& path_param(const Request& req, const char* name) {
 
 WriteApi::WriteApi(ApiDeps deps) : deps_(std::move(deps)) {
   pg::Pool* pool = &deps_.pool;
-  deps_.metrics.gauge_callback(
-      "write_side_outbox_pending", "Outbox rows not yet sequenced by the relay (read at scrape time)",
-      [pool]() -> double {
-        try {
-          auto lease = pool->acquire(std::chrono::milliseconds(500));
-          return static_cast<double>(outbox_backlog(*lease));
-        } catch (...) {
-          return -1.0;
-        }
-      });
+  deps_.metrics.gauge_callback("write_side_outbox_pending",
+                               "Outbox rows not yet sequenced by the relay (read at scrape time)",
+                               [pool]() -> double {
+                                 try {
+                                   auto lease = pool->acquire(std::chrono::milliseconds(500));
+                                   return static_cast<double>(outbox_backlog(*lease));
+                                 } catch (...) {
+                                   return -1.0;
+                                 }
+                               });
 }
 
 void WriteApi::register_routes(http::Router& router) {
@@ -97,11 +97,14 @@ void WriteApi::register_routes(http::Router& router) {
     return [this, fn](const Request& req) { return (this->*fn)(req); };
   };
   auto bind_async = [this](void (WriteApi::*fn)(const Request&, http::Respond)) {
-    return [this, fn](const Request& req, http::Respond respond) { (this->*fn)(req, std::move(respond)); };
+    return [this, fn](const Request& req, http::Respond respond) {
+      (this->*fn)(req, std::move(respond));
+    };
   };
   router.add_async("POST", "/orders", bind_async(&WriteApi::create_order), "command");
   router.add_async("POST", "/orders/{id}/items", bind_async(&WriteApi::add_item), "command");
-  router.add_async("DELETE", "/orders/{id}/items/{product_id}", bind_async(&WriteApi::remove_item), "command");
+  router.add_async("DELETE", "/orders/{id}/items/{product_id}", bind_async(&WriteApi::remove_item),
+                   "command");
   router.add_async("POST", "/orders/{id}/confirm", bind_async(&WriteApi::confirm), "command");
   router.add_async("POST", "/orders/{id}/ship", bind_async(&WriteApi::ship), "command");
   router.add_async("POST", "/orders/{id}/deliver", bind_async(&WriteApi::deliver), "command");
@@ -113,14 +116,13 @@ void WriteApi::register_routes(http::Router& router) {
 }
 
 StoredResponse WriteApi::render(const std::string& order_id, bool created, const Outcome& outcome) {
-  auto from = [](const Response& r) {
-    return StoredResponse{r.status, r.body, r.headers};
-  };
+  auto from = [](const Response& r) { return StoredResponse{r.status, r.body, r.headers}; };
   return std::visit(
       domain::Overloaded{
           [&](const Committed& c) {
             nlohmann::json body = {{"order_id", order_id}, {"version", c.version}};
-            body["position"] = c.position == kPendingPosition ? nlohmann::json() : nlohmann::json(c.position);
+            body["position"] =
+                c.position == kPendingPosition ? nlohmann::json() : nlohmann::json(c.position);
             StoredResponse r{created ? 201 : 200, body.dump(), {}};
             if (created) r.headers.emplace_back("Location", "/orders/" + order_id);
             return r;
@@ -128,18 +130,20 @@ StoredResponse WriteApi::render(const std::string& order_id, bool created, const
           [&](const Rejected& r) {
             const int status = domain::http_status(r.rejection.code);
             return from(http::problem(status, domain::to_string(r.rejection.code),
-                                      status == 404 ? "Not Found" : "Conflict", r.rejection.detail));
+                                      status == 404 ? "Not Found" : "Conflict",
+                                      r.rejection.detail));
           },
           [&](const VersionMismatch& m) {
             return from(http::problem(412, "version-mismatch", "Precondition Failed",
-                                      "order " + order_id + " is at version " + std::to_string(m.actual) +
-                                          ", If-Match expected " + std::to_string(m.expected)));
+                                      "order " + order_id + " is at version " +
+                                          std::to_string(m.actual) + ", If-Match expected " +
+                                          std::to_string(m.expected)));
           },
           [&](const Replayed& r) { return r.response; },
           [&](const KeyReused&) {
-            return from(http::problem(
-                422, "idempotency-key-reused", "Unprocessable Entity",
-                "this Idempotency-Key was used for a different request (another body or endpoint)"));
+            return from(http::problem(422, "idempotency-key-reused", "Unprocessable Entity",
+                                      "this Idempotency-Key was used for a different request "
+                                      "(another body or endpoint)"));
           },
           [&](const Unavailable& u) {
             auto r = from(http::problem(503, "unavailable", "Service Unavailable", u.detail));
@@ -158,8 +162,8 @@ Response WriteApi::invalid(const Request&, std::string_view command, std::string
   return bad_request(detail);
 }
 
-void WriteApi::submit(const Request& req, std::string order_id, domain::Command command, bool created,
-                      http::Respond respond) {
+void WriteApi::submit(const Request& req, std::string order_id, domain::Command command,
+                      bool created, http::Respond respond) {
   const auto name = domain::command_name(command);
   auto if_match = parse_if_match(req);
   if (if_match.malformed) {
@@ -173,22 +177,27 @@ void WriteApi::submit(const Request& req, std::string order_id, domain::Command 
       return respond(invalid(req, name, "Idempotency-Key must be 1-255 visible ASCII characters"));
     }
     cr.idempotency = IdempotencyInfo{*key, req.method + " " + req.path, sha256_hex(req.body)};
-    cr.render = [created](const std::string& id, const Outcome& o) { return render(id, created, o); };
+    cr.render = [created](const std::string& id, const Outcome& o) {
+      return render(id, created, o);
+    };
   }
   cr.order_id = std::move(order_id);
   cr.command = std::move(command);
   cr.request_id = req.request_id;
   std::string id = cr.order_id;
-  deps_.pipeline.submit(std::move(cr), [id = std::move(id), created, respond = std::move(respond)](Outcome o) {
-    respond(to_response(render(id, created, o)));
-  });
+  deps_.pipeline.submit(std::move(cr),
+                        [id = std::move(id), created, respond = std::move(respond)](Outcome o) {
+                          respond(to_response(render(id, created, o)));
+                        });
 }
 
 void WriteApi::create_order(const Request& req, http::Respond respond) {
   auto body = codec::parse_body(req.body, false);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "CreateOrder", e->detail));
+  if (auto* e = std::get_if<codec::ValidationError>(&body))
+    return respond(invalid(req, "CreateOrder", e->detail));
   auto cmd = codec::parse_create_order(std::get<nlohmann::json>(body));
-  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "CreateOrder", e->detail));
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd))
+    return respond(invalid(req, "CreateOrder", e->detail));
   auto create = std::get<domain::CreateOrder>(std::move(cmd));
   if (create.order_id.empty()) create.order_id = uuid_v4();
   std::string id = create.order_id;
@@ -197,45 +206,57 @@ void WriteApi::create_order(const Request& req, http::Respond respond) {
 
 void WriteApi::add_item(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "AddItem", e->detail));
+  if (auto e = codec::validate_id("order_id", id))
+    return respond(invalid(req, "AddItem", e->detail));
   auto body = codec::parse_body(req.body, false);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "AddItem", e->detail));
+  if (auto* e = std::get_if<codec::ValidationError>(&body))
+    return respond(invalid(req, "AddItem", e->detail));
   auto cmd = codec::parse_add_item(std::get<nlohmann::json>(body));
-  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "AddItem", e->detail));
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd))
+    return respond(invalid(req, "AddItem", e->detail));
   submit(req, id, std::get<domain::AddItem>(std::move(cmd)), false, std::move(respond));
 }
 
 void WriteApi::remove_item(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "RemoveItem", e->detail));
+  if (auto e = codec::validate_id("order_id", id))
+    return respond(invalid(req, "RemoveItem", e->detail));
   const auto& product = path_param(req, "product_id");
-  if (auto e = codec::validate_id("product_id", product)) return respond(invalid(req, "RemoveItem", e->detail));
+  if (auto e = codec::validate_id("product_id", product))
+    return respond(invalid(req, "RemoveItem", e->detail));
   submit(req, id, domain::RemoveItem{product}, false, std::move(respond));
 }
 
 void WriteApi::confirm(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "ConfirmOrder", e->detail));
+  if (auto e = codec::validate_id("order_id", id))
+    return respond(invalid(req, "ConfirmOrder", e->detail));
   auto body = codec::parse_body(req.body, true);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "ConfirmOrder", e->detail));
+  if (auto* e = std::get_if<codec::ValidationError>(&body))
+    return respond(invalid(req, "ConfirmOrder", e->detail));
   submit(req, id, domain::ConfirmOrder{}, false, std::move(respond));
 }
 
 void WriteApi::ship(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "ShipOrder", e->detail));
+  if (auto e = codec::validate_id("order_id", id))
+    return respond(invalid(req, "ShipOrder", e->detail));
   auto body = codec::parse_body(req.body, false);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "ShipOrder", e->detail));
+  if (auto* e = std::get_if<codec::ValidationError>(&body))
+    return respond(invalid(req, "ShipOrder", e->detail));
   auto cmd = codec::parse_ship_order(std::get<nlohmann::json>(body));
-  if (auto* e = std::get_if<codec::ValidationError>(&cmd)) return respond(invalid(req, "ShipOrder", e->detail));
+  if (auto* e = std::get_if<codec::ValidationError>(&cmd))
+    return respond(invalid(req, "ShipOrder", e->detail));
   submit(req, id, std::get<domain::ShipOrder>(std::move(cmd)), false, std::move(respond));
 }
 
 void WriteApi::deliver(const Request& req, http::Respond respond) {
   const auto& id = path_param(req, "id");
-  if (auto e = codec::validate_id("order_id", id)) return respond(invalid(req, "DeliverOrder", e->detail));
+  if (auto e = codec::validate_id("order_id", id))
+    return respond(invalid(req, "DeliverOrder", e->detail));
   auto body = codec::parse_body(req.body, true);
-  if (auto* e = std::get_if<codec::ValidationError>(&body)) return respond(invalid(req, "DeliverOrder", e->detail));
+  if (auto* e = std::get_if<codec::ValidationError>(&body))
+    return respond(invalid(req, "DeliverOrder", e->detail));
   submit(req, id, domain::DeliverOrder{}, false, std::move(respond));
 }
 
@@ -251,7 +272,8 @@ Response WriteApi::events(const Request& req) {
   }
   if (auto it = req.query.find("limit"); it != req.query.end()) {
     auto v = parse_count(it->second);
-    if (!v || *v < 1 || *v > kMaxEventsLimit) return bad_request("limit must be an integer from 1 to 10000");
+    if (!v || *v < 1 || *v > kMaxEventsLimit)
+      return bad_request("limit must be an integer from 1 to 10000");
     limit = *v;
   }
   auto lease = deps_.pool.acquire();
@@ -292,12 +314,15 @@ Response WriteApi::state(const Request& req) {
     state = current_state(*lease, id);
   }
   if (!state) {
-    return http::problem(404, "order-not-found", "Not Found", "order " + id + " has no state" + when);
+    return http::problem(404, "order-not-found", "Not Found",
+                         "order " + id + " has no state" + when);
   }
   return http::json_response(200, codec::state_to_json(*state));
 }
 
-Response WriteApi::healthz(const Request&) { return http::json_response(200, {{"status", "ok"}}); }
+Response WriteApi::healthz(const Request&) {
+  return http::json_response(200, {{"status", "ok"}});
+}
 
 Response WriteApi::readyz(const Request&) {
   try {
@@ -319,7 +344,8 @@ Response WriteApi::readyz(const Request&) {
 }
 
 Response WriteApi::metrics(const Request&) {
-  return http::text_response(200, deps_.metrics.render(), "text/plain; version=0.0.4; charset=utf-8");
+  return http::text_response(200, deps_.metrics.render(),
+                             "text/plain; version=0.0.4; charset=utf-8");
 }
 
 }  // namespace orders::write_side

@@ -1,13 +1,14 @@
 // The write-side HTTP endpoints of DESIGN.md as thin handlers: parse and validate (400), submit to
 // the command pipeline, map the outcome to a response. Commands are asynchronous handlers: they run
-// on the I/O thread and are answered from the committer, with no worker thread waiting in between. Reads (/events, /state) go to the event
-// store through the pool. Every error is application/problem+json.
+// on the I/O thread and are answered from the committer, with no worker thread waiting in between.
+// Reads (/events, /state) go to the event store through the pool. Every error is
+// application/problem+json.
 #pragma once
 #include <functional>
 #include <string>
 
-#include "write-side/commands/group_commit.hpp"
 #include "common/http/server.hpp"
+#include "write-side/commands/group_commit.hpp"
 
 namespace orders::write_side {
 
@@ -46,7 +47,8 @@ class WriteApi {
   // mapped outcome from the committer thread once the command is decided (and committed).
   void submit(const http::Request& req, std::string order_id, domain::Command command, bool created,
               http::Respond respond);
-  http::Response invalid(const http::Request& req, std::string_view command, std::string_view detail);
+  http::Response invalid(const http::Request& req, std::string_view command,
+                         std::string_view detail);
 
   ApiDeps deps_;
   std::atomic<bool> migrations_ok_{false};

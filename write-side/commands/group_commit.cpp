@@ -13,8 +13,8 @@
 namespace orders::write_side {
 namespace {
 
-constexpr std::string_view kOutcomeNames[] = {"committed", "rejected", "version_mismatch",
-                                              "replayed", "key_reused", "unavailable"};
+constexpr std::string_view kOutcomeNames[] = {"committed", "rejected",   "version_mismatch",
+                                              "replayed",  "key_reused", "unavailable"};
 constexpr std::size_t kOutcomes = std::size(kOutcomeNames);
 constexpr std::string_view kCommandNames[] = {"CreateOrder",  "AddItem",   "RemoveItem",
                                               "ConfirmOrder", "ShipOrder", "DeliverOrder"};
@@ -31,8 +31,8 @@ struct StreamWork {
   domain::OrderState state;
   std::int64_t base_version = 0;
   std::int64_t replayed = 0;  // events folded by the load (0 when cached): snapshot when too many
-  bool decided = false;   // some command was decided on it
-  bool appended = false;  // some command appended events
+  bool decided = false;       // some command was decided on it
+  bool appended = false;      // some command appended events
 };
 
 }  // namespace
@@ -51,17 +51,19 @@ CommandPipeline::CommandPipeline(pg::Pool& pool, PipelineOptions options, log::L
           {{"type", std::string(command)}, {"outcome", std::string(outcome)}}));
     }
   }
-  append_seconds_ = &metrics_.histogram("write_side_append_seconds",
-                                        "Time of one group-commit append statement (one transaction)");
-  batch_size_ = &metrics_.histogram("group_commit_batch_size", "Commands per group-commit batch", {},
-                                    {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+  append_seconds_ = &metrics_.histogram(
+      "write_side_append_seconds", "Time of one group-commit append statement (one transaction)");
+  batch_size_ = &metrics_.histogram("group_commit_batch_size", "Commands per group-commit batch",
+                                    {}, {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
   command_seconds_ = &metrics_.histogram("write_side_command_seconds",
                                          "Time from a command's submission to its outcome");
   conflicts_ = &metrics_.counter("write_side_stream_conflicts_total",
                                  "Streams whose batch rows were dropped and re-run (stale state)");
 }
 
-CommandPipeline::~CommandPipeline() { stop(); }
+CommandPipeline::~CommandPipeline() {
+  stop();
+}
 
 void CommandPipeline::start() {
   std::lock_guard lock(mu_);
@@ -137,7 +139,8 @@ std::vector<CommandPipeline::PendingPtr> CommandPipeline::take_batch() {
       const auto due = queue_.front()->enqueued + options_.commit_delay;
       if (std::chrono::steady_clock::now() < due) {
         ++delaying_committers_;
-        cv_.wait_until(lock, due, [&] { return stopping_ || queue_.size() >= options_.pipeline_min_batch; });
+        cv_.wait_until(lock, due,
+                       [&] { return stopping_ || queue_.size() >= options_.pipeline_min_batch; });
         --delaying_committers_;
         continue;  // whatever is queued now (another committer may have taken it)
       }
@@ -213,7 +216,8 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Comple
 
   auto retry_or_fail = [&](PendingPtr& p, const char* why) {
     if (++p->attempts >= options_.max_attempts) {
-      done.emplace_back(std::move(p), Unavailable{std::string("gave up after repeated conflicts: ") + why});
+      done.emplace_back(std::move(p),
+                        Unavailable{std::string("gave up after repeated conflicts: ") + why});
     } else {
       retry.push_back(std::move(p));
     }
@@ -342,7 +346,8 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Comple
         // Every N versions, and also when the load had to fold N or more events (a stream
         // written without snapshots, e.g. imported, or snapshots of an older state schema).
         if (w.appended && options_.snapshot_every > 0 &&
-            (w.base_version / options_.snapshot_every != w.state.version / options_.snapshot_every ||
+            (w.base_version / options_.snapshot_every !=
+                 w.state.version / options_.snapshot_every ||
              w.replayed >= options_.snapshot_every)) {
           snapshots.push_back({id, w.state.version, codec::state_to_snapshot_json(w.state)});
         }
@@ -396,8 +401,8 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Comple
       }
       return;
     }
-    log_.error("append batch failed", {{"sqlstate", e.sqlstate()}, {"error", e.what()},
-                                       {"commands", batch.size()}});
+    log_.error("append batch failed",
+               {{"sqlstate", e.sqlstate()}, {"error", e.what()}, {"commands", batch.size()}});
     fail_all("the event store is unavailable");
   } catch (const CorruptStream& e) {
     log_.error("stream cannot be decoded", {{"error", e.what()}});

@@ -25,8 +25,8 @@
 #include <variant>
 #include <vector>
 
-#include "write-side/commands/aggregate_cache.hpp"
 #include "common/domain/order.hpp"
+#include "write-side/commands/aggregate_cache.hpp"
 #include "write-side/store/event_store.hpp"
 
 namespace orders::log {
@@ -69,7 +69,8 @@ struct KeyReused {};  // same Idempotency-Key, another request (422)
 struct Unavailable {  // not committed (or not known to be): 503
   std::string detail;
 };
-using Outcome = std::variant<Committed, Rejected, VersionMismatch, Replayed, KeyReused, Unavailable>;
+using Outcome =
+    std::variant<Committed, Rejected, VersionMismatch, Replayed, KeyReused, Unavailable>;
 
 // Renders the response of an outcome, stored with an Idempotency-Key. For Committed the position is
 // kPendingPosition and must be rendered as "position":null (the store fills it in at commit).
@@ -85,12 +86,12 @@ struct CommandRequest {
 };
 
 struct PipelineOptions {
-  bool group_commit = true;        // off: one command per transaction
-  std::size_t max_batch = 256;     // commands per transaction (group commit on)
-  std::size_t committers = 2;      // concurrent transactions (pipelining); off: parallel singles
+  bool group_commit = true;     // off: one command per transaction
+  std::size_t max_batch = 256;  // commands per transaction (group commit on)
+  std::size_t committers = 2;   // concurrent transactions (pipelining); off: parallel singles
   std::size_t cache_size = 100'000;
   std::int64_t snapshot_every = 100;  // 0: no snapshots
-  int max_attempts = 20;           // re-runs after conflicts before answering 503
+  int max_attempts = 20;              // re-runs after conflicts before answering 503
   // While other batches are in flight, a committer starts another one only when the queue holds
   // at least half an average in-flight batch, or this many commands: tiny pipelined batches would
   // spend the CPU on per-transaction overhead instead of batching.
@@ -110,12 +111,14 @@ class CommandPipeline {
   CommandPipeline(const CommandPipeline&) = delete;
   CommandPipeline& operator=(const CommandPipeline&) = delete;
 
-  // Called after every commit that appended events (e.g. wakes the outbox relay). Set before start().
+  // Called after every commit that appended events (e.g. wakes the outbox relay). Set before
+  // start().
   void set_commit_listener(std::function<void()> listener) { on_commit_ = std::move(listener); }
 
   void start();
   // Calls done exactly once with the command's outcome, on a committer thread (or at once on the
-  // caller's when not accepting: Unavailable). done must not block; exceptions it throws are dropped.
+  // caller's when not accepting: Unavailable). done must not block; exceptions it throws are
+  // dropped.
   using Done = std::function<void(Outcome)>;
   void submit(CommandRequest request, Done done);
   // Stops accepting, finishes every queued command and the batches in flight, joins the threads.
@@ -153,10 +156,10 @@ class CommandPipeline {
   std::deque<PendingPtr> queue_;
   std::unordered_set<std::string> busy_streams_;
   std::unordered_set<std::string> busy_keys_;
-  std::size_t in_flight_ = 0;           // batches being processed
-  std::size_t in_flight_commands_ = 0;  // commands in those batches
+  std::size_t in_flight_ = 0;            // batches being processed
+  std::size_t in_flight_commands_ = 0;   // commands in those batches
   std::size_t delaying_committers_ = 0;  // waiting out commit_delay (woken by a full batch only)
-  std::size_t idle_committers_ = 0;  // waiting on cv_ (execute() only signals when one is)
+  std::size_t idle_committers_ = 0;      // waiting on cv_ (execute() only signals when one is)
   bool accepting_ = false;
   bool stopping_ = false;
   std::vector<std::thread> threads_;

@@ -35,7 +35,9 @@ std::string format(std::uint64_t hi, std::uint64_t lo) {
   return out;
 }
 
-constexpr std::uint64_t kVariant10(std::uint64_t lo) { return (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL; }
+constexpr std::uint64_t kVariant10(std::uint64_t lo) {
+  return (lo & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;
+}
 
 }  // namespace
 
@@ -53,7 +55,8 @@ std::string uuid_v7_at(std::uint64_t unix_ms) {
 
 std::string uuid_v7() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return uuid_v7_at(static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(now).count()));
+  return uuid_v7_at(static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now).count()));
 }
 
 }  // namespace orders::write_side

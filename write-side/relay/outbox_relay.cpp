@@ -77,7 +77,8 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
 }
 
 // Observes now - recorded_at of the first n events.
-void observe_ages(metrics::Histogram& h, const std::vector<std::int64_t>& recorded_us, std::size_t n) {
+void observe_ages(metrics::Histogram& h, const std::vector<std::int64_t>& recorded_us,
+                  std::size_t n) {
   const auto now_us = codec::unix_now_us();
   n = std::min(n, recorded_us.size());
   for (std::size_t i = 0; i < n; ++i) {
@@ -161,12 +162,14 @@ OutboxRelay::OutboxRelay(RelayOptions options, log::Logger& logger, metrics::Reg
     : opt_(std::move(options)), log_(logger), reg_(registry) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
-  m_published_ = &reg_.counter("relay_published_total", "Events published to JetStream by the relay");
+  m_published_ =
+      &reg_.counter("relay_published_total", "Events published to JetStream by the relay");
   m_errors_ = &reg_.counter("relay_publish_errors_total", "Failed JetStream publishes (retried)");
   m_backlog_ = &reg_.gauge("outbox_backlog", "Committed events not yet acknowledged by JetStream");
   m_leader_ = &reg_.gauge("relay_is_leader", "1 when this process is the active outbox relay");
   m_nats_ = &reg_.gauge("relay_nats_connected", "1 when the relay's NATS connection is up");
-  const std::vector<double> fine = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5};
+  const std::vector<double> fine = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05,
+                                    0.1,    0.2,   0.5,   1,     2,    5};
   const std::string step_help = "Duration of one relay loop step";
   m_step_sequence_ = &reg_.histogram("relay_step_seconds", step_help, {{"step", "db_step"}}, fine);
   m_step_publish_ = &reg_.histogram("relay_step_seconds", step_help, {{"step", "publish"}}, fine);
@@ -179,12 +182,14 @@ OutboxRelay::OutboxRelay(RelayOptions options, log::Logger& logger, metrics::Reg
   m_wake_notify_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "notify"}});
   m_wake_timeout_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "timeout"}});
   m_wake_busy_ = &reg_.counter("relay_wakeups_total", wake_help, {{"by", "busy"}});
-  const std::string steps_help = "relay_step calls: numbered rows, only read events to publish, or found nothing";
+  const std::string steps_help =
+      "relay_step calls: numbered rows, only read events to publish, or found nothing";
   m_steps_sequenced_ = &reg_.counter("relay_steps_total", steps_help, {{"result", "sequenced"}});
   m_steps_read_ = &reg_.counter("relay_steps_total", steps_help, {{"result", "read_only"}});
   m_steps_empty_ = &reg_.counter("relay_steps_total", steps_help, {{"result", "empty"}});
-  m_cpu_ = &reg_.counter("relay_thread_cpu_seconds_total",
-                         "CPU time of the relay thread (Postgres client, message bodies, publishing, acks)");
+  m_cpu_ = &reg_.counter(
+      "relay_thread_cpu_seconds_total",
+      "CPU time of the relay thread (Postgres client, message bodies, publishing, acks)");
 }
 
 OutboxRelay::~OutboxRelay() {
@@ -216,8 +221,8 @@ void OutboxRelay::wake() {
 }
 
 RelayStats OutboxRelay::stats() const {
-  return RelayStats{published_.load(), sequenced_.load(), publish_errors_.load(), resyncs_.load(),
-                    terms_.load(), mismatches_.load()};
+  return RelayStats{published_.load(), sequenced_.load(), publish_errors_.load(),
+                    resyncs_.load(),   terms_.load(),     mismatches_.load()};
 }
 
 void OutboxRelay::sleep_for(milliseconds d) {
@@ -287,8 +292,9 @@ bool OutboxRelay::acquire_leadership(Session& s) {
     tx.exec_prepared("relay_timeout", std::to_string(opt_.statement_timeout.count()));
     // Every relay statement is a short index range; never let stale statistics of a young table
     // turn one into a scan of `events` (see sql/V013).
-    tx.exec("SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_hashjoin = off; "
-            "SET enable_mergejoin = off");
+    tx.exec(
+        "SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_hashjoin = off; "
+        "SET enable_mergejoin = off");
     auto st = tx.exec_prepared("relay_state");
     s.last_sequenced = st[0][0].as<std::uint64_t>();
     s.marked = st[0][1].as<std::uint64_t>();
@@ -296,7 +302,8 @@ bool OutboxRelay::acquire_leadership(Session& s) {
   leader_ = true;
   m_leader_->set(1);
   ++terms_;
-  log_.info("relay: became leader", {{"stream", opt_.stream}, {"last_sequenced", s.last_sequenced}});
+  log_.info("relay: became leader",
+            {{"stream", opt_.stream}, {"last_sequenced", s.last_sequenced}});
   return true;
 }
 
@@ -315,8 +322,8 @@ void OutboxRelay::lead(Session& s) {
   // nats::subject_prefix_for_stream already ends in ".events".
   std::string prefix = nats::subject_prefix_for_stream(opt_.stream);
   prefix.resize(prefix.size() - std::string_view(".events").size());
-  const nats::StreamSpec spec{opt_.stream, {nats::subjects_for_stream(opt_.stream)}, true,
-                              opt_.duplicate_window, 1};
+  const nats::StreamSpec spec{
+      opt_.stream, {nats::subjects_for_stream(opt_.stream)}, true, opt_.duplicate_window, 1};
   bool blocked_logged = false;
 
   auto ensure_nats = [&] {
@@ -375,15 +382,17 @@ void OutboxRelay::lead(Session& s) {
       auto m = s.js->get_message(opt_.stream, last);
       if (m) stream_id_at_last = m->header("Nats-Msg-Id");
     }
-    if (last > db_sequenced || (last > 0 && (!event_at_last || event_at_last != stream_id_at_last))) {
+    if (last > db_sequenced ||
+        (last > 0 && (!event_at_last || event_at_last != stream_id_at_last))) {
       ++mismatches_;
       if (!blocked_logged) {
-        log_.error("relay: JetStream stream does not match this database's global_log; NOT publishing",
-                   {{"stream", opt_.stream},
-                    {"stream_last_seq", last},
-                    {"db_last_sequenced", db_sequenced},
-                    {"db_event_at_last_seq", event_at_last ? *event_at_last : ""},
-                    {"stream_msg_id_at_last_seq", stream_id_at_last ? *stream_id_at_last : ""}});
+        log_.error(
+            "relay: JetStream stream does not match this database's global_log; NOT publishing",
+            {{"stream", opt_.stream},
+             {"stream_last_seq", last},
+             {"db_last_sequenced", db_sequenced},
+             {"db_event_at_last_seq", event_at_last ? *event_at_last : ""},
+             {"stream_msg_id_at_last_seq", stream_id_at_last ? *stream_id_at_last : ""}});
         blocked_logged = true;
       }
       s.next_nats_attempt = Clock::now() + opt_.backoff_max;
@@ -396,8 +405,9 @@ void OutboxRelay::lead(Session& s) {
       tx.commit();
     }
     if (db_published != last || s.cursor != last) {
-      log_.info("relay: resynced with stream",
-                {{"stream_last_seq", last}, {"db_last_published", db_published}, {"cursor", s.cursor}});
+      log_.info(
+          "relay: resynced with stream",
+          {{"stream_last_seq", last}, {"db_last_published", db_published}, {"cursor", s.cursor}});
     }
     s.cursor = last;
     s.marked = last;
@@ -465,7 +475,7 @@ void OutboxRelay::lead(Session& s) {
             first_error = r == nullptr ? "no ack"
                           : r->ok      ? "acked at sequence " + std::to_string(r->sequence) +
                                         " instead of " + std::to_string(gp)
-                                       : r->error;
+                                  : r->error;
           }
         }
       }
@@ -479,7 +489,8 @@ void OutboxRelay::lead(Session& s) {
         m_published_->inc(static_cast<double>(newly));
       }
       if (failures > 0 || acked_to != batch.back().first) {
-        fail_publish(std::max<std::uint64_t>(failures, 1), first_error.empty() ? "gap in acks" : first_error);
+        fail_publish(std::max<std::uint64_t>(failures, 1),
+                     first_error.empty() ? "gap in acks" : first_error);
       } else {
         s.nats_backoff.reset();
       }
@@ -513,8 +524,9 @@ void OutboxRelay::lead(Session& s) {
       const std::size_t n = s.in_flight.size() - before;
       if (n == 0) return 0;
       m_step_publish_->observe(seconds_between(started, Clock::now()));
-      const std::vector<std::int64_t> sent_us(s.in_flight_recorded_us.begin() + static_cast<std::ptrdiff_t>(before),
-                                              s.in_flight_recorded_us.end());
+      const std::vector<std::int64_t> sent_us(
+          s.in_flight_recorded_us.begin() + static_cast<std::ptrdiff_t>(before),
+          s.in_flight_recorded_us.end());
       observe_ages(*m_age_read_, sent_us, sent_us.size());
       return n;
     } catch (const nats::NatsError& e) {
@@ -580,7 +592,8 @@ void OutboxRelay::lead(Session& s) {
     // arrive while the database works): waiting for a slow ack must not delay the new events.
     // JetStream keeps the order (ExpectLastSeq), and a failure found later means a resync.
     if (!s.in_flight.empty() &&
-        (!s.js || s.js->async_pending() == 0 || s.in_flight.size() >= static_cast<std::size_t>(opt_.publish_batch))) {
+        (!s.js || s.js->async_pending() == 0 ||
+         s.in_flight.size() >= static_cast<std::size_t>(opt_.publish_batch))) {
       settle();
     }
     std::uint64_t n_sent = 0;
@@ -606,7 +619,8 @@ void OutboxRelay::lead(Session& s) {
     if (Clock::now() >= s.next_backlog_check) {
       pqxx::nontransaction tx(*s.work);
       auto outbox = tx.exec_prepared("relay_outbox_count")[0][0].as<std::uint64_t>();
-      m_backlog_->set(static_cast<double>(outbox + (s.last_sequenced - std::min(s.cursor, s.last_sequenced))));
+      m_backlog_->set(
+          static_cast<double>(outbox + (s.last_sequenced - std::min(s.cursor, s.last_sequenced))));
       s.next_backlog_check = Clock::now() + std::chrono::seconds(1);
     }
     // No committed row is ever left behind by a step (V015: relay_step's `waiting` is always 0),
@@ -614,7 +628,8 @@ void OutboxRelay::lead(Session& s) {
     milliseconds timeout = opt_.poll_interval;
     // A last_published hint not yet written goes with the next relay_step; when idle, soon.
     if (std::min(s.cursor, s.last_sequenced) > s.marked) {
-      auto until = std::chrono::duration_cast<milliseconds>(s.next_mark - Clock::now()) + milliseconds(1);
+      auto until =
+          std::chrono::duration_cast<milliseconds>(s.next_mark - Clock::now()) + milliseconds(1);
       timeout = std::min(timeout, std::clamp(until, milliseconds(1), kMarkEvery));
     }
     bool unpublished = s.cursor < s.last_sequenced || s.need_resync;

@@ -72,11 +72,11 @@ struct RelayOptions {
 };
 
 struct RelayStats {
-  std::uint64_t published = 0;        // messages acknowledged by JetStream (this process)
-  std::uint64_t sequenced = 0;        // outbox rows numbered (this process)
+  std::uint64_t published = 0;  // messages acknowledged by JetStream (this process)
+  std::uint64_t sequenced = 0;  // outbox rows numbered (this process)
   std::uint64_t publish_errors = 0;
   std::uint64_t resyncs = 0;
-  std::uint64_t leader_terms = 0;     // times this process became leader
+  std::uint64_t leader_terms = 0;       // times this process became leader
   std::uint64_t stream_mismatches = 0;  // resyncs refused: the stream belongs to another database
 };
 
@@ -112,8 +112,8 @@ class OutboxRelay {
   std::condition_variable cv_;
   int wake_fd_ = -1;  // eventfd: wake() and stop() interrupt the wait for notifications
 
-  std::atomic<std::uint64_t> published_{0}, sequenced_{0}, publish_errors_{0}, resyncs_{0}, terms_{0},
-      mismatches_{0};
+  std::atomic<std::uint64_t> published_{0}, sequenced_{0}, publish_errors_{0}, resyncs_{0},
+      terms_{0}, mismatches_{0};
   metrics::Counter* m_published_;
   metrics::Counter* m_errors_;
   metrics::Gauge* m_backlog_;

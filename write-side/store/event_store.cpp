@@ -41,7 +41,8 @@ constexpr Statement kStatements[] = {
      "WHERE stream_id = $1 AND state_schema = $2 AND version <= $3"},
     {"ws_events_until",
      "SELECT version, type, schema_version, data::text FROM events "
-     "WHERE stream_id = $1 AND recorded_at <= 'epoch'::timestamptz + $2::bigint * interval '1 microsecond' "
+     "WHERE stream_id = $1 AND recorded_at <= 'epoch'::timestamptz + $2::bigint * interval '1 "
+     "microsecond' "
      "ORDER BY version"},
     {"ws_read_events",
      "SELECT event_id::text, version, position, type, schema_version, data::text, metadata::text, "
@@ -49,9 +50,11 @@ constexpr Statement kStatements[] = {
      "FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"},
     {"ws_stream_version", "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"},
     {"ws_append",
-     "SELECT kind, id, pos, recorded_at_us FROM ws_append_batch($1::jsonb, $2::jsonb, $3::jsonb, $4::jsonb)"},
+     "SELECT kind, id, pos, recorded_at_us FROM ws_append_batch($1::jsonb, $2::jsonb, $3::jsonb, "
+     "$4::jsonb)"},
     {"ws_find_keys",
-     "SELECT key, endpoint, request_hash, status, response_body, headers::text FROM idempotency_keys "
+     "SELECT key, endpoint, request_hash, status, response_body, headers::text FROM "
+     "idempotency_keys "
      "WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))"},
     {"ws_delete_expired_keys",
      "DELETE FROM idempotency_keys WHERE created_at < now() - $1::bigint * interval '1 second'"},
@@ -91,7 +94,8 @@ std::optional<domain::OrderState> replay_range(pqxx::connection& conn, const std
   pqxx::nontransaction tx(conn);
   domain::OrderState state;
   std::int64_t from = 0;
-  auto snap = tx.exec_prepared("ws_snapshot_at_most", stream_id, codec::kStateSchemaVersion, to_version);
+  auto snap =
+      tx.exec_prepared("ws_snapshot_at_most", stream_id, codec::kStateSchemaVersion, to_version);
   if (!snap.empty()) {
     if (auto s = snapshot_state(snap[0][1].as<std::string>())) {
       state = std::move(*s);
@@ -124,7 +128,8 @@ std::unordered_map<std::string, LoadedStream> load_streams(
   std::vector<std::string> without_snapshot;  // snapshot present but unreadable: full replay
   {
     pqxx::nontransaction tx(conn);
-    auto rows = tx.exec_prepared("ws_load", nlohmann::json(stream_ids).dump(), codec::kStateSchemaVersion);
+    auto rows =
+        tx.exec_prepared("ws_load", nlohmann::json(stream_ids).dump(), codec::kStateSchemaVersion);
     std::unordered_set<std::string> broken;
     for (const auto& row : rows) {
       const std::string stream_id = row[1].as<std::string>();
@@ -150,15 +155,17 @@ std::unordered_map<std::string, LoadedStream> load_streams(
   for (const auto& id : without_snapshot) {
     domain::OrderState state;
     pqxx::nontransaction tx(conn);
-    apply_rows(state, id, tx.exec_prepared("ws_events_range", id, std::int64_t{0},
-                                           std::numeric_limits<std::int64_t>::max()));
+    apply_rows(state, id,
+               tx.exec_prepared("ws_events_range", id, std::int64_t{0},
+                                std::numeric_limits<std::int64_t>::max()));
     const std::int64_t replayed = state.version;
     out[id] = LoadedStream{std::move(state), replayed};
   }
   return out;
 }
 
-std::optional<domain::OrderState> state_at_version(pqxx::connection& conn, const std::string& stream_id,
+std::optional<domain::OrderState> state_at_version(pqxx::connection& conn,
+                                                   const std::string& stream_id,
                                                    std::int64_t version) {
   if (version < 1) return std::nullopt;
   auto state = replay_range(conn, stream_id, version);
@@ -166,8 +173,8 @@ std::optional<domain::OrderState> state_at_version(pqxx::connection& conn, const
   return state;
 }
 
-std::optional<domain::OrderState> state_at_time(pqxx::connection& conn, const std::string& stream_id,
-                                                std::int64_t at_us) {
+std::optional<domain::OrderState> state_at_time(pqxx::connection& conn,
+                                                const std::string& stream_id, std::int64_t at_us) {
   domain::OrderState state;
   {
     pqxx::nontransaction tx(conn);
@@ -177,7 +184,8 @@ std::optional<domain::OrderState> state_at_time(pqxx::connection& conn, const st
   return state;
 }
 
-std::optional<domain::OrderState> current_state(pqxx::connection& conn, const std::string& stream_id) {
+std::optional<domain::OrderState> current_state(pqxx::connection& conn,
+                                                const std::string& stream_id) {
   return replay_range(conn, stream_id, std::numeric_limits<std::int64_t>::max());
 }
 
@@ -243,14 +251,15 @@ AppendResult append_batch(pqxx::connection& conn, const std::vector<NewEvent>& e
   ev.push_back(']');
   auto ks = nlohmann::json::array();
   for (const auto& k : keys) {
-    ks.push_back({{"key", k.key},
-                  {"stream_id", k.stream_id},
-                  {"endpoint", k.endpoint},
-                  {"request_hash", k.request_hash},
-                  {"status", k.response.status},
-                  {"response_body", k.response.body},
-                  {"headers", headers_json(k.response.headers)},
-                  {"last_event_id", k.last_event_id ? nlohmann::json(*k.last_event_id) : nlohmann::json()}});
+    ks.push_back(
+        {{"key", k.key},
+         {"stream_id", k.stream_id},
+         {"endpoint", k.endpoint},
+         {"request_hash", k.request_hash},
+         {"status", k.response.status},
+         {"response_body", k.response.body},
+         {"headers", headers_json(k.response.headers)},
+         {"last_event_id", k.last_event_id ? nlohmann::json(*k.last_event_id) : nlohmann::json()}});
   }
   auto ss = nlohmann::json::array();
   for (const auto& s : snapshots) {
@@ -260,7 +269,8 @@ AppendResult append_batch(pqxx::connection& conn, const std::vector<NewEvent>& e
                   {"state", s.state}});
   }
   auto cs = nlohmann::json::array();
-  for (const auto& c : checks) cs.push_back({{"stream_id", c.stream_id}, {"version", c.base_version}});
+  for (const auto& c : checks)
+    cs.push_back({{"stream_id", c.stream_id}, {"version", c.base_version}});
 
   AppendResult result;
   pqxx::nontransaction tx(conn);
@@ -269,8 +279,9 @@ AppendResult append_batch(pqxx::connection& conn, const std::vector<NewEvent>& e
   for (const auto& row : rows) {
     const char kind = row[0].c_str()[0];
     if (kind == 'e') {
-      result.events.emplace(row[1].as<std::string>(),
-                            AppendResult::Stored{row[2].as<std::int64_t>(), row[3].as<std::int64_t>()});
+      result.events.emplace(
+          row[1].as<std::string>(),
+          AppendResult::Stored{row[2].as<std::int64_t>(), row[3].as<std::int64_t>()});
     } else {
       result.failed_streams.insert(row[1].as<std::string>());
     }
@@ -293,7 +304,8 @@ std::unordered_map<std::string, KeyRecord> find_keys(pqxx::connection& conn,
     auto headers = nlohmann::json::parse(row[5].c_str(), nullptr, false);
     if (headers.is_object()) {
       for (auto it = headers.begin(); it != headers.end(); ++it) {
-        if (it.value().is_string()) rec.response.headers.emplace_back(it.key(), it.value().get<std::string>());
+        if (it.value().is_string())
+          rec.response.headers.emplace_back(it.key(), it.value().get<std::string>());
       }
     }
     out.emplace(row[0].as<std::string>(), std::move(rec));
@@ -303,7 +315,8 @@ std::unordered_map<std::string, KeyRecord> find_keys(pqxx::connection& conn,
 
 std::int64_t delete_expired_keys(pqxx::connection& conn, std::int64_t max_age_seconds) {
   pqxx::nontransaction tx(conn);
-  return static_cast<std::int64_t>(tx.exec_prepared("ws_delete_expired_keys", max_age_seconds).affected_rows());
+  return static_cast<std::int64_t>(
+      tx.exec_prepared("ws_delete_expired_keys", max_age_seconds).affected_rows());
 }
 
 std::int64_t outbox_backlog(pqxx::connection& conn) {

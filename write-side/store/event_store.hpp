@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
-#include "common/codec/recorded_event.hpp"
 #include "common/codec/json_text.hpp"
+#include "common/codec/recorded_event.hpp"
 #include "common/domain/order.hpp"
 
 namespace orders::write_side {
@@ -44,13 +44,15 @@ std::unordered_map<std::string, LoadedStream> load_streams(
     pqxx::connection& conn, const std::vector<std::string>& stream_ids);
 
 // State after event `version` (nullopt when the stream has fewer events, or version < 1).
-std::optional<domain::OrderState> state_at_version(pqxx::connection& conn, const std::string& stream_id,
+std::optional<domain::OrderState> state_at_version(pqxx::connection& conn,
+                                                   const std::string& stream_id,
                                                    std::int64_t version);
 // State after every event recorded at or before at_us (nullopt when none was).
-std::optional<domain::OrderState> state_at_time(pqxx::connection& conn, const std::string& stream_id,
-                                                std::int64_t at_us);
+std::optional<domain::OrderState> state_at_time(pqxx::connection& conn,
+                                                const std::string& stream_id, std::int64_t at_us);
 // Current state, nullopt when the order does not exist.
-std::optional<domain::OrderState> current_state(pqxx::connection& conn, const std::string& stream_id);
+std::optional<domain::OrderState> current_state(pqxx::connection& conn,
+                                                const std::string& stream_id);
 
 // Events with version >= from_version, oldest first, at most limit (data as stored).
 std::vector<codec::RecordedEvent> read_events(pqxx::connection& conn, const std::string& stream_id,

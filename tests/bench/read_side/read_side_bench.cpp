@@ -9,9 +9,9 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
-#include <optional>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -22,9 +22,8 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-
-#include <unistd.h>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -34,8 +33,8 @@
 
 #include "common/codec/event_codec.hpp"
 #include "common/nats/nats.hpp"
-#include "tests/support/read_side_support.hpp"
 #include "tests/support/http_wire.hpp"
+#include "tests/support/read_side_support.hpp"
 #include "tests/support/services.hpp"
 
 using namespace orders;
@@ -52,7 +51,9 @@ double pct(std::vector<double> v, double p) {
   return v[i];
 }
 
-double process_cpu_seconds(int pid) { return orders::testing::process_cpu_seconds(std::to_string(pid)); }
+double process_cpu_seconds(int pid) {
+  return orders::testing::process_cpu_seconds(std::to_string(pid));
+}
 
 // The nats-server process listening on `port` (its command line holds "-p" "<port>"), or 0.
 int nats_server_pid(int port) {
@@ -71,8 +72,11 @@ int nats_server_pid(int port) {
 
 std::int64_t applied(pqxx::connection& c) {
   pqxx::read_transaction tx(c);
-  return tx.exec1("SELECT coalesce(sum(events_applied), 0)::bigint FROM projection_checkpoints "
-                  "WHERE projection = 'orders'")[0].as<std::int64_t>();
+  return tx
+      .exec1(
+          "SELECT coalesce(sum(events_applied), 0)::bigint FROM projection_checkpoints "
+          "WHERE projection = 'orders'")[0]
+      .as<std::int64_t>();
 }
 
 void bulk_load(const std::string& db, const std::string& nats_url, int events) {
@@ -95,18 +99,22 @@ void bulk_load(const std::string& db, const std::string& nats_url, int events) {
           created->customer_id = "cust-" + std::to_string(o % 1000);
         }
         const std::string type(domain::event_type(e));
-        rows.push_back({{"stream_id", id}, {"version", step + 1}, {"type", type},
+        rows.push_back({{"stream_id", id},
+                        {"version", step + 1},
+                        {"type", type},
                         {"schema_version", codec::current_schema_version(type)},
                         {"data", codec::encode_event_data(e)}});
       }
       pqxx::work tx(c);
       tx.exec_params(
-          "WITH ev AS (INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+          "WITH ev AS (INSERT INTO events (event_id, stream_id, version, type, schema_version, "
+          "data) "
           "SELECT gen_random_uuid(), r.stream_id, r.version, r.type, r.schema_version, r.data "
           "FROM jsonb_to_recordset($1::jsonb) AS r(stream_id text, version bigint, type text, "
           "schema_version int, data jsonb) RETURNING position) "
           "INSERT INTO global_log (global_position, position) SELECT "
-          "(SELECT coalesce(max(global_position), 0) FROM global_log) + row_number() OVER (ORDER BY position), "
+          "(SELECT coalesce(max(global_position), 0) FROM global_log) + row_number() OVER (ORDER "
+          "BY position), "
           "position FROM ev",
           rows.dump());
       tx.commit();
@@ -124,7 +132,8 @@ void bulk_load(const std::string& db, const std::string& nats_url, int events) {
         "SELECT e.event_id::text, e.stream_id, e.version, e.position, g.global_position, e.type, "
         "e.schema_version, (extract(epoch from e.recorded_at) * 1000000)::bigint, e.data::text "
         "FROM global_log g JOIN events e ON e.position = g.position "
-        "WHERE g.global_position > $1 ORDER BY g.global_position LIMIT 20000", from);
+        "WHERE g.global_position > $1 ORDER BY g.global_position LIMIT 20000",
+        from);
     if (r.empty()) break;
     for (const auto& row : r) {
       codec::RecordedEvent e;
@@ -179,7 +188,8 @@ void print_statement_stats(const std::string& log_path, std::streamoff from) {
     ++n;
     total += ms;
   }
-  std::printf("Postgres time per statement (summed over all connections, %.0f ms in all):\n", total);
+  std::printf("Postgres time per statement (summed over all connections, %.0f ms in all):\n",
+              total);
   for (const auto& [name, v] : by_name) {
     std::printf("  %-48s %9.1f ms %7lld calls %7.3f ms/call\n", name.c_str(), v.first,
                 static_cast<long long>(v.second), v.first / static_cast<double>(v.second));
@@ -192,11 +202,13 @@ void projector_throughput(int events, int batch, bool statement_stats) {
   {
     // Schema first (read-side migrate), then the load.
     Process migrate(read_side_binary(), {"migrate"}, {{"DATABASE_URL", db}});
-    if (migrate.wait(60s).value_or(1) != 0) throw std::runtime_error("migrate failed: " + migrate.log());
+    if (migrate.wait(60s).value_or(1) != 0)
+      throw std::runtime_error("migrate failed: " + migrate.log());
   }
   const auto load_started = Clock::now();
   bulk_load(db, nats.url(), events);
-  std::printf("load took %.1f s\n", std::chrono::duration<double>(Clock::now() - load_started).count());
+  std::printf("load took %.1f s\n",
+              std::chrono::duration<double>(Clock::now() - load_started).count());
   const int port = free_port();
   pqxx::connection c(db);
   std::string pg_log;
@@ -221,8 +233,11 @@ void projector_throughput(int events, int batch, bool statement_stats) {
   };
   const auto wal_before = wal_stats();
   auto rs = start_service(read_side_binary(), {"serve"},
-                          {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(port)},
-                           {"PROJECTOR_BATCH", std::to_string(batch)}, {"LOG_LEVEL", "warn"}},
+                          {{"DATABASE_URL", db},
+                           {"NATS_URL", nats.url()},
+                           {"READ_PORT", std::to_string(port)},
+                           {"PROJECTOR_BATCH", std::to_string(batch)},
+                           {"LOG_LEVEL", "warn"}},
                           port, 60s);
   const auto total = static_cast<std::int64_t>(events / 5 * 5);
   Clock::time_point first{};
@@ -242,18 +257,21 @@ void projector_throughput(int events, int batch, bool statement_stats) {
   double pg_cpu = 0;
   {
     pqxx::read_transaction tx(c);
-    for (const auto& row : tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                   "AND pid <> pg_backend_pid()")) {
+    for (const auto& row :
+         tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                 "AND pid <> pg_backend_pid()")) {
       pg_cpu += process_cpu_seconds(row[0].as<int>());
     }
   }
   const double rs_cpu = process_cpu_seconds(rs->pid());
   const double nats_cpu = nats_pid != 0 ? process_cpu_seconds(nats_pid) - nats_cpu_before : 0;
-  std::printf("| projector (batch %d) | %lld events | %.2f s | %.0f events/s | read-side process CPU %.2f s |"
-              " its Postgres backends CPU %.2f s | %.1f us CPU per event |\n",
-              batch, static_cast<long long>(total - at_first), secs,
-              static_cast<double>(total - at_first) / secs, rs_cpu, pg_cpu,
-              (rs_cpu + pg_cpu) * 1e6 / static_cast<double>(total));
+  std::printf(
+      "| projector (batch %d) | %lld events | %.2f s | %.0f events/s | read-side process CPU %.2f "
+      "s |"
+      " its Postgres backends CPU %.2f s | %.1f us CPU per event |\n",
+      batch, static_cast<long long>(total - at_first), secs,
+      static_cast<double>(total - at_first) / secs, rs_cpu, pg_cpu,
+      (rs_cpu + pg_cpu) * 1e6 / static_cast<double>(total));
   std::printf("  nats-server CPU while the read-side ran: %.2f s (%.1f us per event)\n", nats_cpu,
               nats_cpu * 1e6 / static_cast<double>(total));
   const auto wal_after = wal_stats();
@@ -261,14 +279,16 @@ void projector_throughput(int events, int batch, bool statement_stats) {
               static_cast<double>(wal_after.first - wal_before.first) / 1e6,
               static_cast<long long>(wal_after.second - wal_before.second));
   auto check = read_side::check_read_model(db);
-  std::printf("read model check after the run: diverged=%lld\n", static_cast<long long>(check.diverged));
+  std::printf("read model check after the run: diverged=%lld\n",
+              static_cast<long long>(check.diverged));
   if (statement_stats) {
     print_statement_stats(pg_log, pg_log_from);
     pqxx::read_transaction tx(c);
-    for (const auto& row : tx.exec("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
-                                   "WHERE relname IN ('orders', 'customer_orders') ORDER BY relname")) {
-      std::printf("  %-16s inserts %s, updates %s, of which HOT %s\n", row[0].c_str(), row[1].c_str(),
-                  row[2].c_str(), row[3].c_str());
+    for (const auto& row :
+         tx.exec("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables "
+                 "WHERE relname IN ('orders', 'customer_orders') ORDER BY relname")) {
+      std::printf("  %-16s inserts %s, updates %s, of which HOT %s\n", row[0].c_str(),
+                  row[1].c_str(), row[2].c_str(), row[3].c_str());
     }
   }
 }
@@ -282,7 +302,9 @@ void read_side_only_lag(int samples) {
   const int port = free_port();
   read_side::EventFeeder feeder(db, nats.url());  // creates the stream
   auto rs = start_service(read_side_binary(), {"serve"},
-                          {{"DATABASE_URL", db}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(port)},
+                          {{"DATABASE_URL", db},
+                           {"NATS_URL", nats.url()},
+                           {"READ_PORT", std::to_string(port)},
                            {"LOG_LEVEL", "warn"}},
                           port, 60s);
   HttpClient q("127.0.0.1", port);
@@ -292,17 +314,19 @@ void read_side_only_lag(int samples) {
     feeder.append(id, domain::OrderCreated{id, "c"});
     const auto published = Clock::now();
     auto r = q.get("/orders/" + id + "?min_version=1&wait_ms=5000");
-    if (r.status == 200) lags.push_back(std::chrono::duration<double, std::milli>(Clock::now() - published).count());
+    if (r.status == 200)
+      lags.push_back(std::chrono::duration<double, std::milli>(Clock::now() - published).count());
   }
-  std::printf("| read side only (publish ack -> visible), %zu samples | p50 %.2f ms | p99 %.2f ms |\n",
-              lags.size(), pct(lags, 50), pct(lags, 99));
+  std::printf(
+      "| read side only (publish ack -> visible), %zu samples | p50 %.2f ms | p99 %.2f ms |\n",
+      lags.size(), pct(lags, 50), pct(lags, 99));
   std::fflush(stdout);
 }
 
 // Summarizes the Prometheus histograms named `family` in a /metrics text: per label set, the count,
 // the mean and the bucket bounds holding the median and the 99th percentile ("<= x ms").
-std::string histogram_summary(const std::string& text, const std::string& family, double scale = 1000,
-                              const char* unit = "ms") {
+std::string histogram_summary(const std::string& text, const std::string& family,
+                              double scale = 1000, const char* unit = "ms") {
   struct H {
     std::vector<std::pair<double, double>> buckets;  // (le, cumulative count)
     double sum = 0, count = 0;
@@ -341,8 +365,9 @@ std::string histogram_summary(const std::string& text, const std::string& family
       return 0.0;
     };
     std::snprintf(buf, sizeof buf, "    %s{%s}: n %.0f, mean %.2f %s, p50 <= %g %s, p99 <= %g %s\n",
-                  family.c_str(), labels.c_str(), h.count, h.count > 0 ? h.sum / h.count * scale : 0.0, unit,
-                  bound_at(0.5), unit, bound_at(0.99), unit);
+                  family.c_str(), labels.c_str(), h.count,
+                  h.count > 0 ? h.sum / h.count * scale : 0.0, unit, bound_at(0.5), unit,
+                  bound_at(0.99), unit);
     out += buf;
   }
   return out;
@@ -360,21 +385,28 @@ struct Probe {
 // command k at start + interval * (t / slots + k): k % 3 == 0 creates order "lag-R-t-(k/3)", the
 // next two add an item to it; a slot whose previous command is still unanswered sends the next
 // one as soon as that answer is in. Probes: every 20th successful command of a slot (staggered
-// across slots) is, right when its 2xx arrives, followed by GET /orders/{id}?min_version=<its version> on a free
-// connection to the read-side (long poll, woken by the apply); lag = that answer's arrival - the
-// 2xx's arrival.
+// across slots) is, right when its 2xx arrives, followed by GET /orders/{id}?min_version=<its
+// version> on a free connection to the read-side (long poll, woken by the apply); lag = that
+// answer's arrival - the 2xx's arrival.
 class OpenLoopDriver {
  public:
   // Samples of commands answered before `measure_from` (the warm-up) are kept apart.
-  OpenLoopDriver(int write_port, int read_port, int rate, int slots, int probe_conns, Clock::time_point start,
-                 std::chrono::nanoseconds interval, Clock::time_point measure_from)
-      : write_port_(write_port), read_port_(read_port), rate_(rate), slots_(static_cast<std::size_t>(slots)),
-        ep_(::epoll_create1(0)), interval_(interval), measure_from_(measure_from) {
+  OpenLoopDriver(int write_port, int read_port, int rate, int slots, int probe_conns,
+                 Clock::time_point start, std::chrono::nanoseconds interval,
+                 Clock::time_point measure_from)
+      : write_port_(write_port),
+        read_port_(read_port),
+        rate_(rate),
+        slots_(static_cast<std::size_t>(slots)),
+        ep_(::epoll_create1(0)),
+        interval_(interval),
+        measure_from_(measure_from) {
     if (ep_ < 0) throw std::runtime_error("epoll_create1 failed");
     conns_.resize(slots_ + static_cast<std::size_t>(probe_conns));
     for (std::size_t i = 0; i < conns_.size(); ++i) {
       if (i < slots_) {
-        conns_[i].due = start + std::chrono::nanoseconds(interval.count() * static_cast<long long>(i) / slots);
+        conns_[i].due =
+            start + std::chrono::nanoseconds(interval.count() * static_cast<long long>(i) / slots);
       } else {
         free_probes_.push_back(i);
       }
@@ -392,7 +424,9 @@ class OpenLoopDriver {
   // Sends commands while `sending`; then waits (up to 15 s) for the probes still out.
   void run(const std::atomic<bool>& sending) {
     std::vector<epoll_event> events(conns_.size());
-    const auto probes_out = [&] { return !pending_.empty() || free_probes_.size() < conns_.size() - slots_; };
+    const auto probes_out = [&] {
+      return !pending_.empty() || free_probes_.size() < conns_.size() - slots_;
+    };
     std::optional<Clock::time_point> drain_deadline;
     while (true) {
       const auto now = Clock::now();
@@ -411,7 +445,8 @@ class OpenLoopDriver {
           wake = std::min(wake, c.due);
         }
       }
-      const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(wake - Clock::now()).count();
+      const auto wait =
+          std::chrono::duration_cast<std::chrono::microseconds>(wake - Clock::now()).count();
       const int timeout_ms = wait <= 0 ? 0 : static_cast<int>((wait + 999) / 1000);
       const int n = ::epoll_wait(ep_, events.data(), static_cast<int>(events.size()), timeout_ms);
       for (int i = 0; i < n; ++i) {
@@ -485,12 +520,17 @@ class OpenLoopDriver {
       body = nlohmann::json{{"order_id", c.id}, {"customer_id", "c" + std::to_string(t)}}.dump();
     } else {
       target = "/orders/" + c.id + "/items";
-      body = nlohmann::json{{"product_id", "p" + std::to_string(k % 3)}, {"quantity", 1}, {"price", "1.00"}}.dump();
+      body =
+          nlohmann::json{
+              {"product_id", "p" + std::to_string(k % 3)}, {"quantity", 1}, {"price", "1.00"}}
+              .dump();
     }
     c.t0 = Clock::now();
     ++sent_;
-    start_request(t, "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+    start_request(t, "POST " + target +
+                         " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                         "Content-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
   }
 
   void dispatch_probes() {
@@ -510,10 +550,12 @@ class OpenLoopDriver {
     auto& c = conns_[i];
     if (!c.busy) return;
     while (c.written < c.out.size()) {
-      const ssize_t n = ::send(c.fd, c.out.data() + c.written, c.out.size() - c.written, MSG_NOSIGNAL);
+      const ssize_t n =
+          ::send(c.fd, c.out.data() + c.written, c.out.size() - c.written, MSG_NOSIGNAL);
       if (n > 0) {
         c.written += static_cast<std::size_t>(n);
-      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS || errno == ENOTCONN)) {
+      } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS ||
+                           errno == ENOTCONN)) {
         watch(i, EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
         return;
       } else {
@@ -538,7 +580,8 @@ class OpenLoopDriver {
     if (!c.busy) return;  // an answer nobody asked for
     if (is_probe(i)) {
       if (status == 200) {
-        const double lag = std::chrono::duration<double, std::milli>(arrived - c.probe.acked).count();
+        const double lag =
+            std::chrono::duration<double, std::milli>(arrived - c.probe.acked).count();
         (c.probe.acked < measure_from_ ? warmup_lags_ms_ : lags_ms_).push_back(lag);
       } else {
         ++probes_failed_;
@@ -550,12 +593,13 @@ class OpenLoopDriver {
       ++ok_;
       (c.t0 < measure_from_ ? warmup_latencies_ms_ : latencies_ms_)
           .push_back(std::chrono::duration<double, std::milli>(arrived - c.t0).count());
-      // Slot i probes commands k with (k + i) % 20 == 0: the probes are spread evenly in time. (With
-      // k % 20 == 0 every slot probed the same round of commands: 50+ probes within 25 ms every
-      // 500 ms, and the sampled commands were exactly those slowed down by that burst.)
+      // Slot i probes commands k with (k + i) % 20 == 0: the probes are spread evenly in time.
+      // (With k % 20 == 0 every slot probed the same round of commands: 50+ probes within 25 ms
+      // every 500 ms, and the sampled commands were exactly those slowed down by that burst.)
       if ((c.k + static_cast<long long>(i)) % 20 == 0) {
         try {
-          pending_.push_back(Probe{c.id, nlohmann::json::parse(body).at("version").get<std::int64_t>(), arrived});
+          pending_.push_back(
+              Probe{c.id, nlohmann::json::parse(body).at("version").get<std::int64_t>(), arrived});
         } catch (const std::exception&) {
           ++probes_failed_;
         }
@@ -621,8 +665,9 @@ struct StackCpu {
     s.nats = nats_pid != 0 ? process_cpu_seconds(nats_pid) : 0;
     s.driver = orders::testing::process_cpu_seconds("self");
     pqxx::read_transaction tx(c);
-    for (const auto& row : tx.exec("SELECT pid, application_name FROM pg_stat_activity "
-                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")) {
+    for (const auto& row :
+         tx.exec("SELECT pid, application_name FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")) {
       const double cpu = process_cpu_seconds(row[0].as<int>());
       s.pg += cpu;
       if (row[1].as<std::string>("") == "write-side") s.pg_ws += cpu;
@@ -641,11 +686,15 @@ void lag_at_rate(int rate, int seconds, int warmup) {
   const int wport = free_port(), rport = free_port();
   // application_name tells their Postgres backends apart in the CPU breakdown.
   auto ws = start_service(write_side_binary(), {"serve"},
-                          {{"DATABASE_URL", db + "?application_name=write-side"}, {"NATS_URL", nats.url()}, {"WRITE_PORT", std::to_string(wport)},
+                          {{"DATABASE_URL", db + "?application_name=write-side"},
+                           {"NATS_URL", nats.url()},
+                           {"WRITE_PORT", std::to_string(wport)},
                            {"LOG_LEVEL", "warn"}},
                           wport, 60s);
   auto rs = start_service(read_side_binary(), {"serve"},
-                          {{"DATABASE_URL", db + "?application_name=read-side"}, {"NATS_URL", nats.url()}, {"READ_PORT", std::to_string(rport)},
+                          {{"DATABASE_URL", db + "?application_name=read-side"},
+                           {"NATS_URL", nats.url()},
+                           {"READ_PORT", std::to_string(rport)},
                            {"LOG_LEVEL", "warn"}},
                           rport, 60s);
   const int senders = std::clamp(rate / 40, 16, 256);  // open loop: enough for slow answers
@@ -667,7 +716,8 @@ void lag_at_rate(int rate, int seconds, int warmup) {
     pqxx::connection c(db);
     pqxx::read_transaction tx(c);
     auto row = tx.exec1(
-        "SELECT (SELECT count(*) FROM outbox), (SELECT coalesce(max(global_position), 0) FROM global_log), "
+        "SELECT (SELECT count(*) FROM outbox), (SELECT coalesce(max(global_position), 0) FROM "
+        "global_log), "
         "(SELECT last_published FROM relay_state WHERE id = 1)");
     where = "mid-run: outbox not yet sequenced " + row[0].as<std::string>() + ", sequenced " +
             row[1].as<std::string>() + ", published " + row[2].as<std::string>() +
@@ -676,10 +726,12 @@ void lag_at_rate(int rate, int seconds, int warmup) {
   // CPU over the second half of the run (steady state): both samples see the same backends.
   pqxx::connection cpu_conn(db);
   const auto cpu_from_at = Clock::now();
-  const auto cpu_from = StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
+  const auto cpu_from =
+      StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
   const auto ok_from = driver.ok();
   std::this_thread::sleep_until(measure_from + std::chrono::seconds(seconds));
-  const auto cpu_to = StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
+  const auto cpu_to =
+      StackCpu::sample(ws->pid(), rs->pid(), nats_server_pid(nats.port()), cpu_conn);
   const auto cpu_span = std::chrono::duration<double>(Clock::now() - cpu_from_at).count();
   const auto ok_cpu = driver.ok() - ok_from;
   sending = false;
@@ -688,16 +740,22 @@ void lag_at_rate(int rate, int seconds, int warmup) {
   driver_thread.join();  // after the probes still out
   const auto& cmd_ms = driver.latencies_ms();
   const auto& lags_ms = driver.lags_ms();
-  std::printf("| %6d cmd/s target | %7.0f cmd/s achieved | cmd p50 %6.2f ms p99 %7.2f ms | lag p50 %6.2f ms p99 %7.2f ms | samples %zu (max queued %zu) | failed cmds %lld, probes %lld |\n",
-              rate, static_cast<double>(ok_at_end - ok_at_measure) / elapsed, pct(cmd_ms, 50), pct(cmd_ms, 99),
-              pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(), driver.max_probes_queued(),
-              static_cast<long long>(driver.failed()), static_cast<long long>(driver.probes_failed()));
+  std::printf(
+      "| %6d cmd/s target | %7.0f cmd/s achieved | cmd p50 %6.2f ms p99 %7.2f ms | lag p50 %6.2f "
+      "ms p99 %7.2f ms | samples %zu (max queued %zu) | failed cmds %lld, probes %lld |\n",
+      rate, static_cast<double>(ok_at_end - ok_at_measure) / elapsed, pct(cmd_ms, 50),
+      pct(cmd_ms, 99), pct(lags_ms, 50), pct(lags_ms, 99), lags_ms.size(),
+      driver.max_probes_queued(), static_cast<long long>(driver.failed()),
+      static_cast<long long>(driver.probes_failed()));
   if (warmup > 0) {
     const auto& wl = driver.warmup_lags_ms();
-    std::printf("  warm-up (first %d s at the same rate, not in the figures above): cmd p50 %.2f ms p99 %.2f ms,"
-                " lag p50 %.2f ms p99 %.2f ms max %.2f ms, %zu samples\n",
-                warmup, pct(driver.warmup_latencies_ms(), 50), pct(driver.warmup_latencies_ms(), 99), pct(wl, 50),
-                pct(wl, 99), wl.empty() ? 0.0 : *std::max_element(wl.begin(), wl.end()), wl.size());
+    std::printf(
+        "  warm-up (first %d s at the same rate, not in the figures above): cmd p50 %.2f ms p99 "
+        "%.2f ms,"
+        " lag p50 %.2f ms p99 %.2f ms max %.2f ms, %zu samples\n",
+        warmup, pct(driver.warmup_latencies_ms(), 50), pct(driver.warmup_latencies_ms(), 99),
+        pct(wl, 50), pct(wl, 99), wl.empty() ? 0.0 : *std::max_element(wl.begin(), wl.end()),
+        wl.size());
   }
   std::printf("  %s\n", where.c_str());
   if (ok_cpu > 0) {
@@ -705,24 +763,27 @@ void lag_at_rate(int rate, int seconds, int warmup) {
     auto us = [&](double a, double b) { return (b - a) * 1e6 / n; };
     const double all = (cpu_to.ws + cpu_to.rs + cpu_to.nats + cpu_to.pg + cpu_to.driver) -
                        (cpu_from.ws + cpu_from.rs + cpu_from.nats + cpu_from.pg + cpu_from.driver);
-    std::printf("  CPU per command (second half, %lld commands): write-side %.0f us, read-side %.0f us, "
-                "nats-server %.0f us, Postgres backends %.0f us (write-side's %.0f, read-side's %.0f), this driver %.0f us; "
-                "together %.0f %% of 2 cores\n",
-                static_cast<long long>(ok_cpu), us(cpu_from.ws, cpu_to.ws), us(cpu_from.rs, cpu_to.rs),
-                us(cpu_from.nats, cpu_to.nats), us(cpu_from.pg, cpu_to.pg), us(cpu_from.pg_ws, cpu_to.pg_ws),
-                us(cpu_from.pg_rs, cpu_to.pg_rs), us(cpu_from.driver, cpu_to.driver),
-                all / cpu_span / 2 * 100);
+    std::printf(
+        "  CPU per command (second half, %lld commands): write-side %.0f us, read-side %.0f us, "
+        "nats-server %.0f us, Postgres backends %.0f us (write-side's %.0f, read-side's %.0f), "
+        "this driver %.0f us; "
+        "together %.0f %% of 2 cores\n",
+        static_cast<long long>(ok_cpu), us(cpu_from.ws, cpu_to.ws), us(cpu_from.rs, cpu_to.rs),
+        us(cpu_from.nats, cpu_to.nats), us(cpu_from.pg, cpu_to.pg),
+        us(cpu_from.pg_ws, cpu_to.pg_ws), us(cpu_from.pg_rs, cpu_to.pg_rs),
+        us(cpu_from.driver, cpu_to.driver), all / cpu_span / 2 * 100);
   }
   {
     // Where the relay spends the time (write-side metrics of this run).
     HttpClient w("127.0.0.1", wport);
     auto m = w.get("/metrics");
-    std::printf("  relay (write-side /metrics):\n%s%s", histogram_summary(m.body, "relay_event_age_seconds").c_str(),
+    std::printf("  relay (write-side /metrics):\n%s%s",
+                histogram_summary(m.body, "relay_event_age_seconds").c_str(),
                 histogram_summary(m.body, "relay_step_seconds").c_str());
     std::istringstream in(m.body);
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind("relay_wakeups_total{", 0) == 0 ||
-          line.rfind("relay_steps_total{", 0) == 0 || line.rfind("relay_thread_cpu_seconds_total", 0) == 0 ||
+      if (line.rfind("relay_wakeups_total{", 0) == 0 || line.rfind("relay_steps_total{", 0) == 0 ||
+          line.rfind("relay_thread_cpu_seconds_total", 0) == 0 ||
           line.rfind("relay_published_total", 0) == 0) {
         std::printf("    %s\n", line.c_str());
       }
@@ -732,7 +793,8 @@ void lag_at_rate(int rate, int seconds, int warmup) {
     {
       std::istringstream in(rm.body);
       for (std::string line; std::getline(in, line);) {
-        if (line.rfind("projector_batch_failures_total", 0) == 0 || line.rfind("projector_duplicates_total", 0) == 0 ||
+        if (line.rfind("projector_batch_failures_total", 0) == 0 ||
+            line.rfind("projector_duplicates_total", 0) == 0 ||
             line.rfind("projector_gap_filled_total", 0) == 0 ||
             line.rfind("read_side_order_requeries_total", 0) == 0) {
           std::printf("    %s\n", line.c_str());
@@ -759,21 +821,31 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--events") events = std::stoi(next());
-    else if (a == "--seconds") seconds = std::stoi(next());
-    else if (a == "--batch") batch = std::stoi(next());
-    else if (a == "--warmup") warmup = std::stoi(next());
-    else if (a == "--no-projector") skip_projector = true;
-    else if (a == "--no-lag") skip_lag = true;
-    else if (a == "--no-direct") skip_direct = true;
-    else if (a == "--projector-only") skip_lag = skip_direct = true;
-    else if (a == "--statement-stats") statement_stats = true;  // slows the run: logs every statement
+    if (a == "--events")
+      events = std::stoi(next());
+    else if (a == "--seconds")
+      seconds = std::stoi(next());
+    else if (a == "--batch")
+      batch = std::stoi(next());
+    else if (a == "--warmup")
+      warmup = std::stoi(next());
+    else if (a == "--no-projector")
+      skip_projector = true;
+    else if (a == "--no-lag")
+      skip_lag = true;
+    else if (a == "--no-direct")
+      skip_direct = true;
+    else if (a == "--projector-only")
+      skip_lag = skip_direct = true;
+    else if (a == "--statement-stats")
+      statement_stats = true;  // slows the run: logs every statement
     else if (a == "--help") {
-      std::printf("read_side_bench [--events N] [--batch N] [--seconds N] [--warmup S (default 2)] [--rates R1,R2]\n"
-                  "  [--projector-only | --no-projector | --no-direct | --no-lag] [--statement-stats]\n");
+      std::printf(
+          "read_side_bench [--events N] [--batch N] [--seconds N] [--warmup S (default 2)] "
+          "[--rates R1,R2]\n"
+          "  [--projector-only | --no-projector | --no-direct | --no-lag] [--statement-stats]\n");
       return 0;
-    }
-    else if (a == "--rates") {
+    } else if (a == "--rates") {
       rates.clear();
       std::stringstream ss(next());
       for (std::string r; std::getline(ss, r, ',');) rates.push_back(std::stoi(r));
@@ -787,11 +859,16 @@ int main(int argc, char** argv) {
   if (!skip_lag) {
     for (int r : rates) lag_at_rate(r, seconds, warmup);
   }
-  std::printf("targets (issue 3): projector >= 50,000 events/s; end-to-end lag p99 < 50 ms at a steady 2,000 cmds/s\n"
-              "baselines: the read side alone, publish -> visible, in this run (unless --no-direct); on this kind\n"
-              "  of machine (peers/LIMITS.md): read-model upserts 20-24k rows/s one row per transaction, 165-173k\n"
-              "  rows/s 100 rows per statement (pgbench, no fold, no bus); JetStream pull drain with AckAll 278-312k msgs/s\n"
-              "reproduce: %s\n",
-              command.c_str());
+  std::printf(
+      "targets (issue 3): projector >= 50,000 events/s; end-to-end lag p99 < 50 ms at a steady "
+      "2,000 cmds/s\n"
+      "baselines: the read side alone, publish -> visible, in this run (unless --no-direct); on "
+      "this kind\n"
+      "  of machine (peers/LIMITS.md): read-model upserts 20-24k rows/s one row per transaction, "
+      "165-173k\n"
+      "  rows/s 100 rows per statement (pgbench, no fold, no bus); JetStream pull drain with "
+      "AckAll 278-312k msgs/s\n"
+      "reproduce: %s\n",
+      command.c_str());
   return 0;
 }

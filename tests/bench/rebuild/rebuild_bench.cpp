@@ -16,12 +16,12 @@
 
 #include <pqxx/pqxx>
 
-#include "tests/support/event_loader.hpp"
 #include "common/pg/migrations.hpp"
-#include "read-side/view/order_view.hpp"
 #include "read-side/projector/view_store.hpp"
 #include "read-side/rebuild/rebuild.hpp"
 #include "read-side/rebuild/replay.hpp"
+#include "read-side/view/order_view.hpp"
+#include "tests/support/event_loader.hpp"
 #include "tests/support/services.hpp"
 
 namespace {
@@ -37,10 +37,13 @@ std::int64_t env_int(const char* name, std::int64_t def) {
 // The machine's load average: figures from a shared 2-core machine need it beside them.
 void print_load(const char* when) {
   double l[3] = {0, 0, 0};
-  if (getloadavg(l, 3) == 3) std::printf("load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
+  if (getloadavg(l, 3) == 3)
+    std::printf("load average %s: %.2f %.2f %.2f\n", when, l[0], l[1], l[2]);
 }
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 // One event per transaction into scratch copies of both tables: lock+load the order's row,
 // fold, upsert, commit (fsync per commit, as a projector without batching).
@@ -72,7 +75,8 @@ double baseline(const std::string& url, std::int64_t events) {
         auto rows = tx.exec_prepared("b_load_" + d.name, ids);
         if (!rows.empty()) v = read_side::view_from_row(d.kind, rows[0]);
         auto outcome = read_side::fold_event(v, e);
-        if (!std::holds_alternative<read_side::FoldOutcome>(outcome)) throw std::runtime_error("fold failed");
+        if (!std::holds_alternative<read_side::FoldOutcome>(outcome))
+          throw std::runtime_error("fold failed");
         tx.exec_prepared("b_upsert_" + d.name,
                          nlohmann::json::array({read_side::record_for(d.kind, v)}).dump());
       }
@@ -139,22 +143,26 @@ int main() {
       auto r = read_side::rebuild::rebuild(url, o, progress);
       const double rate = r.events / r.seconds;
       best_rate = std::max(best_rate, rate);
-      std::printf("%s: %lld events, %lld orders in %.2f s = %.0f events/s "
-                  "(replay %.2f s, write+index %.2f s, cutover %.3f s)\n",
-                  run.name, static_cast<long long>(r.events), static_cast<long long>(r.orders),
-                  r.seconds, rate, r.replay_seconds, r.write_seconds, r.cutover_seconds);
+      std::printf(
+          "%s: %lld events, %lld orders in %.2f s = %.0f events/s "
+          "(replay %.2f s, write+index %.2f s, cutover %.3f s)\n",
+          run.name, static_cast<long long>(r.events), static_cast<long long>(r.orders), r.seconds,
+          rate, r.replay_seconds, r.write_seconds, r.cutover_seconds);
     }
 
-    std::cout << "\n== baseline: one event per transaction (first " << baseline_events << " events)\n";
+    std::cout << "\n== baseline: one event per transaction (first " << baseline_events
+              << " events)\n";
     const double base = baseline(url, std::min(baseline_events, loaded));
     std::printf("baseline: %.0f events/s -> %.0f s for %lld events (extrapolated)\n", base,
                 static_cast<double>(loaded) / base, static_cast<long long>(loaded));
     print_load("after");
-    std::printf("\nRESULT: rebuild %.0f events/s vs one-event-per-transaction %.0f events/s (%.0fx)\n",
-                best_rate, base, best_rate / base);
-    std::printf("reproduce: cmake --build build --target rebuild_bench && "
-                "BENCH_ORDERS=%lld BENCH_BASELINE_EVENTS=%lld build/tests/bench/rebuild/rebuild_bench\n",
-                static_cast<long long>(orders_n), static_cast<long long>(baseline_events));
+    std::printf(
+        "\nRESULT: rebuild %.0f events/s vs one-event-per-transaction %.0f events/s (%.0fx)\n",
+        best_rate, base, best_rate / base);
+    std::printf(
+        "reproduce: cmake --build build --target rebuild_bench && "
+        "BENCH_ORDERS=%lld BENCH_BASELINE_EVENTS=%lld build/tests/bench/rebuild/rebuild_bench\n",
+        static_cast<long long>(orders_n), static_cast<long long>(baseline_events));
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "benchmark failed: " << e.what() << "\n";

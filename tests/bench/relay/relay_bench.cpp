@@ -20,9 +20,9 @@
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/nats/nats.hpp"
-#include "write-side/relay/outbox_relay.hpp"
 #include "common/pg/migrations.hpp"
 #include "tests/support/services.hpp"
+#include "write-side/relay/outbox_relay.hpp"
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -96,8 +96,10 @@ int main(int argc, char** argv) {
     }
   }
   double drain_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("relay drain: %ld events published in %.2f s = %.0f events/s (sequencing alone done at %.2f s)\n",
-              events, drain_s, static_cast<double>(events) / drain_s, seq_s);
+  std::printf(
+      "relay drain: %ld events published in %.2f s = %.0f events/s (sequencing alone done at %.2f "
+      "s)\n",
+      events, drain_s, static_cast<double>(events) / drain_s, seq_s);
 
   // ---- 2. steady rate: commit -> JetStream subscriber latency
   auto url2 = pg.create_database("relay_bench_steady");
@@ -146,13 +148,17 @@ int main(int argc, char** argv) {
   for (int w = 0; w < writers; ++w) {
     ws.emplace_back([&, w] {
       pqxx::connection c(url2);
-      c.prepare("ev", "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-                      "VALUES (gen_random_uuid(), $1, $2, 'OrderItemAdded', 1, '{}') RETURNING position, event_id::text");
+      c.prepare("ev",
+                "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+                "VALUES (gen_random_uuid(), $1, $2, 'OrderItemAdded', 1, '{}') RETURNING position, "
+                "event_id::text");
       c.prepare("ob", "INSERT INTO outbox (position) VALUES ($1)");
       auto start = Clock::now();
-      auto interval = std::chrono::duration<double>(static_cast<double>(writers) / static_cast<double>(rate));
+      auto interval =
+          std::chrono::duration<double>(static_cast<double>(writers) / static_cast<double>(rate));
       for (long i = 0; i < per_writer; ++i) {
-        auto due = start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i));
+        auto due =
+            start + std::chrono::duration_cast<Clock::duration>(interval * static_cast<double>(i));
         std::this_thread::sleep_until(due);  // pacing the load generator, not synchronization
         pqxx::work tx(c);
         auto r = tx.exec_prepared("ev", "w" + std::to_string(w), i + 1);
@@ -171,9 +177,10 @@ int main(int argc, char** argv) {
   reading = false;
   reader.join();
   std::lock_guard lock(mu);
-  std::printf("relay steady %ld events/s for %ld s: %zu delivered, commit->subscriber latency p50 %.2f ms, "
-              "p99 %.2f ms, max %.2f ms\n",
-              rate, seconds, lat_ms.size(), pct(lat_ms, 0.5), pct(lat_ms, 0.99), pct(lat_ms, 1.0));
+  std::printf(
+      "relay steady %ld events/s for %ld s: %zu delivered, commit->subscriber latency p50 %.2f ms, "
+      "p99 %.2f ms, max %.2f ms\n",
+      rate, seconds, lat_ms.size(), pct(lat_ms, 0.5), pct(lat_ms, 0.99), pct(lat_ms, 1.0));
   (void)scalar;
   return 0;
 }

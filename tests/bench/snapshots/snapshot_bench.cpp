@@ -54,7 +54,8 @@ void bulk_stream(const std::string& url, const std::string& id, int events) {
       "       jsonb_build_object('order_id', $1::text, 'customer_id', 'c-long') "
       "UNION ALL "
       "SELECT gen_random_uuid(), $1, v, 'OrderItemAdded', 2, "
-      "       jsonb_build_object('product_id', 'p-' || (v % 50), 'quantity', 1, 'price_cents', 100) "
+      "       jsonb_build_object('product_id', 'p-' || (v % 50), 'quantity', 1, 'price_cents', "
+      "100) "
       "  FROM generate_series(2, $2::int) v",
       id, events);
   tx.commit();
@@ -65,9 +66,12 @@ Result run_case(PgServer& pg, const char* label, const char* snapshot_every, boo
   const std::string url = pg.create_database(std::string("snap_") + label);
   const int port = free_port();
   auto ws = start_service(write_side_binary(), {},
-                          {{"DATABASE_URL", url}, {"WRITE_PORT", std::to_string(port)},
-                           {"RELAY_ENABLED", "off"}, {"CACHE_SIZE", "0"},
-                           {"SNAPSHOT_EVERY", snapshot_every}, {"LOG_LEVEL", "warn"}},
+                          {{"DATABASE_URL", url},
+                           {"WRITE_PORT", std::to_string(port)},
+                           {"RELAY_ENABLED", "off"},
+                           {"CACHE_SIZE", "0"},
+                           {"SNAPSHOT_EVERY", snapshot_every},
+                           {"LOG_LEVEL", "warn"}},
                           port);
   const std::string id = std::string("order-") + label;
   if (long_stream) {
@@ -92,17 +96,21 @@ int main(int argc, char** argv) {
   const Result fresh = run_case(pg, "fresh", "100", false, 0, commands);
   const Result snap = run_case(pg, "long_snapshots", "100", true, events, commands);
   const Result full = run_case(pg, "long_no_snapshots", "0", true, events, commands);
-  std::printf("\nAddItem latency, 1 client, CACHE_SIZE=0 (every command loads its order), %d commands each\n",
-              commands);
+  std::printf(
+      "\nAddItem latency, 1 client, CACHE_SIZE=0 (every command loads its order), %d commands "
+      "each\n",
+      commands);
   std::printf("%-44s %10s %10s %8s %10s\n", "case", "p50 ms", "p99 ms", "errors", "p50/fresh");
   auto row = [&](const char* name, const Result& r) {
-    std::printf("%-44s %10.2f %10.2f %8d %9.2fx\n", name, r.p50_ms, r.p99_ms, r.errors, r.p50_ms / fresh.p50_ms);
+    std::printf("%-44s %10.2f %10.2f %8d %9.2fx\n", name, r.p50_ms, r.p99_ms, r.errors,
+                r.p50_ms / fresh.p50_ms);
   };
   row("fresh order (baseline)", fresh);
   row(("long stream, " + std::to_string(events) + " events, SNAPSHOT_EVERY=100").c_str(), snap);
   row(("long stream, " + std::to_string(events) + " events, no snapshots").c_str(), full);
   std::printf("target: long stream with snapshots within 2x of the fresh order -> %s\n",
               snap.p50_ms <= 2 * fresh.p50_ms ? "met" : "NOT met");
-  std::printf("reproduce: build/tests/bench/snapshots/snapshot_bench --events %d --commands %d\n", events, commands);
+  std::printf("reproduce: build/tests/bench/snapshots/snapshot_bench --events %d --commands %d\n",
+              events, commands);
   return 0;
 }

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -42,8 +42,8 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using orders::testing::PgServer;
 using orders::testing::connect_nonblocking;
+using orders::testing::PgServer;
 using orders::testing::receive_available;
 using orders::testing::take_response;
 
@@ -117,14 +117,18 @@ class Driver {
     if (step == 0) {
       c.order = tag_ + "-c" + std::to_string(c.client) + "-o" + std::to_string(c.n / 10);
       target = "/orders";
-      body = "{\"order_id\":\"" + c.order + "\",\"customer_id\":\"cust-" + std::to_string(c.client) + "\"}";
+      body = "{\"order_id\":\"" + c.order + "\",\"customer_id\":\"cust-" +
+             std::to_string(c.client) + "\"}";
     } else {
       target = "/orders/" + c.order + "/items";
-      body = "{\"product_id\":\"p-" + std::to_string(step) + "\",\"quantity\":1,\"price\":\"9.99\"}";
+      body =
+          "{\"product_id\":\"p-" + std::to_string(step) + "\",\"quantity\":1,\"price\":\"9.99\"}";
     }
     ++c.n;
-    c.out = "POST " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    c.out = "POST " + target +
+            " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Content-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
     c.sent = 0;
     c.t0 = Clock::now();
   }
@@ -194,8 +198,8 @@ std::pair<long long, long long> cpu_jiffies() {
   std::FILE* f = std::fopen("/proc/stat", "r");
   if (!f) return {0, 0};
   long long v[10] = {0};
-  int n = std::fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3],
-                      &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+  int n = std::fscanf(f, "cpu %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &v[0], &v[1],
+                      &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
   std::fclose(f);
   long long total = 0;
   for (int i = 0; i < n && i < 8; ++i) total += v[i];
@@ -236,8 +240,9 @@ CpuSample cpu_sample(int ws_pid, const std::string& db) {
   try {
     pqxx::connection conn(db);
     pqxx::read_transaction tx(conn);
-    for (const auto& row : tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                                   "AND pid <> pg_backend_pid()")) {
+    for (const auto& row :
+         tx.exec("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                 "AND pid <> pg_backend_pid()")) {
       c.pg += process_cpu_seconds(row[0].c_str());
     }
   } catch (const std::exception&) {
@@ -261,8 +266,8 @@ double metric(int port, const std::string& name) {
   return std::stod(body.substr(at + name.size() + 2));
 }
 
-RunResult run(int port, int ws_pid, const std::string& db, int clients, int driver_threads, double warmup_s,
-               double seconds, const std::string& tag) {
+RunResult run(int port, int ws_pid, const std::string& db, int clients, int driver_threads,
+              double warmup_s, double seconds, const std::string& tag) {
   std::atomic<bool> measuring{false}, stop{false};
   const int threads_n = std::max(1, std::min(driver_threads, clients));
   std::vector<Counters> counters(static_cast<std::size_t>(threads_n));
@@ -342,12 +347,18 @@ int main(int argc, char** argv) {
       if (i + 1 >= argc) throw std::runtime_error(a + " needs a value");
       return argv[++i];
     };
-    if (a == "--seconds") seconds = std::stod(next());
-    else if (a == "--warmup") warmup = std::stod(next());
-    else if (a == "--clients") client_counts = parse_list(next());
-    else if (a == "--driver-threads") driver_threads = std::stoi(next());
-    else if (a == "--group-commit-only") group_commit_only = true;
-    else if (a == "--database-url") database_url = next();
+    if (a == "--seconds")
+      seconds = std::stod(next());
+    else if (a == "--warmup")
+      warmup = std::stod(next());
+    else if (a == "--clients")
+      client_counts = parse_list(next());
+    else if (a == "--driver-threads")
+      driver_threads = std::stoi(next());
+    else if (a == "--group-commit-only")
+      group_commit_only = true;
+    else if (a == "--database-url")
+      database_url = next();
     else if (a == "--extra") {
       auto kv = next();
       auto eq = kv.find('=');
@@ -355,7 +366,8 @@ int main(int argc, char** argv) {
       extra[kv.substr(0, eq)] = kv.substr(eq + 1);
     } else {
       std::cerr << "usage: write_side_bench [--seconds S] [--warmup S] [--clients 1,16,64] "
-                   "[--database-url URL] [--driver-threads 2] [--group-commit-only] [--extra KEY=VALUE]\n";
+                   "[--database-url URL] [--driver-threads 2] [--group-commit-only] [--extra "
+                   "KEY=VALUE]\n";
       return 2;
     }
   }
@@ -377,39 +389,42 @@ int main(int argc, char** argv) {
     if (group_commit_only && mode.name == "off") continue;
     const std::string db = new_database("bench_gc_" + mode.name);
     const int port = orders::testing::free_port();
-    std::map<std::string, std::string> env = {{"DATABASE_URL", db},
-                                              {"WRITE_PORT", std::to_string(port)},
-                                              {"RELAY_ENABLED", "off"},
-                                              {"LOG_LEVEL", "warn"},
-                                              {"GROUP_COMMIT", mode.group_commit},
-                                              {"PG_POOL_SIZE", "18"},
-                                              {"HTTP_WORKERS", "128"}};
+    std::map<std::string, std::string> env = {
+        {"DATABASE_URL", db},   {"WRITE_PORT", std::to_string(port)}, {"RELAY_ENABLED", "off"},
+        {"LOG_LEVEL", "warn"},  {"GROUP_COMMIT", mode.group_commit},  {"PG_POOL_SIZE", "18"},
+        {"HTTP_WORKERS", "128"}};
     for (auto& [k, v] : extra) env[k] = v;
     auto proc = orders::testing::start_service(orders::testing::write_side_binary(), {}, env, port);
     for (int clients : client_counts) {
       auto r = run(port, proc->pid(), db, clients, driver_threads, warmup, seconds,
                    "gc" + mode.name + "-n" + std::to_string(clients));
-      std::fprintf(stderr, "GROUP_COMMIT=%-3s clients=%-3d %9.0f cmds/s  p50 %6.2f ms  p99 %6.2f ms  "
-                           "avg batch %5.1f  errors %lld  machine busy %3.0f%%  load before %.1f  "
-                           "CPU/cmd: write-side %.0f us, its PG backends %.0f us, driver %.0f us\n",
-                   mode.name.c_str(), clients, r.cmds_per_s, r.p50_ms, r.p99_ms, r.avg_batch, r.errors,
-                   r.machine_busy, r.load_before, r.ws_us, r.pg_us, r.driver_us);
+      std::fprintf(stderr,
+                   "GROUP_COMMIT=%-3s clients=%-3d %9.0f cmds/s  p50 %6.2f ms  p99 %6.2f ms  "
+                   "avg batch %5.1f  errors %lld  machine busy %3.0f%%  load before %.1f  "
+                   "CPU/cmd: write-side %.0f us, its PG backends %.0f us, driver %.0f us\n",
+                   mode.name.c_str(), clients, r.cmds_per_s, r.p50_ms, r.p99_ms, r.avg_batch,
+                   r.errors, r.machine_busy, r.load_before, r.ws_us, r.pg_us, r.driver_us);
       mode.results[clients] = r;
     }
     proc->signal(SIGTERM);
     proc->wait(std::chrono::seconds(20));
   }
 
-  std::printf("\nwrite-side commands over HTTP (create + 9 AddItem per order, keep-alive clients, fsync on, "
-              "%.0f s per point after %.0f s warm-up)\n\n", seconds, warmup);
-  std::printf("| clients | group commit ON cmds/s | p50 ms | p99 ms | avg batch | group commit OFF cmds/s | p50 ms | p99 ms | ON/OFF |\n");
+  std::printf(
+      "\nwrite-side commands over HTTP (create + 9 AddItem per order, keep-alive clients, fsync "
+      "on, "
+      "%.0f s per point after %.0f s warm-up)\n\n",
+      seconds, warmup);
+  std::printf(
+      "| clients | group commit ON cmds/s | p50 ms | p99 ms | avg batch | group commit OFF cmds/s "
+      "| p50 ms | p99 ms | ON/OFF |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (int clients : client_counts) {
     const auto& on = modes[0].results[clients];
     const auto& off = modes[1].results[clients];
-    std::printf("| %d | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.2f | %.2fx |\n", clients, on.cmds_per_s,
-                on.p50_ms, on.p99_ms, on.avg_batch, off.cmds_per_s, off.p50_ms, off.p99_ms,
-                off.cmds_per_s > 0 ? on.cmds_per_s / off.cmds_per_s : 0.0);
+    std::printf("| %d | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.2f | %.2fx |\n", clients,
+                on.cmds_per_s, on.p50_ms, on.p99_ms, on.avg_batch, off.cmds_per_s, off.p50_ms,
+                off.p99_ms, off.cmds_per_s > 0 ? on.cmds_per_s / off.cmds_per_s : 0.0);
   }
   long long errors = 0;
   for (auto& m : modes)
@@ -422,10 +437,12 @@ int main(int argc, char** argv) {
   std::printf(" (other work on the machine skews every figure; %d cores)\n",
               static_cast<int>(std::thread::hardware_concurrency()));
   std::printf("non-2xx or failed requests: %lld\n", errors);
-  std::printf("targets (issue 2): >= 15,000 cmds/s at 64 clients, p99 < 25 ms, >= 2x group commit off\n");
-  std::printf("baseline on this kind of machine (peers/LIMITS.md, pgbench, no HTTP): raw one-statement "
-              "event+outbox insert ~19,000/s at 64 connections; Message DB write_message 3,000-5,100/s; "
-              "Emmett appendToStream 3,500-4,500/s\n");
+  std::printf(
+      "targets (issue 2): >= 15,000 cmds/s at 64 clients, p99 < 25 ms, >= 2x group commit off\n");
+  std::printf(
+      "baseline on this kind of machine (peers/LIMITS.md, pgbench, no HTTP): raw one-statement "
+      "event+outbox insert ~19,000/s at 64 connections; Message DB write_message 3,000-5,100/s; "
+      "Emmett appendToStream 3,500-4,500/s\n");
   std::printf("reproduce: %s\n", command_line.c_str());
   return 0;
 }

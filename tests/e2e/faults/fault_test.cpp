@@ -8,12 +8,12 @@
 //   duplicates = events applied twice: JetStream messages vs distinct event ids, and the
 //                projections' applied counts vs the event count (must be 0).
 // Settings: FAULT_TEST_SECONDS (default 75), FAULT_TEST_SEED (default: time), KEEP_STACK_LOGS=1.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <random>
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "common/codec/recorded_event.hpp"
 #include "tests/e2e/support/load.hpp"
@@ -27,13 +27,15 @@ using namespace std::chrono_literals;
 
 TEST(FaultTest, RandomKillsAndRestartsLoseNothingAndConverge) {
   const int seconds = env_int("FAULT_TEST_SECONDS", 75);
-  const unsigned seed = static_cast<unsigned>(
-      env_int("FAULT_TEST_SEED", static_cast<int>(std::chrono::system_clock::now().time_since_epoch() /
-                                                  1ms % 1000000)));
-  std::printf("[fault] seed=%u duration=%ds (FAULT_TEST_SEED / FAULT_TEST_SECONDS)\n", seed, seconds);
+  const unsigned seed = static_cast<unsigned>(env_int(
+      "FAULT_TEST_SEED",
+      static_cast<int>(std::chrono::system_clock::now().time_since_epoch() / 1ms % 1000000)));
+  std::printf("[fault] seed=%u duration=%ds (FAULT_TEST_SEED / FAULT_TEST_SECONDS)\n", seed,
+              seconds);
   std::mt19937 rng(seed);
   auto between = [&rng](int lo_ms, int hi_ms) {
-    return std::chrono::milliseconds(lo_ms + static_cast<int>(rng() % static_cast<unsigned>(hi_ms - lo_ms + 1)));
+    return std::chrono::milliseconds(
+        lo_ms + static_cast<int>(rng() % static_cast<unsigned>(hi_ms - lo_ms + 1)));
   };
 
   StackOptions so;
@@ -101,8 +103,9 @@ TEST(FaultTest, RandomKillsAndRestartsLoseNothingAndConverge) {
     ++faults[kind];
     const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    std::printf("[fault] %s %s (acked so far %lld)\n", codec::format_rfc3339_us(now_us.count()).c_str(),
-                kind.c_str(), static_cast<long long>(load.acked()));
+    std::printf("[fault] %s %s (acked so far %lld)\n",
+                codec::format_rfc3339_us(now_us.count()).c_str(), kind.c_str(),
+                static_cast<long long>(load.acked()));
     std::fflush(stdout);
   }
 
@@ -132,19 +135,21 @@ TEST(FaultTest, RandomKillsAndRestartsLoseNothingAndConverge) {
   std::printf("unexpected 4xx          : %lld\n", static_cast<long long>(load.unexpected_4xx()));
   std::printf("abandoned commands      : %lld\n", static_cast<long long>(load.abandoned()));
   std::printf("faults injected         : %d:%s\n", total_faults, fault_text.str().c_str());
-  std::printf("unexpected exits        :%s\n", exits_text.str().empty() ? " 0" : exits_text.str().c_str());
+  std::printf("unexpected exits        :%s\n",
+              exits_text.str().empty() ? " 0" : exits_text.str().c_str());
   std::printf("lost                    : %lld (position mismatches %lld)\n",
               static_cast<long long>(loss.lost), static_cast<long long>(loss.position_mismatch));
   std::printf("outbox drained          : %s (%s)\n", outbox.drained() ? "yes" : "NO",
               outbox.describe().c_str());
   std::printf("drain within deadline   : %s\n", drained ? "yes" : "NO");
-  std::printf("diverged                : %lld (orders %lld, customer_orders %lld, streams %lld, "
-              "undecodable events %lld)\n",
-              static_cast<long long>(divergence.diverged()),
-              static_cast<long long>(divergence.diverged_orders),
-              static_cast<long long>(divergence.diverged_customers),
-              static_cast<long long>(divergence.streams),
-              static_cast<long long>(divergence.undecodable_events));
+  std::printf(
+      "diverged                : %lld (orders %lld, customer_orders %lld, streams %lld, "
+      "undecodable events %lld)\n",
+      static_cast<long long>(divergence.diverged()),
+      static_cast<long long>(divergence.diverged_orders),
+      static_cast<long long>(divergence.diverged_customers),
+      static_cast<long long>(divergence.streams),
+      static_cast<long long>(divergence.undecodable_events));
   std::printf("duplicates              : %lld (%s)\n", static_cast<long long>(dups.duplicates()),
               dups.describe().c_str());
   for (const auto& e : loss.examples) std::printf("  %s\n", e.c_str());
@@ -168,10 +173,12 @@ TEST(FaultTest, RandomKillsAndRestartsLoseNothingAndConverge) {
   EXPECT_EQ(dups.duplicates(), 0) << dups.describe();
   EXPECT_EQ(dups.bus_messages, dups.events) << "every event reaches the bus exactly once";
   EXPECT_EQ(dups.bus_sequence_mismatch, 0) << "stream sequence == global_position";
-  EXPECT_EQ(load.unexpected_4xx(), 0) << "a retried command with its Idempotency-Key never gets a 4xx";
+  EXPECT_EQ(load.unexpected_4xx(), 0)
+      << "a retried command with its Idempotency-Key never gets a 4xx";
   EXPECT_EQ(load.abandoned(), 0);
   EXPECT_EQ(load.statuses().count(500), 0u) << "a fault yields 503 or no answer, never 500";
-  EXPECT_TRUE(unexpected_exits.empty()) << "a service died without being killed:" << exits_text.str();
+  EXPECT_TRUE(unexpected_exits.empty())
+      << "a service died without being killed:" << exits_text.str();
 }
 
 }  // namespace

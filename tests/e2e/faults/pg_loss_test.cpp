@@ -4,12 +4,12 @@
 // and the relay and projectors catch up.
 // Settings: PG_LOSS_ROUNDS (default 8) rounds, PG_LOSS_PACE_MS (default 1500) apart; e.g. 300
 // rounds 100 ms apart to hunt races (that found a crash in the read-side's NATS client).
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <cstdio>
 #include <string>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "tests/e2e/support/load.hpp"
 #include "tests/e2e/support/stack.hpp"
@@ -46,23 +46,24 @@ TEST(PgConnectionLoss, TerminatedBackendsUnderLoadReconnectLoseNothingAndNever50
     r.set_timeout(10s);
     for (int n = 0; !stop_queries.load(); ++n) {
       const std::string id = "loss-" + std::to_string(n % 4) + "-" + std::to_string(n % 5);
-      for (auto [client, target] : {std::pair{&w, "/orders/" + id + "/state"},
-                                    std::pair{&w, "/orders/" + id + "/events"},
-                                    std::pair{&r, "/orders/" + id},
-                                    std::pair{&r, std::string("/orders?limit=20")},
-                                    std::pair{&r, std::string("/customers/cust-1")}}) {
+      for (auto [client, target] :
+           {std::pair{&w, "/orders/" + id + "/state"}, std::pair{&w, "/orders/" + id + "/events"},
+            std::pair{&r, "/orders/" + id}, std::pair{&r, std::string("/orders?limit=20")},
+            std::pair{&r, std::string("/customers/cust-1")}}) {
         auto res = client->get(target);
         std::lock_guard lock(qmu);
         ++query_statuses[res.status];
         if (res.status >= 500 && res.status != 503 && query_500s.size() < 10) {
-          query_500s.push_back(target + " -> " + std::to_string(res.status) + " " + res.body.substr(0, 200));
+          query_500s.push_back(target + " -> " + std::to_string(res.status) + " " +
+                               res.body.substr(0, 200));
         }
       }
       std::this_thread::sleep_for(5ms);
     }
   });
 
-  ASSERT_TRUE(wait_until([&] { return load.acked() > 50; }, 30s)) << "no progress before the faults";
+  ASSERT_TRUE(wait_until([&] { return load.acked() > 50; }, 30s))
+      << "no progress before the faults";
   int rounds = 0;
   std::int64_t terminated = 0;
   const int max_rounds = env_int("PG_LOSS_ROUNDS", 8);
@@ -93,7 +94,8 @@ TEST(PgConnectionLoss, TerminatedBackendsUnderLoadReconnectLoseNothingAndNever50
   const auto divergence = check_divergence(stack);
 
   std::string qtext;
-  for (const auto& [s, n] : query_statuses) qtext += " " + std::to_string(s) + "=" + std::to_string(n);
+  for (const auto& [s, n] : query_statuses)
+    qtext += " " + std::to_string(s) + "=" + std::to_string(n);
   std::printf("\n===== postgres connection loss =====\n");
   std::printf("rounds=%d backends terminated=%lld\n", rounds, static_cast<long long>(terminated));
   std::printf("commands: sent=%lld acked=%lld statuses: %s\n", static_cast<long long>(load.sent()),

@@ -3,9 +3,9 @@
 // token 2xx; the query token does not open commands; /metrics needs the admin token; health
 // endpoints stay open; a refused request stores nothing. Without tokens the services start with a
 // clear warning in their log.
-#include <gtest/gtest.h>
-
 #include <sstream>
+
+#include <gtest/gtest.h>
 
 #include "tests/e2e/support/stack.hpp"
 
@@ -19,7 +19,9 @@ const std::string kCommand = "cmd-7f3a9c1e5b";
 const std::string kQuery = "qry-2d8e4b6a0c";
 const std::string kAdmin = "adm-9b1c3e5f7a";
 
-Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+Headers bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
 
 class Auth : public ::testing::Test {
  protected:
@@ -51,8 +53,8 @@ struct Endpoint {
 
 TEST_F(Auth, CommandsNeedTheCommandToken) {
   const int w = stack_->write_port();
-  auto created = send(w, "POST", "/orders", R"({"order_id":"auth-1","customer_id":"c"})",
-                      bearer(kCommand));
+  auto created =
+      send(w, "POST", "/orders", R"({"order_id":"auth-1","customer_id":"c"})", bearer(kCommand));
   ASSERT_EQ(created.status, 201) << created.body;
 
   const std::vector<Endpoint> commands = {
@@ -108,10 +110,12 @@ TEST_F(Auth, CommandsNeedTheCommandToken) {
 TEST_F(Auth, QueriesNeedTheQueryTokenOnBothSides) {
   const int w = stack_->write_port();
   const int rd = stack_->read_port();
-  auto created = send(w, "POST", "/orders", R"({"order_id":"auth-q","customer_id":"cq"})",
-                      bearer(kCommand));
+  auto created =
+      send(w, "POST", "/orders", R"({"order_id":"auth-q","customer_id":"cq"})", bearer(kCommand));
   ASSERT_EQ(created.status, 201) << created.body;
-  ASSERT_EQ(send(rd, "GET", "/orders/auth-q?min_version=1&wait_ms=10000", "", bearer(kQuery)).status, 200);
+  ASSERT_EQ(
+      send(rd, "GET", "/orders/auth-q?min_version=1&wait_ms=10000", "", bearer(kQuery)).status,
+      200);
 
   const std::vector<std::pair<int, std::string>> queries = {
       {w, "/orders/auth-q/events"}, {w, "/orders/auth-q/state"}, {rd, "/orders/auth-q"},
@@ -126,7 +130,8 @@ TEST_F(Auth, QueriesNeedTheQueryTokenOnBothSides) {
     auto wrong = send(port, "GET", target, "", bearer("nope"));
     EXPECT_TRUE(is_problem(wrong, 403, &why)) << why;
     auto command_token = send(port, "GET", target, "", bearer(kCommand));
-    EXPECT_TRUE(is_problem(command_token, 403, &why)) << "the command token opened a query: " << why;
+    EXPECT_TRUE(is_problem(command_token, 403, &why))
+        << "the command token opened a query: " << why;
     auto ok = send(port, "GET", target, "", bearer(kQuery));
     EXPECT_EQ(ok.status, 200) << ok.body;
     // The auth scheme is case-insensitive (RFC 7235 section 2.1).

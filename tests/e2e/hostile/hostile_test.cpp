@@ -5,10 +5,10 @@
 // Each case must get the right 4xx as application/problem+json {type,title,status,detail}, store
 // nothing (events count unchanged) and leave the service answering. Also the CLI: bad subcommand
 // arguments and bad settings exit non-zero with a message, never a crash.
-#include <gtest/gtest.h>
-
 #include <future>
 #include <regex>
+
+#include <gtest/gtest.h>
 
 #include "tests/e2e/support/stack.hpp"
 
@@ -22,8 +22,13 @@ enum class Svc { Write, Read };
 
 struct Case {
   Case(std::string n, Svc s, std::string m, std::string t, std::string b, int st, Headers h = {})
-      : name(std::move(n)), svc(s), method(std::move(m)), target(std::move(t)), body(std::move(b)),
-        status(st), headers(std::move(h)) {}
+      : name(std::move(n)),
+        svc(s),
+        method(std::move(m)),
+        target(std::move(t)),
+        body(std::move(b)),
+        status(st),
+        headers(std::move(h)) {}
   std::string name;
   Svc svc;
   std::string method;
@@ -123,8 +128,8 @@ std::vector<std::pair<std::string, std::string>> malformed_bodies() {
 TEST_F(Hostile, MalformedBodiesOnEveryCommandEndpoint) {
   const std::string o = std::string("/orders/") + kOrder;
   for (const auto& [what, body] : malformed_bodies()) {
-    for (const auto& target : {std::string("/orders"), o + "/items", o + "/confirm", o + "/ship",
-                               o + "/deliver"}) {
+    for (const auto& target :
+         {std::string("/orders"), o + "/items", o + "/confirm", o + "/ship", o + "/deliver"}) {
       run({what, Svc::Write, "POST", target, body, 400});
     }
   }
@@ -245,15 +250,16 @@ TEST_F(Hostile, BadIdsAndQueryValuesInUrls) {
   const std::string l10k = repeat('a', 10000);
   std::vector<Case> cases;
   // Ids in the path, on every endpoint that takes one.
-  for (const auto& bad : {l129, l10k, std::string("a%20b"), std::string("a%2Fb"),
-                          std::string("%C3%28"), std::string("%00"), std::string("a%00b"),
-                          std::string("%zz"), std::string("a%"), std::string("%C3%A4"),
-                          std::string("a;b"), std::string("a'b")}) {
+  for (const auto& bad :
+       {l129, l10k, std::string("a%20b"), std::string("a%2Fb"), std::string("%C3%28"),
+        std::string("%00"), std::string("a%00b"), std::string("%zz"), std::string("a%"),
+        std::string("%C3%A4"), std::string("a;b"), std::string("a'b")}) {
     const std::string p = "/orders/" + bad;
     cases.push_back({"add, bad id", Svc::Write, "POST", p + "/items",
                      R"({"product_id":"p","quantity":1,"price":1})", 400});
     cases.push_back({"confirm, bad id", Svc::Write, "POST", p + "/confirm", "", 400});
-    cases.push_back({"ship, bad id", Svc::Write, "POST", p + "/ship", R"({"tracking_number":"t"})", 400});
+    cases.push_back(
+        {"ship, bad id", Svc::Write, "POST", p + "/ship", R"({"tracking_number":"t"})", 400});
     cases.push_back({"deliver, bad id", Svc::Write, "POST", p + "/deliver", "", 400});
     cases.push_back({"remove, bad order id", Svc::Write, "DELETE", p + "/items/p-1", "", 400});
     cases.push_back({"remove, bad product id", Svc::Write, "DELETE", o + "/items/" + bad, "", 400});
@@ -268,10 +274,10 @@ TEST_F(Hostile, BadIdsAndQueryValuesInUrls) {
                         "limit=abc", "limit=1.5", "limit=99999999999999999999999"}) {
     cases.push_back({std::string("events ") + q, Svc::Write, "GET", o + "/events?" + q, "", 400});
   }
-  for (const auto& q : {"version=-1", "version=abc", "version=9223372036854775808", "version=1.0",
-                        "version=", "at=yesterday", "at=2026-13-45T00:00:00Z", "at=%00",
-                        "at=2026-01-01T00:00:00", "at=99999-01-01T00:00:00Z",
-                        "version=1&at=2026-01-01T00:00:00Z"}) {
+  for (const auto& q :
+       {"version=-1", "version=abc", "version=9223372036854775808", "version=1.0",
+        "version=", "at=yesterday", "at=2026-13-45T00:00:00Z", "at=%00", "at=2026-01-01T00:00:00",
+        "at=99999-01-01T00:00:00Z", "version=1&at=2026-01-01T00:00:00Z"}) {
     cases.push_back({std::string("state ") + q, Svc::Write, "GET", o + "/state?" + q, "", 400});
   }
   for (const auto& q : {"min_version=-1", "min_version=abc", "min_version=9223372036854775808",
@@ -281,9 +287,11 @@ TEST_F(Hostile, BadIdsAndQueryValuesInUrls) {
   for (const auto& q : {"limit=0", "limit=501", "limit=-1", "limit=abc", "limit=1e3",
                         "limit=9223372036854775808", "status=Bogus", "status=draft", "status=",
                         "customer_id=a%20b", "customer_id=", "after=garbage", "after=%FF%FE"}) {
-    cases.push_back({std::string("list ") + q, Svc::Read, "GET", std::string("/orders?") + q, "", 400});
+    cases.push_back(
+        {std::string("list ") + q, Svc::Read, "GET", std::string("/orders?") + q, "", 400});
   }
-  cases.push_back({"list, customer_id 129", Svc::Read, "GET", "/orders?customer_id=" + l129, "", 400});
+  cases.push_back(
+      {"list, customer_id 129", Svc::Read, "GET", "/orders?customer_id=" + l129, "", 400});
   for (const auto& c : cases) run(c);
 }
 
@@ -325,7 +333,8 @@ TEST_F(Hostile, OversizedBodiesAndHeads) {
   }
   cases.push_back({"8 MiB body", Svc::Write, "POST", "/orders", repeat(' ', 8 * 1024 * 1024), 413});
   for (Svc s : {Svc::Write, Svc::Read}) {
-    cases.push_back({"one 20 KB header", s, "GET", "/healthz", "", 431, {{"X-Big", repeat('x', 20000)}}});
+    cases.push_back(
+        {"one 20 KB header", s, "GET", "/healthz", "", 431, {{"X-Big", repeat('x', 20000)}}});
     Headers many;
     for (int i = 0; i < 1000; ++i) many["X-H" + std::to_string(i)] = repeat('v', 20);
     cases.push_back({"1000 headers", s, "GET", "/healthz", "", 431, many});
@@ -344,17 +353,27 @@ TEST_F(Hostile, MalformedHttp) {
   const std::vector<RawCase> cases = {
       {"garbage line", "GARBAGE\r\n\r\n", 400},
       {"bad version", "GET /healthz HTTP/1.x\r\nHost: x\r\n\r\n", 400},
-      {"negative content-length", "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400},
-      {"non-numeric content-length", "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400},
-      {"overflowing content-length", "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
-      {"content-length over the limit", "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n{", 413},
-      {"two content-lengths", "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400},
-      {"bad chunk size", "POST /orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400},
+      {"negative content-length", "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+       400},
+      {"non-numeric content-length",
+       "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400},
+      {"overflowing content-length",
+       "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n", 400},
+      {"content-length over the limit",
+       "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n{", 413},
+      {"two content-lengths",
+       "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400},
+      {"bad chunk size",
+       "POST /orders HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+       "chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n",
+       400},
       {"header without colon", "GET /healthz HTTP/1.1\r\nHost x\r\n\r\n", 400},
       {"NUL in header", with_nul("GET /healthz HTTP/1.1\r\nHost: x\0y\r\n\r\n"), 400},
-      {"absolute-form target", "GET http://evil/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400},
+      {"absolute-form target",
+       "GET http://evil/healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400},
       {"asterisk target", "OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400},
-      {"NUL in target", "GET /orders/a%00b/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 400},
+      {"NUL in target", "GET /orders/a%00b/state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+       400},
   };
   const std::regex status_line(R"(^HTTP/1\.[01] (\d{3}) )");
   for (Svc s : {Svc::Write, Svc::Read}) {
@@ -364,7 +383,8 @@ TEST_F(Hostile, MalformedHttp) {
       HttpClient client("127.0.0.1", port(s));
       std::string reply = client.raw(c.bytes, 5s);
       std::smatch m;
-      ASSERT_TRUE(std::regex_search(reply, m, status_line)) << "no HTTP response: " << reply.substr(0, 200);
+      ASSERT_TRUE(std::regex_search(reply, m, status_line))
+          << "no HTTP response: " << reply.substr(0, 200);
       EXPECT_EQ(std::stoi(m[1]), c.status) << reply.substr(0, 300);
       EXPECT_NE(reply.find("application/problem+json"), std::string::npos) << reply.substr(0, 300);
       EXPECT_EQ(stack_->events_count(), before);
@@ -386,11 +406,13 @@ TEST_F(Hostile, SlowClientsAreDisconnected) {
     return std::pair{reply, std::chrono::duration_cast<std::chrono::milliseconds>(took)};
   };
   const std::string head = "POST /orders HTTP/1.1\r\nHost: x\r\nContent-";
-  const std::string body = "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                           "Content-Length: 100\r\n\r\n{\"customer_id\":";
+  const std::string body =
+      "POST /orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 100\r\n\r\n{\"customer_id\":";
   auto w_head = std::async(std::launch::async, slow, stack_->write_port(), head);
   auto w_body = std::async(std::launch::async, slow, stack_->write_port(), body);
-  auto r_head = std::async(std::launch::async, slow, stack_->read_port(), "GET /orders HTTP/1.1\r\nHost: x\r\n");
+  auto r_head = std::async(std::launch::async, slow, stack_->read_port(),
+                           "GET /orders HTTP/1.1\r\nHost: x\r\n");
   auto nothing = std::async(std::launch::async, slow, stack_->write_port(), "");
   for (auto* f : {&w_head, &w_body, &r_head, &nothing}) {
     auto [reply, took] = f->get();
@@ -442,7 +464,8 @@ void expect_clean_failure(const CliResult& r, const std::string& must_mention) {
   EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
   if (!must_mention.empty()) {
     EXPECT_NE(r.output.find(must_mention), std::string::npos)
-        << "message does not mention " << must_mention << ":\n" << r.output;
+        << "message does not mention " << must_mention << ":\n"
+        << r.output;
   }
 }
 
@@ -475,11 +498,20 @@ TEST_F(Hostile, ReadSideCliRejectsBadArguments) {
 
 TEST_F(Hostile, ServicesRejectBadSettings) {
   const std::vector<std::pair<std::string, std::string>> write_bad = {
-      {"WRITE_PORT", "abc"},        {"WRITE_PORT", "70000"},       {"WRITE_PORT", "-1"},
-      {"WRITE_PORT", "80x"},        {"PG_POOL_SIZE", "0"},         {"PG_POOL_SIZE", "abc"},
-      {"PG_POOL_SIZE", "99999999999999999999"}, {"HTTP_WORKERS", "0"}, {"GROUP_COMMIT", "maybe"},
-      {"BODY_LIMIT_BYTES", "-5"},   {"RELAY_ENABLED", "2"},        {"LOG_LEVEL", "loud"},
-      {"SNAPSHOT_EVERY", "-1"},     {"WRITE_ADDRESS", "not-an-address"},
+      {"WRITE_PORT", "abc"},
+      {"WRITE_PORT", "70000"},
+      {"WRITE_PORT", "-1"},
+      {"WRITE_PORT", "80x"},
+      {"PG_POOL_SIZE", "0"},
+      {"PG_POOL_SIZE", "abc"},
+      {"PG_POOL_SIZE", "99999999999999999999"},
+      {"HTTP_WORKERS", "0"},
+      {"GROUP_COMMIT", "maybe"},
+      {"BODY_LIMIT_BYTES", "-5"},
+      {"RELAY_ENABLED", "2"},
+      {"LOG_LEVEL", "loud"},
+      {"SNAPSHOT_EVERY", "-1"},
+      {"WRITE_ADDRESS", "not-an-address"},
       {"DATABASE_URL", "not-a-url"},
   };
   for (const auto& [name, value] : write_bad) {
@@ -492,7 +524,7 @@ TEST_F(Hostile, ServicesRejectBadSettings) {
     expect_clean_failure(run_cli(write_side_binary(), {"serve"}, env), by_name ? name : "");
   }
   const std::vector<std::pair<std::string, std::string>> read_bad = {
-      {"READ_PORT", "abc"}, {"READ_PORT", "65536"}, {"PG_POOL_SIZE", "abc"},
+      {"READ_PORT", "abc"},     {"READ_PORT", "65536"}, {"PG_POOL_SIZE", "abc"},
       {"PROJECTOR_BATCH", "0"}, {"HTTP_WORKERS", "-3"}, {"LOG_LEVEL", "loud"},
   };
   for (const auto& [name, value] : read_bad) {
@@ -504,7 +536,8 @@ TEST_F(Hostile, ServicesRejectBadSettings) {
     expect_clean_failure(run_cli(read_side_binary(), {"serve"}, env), name);
   }
   SCOPED_TRACE("write-side unknown subcommand");
-  expect_clean_failure(run_cli(write_side_binary(), {"frobnicate"}, stack_->write_env()), "frobnicate");
+  expect_clean_failure(run_cli(write_side_binary(), {"frobnicate"}, stack_->write_env()),
+                       "frobnicate");
 }
 
 }  // namespace

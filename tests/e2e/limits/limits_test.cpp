@@ -2,8 +2,6 @@
 // close, then recovery), body and header size while valid traffic flows, the Postgres pool
 // exhausted (503 + Retry-After within the time-out, never a hang), the Postgres statement
 // time-out, and the read-side's capped long-poll.
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -15,8 +13,10 @@
 #include <atomic>
 #include <functional>
 #include <future>
-#include <pqxx/pqxx>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include "tests/e2e/support/stack.hpp"
 
@@ -122,8 +122,10 @@ TEST_F(Limits, ConnectionsBeyondTheMaximumGet503AndTheServiceRecovers) {
       ++open;
     }
   }
-  std::printf("[limits] %d connections to a server with max %d: held open %d, 503 %d, closed "
-              "without answer %d\n", kMax * 2, kMax, open, rejected_503, closed_silently);
+  std::printf(
+      "[limits] %d connections to a server with max %d: held open %d, 503 %d, closed "
+      "without answer %d\n",
+      kMax * 2, kMax, open, rejected_503, closed_silently);
   EXPECT_LE(open, kMax) << "more connections held than the maximum";
   EXPECT_GE(rejected_503, kMax - 2) << "connections beyond the maximum should get 503";
   EXPECT_EQ(closed_silently, 0);
@@ -144,7 +146,9 @@ TEST_F(Limits, ConnectionsBeyondTheMaximumGet503AndTheServiceRecovers) {
   EXPECT_TRUE(wait_until([&] { return c.get("/healthz").status == 200; }, 10s))
       << "the service did not recover after the connections closed";
   EXPECT_EQ(c.post("/orders", R"({"customer_id":"after-saturation"})").status, 201);
-  EXPECT_EQ(stack.sql_int("SELECT count(*) FROM events WHERE data->>'customer_id' = 'during-saturation'"), 0);
+  EXPECT_EQ(
+      stack.sql_int("SELECT count(*) FROM events WHERE data->>'customer_id' = 'during-saturation'"),
+      0);
 }
 
 TEST_F(Limits, ReadSideDefaultConnectionLimitHoldsAndRecovers) {
@@ -162,10 +166,13 @@ TEST_F(Limits, ReadSideDefaultConnectionLimitHoldsAndRecovers) {
   watch(held, 2000ms);
   int rejected = 0, open = 0;
   for (auto& c : held) {
-    if (c->received().rfind("HTTP/1.1 503", 0) == 0 || c->closed()) ++rejected;
-    else ++open;
+    if (c->received().rfind("HTTP/1.1 503", 0) == 0 || c->closed())
+      ++rejected;
+    else
+      ++open;
   }
-  std::printf("[limits] read-side: %d connections, held %d, refused %d\n", kConnections, open, rejected);
+  std::printf("[limits] read-side: %d connections, held %d, refused %d\n", kConnections, open,
+              rejected);
   EXPECT_LE(open, 1024);
   EXPECT_GE(rejected, kConnections - 1024);
   held.clear();
@@ -221,13 +228,17 @@ TEST_F(Limits, BodyAndHeaderLimitsHoldUnderConcurrentLoad) {
           expected = 431;
           break;
       }
-      if (r.status == expected && expected == 201) ++ok;
-      else if (r.status == expected && expected == 413) ++too_large;
-      else if (r.status == expected && expected == 431) ++header_too_large;
+      if (r.status == expected && expected == 201)
+        ++ok;
+      else if (r.status == expected && expected == 413)
+        ++too_large;
+      else if (r.status == expected && expected == 431)
+        ++header_too_large;
       else {
         ++other;
         std::lock_guard lock(mu);
-        if (others.size() < 10) others.push_back(std::to_string(expected) + " expected, got " + std::to_string(r.status));
+        if (others.size() < 10)
+          others.push_back(std::to_string(expected) + " expected, got " + std::to_string(r.status));
       }
     }
   };
@@ -252,7 +263,8 @@ struct Timed {
   bool retry_after = false;
   bool problem = false;
 };
-std::vector<Timed> concurrent(int port, int n, const std::function<HttpResult(HttpClient&, int)>& fn,
+std::vector<Timed> concurrent(int port, int n,
+                              const std::function<HttpResult(HttpClient&, int)>& fn,
                               std::chrono::milliseconds client_timeout) {
   std::vector<std::future<Timed>> futures;
   for (int i = 0; i < n; ++i) {
@@ -294,7 +306,8 @@ TEST_F(Limits, WriteSidePoolExhaustedAndStatementTimeoutAnswer503NotHang) {
   StackOptions so;
   so.db_hint = "limits_pool";
   so.start_read_side = false;
-  so.write_env = {{"PG_POOL_SIZE", "2"}, {"PG_STATEMENT_TIMEOUT_MS", "1500"},
+  so.write_env = {{"PG_POOL_SIZE", "2"},
+                  {"PG_STATEMENT_TIMEOUT_MS", "1500"},
                   {"GROUP_COMMIT_CONNECTIONS", "1"}};
   Stack stack(so);
   HttpClient w("127.0.0.1", stack.write_port());
@@ -306,16 +319,18 @@ TEST_F(Limits, WriteSidePoolExhaustedAndStatementTimeoutAnswer503NotHang) {
   lock_tx.exec("LOCK TABLE events IN ACCESS EXCLUSIVE MODE");
 
   auto queries = std::async(std::launch::async, [&] {
-    return concurrent(stack.write_port(), 24,
-                      [](HttpClient& c, int) { return c.get("/orders/pool-1/state"); }, 20s);
+    return concurrent(
+        stack.write_port(), 24, [](HttpClient& c, int) { return c.get("/orders/pool-1/state"); },
+        20s);
   });
   auto commands = std::async(std::launch::async, [&] {
-    return concurrent(stack.write_port(), 8,
-                      [](HttpClient& c, int i) {
-                        return c.post("/orders", R"({"order_id":"pool-new-)" + std::to_string(i) +
-                                                     R"(","customer_id":"c"})");
-                      },
-                      20s);
+    return concurrent(
+        stack.write_port(), 8,
+        [](HttpClient& c, int i) {
+          return c.post("/orders", R"({"order_id":"pool-new-)" + std::to_string(i) +
+                                       R"(","customer_id":"c"})");
+        },
+        20s);
   });
   // Health does not need the database and stays quick while the pool is starved.
   HttpClient h("127.0.0.1", stack.write_port());
@@ -358,9 +373,7 @@ TEST_F(Limits, ReadSidePoolExhaustedAnswers503NotHang) {
   lock_tx.exec("LOCK TABLE orders, customer_orders IN ACCESS EXCLUSIVE MODE");
   const auto results = concurrent(
       stack.read_port(), 12,
-      [](HttpClient& c, int i) {
-        return c.get(i % 2 == 0 ? "/orders/rp-1" : "/customers/c");
-      },
+      [](HttpClient& c, int i) { return c.get(i % 2 == 0 ? "/orders/rp-1" : "/customers/c"); },
       15s);
   lock_tx.abort();
   std::printf("[limits] read-side pool exhausted:%s\n", summarize(results).c_str());
@@ -368,7 +381,8 @@ TEST_F(Limits, ReadSidePoolExhaustedAnswers503NotHang) {
     EXPECT_EQ(t.status, 503);
     EXPECT_TRUE(t.retry_after);
     EXPECT_TRUE(t.problem);
-    EXPECT_LT(t.seconds, 8.0) << "answered only after " << t.seconds << " s (no statement time-out?)";
+    EXPECT_LT(t.seconds, 8.0) << "answered only after " << t.seconds
+                              << " s (no statement time-out?)";
   }
   EXPECT_TRUE(wait_until([&] { return r.get("/orders/rp-1").status == 200; }, 35s));
 }
@@ -385,12 +399,15 @@ TEST_F(Limits, ReadSideLongPollIsBoundedByItsCap) {
     auto r = c.get(target);
     return std::pair{r, std::chrono::duration<double>(Clock::now() - t0).count()};
   };
-  auto short_wait = std::async(std::launch::async, timed, "/orders/nobody?min_version=1&wait_ms=1500");
-  auto huge_wait = std::async(std::launch::async, timed, "/orders/nobody?min_version=1&wait_ms=999999999");
+  auto short_wait =
+      std::async(std::launch::async, timed, "/orders/nobody?min_version=1&wait_ms=1500");
+  auto huge_wait =
+      std::async(std::launch::async, timed, "/orders/nobody?min_version=1&wait_ms=999999999");
   auto [r1, s1] = short_wait.get();
   auto [r2, s2] = huge_wait.get();
-  std::printf("[limits] long-poll: wait_ms=1500 -> %d after %.2fs; wait_ms=999999999 -> %d after %.2fs\n",
-              r1.status, s1, r2.status, s2);
+  std::printf(
+      "[limits] long-poll: wait_ms=1500 -> %d after %.2fs; wait_ms=999999999 -> %d after %.2fs\n",
+      r1.status, s1, r2.status, s2);
   std::string why;
   EXPECT_TRUE(is_problem(r1, 503, &why)) << why;
   EXPECT_EQ(r1.headers.count("retry-after"), 1u);

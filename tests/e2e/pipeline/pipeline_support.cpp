@@ -21,8 +21,10 @@ PipelineStack::~PipelineStack() {
 
 void PipelineStack::start_write() {
   write_ = start_service(write_side_binary(), {"serve"},
-                         {{"DATABASE_URL", db_}, {"NATS_URL", nats_.url()},
-                          {"WRITE_PORT", std::to_string(write_port_)}, {"PG_POOL_SIZE", "8"},
+                         {{"DATABASE_URL", db_},
+                          {"NATS_URL", nats_.url()},
+                          {"WRITE_PORT", std::to_string(write_port_)},
+                          {"PG_POOL_SIZE", "8"},
                           {"LOG_LEVEL", "info"}},
                          write_port_, 30s);
 }
@@ -33,12 +35,14 @@ void PipelineStack::kill_write() {
 
 void PipelineStack::start_read(int i) {
   const auto port = read_port(i);
-  reads_.at(static_cast<std::size_t>(i)) =
-      start_service(read_side_binary(), {"serve"},
-                    {{"DATABASE_URL", db_}, {"NATS_URL", nats_.url()},
-                     {"READ_PORT", std::to_string(port)}, {"REPLICA_ID", replica_id(i)},
-                     {"PG_POOL_SIZE", "4"}, {"LOG_LEVEL", "info"}},
-                    port, 30s);
+  reads_.at(static_cast<std::size_t>(i)) = start_service(read_side_binary(), {"serve"},
+                                                         {{"DATABASE_URL", db_},
+                                                          {"NATS_URL", nats_.url()},
+                                                          {"READ_PORT", std::to_string(port)},
+                                                          {"REPLICA_ID", replica_id(i)},
+                                                          {"PG_POOL_SIZE", "4"},
+                                                          {"LOG_LEVEL", "info"}},
+                                                         port, 30s);
 }
 
 void PipelineStack::kill_read(int i) {
@@ -46,19 +50,24 @@ void PipelineStack::kill_read(int i) {
   if (p) p->kill9();
 }
 
-HttpResult seed_step(HttpClient& c, const std::string& order_id, const std::string& customer_id, int step) {
+HttpResult seed_step(HttpClient& c, const std::string& order_id, const std::string& customer_id,
+                     int step) {
   switch (step) {
     case 0:
-      return c.post("/orders", nlohmann::json{{"order_id", order_id}, {"customer_id", customer_id}}.dump());
+      return c.post("/orders",
+                    nlohmann::json{{"order_id", order_id}, {"customer_id", customer_id}}.dump());
     case 1:
       return c.post("/orders/" + order_id + "/items",
                     R"({"product_id":"product-1","quantity":2,"price":"10.00"})");
     case 2:
       return c.post("/orders/" + order_id + "/items",
                     R"({"product_id":"product-2","quantity":1,"price":15})");
-    case 3: return c.post("/orders/" + order_id + "/confirm", "");
-    case 4: return c.post("/orders/" + order_id + "/ship", R"({"tracking_number":"TRK123456"})");
-    default: return HttpResult{};
+    case 3:
+      return c.post("/orders/" + order_id + "/confirm", "");
+    case 4:
+      return c.post("/orders/" + order_id + "/ship", R"({"tracking_number":"TRK123456"})");
+    default:
+      return HttpResult{};
   }
 }
 
@@ -67,7 +76,9 @@ CommandLoad::CommandLoad(int write_port, int threads, std::string prefix)
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this, i] { run(i); });
 }
 
-CommandLoad::~CommandLoad() { stop(); }
+CommandLoad::~CommandLoad() {
+  stop();
+}
 
 void CommandLoad::stop() {
   stop_ = true;

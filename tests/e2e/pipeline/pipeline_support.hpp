@@ -61,6 +61,7 @@ class CommandLoad {
 };
 
 // Sends one command of the seed scenario (status 0 = no answer).
-HttpResult seed_step(HttpClient& c, const std::string& order_id, const std::string& customer_id, int step);
+HttpResult seed_step(HttpClient& c, const std::string& order_id, const std::string& customer_id,
+                     int step);
 
 }  // namespace orders::testing::pipeline

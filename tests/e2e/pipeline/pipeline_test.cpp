@@ -1,9 +1,9 @@
 // End to end: write-side (+ outbox relay) -> NATS JetStream -> read-side, with faults. Every test
 // ends by comparing the query tables with a fresh fold of the event store, and the projections'
 // applied-event counts with the number of events (nothing lost, nothing applied twice).
-#include <gtest/gtest.h>
-
 #include <set>
+
+#include <gtest/gtest.h>
 
 #include "common/nats/nats.hpp"
 #include "tests/e2e/pipeline/pipeline_support.hpp"
@@ -17,17 +17,22 @@ using read_side::ModelCheck;
 
 void expect_converged(const std::string& db, std::chrono::milliseconds deadline = 30s) {
   ModelCheck c;
-  const bool ok = wait_until([&] {
-    c = read_side::check_read_model(db);
-    return c.equal() && c.applied_orders == c.events && c.applied_customers == c.events;
-  }, deadline, 200ms);
+  const bool ok = wait_until(
+      [&] {
+        c = read_side::check_read_model(db);
+        return c.equal() && c.applied_orders == c.events && c.applied_customers == c.events;
+      },
+      deadline, 200ms);
   EXPECT_TRUE(ok) << "diverged=" << c.diverged << " events=" << c.events
                   << " applied_orders=" << c.applied_orders
-                  << " applied_customers=" << c.applied_customers << "\n" << c.differences;
-  std::printf("[ figures ] events=%lld orders=%lld diverged=%lld applied(orders)=%lld applied(customers)=%lld\n",
-              static_cast<long long>(c.events), static_cast<long long>(c.orders),
-              static_cast<long long>(c.diverged), static_cast<long long>(c.applied_orders),
-              static_cast<long long>(c.applied_customers));
+                  << " applied_customers=" << c.applied_customers << "\n"
+                  << c.differences;
+  std::printf(
+      "[ figures ] events=%lld orders=%lld diverged=%lld applied(orders)=%lld "
+      "applied(customers)=%lld\n",
+      static_cast<long long>(c.events), static_cast<long long>(c.orders),
+      static_cast<long long>(c.diverged), static_cast<long long>(c.applied_orders),
+      static_cast<long long>(c.applied_customers));
 }
 
 // Every acknowledged command is visible on the read side.
@@ -61,18 +66,23 @@ TEST(Pipeline, SeedScenarioReachesTheReadModel) {
 
   // List, pagination and the customer summary through the pipeline.
   for (int i = 0; i < 4; ++i) {
-    for (int step = 0; step < 2 + i; ++step) seed_step(w, "o-" + std::to_string(i), "customer-1", step);
+    for (int step = 0; step < 2 + i; ++step)
+      seed_step(w, "o-" + std::to_string(i), "customer-1", step);
   }
   // Partitions apply independently: wait for every order.
   for (int i = 0; i < 4; ++i) {
     ASSERT_EQ(q.get("/orders/o-" + std::to_string(i) + "?min_version=" + std::to_string(2 + i) +
-                    "&wait_ms=10000").status, 200);
+                    "&wait_ms=10000")
+                  .status,
+              200);
   }
   auto page1 = q.get("/orders?customer_id=customer-1&limit=3").json();
   ASSERT_EQ(page1["orders"].size(), 3u);
   EXPECT_EQ(page1["orders"][0]["order_id"], "o-3");
   ASSERT_TRUE(page1["next"].is_string());
-  auto page2 = q.get("/orders?customer_id=customer-1&limit=3&after=" + page1["next"].get<std::string>()).json();
+  auto page2 =
+      q.get("/orders?customer_id=customer-1&limit=3&after=" + page1["next"].get<std::string>())
+          .json();
   ASSERT_EQ(page2["orders"].size(), 2u);
   EXPECT_TRUE(page2["next"].is_null());
   auto cust = q.get("/customers/customer-1").json();
@@ -126,8 +136,9 @@ TEST(Pipeline, DuplicatePublishIsNotAppliedTwice) {
   ASSERT_EQ(q.get("/orders/dup-1?min_version=3&wait_ms=10000").status, 200);
   // Publish version 2 again exactly as the relay would after a crash (same Nats-Msg-Id).
   auto& pg = shared_pg();
-  auto row = pg.psql(s.db(), "SELECT e.event_id, g.global_position FROM events e JOIN global_log g "
-                             "ON g.position = e.position WHERE e.stream_id = 'dup-1' AND e.version = 2");
+  auto row = pg.psql(s.db(),
+                     "SELECT e.event_id, g.global_position FROM events e JOIN global_log g "
+                     "ON g.position = e.position WHERE e.stream_id = 'dup-1' AND e.version = 2");
   ASSERT_FALSE(row.empty());
   const auto tab = row.find('\t');
   const std::string event_id = row.substr(0, tab);
@@ -157,18 +168,21 @@ TEST(Pipeline, DuplicatePublishIsNotAppliedTwice) {
 TEST(Pipeline, TwoReplicasOneKilledMidStreamTheOtherTakesOverWithin10s) {
   PipelineStack s(2);
   auto owned = [&](const std::string& replica) {
-    auto text = shared_pg().psql(s.db(), "SELECT partitions FROM read_side_replicas WHERE replica_id = '" +
-                                             replica + "' AND heartbeat_at > now() - interval '3 seconds'");
+    auto text =
+        shared_pg().psql(s.db(), "SELECT partitions FROM read_side_replicas WHERE replica_id = '" +
+                                     replica + "' AND heartbeat_at > now() - interval '3 seconds'");
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
     return text.empty() ? 0 : static_cast<int>(std::count(text.begin(), text.end(), ',')) + 1;
   };
-  ASSERT_TRUE(wait_until([&] { return owned(s.replica_id(0)) == 8 && owned(s.replica_id(1)) == 8; }, 30s, 200ms));
+  ASSERT_TRUE(wait_until([&] { return owned(s.replica_id(0)) == 8 && owned(s.replica_id(1)) == 8; },
+                         30s, 200ms));
   CommandLoad load(s.write_port(), 4, "replicas");
   ASSERT_TRUE(wait_until([&] { return load.acked() >= 300; }, 30s));
   s.kill_read(0);
   const auto killed = std::chrono::steady_clock::now();
   EXPECT_TRUE(wait_until([&] { return owned(s.replica_id(1)) == 16; }, 15s, 100ms));
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   EXPECT_LT(secs, 10.0);
   std::printf("[ figures ] takeover after kill -9 of a replica: %.2f s\n", secs);
   const auto at_takeover = load.acked();

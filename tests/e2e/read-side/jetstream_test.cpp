@@ -3,7 +3,7 @@
 // a whole batch in order, consumer generations (handover, fencing, migration from the explicit-ack
 // consumer, racing binds), a deleted consumer, a nats-server restart and consumers destroyed while
 // their messages arrive.
-#include <gtest/gtest.h>
+#include "read-side/bus/jetstream.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -12,9 +12,9 @@
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nats/nats.h>
 
-#include "read-side/bus/jetstream.hpp"
 #include "common/nats/nats.hpp"
 #include "tests/support/services.hpp"
 
@@ -29,7 +29,8 @@ constexpr const char* kStream = "ORDERS";
 class JetStreamBus : public ::testing::Test {
  protected:
   void SetUp() override {
-    pub_conn_ = std::make_unique<orders::nats::Connection>(orders::nats::Connection::connect(nats_.url(), "pub"));
+    pub_conn_ = std::make_unique<orders::nats::Connection>(
+        orders::nats::Connection::connect(nats_.url(), "pub"));
     pub_ = std::make_unique<orders::nats::JetStream>(*pub_conn_);
     orders::nats::StreamSpec spec;
     spec.name = kStream;
@@ -53,10 +54,13 @@ class JetStreamBus : public ::testing::Test {
       m.subject = "orders.events.3";
       m.data = tag + std::to_string(i);
       orders::nats::PubResult r;
-      EXPECT_TRUE(wait_until([&] {
-        r = pub_->publish(m);
-        return r.ok;
-      }, 10s, 50ms)) << r.error;
+      EXPECT_TRUE(wait_until(
+          [&] {
+            r = pub_->publish(m);
+            return r.ok;
+          },
+          10s, 50ms))
+          << r.error;
       seqs.push_back(r.sequence);
     }
     return seqs;
@@ -66,7 +70,8 @@ class JetStreamBus : public ::testing::Test {
   std::int64_t ack_pending(const std::string& consumer) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return -1;
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK)
+      return -1;
     auto n = static_cast<std::int64_t>(ci->NumAckPending);
     jsConsumerInfo_Destroy(ci);
     return n;
@@ -74,7 +79,8 @@ class JetStreamBus : public ::testing::Test {
   std::uint64_t ack_floor(const std::string& consumer) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return 0;
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK)
+      return 0;
     auto n = ci->AckFloor.Stream;
     jsConsumerInfo_Destroy(ci);
     return n;
@@ -82,14 +88,16 @@ class JetStreamBus : public ::testing::Test {
   bool consumer_exists(const std::string& consumer) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK) return false;
+    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK)
+      return false;
     jsConsumerInfo_Destroy(ci);
     return true;
   }
 
   // Fetches (batch at a time) until `want` messages came or the deadline passed.
   static std::vector<std::uint64_t> collect(bus::PullConsumer& c, std::size_t want, int batch,
-                                            bool ack = true, std::chrono::milliseconds deadline = 10s) {
+                                            bool ack = true,
+                                            std::chrono::milliseconds deadline = 10s) {
     std::vector<std::uint64_t> got;
     const auto end = std::chrono::steady_clock::now() + deadline;
     while (got.size() < want && std::chrono::steady_clock::now() < end) {
@@ -113,7 +121,8 @@ TEST_F(JetStreamBus, DeliversAllInStreamOrderAndAcks) {
   bus::PullConsumer c(*bus_, options_);
   auto got = collect(c, seqs.size(), 25);
   EXPECT_EQ(got, seqs);
-  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s))
+      << ack_pending(c.consumer_name());
   // The payload comes through untouched.
   publish(1, "payload-");
   auto msgs = c.fetch(10, 5s);
@@ -158,7 +167,8 @@ TEST_F(JetStreamBus, AMessageRightAfterAPartlyUsedRequestExpiredComesAtOnce) {
   c.ack(msgs);
   // Idle until just after the server expired that request (the scenario's timing, not a wait
   // for a condition), fetching like a projector does.
-  while (std::chrono::steady_clock::now() < requested + 5200ms) EXPECT_TRUE(c.fetch(5000, 100ms).empty());
+  while (std::chrono::steady_clock::now() < requested + 5200ms)
+    EXPECT_TRUE(c.fetch(5000, 100ms).empty());
   auto late = publish(1, "late");
   const auto t0 = std::chrono::steady_clock::now();
   msgs = c.fetch(5000, 5s);
@@ -173,7 +183,8 @@ TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
   // Open a window of 10 credits, then let the server push 10 messages into it.
   EXPECT_TRUE(c.fetch(10, 50ms).empty());
   auto seqs = publish(10);
-  ASSERT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 10; }, 5s)) << ack_pending(c.consumer_name());
+  ASSERT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 10; }, 5s))
+      << ack_pending(c.consumer_name());
   // Take 3 of them and nak them: the 7 already here must not overtake the redelivery.
   auto first = c.fetch(3, 1s);
   ASSERT_EQ(first.size(), 3u);
@@ -184,7 +195,8 @@ TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
   seqs.insert(seqs.end(), more.begin(), more.end());
   auto got = collect(c, seqs.size(), 3);
   EXPECT_EQ(got, seqs);
-  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s))
+      << ack_pending(c.consumer_name());
 }
 
 TEST_F(JetStreamBus, UnackedMessagesOfAClosedConsumerGoToTheNextOne) {
@@ -231,7 +243,8 @@ TEST_F(JetStreamBus, OneAckCoversTheWholeBatch) {
   }
   // Acking just the last fetched batch (here: all, in one call) settles everything before it.
   c.ack(all);
-  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s)) << ack_pending(c.consumer_name());
+  EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s))
+      << ack_pending(c.consumer_name());
 }
 
 TEST_F(JetStreamBus, ANewOwnerGetsThePreviousOwnersUnackedMessagesAtOnceAndFencesItOff) {

@@ -1,13 +1,13 @@
 // The read-side service on its own: events are appended to the event store and published to
 // JetStream by the test (as the write-side's relay would), the read-side binary projects and
 // serves them. Every test ends by comparing the query tables with a fresh fold of the store.
-#include <gtest/gtest.h>
-
 #include <cctype>
 #include <csignal>
 #include <future>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/read_side_support.hpp"
 #include "tests/support/services.hpp"
@@ -37,8 +37,8 @@ class ReadSideTest : public ::testing::Test {
   }
 
   std::map<std::string, std::string> env(int port, const std::string& replica) const {
-    return {{"DATABASE_URL", db_}, {"NATS_URL", nats_.url()}, {"READ_PORT", std::to_string(port)},
-            {"REPLICA_ID", replica}, {"PG_POOL_SIZE", "4"}, {"LOG_LEVEL", "info"}};
+    return {{"DATABASE_URL", db_},   {"NATS_URL", nats_.url()}, {"READ_PORT", std::to_string(port)},
+            {"REPLICA_ID", replica}, {"PG_POOL_SIZE", "4"},     {"LOG_LEVEL", "info"}};
   }
 
   std::unique_ptr<Process> start_replica(int port, const std::string& replica) {
@@ -47,13 +47,16 @@ class ReadSideTest : public ::testing::Test {
 
   void expect_model_equal() {
     ModelCheck c;
-    const bool ok = wait_until([&] {
-      c = check_read_model(db_);
-      return c.equal() && c.applied_orders == c.events && c.applied_customers == c.events;
-    }, 20s, 100ms);
+    const bool ok = wait_until(
+        [&] {
+          c = check_read_model(db_);
+          return c.equal() && c.applied_orders == c.events && c.applied_customers == c.events;
+        },
+        20s, 100ms);
     EXPECT_TRUE(ok) << "diverged=" << c.diverged << " events=" << c.events
                     << " applied_orders=" << c.applied_orders
-                    << " applied_customers=" << c.applied_customers << "\n" << c.differences;
+                    << " applied_customers=" << c.applied_customers << "\n"
+                    << c.differences;
   }
 
   std::string db_;
@@ -121,11 +124,15 @@ TEST_F(ReadSideTest, ListsArePaginatedNewestFirstAndCustomersSummarized) {
   HttpClient c("127.0.0.1", port);
   // Partitions apply independently: wait for every order.
   for (int i = 0; i < 7; ++i) {
-    ASSERT_EQ(c.get("/orders/c1-order-" + std::to_string(i) + "?min_version=" + std::to_string(1 + i % 5) +
-                    "&wait_ms=10000").status, 200);
+    ASSERT_EQ(c.get("/orders/c1-order-" + std::to_string(i) +
+                    "?min_version=" + std::to_string(1 + i % 5) + "&wait_ms=10000")
+                  .status,
+              200);
   }
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(c.get("/orders/c2-order-" + std::to_string(i) + "?min_version=4&wait_ms=10000").status, 200);
+    ASSERT_EQ(
+        c.get("/orders/c2-order-" + std::to_string(i) + "?min_version=4&wait_ms=10000").status,
+        200);
   }
 
   std::vector<std::string> seen;
@@ -145,14 +152,16 @@ TEST_F(ReadSideTest, ListsArePaginatedNewestFirstAndCustomersSummarized) {
   EXPECT_EQ(pages, 3);
   ASSERT_EQ(seen.size(), 7u);
   // Newest first: created in order 0..6.
-  for (int i = 0; i < 7; ++i) EXPECT_EQ(seen[static_cast<std::size_t>(i)], "c1-order-" + std::to_string(6 - i));
+  for (int i = 0; i < 7; ++i)
+    EXPECT_EQ(seen[static_cast<std::size_t>(i)], "c1-order-" + std::to_string(6 - i));
 
   auto all = c.get("/orders").json();
   EXPECT_EQ(all["orders"].size(), 10u);
   EXPECT_TRUE(all["next"].is_null());
   auto confirmed = c.get("/orders?status=Confirmed").json();
   for (const auto& o : confirmed["orders"]) EXPECT_EQ(o["status"], "Confirmed");
-  // c1: steps 1..5 for i=0..4, then 1,2 -> statuses Draft(1,2,3,6,7th), Confirmed(i=3), Shipped(i=4)
+  // c1: steps 1..5 for i=0..4, then 1,2 -> statuses Draft(1,2,3,6,7th), Confirmed(i=3),
+  // Shipped(i=4)
   EXPECT_EQ(confirmed["orders"].size(), 4u);  // c1-order-3 and the three c2 orders
   auto c1_draft = c.get("/orders?customer_id=c1&status=Draft").json();
   EXPECT_EQ(c1_draft["orders"].size(), 5u);
@@ -190,12 +199,14 @@ TEST_F(ReadSideTest, ListsArePaginatedNewestFirstAndCustomersSummarized) {
     EXPECT_TRUE(p["last_position"].is_number_integer());
   }
   EXPECT_EQ(names, (std::set<std::string>{"orders", "customers"}));
-  ASSERT_TRUE(wait_until([&] {
-    for (const auto& p : c.get("/projections").json()) {
-      if (p["lag_events"] != 0) return false;
-    }
-    return true;
-  }, 10s));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        for (const auto& p : c.get("/projections").json()) {
+          if (p["lag_events"] != 0) return false;
+        }
+        return true;
+      },
+      10s));
   expect_model_equal();
 }
 
@@ -305,7 +316,8 @@ TEST_F(ReadSideTest, APoisonBatchStallsOnlyItsOwnPartition) {
   for (const auto& id : others) {
     EXPECT_EQ(c.get("/orders/" + id + "?min_version=2&wait_ms=10000").status, 200) << id;
   }
-  EXPECT_TRUE(wait_until([&] { return metric(c, "projector_batch_failures_total") >= 1; }, 10s, 100ms));
+  EXPECT_TRUE(
+      wait_until([&] { return metric(c, "projector_batch_failures_total") >= 1; }, 10s, 100ms));
   EXPECT_EQ(c.get("/orders/" + poison_id).status, 404);
   EXPECT_NE(rs->log().find("apply failed, will retry"), std::string::npos);
 }
@@ -321,8 +333,9 @@ TEST_F(ReadSideTest, KillingTheLockHoldingConnectionLosesAndRetakesEveryPartitio
   const std::string holders =
       "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND "
       "classid = 1381188688::oid AND objsubid = 2 AND granted";
-  const std::string held = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
-                           "classid = 1381188688::oid AND objsubid = 2 AND granted";
+  const std::string held =
+      "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+      "classid = 1381188688::oid AND objsubid = 2 AND granted";
   auto as_int = [](std::string t) {
     while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
     return t.empty() ? 0 : std::stoi(t);
@@ -341,12 +354,16 @@ TEST_F(ReadSideTest, KillingTheLockHoldingConnectionLosesAndRetakesEveryPartitio
   });
   ASSERT_TRUE(wait_until([&] { return fed.load() >= 20; }, 20s));
   const auto pid = shared_pg().psql(
-      db_, "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 1381188688::oid "
-           "AND objsubid = 2 AND granted LIMIT 1");
+      db_,
+      "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 1381188688::oid "
+      "AND objsubid = 2 AND granted LIMIT 1");
   ASSERT_FALSE(pid.empty());
   shared_pg().psql(db_, "SELECT pg_terminate_backend(" + std::to_string(as_int(pid)) + ")");
-  ASSERT_TRUE(wait_until([&] { return rs->log().find("every partition of this replica is lost") != std::string::npos; },
-                         10s, 50ms));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return rs->log().find("every partition of this replica is lost") != std::string::npos;
+      },
+      10s, 50ms));
   ASSERT_TRUE(wait_until([&] { return fed.load() >= 50; }, 30s));
   stop = true;
   writer.join();
@@ -366,13 +383,15 @@ TEST_F(ReadSideTest, TwoReplicasShareThePartitionsAndOneTakesOverWhenTheOtherDie
   auto a = start_replica(port_a, "replica-a");
   auto b = start_replica(port_b, "replica-b");
   auto owned = [&](const std::string& replica) {
-    auto text = shared_pg().psql(db_, "SELECT partitions FROM read_side_replicas WHERE replica_id = '" +
-                                          replica + "' AND heartbeat_at > now() - interval '3 seconds'");
+    auto text =
+        shared_pg().psql(db_, "SELECT partitions FROM read_side_replicas WHERE replica_id = '" +
+                                  replica + "' AND heartbeat_at > now() - interval '3 seconds'");
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
     if (text.empty()) return 0;
     return static_cast<int>(std::count(text.begin(), text.end(), ',')) + 1;
   };
-  ASSERT_TRUE(wait_until([&] { return owned("replica-a") == 8 && owned("replica-b") == 8; }, 20s, 200ms))
+  ASSERT_TRUE(
+      wait_until([&] { return owned("replica-a") == 8 && owned("replica-b") == 8; }, 20s, 200ms))
       << "a=" << owned("replica-a") << " b=" << owned("replica-b");
 
   std::atomic<bool> stop{false};
@@ -388,7 +407,8 @@ TEST_F(ReadSideTest, TwoReplicasShareThePartitionsAndOneTakesOverWhenTheOtherDie
   a->kill9();
   const auto killed = std::chrono::steady_clock::now();
   const bool took_over = wait_until([&] { return owned("replica-b") == 16; }, 15s, 100ms);
-  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
   EXPECT_TRUE(took_over);
   EXPECT_LT(secs, 10.0) << "takeover took " << secs << " s";
   std::printf("[ figures ] takeover after kill -9 of a replica: %.2f s\n", secs);
@@ -410,19 +430,21 @@ TEST_F(ReadSideTest, AWaiterIsWokenOnlyByTheApplyOfItsOrder) {
   feeder_->seed("wake-a", "customer-a", 1);
   ASSERT_TRUE(wait_until([&] { return c.get("/orders/wake-a").status == 200; }, 20s, 20ms));
   HttpClient waiter("127.0.0.1", port);
-  auto pending = std::async(std::launch::async, [&] {
-    return waiter.get("/orders/wake-a?min_version=2&wait_ms=10000");
-  });
+  auto pending = std::async(
+      std::launch::async, [&] { return waiter.get("/orders/wake-a?min_version=2&wait_ms=10000"); });
   ASSERT_TRUE(wait_until([&] { return metric(c, kWaiting) == 1; }, 10s, 10ms));
   const double reached0 = metric(c, kRequeryReached);
   const double all0 = metric(c, kRequeryWakeAll);
   for (int i = 0; i < 20; ++i) feeder_->seed("wake-b" + std::to_string(i), "customer-b", 5);
   for (int i = 0; i < 20; ++i) {
     const auto path = "/orders/wake-b" + std::to_string(i);
-    ASSERT_TRUE(wait_until([&] {
-      auto r = c.get(path);
-      return r.status == 200 && r.json()["version"] == 5;
-    }, 20s, 10ms)) << path;
+    ASSERT_TRUE(wait_until(
+        [&] {
+          auto r = c.get(path);
+          return r.status == 200 && r.json()["version"] == 5;
+        },
+        20s, 10ms))
+        << path;
   }
   EXPECT_EQ(metric(c, kRequeryReached), reached0);
   EXPECT_EQ(metric(c, kRequeryWakeAll), all0);
@@ -446,7 +468,8 @@ TEST_F(ReadSideTest, TheGroupDelayGathersBatchesOfManyPartitionsIntoOneTransacti
   e["PROJECTOR_GROUP_DELAY_MS"] = "1000";
   auto rs = start_service(read_side_binary(), {"serve"}, e, port);
   HttpClient c("127.0.0.1", port);
-  ASSERT_TRUE(wait_until([&] { return metric(c, "projector_owned_partitions") == codec::kPartitions; }, 20s, 20ms));
+  ASSERT_TRUE(wait_until(
+      [&] { return metric(c, "projector_owned_partitions") == codec::kPartitions; }, 20s, 20ms));
   feeder_->seed("group-first", "customer-g", 1);
   ASSERT_TRUE(wait_until([&] { return c.get("/orders/group-first").status == 200; }, 20s, 20ms));
   const double groups0 = metric(c, "projector_batch_seconds_count");
@@ -476,19 +499,24 @@ TEST_F(ReadSideTest, ALoneReplicaBroadcastsNothingUntilAnotherAnnouncesItself) {
   HttpClient ca("127.0.0.1", port_a);
   int n = 0;
   // The first heartbeat count (alone) turns the broadcasts off.
-  ASSERT_TRUE(wait_until([&] {
-    const std::string id = "lone-" + std::to_string(n++);
-    feeder_->seed(id, "customer-l", 1);
-    return wait_until([&] { return ca.get("/orders/" + id).status == 200; }, 20s, 10ms) && metric(ca, skipped) > 0;
-  }, 20s, 100ms));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const std::string id = "lone-" + std::to_string(n++);
+        feeder_->seed(id, "customer-l", 1);
+        return wait_until([&] { return ca.get("/orders/" + id).status == 200; }, 20s, 10ms) &&
+               metric(ca, skipped) > 0;
+      },
+      20s, 100ms));
   const int port_b = free_port();
   auto b = start_replica(port_b, "replica-b");
   HttpClient cb("127.0.0.1", port_b);
   // Replica a still owns partitions while b takes its share: its applies are now broadcast.
-  ASSERT_TRUE(wait_until([&] {
-    feeder_->seed("lone-" + std::to_string(n++), "customer-l", 1);
-    return metric(cb, heard) > 0;
-  }, 20s, 50ms));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        feeder_->seed("lone-" + std::to_string(n++), "customer-l", 1);
+        return metric(cb, heard) > 0;
+      },
+      20s, 50ms));
   expect_model_equal();
 }
 
@@ -500,8 +528,9 @@ TEST_F(ReadSideTest, AWaiterIsWokenByAnotherReplicasApply) {
   auto a = start_replica(port_a, "replica-a");
   auto b = start_replica(port_b, "replica-b");
   auto partitions = [&](const std::string& replica) {
-    auto text = shared_pg().psql(db_, "SELECT partitions FROM read_side_replicas WHERE replica_id = '" +
-                                          replica + "' AND heartbeat_at > now() - interval '3 seconds'");
+    auto text =
+        shared_pg().psql(db_, "SELECT partitions FROM read_side_replicas WHERE replica_id = '" +
+                                  replica + "' AND heartbeat_at > now() - interval '3 seconds'");
     std::set<int> out;
     std::string num;
     for (char ch : text) {
@@ -515,8 +544,9 @@ TEST_F(ReadSideTest, AWaiterIsWokenByAnotherReplicasApply) {
     if (!num.empty()) out.insert(std::stoi(num));
     return out;
   };
-  ASSERT_TRUE(wait_until([&] { return partitions("replica-a").size() == 8 && partitions("replica-b").size() == 8; },
-                         20s, 200ms));
+  ASSERT_TRUE(wait_until(
+      [&] { return partitions("replica-a").size() == 8 && partitions("replica-b").size() == 8; },
+      20s, 200ms));
   const auto owned_by_a = partitions("replica-a");
   std::string order;
   for (int i = 0; order.empty(); ++i) {
@@ -539,8 +569,9 @@ TEST_F(ReadSideTest, AWaiterIsWokenByAnotherReplicasApply) {
   EXPECT_EQ(partitions("replica-a"), owned_by_a);
   EXPECT_GE(metric(cb, kRequeryReached), reached0 + 1);
   EXPECT_GE(metric(cb, "read_side_applied_notifications_total{kind=\"orders\"}"), 1);
-  EXPECT_TRUE(wait_until([&] { return metric(ca, "read_side_applied_notifications_total{kind=\"own\"}") >= 1; },
-                         10s, 20ms));
+  EXPECT_TRUE(wait_until(
+      [&] { return metric(ca, "read_side_applied_notifications_total{kind=\"own\"}") >= 1; }, 10s,
+      20ms));
   expect_model_equal();
 }
 

@@ -15,8 +15,8 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
-#include "tests/support/event_loader.hpp"
 #include "read-side/projector/locks.hpp"
+#include "tests/support/event_loader.hpp"
 #include "tests/support/services.hpp"
 
 namespace orders::rebuild_test {
@@ -33,8 +33,10 @@ std::string q1(pqxx::connection& c, const std::string& sql) {
 }
 
 std::string digest(pqxx::connection& c, const std::string& table) {
-  return q1(c, "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY order_id)), '') FROM " +
-                   table + " t");
+  return q1(c,
+            "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY order_id)), "
+            "'') FROM " +
+                table + " t");
 }
 
 // PostgreSQL (shared cluster, own database), nats-server, write-side, read-side.
@@ -45,16 +47,21 @@ class Stack {
     write_port_ = testing::free_port();
     read_port_ = testing::free_port();
     write_ = testing::start_service(testing::write_side_binary(), {},
-                                    {{"DATABASE_URL", db_url_}, {"NATS_URL", nats_.url()},
+                                    {{"DATABASE_URL", db_url_},
+                                     {"NATS_URL", nats_.url()},
                                      {"WRITE_PORT", std::to_string(write_port_)},
-                                     {"LOG_LEVEL", "warn"}, {"PG_POOL_SIZE", "8"},
+                                     {"LOG_LEVEL", "warn"},
+                                     {"PG_POOL_SIZE", "8"},
                                      {"HTTP_WORKERS", "16"}},
                                     write_port_, 30s);
     read_ = testing::start_service(testing::read_side_binary(), {},
-                                   {{"DATABASE_URL", db_url_}, {"NATS_URL", nats_.url()},
+                                   {{"DATABASE_URL", db_url_},
+                                    {"NATS_URL", nats_.url()},
                                     {"READ_PORT", std::to_string(read_port_)},
-                                    {"LOG_LEVEL", "warn"}, {"PG_POOL_SIZE", "8"},
-                                    {"HTTP_WORKERS", "16"}, {"REPLICA_ID", hint}},
+                                    {"LOG_LEVEL", "warn"},
+                                    {"PG_POOL_SIZE", "8"},
+                                    {"HTTP_WORKERS", "16"},
+                                    {"REPLICA_ID", hint}},
                                    read_port_, 30s);
   }
 
@@ -68,8 +75,8 @@ class Stack {
     argv.insert(argv.end(), args.begin(), args.end());
     return std::make_unique<testing::Process>(
         testing::read_side_binary(), argv,
-        std::map<std::string, std::string>{{"DATABASE_URL", db_url_}, {"NATS_URL", nats_.url()},
-                                           {"LOG_LEVEL", "warn"}});
+        std::map<std::string, std::string>{
+            {"DATABASE_URL", db_url_}, {"NATS_URL", nats_.url()}, {"LOG_LEVEL", "warn"}});
   }
   // Runs it to the end; returns (exit code, output).
   std::pair<int, std::string> rebuild(const std::vector<std::string>& args) {
@@ -98,18 +105,23 @@ Acked make_order(HttpClient& w, const std::string& id, const std::string& custom
                  bool confirm) {
   Acked a{id, customer, 0};
   auto r = w.post("/orders", nlohmann::json{{"order_id", id}, {"customer_id", customer}}.dump());
-  if (r.status != 201) throw std::runtime_error("create " + id + ": " + std::to_string(r.status) + " " + r.body);
+  if (r.status != 201)
+    throw std::runtime_error("create " + id + ": " + std::to_string(r.status) + " " + r.body);
   a.version = r.json().at("version").get<std::int64_t>();
   for (int i = 0; i < items; ++i) {
     r = w.post("/orders/" + id + "/items",
-               nlohmann::json{{"product_id", "sku-" + std::to_string(i)}, {"quantity", 1 + i},
-                              {"price", std::to_string(3 + i) + ".25"}}.dump());
-    if (r.status != 200) throw std::runtime_error("add item " + id + ": " + std::to_string(r.status) + " " + r.body);
+               nlohmann::json{{"product_id", "sku-" + std::to_string(i)},
+                              {"quantity", 1 + i},
+                              {"price", std::to_string(3 + i) + ".25"}}
+                   .dump());
+    if (r.status != 200)
+      throw std::runtime_error("add item " + id + ": " + std::to_string(r.status) + " " + r.body);
     a.version = r.json().at("version").get<std::int64_t>();
   }
   if (confirm) {
     r = w.post("/orders/" + id + "/confirm", "");
-    if (r.status != 200) throw std::runtime_error("confirm " + id + ": " + std::to_string(r.status) + " " + r.body);
+    if (r.status != 200)
+      throw std::runtime_error("confirm " + id + ": " + std::to_string(r.status) + " " + r.body);
     a.version = r.json().at("version").get<std::int64_t>();
   }
   return a;
@@ -118,7 +130,8 @@ Acked make_order(HttpClient& w, const std::string& id, const std::string& custom
 // Waits until the read-side serves every order at (at least) its acknowledged version.
 void expect_read_side_has(HttpClient& r, const std::vector<Acked>& acked) {
   for (const auto& a : acked) {
-    auto res = r.get("/orders/" + a.order_id + "?min_version=" + std::to_string(a.version) + "&wait_ms=10000");
+    auto res = r.get("/orders/" + a.order_id + "?min_version=" + std::to_string(a.version) +
+                     "&wait_ms=10000");
     ASSERT_EQ(res.status, 200) << a.order_id << " v" << a.version << ": " << res.body;
     EXPECT_GE(res.json().at("version").get<std::int64_t>(), a.version) << a.order_id;
   }
@@ -147,12 +160,15 @@ std::set<std::string> damage(pqxx::connection& c, const std::vector<Acked>& orde
       tx.exec("DELETE FROM orders WHERE order_id = " + id);
       deleted.insert(orders[i].order_id);
     } else if (i % 10 == 1) {
-      tx.exec("UPDATE orders SET status = 'Delivered', total_cents = total_cents + 999, items = '[]' "
-              "WHERE order_id = " + id);
+      tx.exec(
+          "UPDATE orders SET status = 'Delivered', total_cents = total_cents + 999, items = '[]' "
+          "WHERE order_id = " +
+          id);
     } else if (i % 10 == 2) {
       tx.exec("DELETE FROM customer_orders WHERE order_id = " + id);
     } else if (i % 10 == 3) {
-      tx.exec("UPDATE customer_orders SET total_cents = 0, status = 'Shipped' WHERE order_id = " + id);
+      tx.exec("UPDATE customer_orders SET total_cents = 0, status = 'Shipped' WHERE order_id = " +
+              id);
     }
   }
   tx.commit();
@@ -198,9 +214,15 @@ TEST(RebuildE2E, DamagedReadModelIsRebuiltWhileQueriesKeepBeingServed) {
       std::string target;
       switch (rng() % 4) {
         case 0:
-        case 1: target = "/orders/" + a.order_id; break;
-        case 2: target = "/customers/" + a.customer_id; break;
-        default: target = "/orders?customer_id=" + a.customer_id + "&limit=5"; break;
+        case 1:
+          target = "/orders/" + a.order_id;
+          break;
+        case 2:
+          target = "/customers/" + a.customer_id;
+          break;
+        default:
+          target = "/orders?customer_id=" + a.customer_id + "&limit=5";
+          break;
       }
       auto res = r.get(target);
       if (res.status != 200) {
@@ -233,9 +255,11 @@ TEST(RebuildE2E, DamagedReadModelIsRebuiltWhileQueriesKeepBeingServed) {
   EXPECT_NE(out.find("DIFFERENT"), std::string::npos) << out;
   EXPECT_NE(out.find("swapped in"), std::string::npos) << out;
   EXPECT_GT(during, 0) << "no query ran during the rebuild";
-  EXPECT_TRUE(failures.empty()) << failures.size() << " failed queries, first: " << failures.front();
-  std::cout << "queries during the rebuild: " << during << ", saw state rebuilding: " << saw_rebuilding
-            << "\n" << out;
+  EXPECT_TRUE(failures.empty()) << failures.size()
+                                << " failed queries, first: " << failures.front();
+  std::cout << "queries during the rebuild: " << during
+            << ", saw state rebuilding: " << saw_rebuilding << "\n"
+            << out;
 
   // Deleted orders are back, every order at its version; tables equal a fresh fold.
   expect_read_side_has(rc, acked);
@@ -325,7 +349,8 @@ TEST(RebuildE2E, SecondConcurrentRebuildIsRefusedAndDryRunChangesNothing) {
     EXPECT_EQ(digest(c, "orders") + digest(c, "customer_orders"), before);
     // Unlock explicitly: after a disconnect the server releases the lock only when the backend
     // has exited, a moment later, and the dry run below would find it still held.
-    ASSERT_EQ(q1(other, "SELECT pg_advisory_unlock(" + std::to_string(read_side::kRebuildRunLockClass) + ", 0)"),
+    ASSERT_EQ(q1(other, "SELECT pg_advisory_unlock(" +
+                            std::to_string(read_side::kRebuildRunLockClass) + ", 0)"),
               "t");
   }
 
@@ -334,7 +359,10 @@ TEST(RebuildE2E, SecondConcurrentRebuildIsRefusedAndDryRunChangesNothing) {
   EXPECT_NE(out.find("DIFFERENT"), std::string::npos) << out;
   EXPECT_NE(out.find("dry run"), std::string::npos) << out;
   EXPECT_EQ(digest(c, "orders") + digest(c, "customer_orders"), before);
-  EXPECT_EQ(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = 'public'::regnamespace"), "0");
+  EXPECT_EQ(q1(c,
+               "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = "
+               "'public'::regnamespace"),
+            "0");
 
   auto [bad, usage] = s.rebuild({"no-such-projection"});
   EXPECT_EQ(bad, 64) << usage;
@@ -391,10 +419,12 @@ TEST(RebuildE2E, V1EventsInsertedWithSqlAreReadEverywhere) {
 
   // A new command loads the legacy stream: same product at the same price merges (a misread
   // price would be a 409 price mismatch), then confirm.
-  auto add = w.post("/orders/legacy-1/items", R"({"product_id":"lamp","quantity":1,"price":"12.50"})");
+  auto add =
+      w.post("/orders/legacy-1/items", R"({"product_id":"lamp","quantity":1,"price":"12.50"})");
   ASSERT_EQ(add.status, 200) << add.body;
   EXPECT_EQ(add.json().at("version"), 4);
-  auto mismatch = w.post("/orders/legacy-1/items", R"({"product_id":"bulb","quantity":1,"price":"0.30"})");
+  auto mismatch =
+      w.post("/orders/legacy-1/items", R"({"product_id":"bulb","quantity":1,"price":"0.30"})");
   EXPECT_EQ(mismatch.status, 409) << mismatch.body;
   auto confirm = w.post("/orders/legacy-1/confirm", "");
   ASSERT_EQ(confirm.status, 200) << confirm.body;

@@ -8,7 +8,9 @@ namespace orders::testing::e2e {
 CommandLoad::CommandLoad(LoadOptions options, AckLog& acks)
     : options_(std::move(options)), acks_(acks) {}
 
-CommandLoad::~CommandLoad() { stop(); }
+CommandLoad::~CommandLoad() {
+  stop();
+}
 
 void CommandLoad::start() {
   for (int i = 0; i < options_.threads; ++i) threads_.emplace_back([this, i] { worker(i); });
@@ -101,14 +103,15 @@ void CommandLoad::worker(int index) {
   std::mt19937 rng(static_cast<unsigned>(index * 7919 + 17));
   auto chance = [&rng](int percent) { return static_cast<int>(rng() % 100) < percent; };
   for (std::int64_t n = 0; !stopping_.load(); ++n) {
-    const std::string order = options_.prefix + "-" + std::to_string(index) + "-" + std::to_string(n);
+    const std::string order =
+        options_.prefix + "-" + std::to_string(index) + "-" + std::to_string(n);
     const std::string path = "/orders/" + order;
     const std::string customer = "cust-" + std::to_string((index + n) % 7);
     int step = 0;
     auto cmd = [&](const std::string& method, const std::string& target, const std::string& body) {
       if (stopping_.load()) return false;
-      const bool ok = run_command(client, method, target, body, order + ":" + std::to_string(step++),
-                                  order);
+      const bool ok =
+          run_command(client, method, target, body, order + ":" + std::to_string(step++), order);
       if (ok) std::this_thread::sleep_for(options_.think);
       return ok;
     };

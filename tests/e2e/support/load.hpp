@@ -18,10 +18,10 @@ struct LoadOptions {
   int port = 0;
   int threads = 4;
   std::string prefix = "load";
-  std::chrono::milliseconds think{5};             // pause after each acknowledged command
+  std::chrono::milliseconds think{5};  // pause after each acknowledged command
   std::chrono::milliseconds request_timeout{10000};
-  int max_attempts = 60;                          // per command, before the order is abandoned
-  std::map<std::string, std::string> headers;     // e.g. Authorization
+  int max_attempts = 60;                       // per command, before the order is abandoned
+  std::map<std::string, std::string> headers;  // e.g. Authorization
 };
 
 class CommandLoad {
@@ -35,7 +35,7 @@ class CommandLoad {
   // No new commands; commands in flight keep retrying (bounded by max_attempts); joins.
   void stop();
 
-  std::int64_t sent() const { return sent_.load(); }      // HTTP requests sent
+  std::int64_t sent() const { return sent_.load(); }          // HTTP requests sent
   std::int64_t commands() const { return commands_.load(); }  // distinct commands begun
   std::int64_t acked() const { return acked_.load(); }
   std::int64_t unexpected_4xx() const { return unexpected_4xx_.load(); }

@@ -97,9 +97,8 @@ void Stack::start_write() {
                                      log_dir_ + "/write-side.log");
   HttpClient probe("127.0.0.1", write_port_);
   probe.set_timeout(std::chrono::seconds(2));
-  bool ready = wait_until(
-      [&] { return !write_->running() || probe.get("/readyz").status == 200; },
-      options_.start_deadline, std::chrono::milliseconds(25));
+  bool ready = wait_until([&] { return !write_->running() || probe.get("/readyz").status == 200; },
+                          options_.start_deadline, std::chrono::milliseconds(25));
   if (!ready || !write_->running()) {
     throw std::runtime_error("write-side did not become ready on port " +
                              std::to_string(write_port_) + "; log tail:\n" + log_tail(write_log()));
@@ -132,12 +131,16 @@ void Stack::kill_read(int replica) {
   if (slot) slot->kill9();
 }
 
-std::string Stack::write_log() const { return slurp(log_dir_ + "/write-side.log"); }
+std::string Stack::write_log() const {
+  return slurp(log_dir_ + "/write-side.log");
+}
 std::string Stack::read_log(int replica) const {
   return slurp(log_dir_ + "/read-side-" + std::to_string(replica) + ".log");
 }
 
-std::string Stack::sql(const std::string& query) const { return shared_pg().psql(db_url_, query); }
+std::string Stack::sql(const std::string& query) const {
+  return shared_pg().psql(db_url_, query);
+}
 
 std::int64_t Stack::sql_int(const std::string& query) const {
   std::string out = sql(query);
@@ -148,8 +151,8 @@ std::int64_t Stack::sql_int(const std::string& query) const {
 bool is_problem(const HttpResult& r, int status, std::string* why) {
   auto fail = [&](const std::string& msg) {
     if (why != nullptr) {
-      *why = msg + " (got status " + std::to_string(r.status) + ", body: " +
-             r.body.substr(0, 300) + ")";
+      *why = msg + " (got status " + std::to_string(r.status) + ", body: " + r.body.substr(0, 300) +
+             ")";
     }
     return false;
   };
@@ -177,7 +180,9 @@ bool is_problem(const HttpResult& r, int status, std::string* why) {
   return true;
 }
 
-std::string repeat(char c, std::size_t n) { return std::string(n, c); }
+std::string repeat(char c, std::size_t n) {
+  return std::string(n, c);
+}
 
 std::string log_tail(const std::string& log, std::size_t n) {
   return log.substr(log.size() > n ? log.size() - n : 0);

@@ -6,9 +6,8 @@
 #include <sstream>
 #include <tuple>
 
-#include <pqxx/pqxx>
-
 #include <nats/nats.h>
+#include <pqxx/pqxx>
 
 #include "common/codec/event_codec.hpp"
 #include "common/codec/recorded_event.hpp"
@@ -110,9 +109,8 @@ DivergenceReport check_divergence(const Stack& stack) {
 
   // A fresh fold of the event store with the domain's own evolve.
   std::map<std::string, domain::OrderState> folded;
-  for (const auto& row : tx.exec(
-           "SELECT stream_id, type, schema_version, data::text FROM events "
-           "ORDER BY stream_id, version")) {
+  for (const auto& row : tx.exec("SELECT stream_id, type, schema_version, data::text FROM events "
+                                 "ORDER BY stream_id, version")) {
     auto& state = folded[row[0].as<std::string>()];
     auto decoded = codec::decode_event(row[1].as<std::string>(), row[2].as<int>(),
                                        nlohmann::json::parse(row[3].as<std::string>()));
@@ -136,9 +134,9 @@ DivergenceReport check_divergence(const Stack& stack) {
 
   // "orders"
   std::set<std::string> seen;
-  for (const auto& row : tx.exec(
-           "SELECT order_id, customer_id, status, items::text, total_cents, item_count, "
-           "coalesce(tracking_number, ''), version FROM orders")) {
+  for (const auto& row :
+       tx.exec("SELECT order_id, customer_id, status, items::text, total_cents, item_count, "
+               "coalesce(tracking_number, ''), version FROM orders")) {
     const auto id = row[0].as<std::string>();
     seen.insert(id);
     auto it = folded.find(id);
@@ -155,7 +153,8 @@ DivergenceReport check_divergence(const Stack& stack) {
     if (row[2].as<std::string>() != domain::to_string(s.status)) diff += " status";
     if (!items_ok || items != s.items) diff += " items";
     if (row[4].as<std::int64_t>() != domain::total_cents(s)) diff += " total_cents";
-    if (row[5].as<std::int64_t>() != static_cast<std::int64_t>(s.items.size())) diff += " item_count";
+    if (row[5].as<std::int64_t>() != static_cast<std::int64_t>(s.items.size()))
+      diff += " item_count";
     if (row[6].as<std::string>() != s.tracking_number) diff += " tracking_number";
     if (row[7].as<std::int64_t>() != s.version) {
       diff += " version(" + row[7].as<std::string>() + " vs " + std::to_string(s.version) + ")";
@@ -174,9 +173,9 @@ DivergenceReport check_divergence(const Stack& stack) {
 
   // "customers"
   seen.clear();
-  for (const auto& row : tx.exec(
-           "SELECT order_id, customer_id, status, items::text, total_cents, version "
-           "FROM customer_orders")) {
+  for (const auto& row :
+       tx.exec("SELECT order_id, customer_id, status, items::text, total_cents, version "
+               "FROM customer_orders")) {
     const auto id = row[0].as<std::string>();
     seen.insert(id);
     auto it = folded.find(id);
@@ -215,15 +214,16 @@ DuplicateReport check_duplicates(Stack& stack) {
     pqxx::connection conn(stack.db_url());
     pqxx::work tx(conn);
     rep.events = scalar(tx, "SELECT count(*) FROM events");
-    rep.applied_orders = scalar(
-        tx, "SELECT coalesce(sum(events_applied), 0) FROM projection_checkpoints "
-            "WHERE projection = 'orders'");
-    rep.applied_customers = scalar(
-        tx, "SELECT coalesce(sum(events_applied), 0) FROM projection_checkpoints "
-            "WHERE projection = 'customers'");
-    for (const auto& row : tx.exec(
-             "SELECT g.global_position, e.event_id::text FROM global_log g "
-             "JOIN events e ON e.position = g.position")) {
+    rep.applied_orders =
+        scalar(tx,
+               "SELECT coalesce(sum(events_applied), 0) FROM projection_checkpoints "
+               "WHERE projection = 'orders'");
+    rep.applied_customers =
+        scalar(tx,
+               "SELECT coalesce(sum(events_applied), 0) FROM projection_checkpoints "
+               "WHERE projection = 'customers'");
+    for (const auto& row : tx.exec("SELECT g.global_position, e.event_id::text FROM global_log g "
+                                   "JOIN events e ON e.position = g.position")) {
       event_at[row[0].as<std::int64_t>()] = row[1].as<std::string>();
     }
   }
@@ -267,7 +267,8 @@ bool wait_drained(const Stack& stack, std::chrono::milliseconds deadline) {
             auto behind = scalar(
                 tx, std::string("SELECT count(*) FROM (SELECT stream_id, count(*) AS n FROM events "
                                 "GROUP BY stream_id) e LEFT JOIN ") +
-                        table + " r ON r.order_id = e.stream_id WHERE r.version IS DISTINCT FROM e.n");
+                        table +
+                        " r ON r.order_id = e.stream_id WHERE r.version IS DISTINCT FROM e.n");
             if (behind != 0) return false;
           }
           return true;
@@ -347,9 +348,9 @@ std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& or
           const std::string name = ci->Name ? ci->Name : "";
           if (name != prefix && name.rfind(prefix + "_", 0) != 0) continue;
           out << "  consumer " << name << ": delivered stream seq " << ci->Delivered.Stream
-              << ", ack floor stream seq " << ci->AckFloor.Stream << ", ack pending " << ci->NumAckPending
-              << ", redelivered " << ci->NumRedelivered << ", pending " << ci->NumPending
-              << ", waiting pulls " << ci->NumWaiting << "\n";
+              << ", ack floor stream seq " << ci->AckFloor.Stream << ", ack pending "
+              << ci->NumAckPending << ", redelivered " << ci->NumRedelivered << ", pending "
+              << ci->NumPending << ", waiting pulls " << ci->NumWaiting << "\n";
         }
       }
       jsConsumerInfoList_Destroy(list);

@@ -2,21 +2,21 @@
 // writers appending events + outbox rows with SQL the way the write-side does. Every test ends by
 // reading the whole JetStream stream and checking guarantee 4: each committed event exactly once,
 // at stream sequence == global_position == 1..N, each order's versions in order.
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <random>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "common/codec/recorded_event.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/nats/nats.hpp"
-#include "write-side/relay/outbox_relay.hpp"
 #include "tests/support/relay_support.hpp"
 #include "tests/support/services.hpp"
+#include "write-side/relay/outbox_relay.hpp"
 
 namespace orders::relay_test {
 namespace {
@@ -74,7 +74,8 @@ class RelayTest : public ::testing::Test {
  protected:
   void SetUp() override {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     db_ = migrated_database("relay_" + name.substr(0, 30));
   }
 
@@ -122,10 +123,15 @@ TEST_F(RelayTest, GapFree_16ConcurrentWritersWithRandomCommitDelays) {
   auto committed = w.ledger.all();
   ASSERT_GT(committed.size(), 1000u);
   expect_stream_matches(committed);
-  EXPECT_TRUE(wait_until([&] { return db_value("SELECT last_published FROM relay_state") ==
-                                      static_cast<std::int64_t>(committed.size()); }, 10s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return db_value("SELECT last_published FROM relay_state") ==
+               static_cast<std::int64_t>(committed.size());
+      },
+      10s));
   EXPECT_EQ(db_value("SELECT count(*) FROM outbox"), 0);
-  EXPECT_EQ(db_value("SELECT count(*) FROM global_log"), static_cast<std::int64_t>(committed.size()));
+  EXPECT_EQ(db_value("SELECT count(*) FROM global_log"),
+            static_cast<std::int64_t>(committed.size()));
   EXPECT_TRUE(r->is_leader());
   EXPECT_TRUE(r->nats_connected());
   EXPECT_EQ(r->stats().published, committed.size());
@@ -184,10 +190,12 @@ TEST_F(RelayTest, TwoRelays_OneLeaderAtATime_NoDuplicatesAcrossHandovers) {
   // Fault injection: the leader's lease connection is killed: the leader must step down at once
   // and a new term begin (either replica may win the lock).
   auto terms = a->stats().leader_terms + b->stats().leader_terms;
-  db_value("SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
-           "AND granted AND ((classid::bigint << 32) | objid::bigint) = " +
-           std::to_string(relay::kRelayLockKey));
-  ASSERT_TRUE(wait_until([&] { return a->stats().leader_terms + b->stats().leader_terms > terms; }, 10s));
+  db_value(
+      "SELECT count(pg_terminate_backend(pid)) FROM pg_locks WHERE locktype = 'advisory' "
+      "AND granted AND ((classid::bigint << 32) | objid::bigint) = " +
+      std::to_string(relay::kRelayLockKey));
+  ASSERT_TRUE(
+      wait_until([&] { return a->stats().leader_terms + b->stats().leader_terms > terms; }, 10s));
   EXPECT_NE(a->is_leader(), b->is_leader());
   n = msgs();
   ASSERT_TRUE(stream_reaches(n + 300));
@@ -223,7 +231,8 @@ TEST_F(RelayTest, MessageBodyIsTheWireFormOfTheStoredEvent) {
   pqxx::connection c(db_);
   pqxx::nontransaction tx(c);
   auto rows = tx.exec(
-      "SELECT g.global_position, e.event_id::text, e.stream_id, e.version, e.position, e.type, e.schema_version, "
+      "SELECT g.global_position, e.event_id::text, e.stream_id, e.version, e.position, e.type, "
+      "e.schema_version, "
       "(extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.data::text, e.metadata::text "
       "FROM global_log g JOIN events e ON e.position = g.position ORDER BY 1");
   ASSERT_EQ(rows.size(), 2u);
@@ -254,8 +263,12 @@ TEST_F(RelayTest, RestartRepublishesNothingAlreadyInTheStream) {
     auto r = relay();
     r->start();
     ASSERT_TRUE(stream_reaches(w.ledger.size()));
-    ASSERT_TRUE(wait_until([&] { return db_value("SELECT last_published FROM relay_state") ==
-                                        static_cast<std::int64_t>(w.ledger.size()); }, 10s));
+    ASSERT_TRUE(wait_until(
+        [&] {
+          return db_value("SELECT last_published FROM relay_state") ==
+                 static_cast<std::int64_t>(w.ledger.size());
+        },
+        10s));
     r->stop();
   }
   auto published = db_value("SELECT last_published FROM relay_state");
@@ -263,7 +276,8 @@ TEST_F(RelayTest, RestartRepublishesNothingAlreadyInTheStream) {
   db_value("UPDATE relay_state SET last_published = 0 RETURNING 0");
   auto r = relay();
   r->start();
-  ASSERT_TRUE(wait_until([&] { return db_value("SELECT last_published FROM relay_state") == published; }, 20s));
+  ASSERT_TRUE(wait_until(
+      [&] { return db_value("SELECT last_published FROM relay_state") == published; }, 20s));
   EXPECT_EQ(r->stats().published, 0u);
   EXPECT_EQ(msgs(), static_cast<std::uint64_t>(published));
 
@@ -332,7 +346,8 @@ TEST_F(RelayTest, RelayProcessKilledMidBatch_NothingLostNothingTwice) {
   const auto total = committed.size();
   ASSERT_EQ(total, 20000u);
   auto run = [&] {
-    return std::make_unique<orders::testing::Process>(RELAY_RUNNER_BIN, std::vector<std::string>{db_, nats_.url()},
+    return std::make_unique<orders::testing::Process>(RELAY_RUNNER_BIN,
+                                                      std::vector<std::string>{db_, nats_.url()},
                                                       std::map<std::string, std::string>{});
   };
   for (std::size_t stop_at : {total / 4, total / 2}) {
@@ -343,8 +358,12 @@ TEST_F(RelayTest, RelayProcessKilledMidBatch_NothingLostNothingTwice) {
   }
   auto p = run();
   expect_stream_matches(committed);
-  EXPECT_TRUE(wait_until([&] { return db_value("SELECT last_published FROM relay_state") ==
-                                      static_cast<std::int64_t>(total); }, 10s));
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return db_value("SELECT last_published FROM relay_state") ==
+               static_cast<std::int64_t>(total);
+      },
+      10s));
 }
 
 }  // namespace

@@ -10,8 +10,8 @@ namespace {
 
 TEST(WriteSideWithRelay, OutboxDrainsToJetStream) {
   NatsServer nats;
-  auto ws = WriteSide::start("", {{"RELAY_ENABLED", "on"}, {"NATS_URL", nats.url()},
-                                  {"NATS_STREAM", "ORDERS"}});
+  auto ws = WriteSide::start(
+      "", {{"RELAY_ENABLED", "on"}, {"NATS_URL", nats.url()}, {"NATS_STREAM", "ORDERS"}});
   auto c = ws->client();
   for (int i = 0; i < 5; ++i) {
     const std::string id = "relay-" + std::to_string(i);

@@ -3,14 +3,14 @@
 // and read-side routes -> the input parsing each handler runs before it touches the database
 // (id validation, strict command JSON, query values, RFC 3339 times, list cursors).
 // Never a crash, hang or sanitizer report.
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
 #include "common/codec/command_codec.hpp"
 #include "common/codec/recorded_event.hpp"
@@ -48,8 +48,7 @@ Response check_ids(const Request& req) {
   return status(200);
 }
 
-Response command(const Request& req, bool allow_empty,
-                 int (*parse)(const nlohmann::json&)) {
+Response command(const Request& req, bool allow_empty, int (*parse)(const nlohmann::json&)) {
   if (check_ids(req).status != 200) return status(400);
   auto body = orders::codec::parse_body(req.body, allow_empty);
   auto* doc = std::get_if<nlohmann::json>(&body);
@@ -66,55 +65,89 @@ orders::http::Router make_router() {
   using orders::http::Router;
   Router r;
   // write-side (write-side/http_api.cpp)
-  r.add("POST", "/orders", [](const Request& q) {
-    return command(q, false, [](const nlohmann::json& j) { return ok_or_400(orders::codec::parse_create_order(j)); });
-  }, "command");
-  r.add("POST", "/orders/{id}/items", [](const Request& q) {
-    return command(q, false, [](const nlohmann::json& j) { return ok_or_400(orders::codec::parse_add_item(j)); });
-  }, "command");
+  r.add(
+      "POST", "/orders",
+      [](const Request& q) {
+        return command(q, false, [](const nlohmann::json& j) {
+          return ok_or_400(orders::codec::parse_create_order(j));
+        });
+      },
+      "command");
+  r.add(
+      "POST", "/orders/{id}/items",
+      [](const Request& q) {
+        return command(q, false, [](const nlohmann::json& j) {
+          return ok_or_400(orders::codec::parse_add_item(j));
+        });
+      },
+      "command");
   r.add("DELETE", "/orders/{id}/items/{product_id}", check_ids, "command");
-  r.add("POST", "/orders/{id}/confirm", [](const Request& q) { return command(q, true, nullptr); }, "command");
-  r.add("POST", "/orders/{id}/ship", [](const Request& q) {
-    return command(q, false, [](const nlohmann::json& j) { return ok_or_400(orders::codec::parse_ship_order(j)); });
-  }, "command");
-  r.add("POST", "/orders/{id}/deliver", [](const Request& q) { return command(q, true, nullptr); }, "command");
-  r.add("GET", "/orders/{id}/events", [](const Request& q) {
-    (void)count_param(q, "from_version");
-    (void)count_param(q, "limit");
-    return check_ids(q);
-  }, "query");
-  r.add("GET", "/orders/{id}/state", [](const Request& q) {
-    (void)count_param(q, "version");
-    if (auto it = q.query.find("at"); it != q.query.end()) {
-      if (auto us = orders::codec::parse_rfc3339_us(it->second)) {
-        (void)orders::codec::format_rfc3339_us(*us);
-      }
-    }
-    return check_ids(q);
-  }, "query");
+  r.add(
+      "POST", "/orders/{id}/confirm", [](const Request& q) { return command(q, true, nullptr); },
+      "command");
+  r.add(
+      "POST", "/orders/{id}/ship",
+      [](const Request& q) {
+        return command(q, false, [](const nlohmann::json& j) {
+          return ok_or_400(orders::codec::parse_ship_order(j));
+        });
+      },
+      "command");
+  r.add(
+      "POST", "/orders/{id}/deliver", [](const Request& q) { return command(q, true, nullptr); },
+      "command");
+  r.add(
+      "GET", "/orders/{id}/events",
+      [](const Request& q) {
+        (void)count_param(q, "from_version");
+        (void)count_param(q, "limit");
+        return check_ids(q);
+      },
+      "query");
+  r.add(
+      "GET", "/orders/{id}/state",
+      [](const Request& q) {
+        (void)count_param(q, "version");
+        if (auto it = q.query.find("at"); it != q.query.end()) {
+          if (auto us = orders::codec::parse_rfc3339_us(it->second)) {
+            (void)orders::codec::format_rfc3339_us(*us);
+          }
+        }
+        return check_ids(q);
+      },
+      "query");
   // read-side (read-side/query/query_api.cpp)
-  r.add("GET", "/orders/{id}", [](const Request& q) {
-    (void)count_param(q, "min_version");
-    (void)count_param(q, "wait_ms");
-    return check_ids(q);
-  }, "query");
-  r.add("GET", "/orders", [](const Request& q) {
-    if (auto it = q.query.find("customer_id"); it != q.query.end()) {
-      (void)orders::codec::validate_id("customer_id", it->second);
-    }
-    if (auto it = q.query.find("after"); it != q.query.end()) {
-      if (auto c = orders::read_side::decode_cursor(it->second)) {
-        // A cursor that decodes must round-trip.
-        if (orders::read_side::decode_cursor(orders::read_side::encode_cursor(*c)) != c) __builtin_trap();
-      }
-    }
-    return status(200);
-  }, "query");
+  r.add(
+      "GET", "/orders/{id}",
+      [](const Request& q) {
+        (void)count_param(q, "min_version");
+        (void)count_param(q, "wait_ms");
+        return check_ids(q);
+      },
+      "query");
+  r.add(
+      "GET", "/orders",
+      [](const Request& q) {
+        if (auto it = q.query.find("customer_id"); it != q.query.end()) {
+          (void)orders::codec::validate_id("customer_id", it->second);
+        }
+        if (auto it = q.query.find("after"); it != q.query.end()) {
+          if (auto c = orders::read_side::decode_cursor(it->second)) {
+            // A cursor that decodes must round-trip.
+            if (orders::read_side::decode_cursor(orders::read_side::encode_cursor(*c)) != c)
+              __builtin_trap();
+          }
+        }
+        return status(200);
+      },
+      "query");
   r.add("GET", "/customers/{id}", check_ids, "query");
-  r.add("GET", "/projections", [](const Request&) { return status(200); }, "query");
+  r.add(
+      "GET", "/projections", [](const Request&) { return status(200); }, "query");
   r.add("GET", "/healthz", [](const Request&) { return status(200); });
   r.add("GET", "/readyz", [](const Request&) { return status(200); });
-  r.add("GET", "/metrics", [](const Request&) { return status(200); }, "admin");
+  r.add(
+      "GET", "/metrics", [](const Request&) { return status(200); }, "admin");
   return r;
 }
 
@@ -150,9 +183,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::size_t used = 0;
     // Feed in two pieces (split point from the first byte) to exercise incremental parsing; the
     // parser consumes nothing of an incomplete head, so the unconsumed bytes are offered again.
-    std::size_t avail = std::min<std::size_t>(rest.size(), static_cast<unsigned char>(rest[0]) + 1u);
+    std::size_t avail =
+        std::min<std::size_t>(rest.size(), static_cast<unsigned char>(rest[0]) + 1u);
     while (!parser.is_done()) {
-      const std::size_t n_used = parser.put(boost::asio::buffer(rest.data() + used, avail - used), ec);
+      const std::size_t n_used =
+          parser.put(boost::asio::buffer(rest.data() + used, avail - used), ec);
       used += n_used;
       if (ec == bhttp::error::need_more) {
         ec = {};

@@ -1,8 +1,8 @@
 // pg::Pool and pg::apply_migrations against a real PostgreSQL (tests/support shared_pg()).
-#include <gtest/gtest.h>
-
 #include <future>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
@@ -32,14 +32,18 @@ TEST(Migrations, ApplyingTwiceChangesNothing) {
   ASSERT_EQ(first.applied.size(), embedded_migrations().size());
   EXPECT_EQ(first.current, embedded_migrations().back().version);
   EXPECT_TRUE(migrations_current(conn));
-  const std::string before = shared_pg().psql(
-      url, "SELECT string_agg(version || ':' || name || ':' || applied_at, ',' ORDER BY version) FROM schema_migrations");
+  const std::string before =
+      shared_pg().psql(url,
+                       "SELECT string_agg(version || ':' || name || ':' || applied_at, ',' ORDER "
+                       "BY version) FROM schema_migrations");
 
   const auto second = apply_migrations(conn);
   EXPECT_TRUE(second.applied.empty());
   EXPECT_EQ(second.current, first.current);
-  const std::string after = shared_pg().psql(
-      url, "SELECT string_agg(version || ':' || name || ':' || applied_at, ',' ORDER BY version) FROM schema_migrations");
+  const std::string after =
+      shared_pg().psql(url,
+                       "SELECT string_agg(version || ':' || name || ':' || applied_at, ',' ORDER "
+                       "BY version) FROM schema_migrations");
   EXPECT_EQ(before, after);
   EXPECT_TRUE(migrations_current(conn));
 }
@@ -64,19 +68,22 @@ TEST(Migrations, AFailedMigrationLeavesNoRecordAndReleasesTheLock) {
   const std::string url = shared_pg().create_database("migrations_fail");
   pqxx::connection conn(url);
   // Occupy a name the first migration creates, so it fails.
-  shared_pg().psql(url, "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL, "
-                        "applied_at timestamptz NOT NULL DEFAULT now())");
+  shared_pg().psql(url,
+                   "CREATE TABLE schema_migrations (version int PRIMARY KEY, name text NOT NULL, "
+                   "applied_at timestamptz NOT NULL DEFAULT now())");
   shared_pg().psql(url, "CREATE VIEW events AS SELECT 1 AS x");
   EXPECT_ANY_THROW(apply_migrations(conn));
   EXPECT_EQ(shared_pg().psql(url, "SELECT count(*) FROM schema_migrations"), "0");
   // The advisory lock was released: another session can take it without waiting.
-  EXPECT_EQ(shared_pg().psql(url, "SELECT pg_try_advisory_lock(" + std::to_string(0x6f72646572730001LL) + ")"),
+  EXPECT_EQ(shared_pg().psql(
+                url, "SELECT pg_try_advisory_lock(" + std::to_string(0x6f72646572730001LL) + ")"),
             "t");
 }
 
 TEST(Pool, ConnectsLazilySoTheServiceCanStartWhilePostgresIsDown) {
   const int port = orders::testing::free_port();
-  Pool pool("postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/x?connect_timeout=2", 2, {}, 200ms);
+  Pool pool("postgresql://postgres@127.0.0.1:" + std::to_string(port) + "/x?connect_timeout=2", 2,
+            {}, 200ms);
   EXPECT_EQ(pool.in_use(), 0u);
   EXPECT_THROW(pool.acquire(), pqxx::broken_connection);
   EXPECT_EQ(pool.in_use(), 0u);  // the failed slot was given back
@@ -143,7 +150,8 @@ TEST(Pool, HealsAfterPgTerminateBackend) {
     old_pid = backend_pid(*lease);
   }
   // Kill the idle pooled connection's backend.
-  ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(old_pid) + ")"), "t");
+  ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(old_pid) + ")"),
+            "t");
   ASSERT_TRUE(wait_until(
       [&] {
         return shared_pg().psql(url, "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
@@ -163,7 +171,8 @@ TEST(Pool, ALeasedConnectionKilledMidUseIsDroppedAndReplaced) {
   {
     auto lease = pool.acquire();
     old_pid = backend_pid(*lease);
-    ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(old_pid) + ")"), "t");
+    ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(old_pid) + ")"),
+              "t");
     std::exception_ptr failure;
     try {
       pqxx::work tx(*lease);
@@ -234,7 +243,8 @@ TEST(Pool, ThroughTheHttpServerExhaustionAndLostConnectionsAre503) {
     EXPECT_EQ(busy.headers.count("retry-after"), 1u);
     EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
     // Kill the connection's backend while it sits leased; it goes back to the pool afterwards.
-    ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(pid) + ")"), "t");
+    ASSERT_EQ(shared_pg().psql(url, "SELECT pg_terminate_backend(" + std::to_string(pid) + ")"),
+              "t");
     ASSERT_TRUE(wait_until(
         [&] {
           return shared_pg().psql(url, "SELECT count(*) FROM pg_stat_activity WHERE pid = " +

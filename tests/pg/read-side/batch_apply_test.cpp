@@ -1,12 +1,12 @@
 // apply_batch / apply_group against a real Postgres, with the applier's view cache: the cache only
 // saves loads, it never decides what is written. A row changed behind the cache fails the batch
 // (nothing written) and the retry reloads; a table swapped in by rebuild-projection is reloaded.
-#include <gtest/gtest.h>
+#include "read-side/projector/batch_apply.hpp"
 
+#include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
 #include "common/pg/migrations.hpp"
-#include "read-side/projector/batch_apply.hpp"
 #include "read-side/projector/view_store.hpp"
 #include "tests/support/read_side_support.hpp"
 #include "tests/support/services.hpp"
@@ -33,7 +33,8 @@ class BatchApplyTest : public ::testing::Test {
 
   std::pair<std::int64_t, std::string> stored(const std::string& table, const std::string& id) {
     pqxx::read_transaction tx(*conn_);
-    auto r = tx.exec_params1("SELECT version, items::text FROM " + table + " WHERE order_id = $1", id);
+    auto r =
+        tx.exec_params1("SELECT version, items::text FROM " + table + " WHERE order_id = $1", id);
     return {r[0].as<std::int64_t>(), r[1].as<std::string>()};
   }
 
@@ -101,7 +102,9 @@ TEST_F(BatchApplyTest, ATableSwappedInSinceTheLastBatchIsReadAgain) {
     pqxx::work tx(*conn_);
     tx.exec("CREATE TABLE orders_new (LIKE orders INCLUDING ALL)");
     tx.exec("INSERT INTO orders_new SELECT * FROM orders");
-    tx.exec("UPDATE orders_new SET items = '[{\"product_id\":\"p-9\",\"quantity\":9,\"price_cents\":1}]'");
+    tx.exec(
+        "UPDATE orders_new SET items = "
+        "'[{\"product_id\":\"p-9\",\"quantity\":9,\"price_cents\":1}]'");
     tx.exec("DROP TABLE orders");
     tx.exec("ALTER TABLE orders_new RENAME TO orders");
     tx.commit();
@@ -149,7 +152,10 @@ TEST_F(BatchApplyTest, TheCheckpointAdvancesWithTheRowsInOneCommittedWrite) {
   // The connection is left outside any transaction (each batch's write is its own): a batch
   // committed is visible to another connection at once.
   pqxx::connection other(db_);
-  EXPECT_EQ(pqxx::read_transaction(other).exec_params1("SELECT version FROM orders WHERE order_id = $1", "o-1")[0].as<int>(), 1);
+  EXPECT_EQ(pqxx::read_transaction(other)
+                .exec_params1("SELECT version FROM orders WHERE order_id = $1", "o-1")[0]
+                .as<int>(),
+            1);
   pqxx::read_transaction tx(*conn_);
   auto r = tx.exec_params(
       "SELECT projection, last_global_position, events_applied FROM projection_checkpoints "
@@ -172,7 +178,8 @@ std::pair<std::string, std::string> ids_in_two_partitions() {
 std::int64_t checkpoint(pqxx::connection& c, const std::string& projection, int partition) {
   pqxx::read_transaction tx(c);
   auto r = tx.exec_params(
-      "SELECT last_global_position FROM projection_checkpoints WHERE projection = $1 AND partition = $2",
+      "SELECT last_global_position FROM projection_checkpoints WHERE projection = $1 AND partition "
+      "= $2",
       projection, partition);
   return r.empty() ? -1 : r[0][0].as<std::int64_t>();
 }

@@ -9,9 +9,9 @@
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
-#include "tests/support/event_loader.hpp"
 #include "read-side/projector/locks.hpp"
 #include "read-side/rebuild/rebuild.hpp"
+#include "tests/support/event_loader.hpp"
 #include "tests/support/services.hpp"
 
 namespace orders::rebuild_test {
@@ -30,13 +30,17 @@ std::string q1(pqxx::connection& c, const std::string& sql) {
 }
 
 std::string digest(pqxx::connection& c, const std::string& table) {
-  return q1(c, "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY order_id)), '') FROM " +
-                   table + " t");
+  return q1(c,
+            "SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, ',' ORDER BY order_id)), "
+            "'') FROM " +
+                table + " t");
 }
 
 std::string index_names(pqxx::connection& c, const std::string& table) {
-  return q1(c, "SELECT string_agg(indexname || ':' || regexp_replace(indexdef, '^.* USING ', ''), ' ' "
-               "ORDER BY indexname) FROM pg_indexes WHERE tablename = '" + table + "'");
+  return q1(c,
+            "SELECT string_agg(indexname || ':' || regexp_replace(indexdef, '^.* USING ', ''), ' ' "
+            "ORDER BY indexname) FROM pg_indexes WHERE tablename = '" +
+                table + "'");
 }
 
 RebuildOptions all_projections(bool dry_run = false) {
@@ -74,8 +78,9 @@ TEST(RebuildPg, RebuildsFromTheStoreComparesAndSwapsRepeatedly) {
   spec.orders = 1500;
   ASSERT_EQ(load_events(c, spec), 15000);
   const auto indexes_before = index_names(c, "orders") + "|" + index_names(c, "customer_orders");
-  const auto reloptions_before = q1(
-      c, "SELECT string_agg(relname || ':' || coalesce(array_to_string(reloptions, ','), ''), ' ' "
+  const auto reloptions_before =
+      q1(c,
+         "SELECT string_agg(relname || ':' || coalesce(array_to_string(reloptions, ','), ''), ' ' "
          "ORDER BY relname) FROM pg_class WHERE relname IN ('orders', 'customer_orders')");
 
   // Empty live tables: everything is "missing from the live table".
@@ -88,16 +93,24 @@ TEST(RebuildPg, RebuildsFromTheStoreComparesAndSwapsRepeatedly) {
   EXPECT_EQ(r.projections[0].comparison.diff.only_shadow, 1500) << log;
   expect_model_equals_fold(c);
   EXPECT_EQ(index_names(c, "orders") + "|" + index_names(c, "customer_orders"), indexes_before);
-  EXPECT_EQ(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = 'public'::regnamespace"), "0");
+  EXPECT_EQ(q1(c,
+               "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = "
+               "'public'::regnamespace"),
+            "0");
   EXPECT_EQ(q1(c, "SELECT string_agg(state, ',') FROM projections"), "live,live");
   EXPECT_EQ(q1(c, "SELECT relpersistence FROM pg_class WHERE relname = 'orders'"), "p");
-  EXPECT_EQ(q1(c, "SELECT string_agg(relname || ':' || coalesce(array_to_string(reloptions, ','), ''), ' ' "
-                  "ORDER BY relname) FROM pg_class WHERE relname IN ('orders', 'customer_orders')"),
-            reloptions_before);
+  EXPECT_EQ(
+      q1(c,
+         "SELECT string_agg(relname || ':' || coalesce(array_to_string(reloptions, ','), ''), ' ' "
+         "ORDER BY relname) FROM pg_class WHERE relname IN ('orders', 'customer_orders')"),
+      reloptions_before);
   // Checkpoints: every event counted once per projection, lag 0.
-  EXPECT_EQ(q1(c, "SELECT sum(events_applied) FROM projection_checkpoints WHERE projection = 'orders'"),
-            "15000");
-  EXPECT_EQ(q1(c, "SELECT max(last_global_position) FROM projection_checkpoints WHERE projection = 'customers'"),
+  EXPECT_EQ(
+      q1(c, "SELECT sum(events_applied) FROM projection_checkpoints WHERE projection = 'orders'"),
+      "15000");
+  EXPECT_EQ(q1(c,
+               "SELECT max(last_global_position) FROM projection_checkpoints WHERE projection = "
+               "'customers'"),
             "15000");
 
   // A second rebuild of a healthy model: identical, and the swap works again (names kept).
@@ -119,14 +132,19 @@ TEST(RebuildPg, DryRunReportsDamageAndChangesNothingThenRebuildRepairs) {
   {
     pqxx::work tx(c);
     tx.exec("DELETE FROM orders WHERE order_id IN ('bulk-1', 'bulk-2', 'bulk-3')");
-    tx.exec("UPDATE orders SET status = 'Delivered', total_cents = 1 WHERE order_id IN ('bulk-10', 'bulk-11')");
+    tx.exec(
+        "UPDATE orders SET status = 'Delivered', total_cents = 1 WHERE order_id IN ('bulk-10', "
+        "'bulk-11')");
     tx.exec("DELETE FROM customer_orders WHERE order_id = 'bulk-20'");
-    tx.exec("INSERT INTO orders (order_id, customer_id, status, created_at, version) "
-            "VALUES ('ghost', 'nobody', 'Draft', now(), 1)");
+    tx.exec(
+        "INSERT INTO orders (order_id, customer_id, status, created_at, version) "
+        "VALUES ('ghost', 'nobody', 'Draft', now(), 1)");
     tx.commit();
   }
   const auto before = digest(c, "orders") + digest(c, "customer_orders");
-  const auto checkpoints = q1(c, "SELECT string_agg(partition || ':' || events_applied, ',' ORDER BY projection, partition) FROM projection_checkpoints");
+  const auto checkpoints = q1(c,
+                              "SELECT string_agg(partition || ':' || events_applied, ',' ORDER BY "
+                              "projection, partition) FROM projection_checkpoints");
 
   std::string log;
   auto r = run(url, all_projections(true), &log);
@@ -138,11 +156,17 @@ TEST(RebuildPg, DryRunReportsDamageAndChangesNothingThenRebuildRepairs) {
   EXPECT_EQ(r.projections[1].comparison.diff.only_shadow, 1) << log;
   EXPECT_NE(log.find("DIFFERENT"), std::string::npos) << log;
   EXPECT_NE(log.find("bulk-1"), std::string::npos) << log;
-  EXPECT_NE(log.find("bulk-10: status live \"Delivered\" rebuilt \"Shipped\""), std::string::npos) << log;
+  EXPECT_NE(log.find("bulk-10: status live \"Delivered\" rebuilt \"Shipped\""), std::string::npos)
+      << log;
   EXPECT_EQ(digest(c, "orders") + digest(c, "customer_orders"), before);
-  EXPECT_EQ(q1(c, "SELECT string_agg(partition || ':' || events_applied, ',' ORDER BY projection, partition) FROM projection_checkpoints"),
+  EXPECT_EQ(q1(c,
+               "SELECT string_agg(partition || ':' || events_applied, ',' ORDER BY projection, "
+               "partition) FROM projection_checkpoints"),
             checkpoints);
-  EXPECT_EQ(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = 'public'::regnamespace"), "0");
+  EXPECT_EQ(q1(c,
+               "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = "
+               "'public'::regnamespace"),
+            "0");
   EXPECT_EQ(q1(c, "SELECT string_agg(state, ',') FROM projections"), "live,live");
 
   // Only "orders" (loaded UNLOGGED, then SET LOGGED): customers stays as damaged.
@@ -166,28 +190,34 @@ TEST(RebuildPg, SecondConcurrentRebuildIsRefused) {
   load_events(c, spec);
   // Another rebuild of "customers" holds its run lock.
   pqxx::connection other(url);
-  ASSERT_EQ(q1(other, "SELECT pg_try_advisory_lock(" + std::to_string(read_side::kRebuildRunLockClass) + ", 1)"), "t");
+  ASSERT_EQ(q1(other, "SELECT pg_try_advisory_lock(" +
+                          std::to_string(read_side::kRebuildRunLockClass) + ", 1)"),
+            "t");
   const auto before = digest(c, "customer_orders");
   try {
     run(url, all_projections());
     FAIL() << "a concurrent rebuild was not refused";
   } catch (const AlreadyRunning& e) {
-    EXPECT_NE(std::string(e.what()).find("'customers' is already running"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'customers' is already running"), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(digest(c, "customer_orders"), before);
   EXPECT_EQ(q1(c, "SELECT string_agg(state, ',') FROM projections"), "live,live");
   // The refused run released the lock it had taken ("orders") itself, before closing its
   // connection (a closing backend releases its locks only when it exits, a moment later).
-  EXPECT_EQ(q1(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = " +
-                      std::to_string(read_side::kRebuildRunLockClass) + " AND objid = 0"),
-            "0");
+  EXPECT_EQ(
+      q1(c, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid::bigint = " +
+                std::to_string(read_side::kRebuildRunLockClass) + " AND objid = 0"),
+      "0");
   // "orders" alone is not blocked.
   RebuildOptions o = all_projections();
   o.projections = {*read_side::find_projection("orders")};
   EXPECT_TRUE(run(url, o).swapped);
   // Once the other run ends, a rebuild of customers goes ahead. (Unlock explicitly: after a
   // disconnect the server releases the lock only when the backend has exited, a moment later.)
-  ASSERT_EQ(q1(other, "SELECT pg_advisory_unlock(" + std::to_string(read_side::kRebuildRunLockClass) + ", 1)"), "t");
+  ASSERT_EQ(q1(other, "SELECT pg_advisory_unlock(" +
+                          std::to_string(read_side::kRebuildRunLockClass) + ", 1)"),
+            "t");
   other.disconnect();
   o.projections = {*read_side::find_projection("customers")};
   EXPECT_TRUE(run(url, o).swapped);
@@ -205,16 +235,21 @@ TEST(RebuildPg, FailedRebuildLeavesLiveTablesUntouched) {
   // A poison event (unknown schema version) sequenced into the log.
   {
     pqxx::work tx(c);
-    tx.exec("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-            "VALUES (gen_random_uuid(), 'bulk-7', 11, 'OrderDelivered', 99, '{}')");
-    tx.exec("INSERT INTO global_log (global_position, position) "
-            "SELECT (SELECT max(global_position) + 1 FROM global_log), max(position) FROM events");
+    tx.exec(
+        "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+        "VALUES (gen_random_uuid(), 'bulk-7', 11, 'OrderDelivered', 99, '{}')");
+    tx.exec(
+        "INSERT INTO global_log (global_position, position) "
+        "SELECT (SELECT max(global_position) + 1 FROM global_log), max(position) FROM events");
     tx.commit();
   }
   std::string log;
   EXPECT_THROW(run(url, all_projections(), &log), RebuildError);
   EXPECT_EQ(digest(c, "orders") + digest(c, "customer_orders"), before);
-  EXPECT_EQ(q1(c, "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = 'public'::regnamespace"), "0");
+  EXPECT_EQ(q1(c,
+               "SELECT count(*) FROM pg_class WHERE relname LIKE '%shadow%' AND relnamespace = "
+               "'public'::regnamespace"),
+            "0");
   EXPECT_EQ(q1(c, "SELECT string_agg(state, ',') FROM projections"), "live,live");
 }
 
@@ -236,8 +271,10 @@ TEST(RebuildPg, CutoverWaitsForAnInFlightApplyAndIncludesWhatItWrote) {
   pqxx::connection watch(url);
   ASSERT_TRUE(testing::wait_until(
       [&] {
-        return q1(watch, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
-                         "AND classid::bigint = " + std::to_string(read_side::kCutoverLockClass)) != "0";
+        return q1(watch,
+                  "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                  "AND classid::bigint = " +
+                      std::to_string(read_side::kCutoverLockClass)) != "0";
       },
       std::chrono::seconds(60), std::chrono::milliseconds(20)));
   // Meanwhile more events are sequenced (as the relay would), then the apply commits.

@@ -1,13 +1,14 @@
 // The test-support library itself: real PostgreSQL and nats-server start, restart and keep data;
 // child processes and the HTTP client behave as the other tests rely on.
-#include <gtest/gtest.h>
 #include <signal.h>
+
+#include <thread>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
-#include <thread>
+#include <gtest/gtest.h>
 
 #include "tests/support/services.hpp"
 

@@ -1,7 +1,6 @@
 // NotifyBroadcaster on "outbox": a request reaches a LISTEN outbox session (the relay leader in
 // another write-side replica).
 #include <gtest/gtest.h>
-
 #include <pqxx/pqxx>
 
 #include "common/log/logger.hpp"

@@ -1,9 +1,9 @@
 // No transaction holds the relay's sequencing back (sql/V015: no xmin horizon any more; V014's
 // relay_horizon() skipped only read-side projector transactions).
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/relay_support.hpp"
 
@@ -46,8 +46,9 @@ TEST(RelayHorizon, OtherRunningTransactionsDoNotHoldCommittedRows) {
   t.exec("SELECT pg_current_xact_id()");
   append_tx(writer, {"o1"}, 0us);
   EXPECT_EQ(sequence(relay), 1);
-  t.exec("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-         "VALUES (gen_random_uuid(), 'o2', 1, 'OrderCreated', 1, '{}')");
+  t.exec(
+      "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+      "VALUES (gen_random_uuid(), 'o2', 1, 'OrderCreated', 1, '{}')");
   t.exec("INSERT INTO outbox (position) SELECT max(position) FROM events WHERE stream_id = 'o2'");
   append_tx(writer, {"o1"}, 0us);
   EXPECT_EQ(sequence(relay), 1);  // o1 v2, not the running o2
@@ -63,8 +64,9 @@ TEST(RelayHorizon, OwnUncommittedRowsAreNumberedOnlyWithTheirTransaction) {
   pqxx::connection c(url), relay(url);
   {
     pqxx::work tx(c);
-    tx.exec("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-            "VALUES (gen_random_uuid(), 'o1', 1, 'OrderCreated', 1, '{}')");
+    tx.exec(
+        "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+        "VALUES (gen_random_uuid(), 'o1', 1, 'OrderCreated', 1, '{}')");
     tx.exec("INSERT INTO outbox (position) SELECT max(position) FROM events");
     EXPECT_EQ(sequence(relay), 0);  // not visible to anyone else
     EXPECT_EQ(tx.exec("SELECT sequenced FROM relay_sequence(1000)")[0][0].as<std::int64_t>(), 1);

@@ -1,10 +1,10 @@
 // relay_sequence() (sql/V010, V015) against a real PostgreSQL: dense numbering of committed rows,
 // and one order's events never reordered even when transaction ids disagree with commit order.
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <string>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "tests/support/relay_support.hpp"
 
@@ -15,7 +15,8 @@ using namespace std::chrono_literals;
 
 std::int64_t sequence(pqxx::connection& c, int limit = 1000) {
   pqxx::work tx(c);
-  auto n = tx.exec_params("SELECT sequenced FROM relay_sequence($1)", limit)[0][0].as<std::int64_t>();
+  auto n =
+      tx.exec_params("SELECT sequenced FROM relay_sequence($1)", limit)[0][0].as<std::int64_t>();
   tx.commit();
   return n;
 }
@@ -36,13 +37,15 @@ TEST(RelaySequence, NumbersCommittedRowsDenselyAndSkipsRunningTransactions) {
   pqxx::connection a(url), b(url), relay(url);
   append_tx(a, {"o1"}, 0us);
   pqxx::work open_tx(b);  // a writer still running, with an older xid than o3's writer
-  open_tx.exec("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-               "VALUES (gen_random_uuid(), 'o2', 1, 'OrderCreated', 1, '{}')");
-  open_tx.exec("INSERT INTO outbox (position) SELECT max(position) FROM events WHERE stream_id = 'o2'");
+  open_tx.exec(
+      "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+      "VALUES (gen_random_uuid(), 'o2', 1, 'OrderCreated', 1, '{}')");
+  open_tx.exec(
+      "INSERT INTO outbox (position) SELECT max(position) FROM events WHERE stream_id = 'o2'");
   append_tx(a, {"o3"}, 0us);      // committed while the older writer runs
   EXPECT_EQ(sequence(relay), 2);  // o1 and o3; o2 is not committed (and holds nothing back)
   EXPECT_EQ(sequence(relay), 0);
-  open_tx.commit();               // the running writer commits: its row is numbered next
+  open_tx.commit();  // the running writer commits: its row is numbered next
   EXPECT_EQ(sequence(relay), 1);
   EXPECT_EQ(sequence(relay), 0);
   auto order = global_order(relay);
@@ -69,19 +72,22 @@ TEST(RelaySequence, Bug_EarlyXidWriterDoesNotOvertakeItsStreamPredecessor) {
     auto url = migrated_database(step_between ? "relay_seq_xid_step" : "relay_seq_xid");
     pqxx::connection c1(url), c0(url), c2(url), relay(url);
     pqxx::work t1(c1);
-    t1.exec("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-            "VALUES (gen_random_uuid(), 'x', 1, 'OrderCreated', 1, '{}') RETURNING position");
+    t1.exec(
+        "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+        "VALUES (gen_random_uuid(), 'x', 1, 'OrderCreated', 1, '{}') RETURNING position");
     t1.exec("INSERT INTO outbox (position) SELECT max(position) FROM events WHERE stream_id = 'x'");
     pqxx::work t0(c0);
     t0.exec("SELECT pg_current_xact_id()");  // takes an xid between T1's and T2's
-    append_tx(c2, {"y"}, 0us);                // T2: y v1, committed
+    append_tx(c2, {"y"}, 0us);               // T2: y v1, committed
     if (step_between) {
       EXPECT_EQ(sequence(relay), 1);  // y v1 (T1 still running)
     }
-    auto v = t1.exec("SELECT max(version) FROM events WHERE stream_id = 'y'")[0][0].as<std::int64_t>();
+    auto v =
+        t1.exec("SELECT max(version) FROM events WHERE stream_id = 'y'")[0][0].as<std::int64_t>();
     ASSERT_EQ(v, 1);
-    t1.exec("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-            "VALUES (gen_random_uuid(), 'y', 2, 'OrderItemAdded', 1, '{}')");
+    t1.exec(
+        "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+        "VALUES (gen_random_uuid(), 'y', 2, 'OrderItemAdded', 1, '{}')");
     t1.exec("INSERT INTO outbox (position) SELECT max(position) FROM events WHERE stream_id = 'y'");
     t1.commit();
 
@@ -144,7 +150,8 @@ TEST(RelaySequence, Bug_OutboxHasNoNotifyTriggerSerializingCommits) {
   auto url = migrated_database("relay_seq_notify");
   pqxx::connection c(url);
   pqxx::read_transaction tx(c);
-  auto r = tx.exec1("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal");
+  auto r = tx.exec1(
+      "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'outbox'::regclass AND NOT tgisinternal");
   EXPECT_EQ(r[0].as<int>(), 0);
 }
 

@@ -59,7 +59,10 @@ TEST_F(WriteSideApi, SeedScenarioEndsAtVersion5WithTotal35) {
   EXPECT_EQ(r.headers["location"], "/orders/" + id);
   EXPECT_EQ(r.json()["version"], 1);
   EXPECT_EQ(c.post("/orders/" + id + "/items", item_body("product-1", 2, "10.00")).status, 200);
-  EXPECT_EQ(c.post("/orders/" + id + "/items", R"({"product_id":"product-2","quantity":1,"price":15.00})").status, 200);
+  EXPECT_EQ(
+      c.post("/orders/" + id + "/items", R"({"product_id":"product-2","quantity":1,"price":15.00})")
+          .status,
+      200);
   EXPECT_EQ(c.post("/orders/" + id + "/confirm", "").status, 200);
   auto ship = c.post("/orders/" + id + "/ship", R"({"tracking_number":"TRK123456"})");
   ASSERT_EQ(ship.status, 200) << ship.body;
@@ -82,7 +85,8 @@ TEST_F(WriteSideApi, SeedScenarioEndsAtVersion5WithTotal35) {
   EXPECT_EQ(ws_->events_of(id), 5);
   // Every event has its outbox row (RELAY_ENABLED=off: nothing drains it).
   EXPECT_EQ(ws_->count("SELECT count(*) FROM events e JOIN outbox o ON o.position = e.position "
-                       "WHERE e.stream_id = '" + id + "'"),
+                       "WHERE e.stream_id = '" +
+                       id + "'"),
             5);
 
   auto deliver = c.post("/orders/" + id + "/deliver", "");
@@ -126,11 +130,13 @@ TEST_F(WriteSideApi, EveryRuleViolationIsRejectedAndAppendsNothing) {
       {"confirm unknown", "POST", "/orders/nope-1/confirm", "", 404},
       {"ship unknown", "POST", "/orders/nope-1/ship", R"({"tracking_number":"T"})", 404},
       {"deliver unknown", "POST", "/orders/nope-1/deliver", "", 404},
-      {"add to confirmed", "POST", "/orders/" + confirmed + "/items", item_body("p", 1, "1.00"), 409},
+      {"add to confirmed", "POST", "/orders/" + confirmed + "/items", item_body("p", 1, "1.00"),
+       409},
       {"add to shipped", "POST", "/orders/" + shipped + "/items", item_body("p", 1, "1.00"), 409},
       {"remove on confirmed", "DELETE", "/orders/" + confirmed + "/items/p-1", "", 409},
       {"remove not in order", "DELETE", "/orders/" + draft + "/items/p-404", "", 404},
-      {"same product other price", "POST", "/orders/" + draft + "/items", item_body("p-1", 1, "5.01"), 409},
+      {"same product other price", "POST", "/orders/" + draft + "/items",
+       item_body("p-1", 1, "5.01"), 409},
       {"confirm without items", "POST", "/orders/" + draft_empty + "/confirm", "", 409},
       {"confirm twice", "POST", "/orders/" + confirmed + "/confirm", "", 409},
       {"ship draft", "POST", "/orders/" + draft + "/ship", R"({"tracking_number":"T"})", 409},
@@ -139,7 +145,8 @@ TEST_F(WriteSideApi, EveryRuleViolationIsRejectedAndAppendsNothing) {
       {"deliver confirmed", "POST", "/orders/" + confirmed + "/deliver", "", 409},
       {"deliver delivered", "POST", "/orders/" + delivered + "/deliver", "", 409},
       // 409 (status) is checked before the item (404)
-      {"remove unknown item on confirmed", "DELETE", "/orders/" + confirmed + "/items/p-404", "", 409},
+      {"remove unknown item on confirmed", "DELETE", "/orders/" + confirmed + "/items/p-404", "",
+       409},
   };
   const long long before = ws_->events();
   for (const auto& tc : cases) {
@@ -170,29 +177,38 @@ TEST_F(WriteSideApi, BadInputPerEndpointIs4xxAndAppendsNothing) {
       {"create long order id", "POST", "/orders", create_body(long_id), 400},
       {"create odd order id", "POST", "/orders", R"({"order_id":"a b","customer_id":"c"})", 400},
       {"create slash order id", "POST", "/orders", R"({"order_id":"a/b","customer_id":"c"})", 400},
-      {"create unicode id", "POST", "/orders", "{\"order_id\":\"caf\xc3\xa9\",\"customer_id\":\"c\"}", 400},
+      {"create unicode id", "POST", "/orders",
+       "{\"order_id\":\"caf\xc3\xa9\",\"customer_id\":\"c\"}", 400},
       {"create order id number", "POST", "/orders", R"({"order_id":7,"customer_id":"c"})", 400},
       {"create duplicate keys", "POST", "/orders", R"({"customer_id":"a","customer_id":"b"})", 400},
       // POST /orders/{id}/items
       {"add malformed", "POST", items, "{\"product_id\":\"p\",", 400},
       {"add quantity 0", "POST", items, R"({"product_id":"p","quantity":0,"price":"1.00"})", 400},
       {"add quantity -1", "POST", items, R"({"product_id":"p","quantity":-1,"price":"1.00"})", 400},
-      {"add quantity 1.5", "POST", items, R"({"product_id":"p","quantity":1.5,"price":"1.00"})", 400},
-      {"add quantity huge", "POST", items, R"({"product_id":"p","quantity":1000001,"price":"1.00"})", 400},
-      {"add quantity 2^63", "POST", items, R"({"product_id":"p","quantity":9223372036854775808,"price":"1"})", 400},
-      {"add quantity string", "POST", items, R"({"product_id":"p","quantity":"1","price":"1.00"})", 400},
+      {"add quantity 1.5", "POST", items, R"({"product_id":"p","quantity":1.5,"price":"1.00"})",
+       400},
+      {"add quantity huge", "POST", items,
+       R"({"product_id":"p","quantity":1000001,"price":"1.00"})", 400},
+      {"add quantity 2^63", "POST", items,
+       R"({"product_id":"p","quantity":9223372036854775808,"price":"1"})", 400},
+      {"add quantity string", "POST", items, R"({"product_id":"p","quantity":"1","price":"1.00"})",
+       400},
       {"add no quantity", "POST", items, R"({"product_id":"p","price":"1.00"})", 400},
       {"add price -1", "POST", items, R"({"product_id":"p","quantity":1,"price":-1})", 400},
-      {"add price 10.001", "POST", items, R"({"product_id":"p","quantity":1,"price":"10.001"})", 400},
-      {"add price 10.001 number", "POST", items, R"({"product_id":"p","quantity":1,"price":10.001})", 400},
+      {"add price 10.001", "POST", items, R"({"product_id":"p","quantity":1,"price":"10.001"})",
+       400},
+      {"add price 10.001 number", "POST", items,
+       R"({"product_id":"p","quantity":1,"price":10.001})", 400},
       {"add price abc", "POST", items, R"({"product_id":"p","quantity":1,"price":"abc"})", 400},
-      {"add price too big", "POST", items, R"({"product_id":"p","quantity":1,"price":"1000000.01"})", 400},
+      {"add price too big", "POST", items,
+       R"({"product_id":"p","quantity":1,"price":"1000000.01"})", 400},
       {"add price bool", "POST", items, R"({"product_id":"p","quantity":1,"price":true})", 400},
       {"add no price", "POST", items, R"({"product_id":"p","quantity":1})", 400},
       {"add empty product", "POST", items, R"({"product_id":"","quantity":1,"price":"1"})", 400},
       {"add long product", "POST", items, item_body(long_id, 1, "1.00"), 400},
       {"add odd product", "POST", items, item_body("p$1", 1, "1.00"), 400},
-      {"add long order id", "POST", "/orders/" + long_id + "/items", item_body("p", 1, "1.00"), 400},
+      {"add long order id", "POST", "/orders/" + long_id + "/items", item_body("p", 1, "1.00"),
+       400},
       {"add odd order id", "POST", "/orders/a%20b/items", item_body("p", 1, "1.00"), 400},
       // DELETE /orders/{id}/items/{product_id}
       {"remove long product", "DELETE", items + "/" + long_id, "", 400},
@@ -211,7 +227,11 @@ TEST_F(WriteSideApi, BadInputPerEndpointIs4xxAndAppendsNothing) {
       // headers
       {"bad If-Match", "POST", items, item_body("p", 1, "1.00"), 400, {{"If-Match", "\"abc\""}}},
       {"negative If-Match", "POST", items, item_body("p", 1, "1.00"), 400, {{"If-Match", "-1"}}},
-      {"long Idempotency-Key", "POST", items, item_body("p", 1, "1.00"), 400,
+      {"long Idempotency-Key",
+       "POST",
+       items,
+       item_body("p", 1, "1.00"),
+       400,
        {{"Idempotency-Key", std::string(300, 'k')}}},
       // body over the limit (1 MiB)
       {"body over limit", "POST", "/orders",
@@ -233,11 +253,20 @@ TEST_F(WriteSideApi, BadInputPerEndpointIs4xxAndAppendsNothing) {
 TEST_F(WriteSideApi, MoneyIsExact) {
   auto c = ws_->client();
   const std::string id = make_order();
-  EXPECT_EQ(c.post("/orders/" + id + "/items", R"({"product_id":"a","quantity":3,"price":10.1})").status, 200);
+  EXPECT_EQ(
+      c.post("/orders/" + id + "/items", R"({"product_id":"a","quantity":3,"price":10.1})").status,
+      200);
   // "10.10" and "10.100" are the same price as 10.1: merged into one line
-  EXPECT_EQ(c.post("/orders/" + id + "/items", R"({"product_id":"a","quantity":1,"price":"10.10"})").status, 200);
-  EXPECT_EQ(c.post("/orders/" + id + "/items", R"({"product_id":"a","quantity":1,"price":"10.100"})").status, 200);
-  EXPECT_EQ(c.post("/orders/" + id + "/items", R"({"product_id":"b","quantity":1,"price":0.07})").status, 200);
+  EXPECT_EQ(c.post("/orders/" + id + "/items", R"({"product_id":"a","quantity":1,"price":"10.10"})")
+                .status,
+            200);
+  EXPECT_EQ(
+      c.post("/orders/" + id + "/items", R"({"product_id":"a","quantity":1,"price":"10.100"})")
+          .status,
+      200);
+  EXPECT_EQ(
+      c.post("/orders/" + id + "/items", R"({"product_id":"b","quantity":1,"price":0.07})").status,
+      200);
   auto s = c.get("/orders/" + id + "/state").json();
   EXPECT_EQ(s["items"][0]["quantity"], 5);
   EXPECT_EQ(s["items"][0]["price"], "10.10");
@@ -272,9 +301,11 @@ TEST_F(WriteSideApi, IfMatchAppendsOnlyAtThatVersion) {
   const std::string id = make_order();
   auto ok = c.post("/orders/" + id + "/items", item_body("a", 1, "1.00"), {{"If-Match", "\"1\""}});
   EXPECT_EQ(ok.status, 200) << ok.body;
-  auto stale = c.post("/orders/" + id + "/items", item_body("b", 1, "1.00"), {{"If-Match", "\"1\""}});
+  auto stale =
+      c.post("/orders/" + id + "/items", item_body("b", 1, "1.00"), {{"If-Match", "\"1\""}});
   expect_problem(stale, 412);
-  auto ahead = c.post("/orders/" + id + "/items", item_body("b", 1, "1.00"), {{"If-Match", "\"7\""}});
+  auto ahead =
+      c.post("/orders/" + id + "/items", item_body("b", 1, "1.00"), {{"If-Match", "\"7\""}});
   expect_problem(ahead, 412);
   auto bare = c.post("/orders/" + id + "/items", item_body("b", 1, "1.00"), {{"If-Match", "2"}});
   EXPECT_EQ(bare.status, 200) << bare.body;
@@ -291,8 +322,8 @@ TEST_F(WriteSideApi, IfMatchAppendsOnlyAtThatVersion) {
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
       auto cc = ws_->client();
-      statuses[i] = cc.post("/orders/" + id + "/items", item_body("x" + std::to_string(i), 1, "1.00"),
-                            {{"If-Match", "\"3\""}})
+      statuses[i] = cc.post("/orders/" + id + "/items",
+                            item_body("x" + std::to_string(i), 1, "1.00"), {{"If-Match", "\"3\""}})
                         .status;
     });
   }
@@ -315,7 +346,8 @@ TEST_F(WriteSideApi, IdempotencyKeyReplaysTheFirstResponse) {
   EXPECT_EQ(ws_->events(), before + 1);
 
   // Another body or another endpoint with the same key: 422, nothing appended.
-  expect_problem(c.post("/orders", R"({"customer_id":"c-other"})", {{"Idempotency-Key", key}}), 422);
+  expect_problem(c.post("/orders", R"({"customer_id":"c-other"})", {{"Idempotency-Key", key}}),
+                 422);
   const std::string id = first.json()["order_id"];
   expect_problem(c.post("/orders/" + id + "/confirm", "", {{"Idempotency-Key", key}}), 422);
   EXPECT_EQ(ws_->events(), before + 1);
@@ -337,7 +369,8 @@ TEST_F(WriteSideApi, IdempotencyKeyReplaysTheFirstResponse) {
   for (int i = 0; i < 10; ++i) {
     threads.emplace_back([&, i] {
       auto cc = ws_->client();
-      results[i] = cc.post("/orders/" + id + "/items", item_body("b", 1, "3.00"), {{"Idempotency-Key", k3}});
+      results[i] =
+          cc.post("/orders/" + id + "/items", item_body("b", 1, "3.00"), {{"Idempotency-Key", k3}});
     });
   }
   for (auto& t : threads) t.join();
@@ -428,9 +461,12 @@ TEST_F(WriteSideApi, LegacyV1EventsAreUpcastOnEveryRead) {
   auto c = ws_->client();
   const std::string id = make_order();
   // An OrderItemAdded v1 (float dollars) written by an old version, straight into the store.
-  ws_->sql("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) VALUES "
-           "(gen_random_uuid(), '" + id + "', 2, 'OrderItemAdded', 1, "
-           "'{\"product_id\":\"legacy\",\"quantity\":3,\"price\":19.99}')");
+  ws_->sql(
+      "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) VALUES "
+      "(gen_random_uuid(), '" +
+      id +
+      "', 2, 'OrderItemAdded', 1, "
+      "'{\"product_id\":\"legacy\",\"quantity\":3,\"price\":19.99}')");
   auto s = c.get("/orders/" + id + "/state");
   ASSERT_EQ(s.status, 200) << s.body;
   EXPECT_EQ(s.json()["total_amount"], "59.97");
@@ -453,7 +489,8 @@ TEST_F(WriteSideApi, HealthReadyAndMetrics) {
   make_order({{"a", 1, "1.00"}});
   auto m = c.get("/metrics");
   ASSERT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find("commands_total{type=\"CreateOrder\",outcome=\"committed\"}"), std::string::npos);
+  EXPECT_NE(m.body.find("commands_total{type=\"CreateOrder\",outcome=\"committed\"}"),
+            std::string::npos);
   EXPECT_NE(m.body.find("group_commit_batch_size_bucket"), std::string::npos);
   EXPECT_NE(m.body.find("write_side_append_seconds_bucket"), std::string::npos);
   EXPECT_NE(m.body.find("write_side_outbox_pending"), std::string::npos);
@@ -474,7 +511,8 @@ TEST(WriteSideSnapshots, SnapshotLoadEqualsFullReplay) {
     if (rng() % 4 == 0) {
       r = c.del("/orders/" + id + "/items/" + product);
     } else {
-      r = c.post("/orders/" + id + "/items", item_body(product, static_cast<int>(rng() % 5) + 1, "2.50"));
+      r = c.post("/orders/" + id + "/items",
+                 item_body(product, static_cast<int>(rng() % 5) + 1, "2.50"));
     }
     if (r.status == 200) {
       ++expected_version;
@@ -489,18 +527,22 @@ TEST(WriteSideSnapshots, SnapshotLoadEqualsFullReplay) {
 
   const auto with_snapshot = c.get("/orders/" + id + "/state").json();
   EXPECT_EQ(with_snapshot["version"], expected_version);
-  // Full replay: the snapshot made unusable (another state schema), then garbage in the current one.
+  // Full replay: the snapshot made unusable (another state schema), then garbage in the current
+  // one.
   ws->sql("UPDATE snapshots SET state_schema = 999 WHERE stream_id = 'snap-1'");
   EXPECT_EQ(c.get("/orders/" + id + "/state").json(), with_snapshot);
-  ws->sql("UPDATE snapshots SET state_schema = 1, state = '{\"garbage\":true}' WHERE stream_id = 'snap-1'");
+  ws->sql(
+      "UPDATE snapshots SET state_schema = 1, state = '{\"garbage\":true}' WHERE stream_id = "
+      "'snap-1'");
   EXPECT_EQ(c.get("/orders/" + id + "/state").json(), with_snapshot);
   // Commands still decide on the right state (full replay path in the committer).
   auto r = c.post("/orders/" + id + "/items", item_body("p-new", 1, "1.00"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json()["version"], expected_version + 1);
   // That load folded every event: the garbage snapshot was replaced by a good one.
-  EXPECT_EQ(ws->count("SELECT version FROM snapshots WHERE stream_id = 'snap-1' AND state ? 'items'"),
-            expected_version + 1);
+  EXPECT_EQ(
+      ws->count("SELECT version FROM snapshots WHERE stream_id = 'snap-1' AND state ? 'items'"),
+      expected_version + 1);
   // Time travel agrees with the snapshot-based current state.
   EXPECT_EQ(c.get("/orders/" + id + "/state?version=" + std::to_string(expected_version)).json(),
             with_snapshot);
@@ -510,13 +552,14 @@ TEST(WriteSideSnapshots, SnapshotLoadEqualsFullReplay) {
 // only when its version next crosses a multiple of SNAPSHOT_EVERY.
 TEST(WriteSideSnapshots, LongStreamWithoutSnapshotGetsOneOnItsNextCommand) {
   auto ws = WriteSide::start("", {{"SNAPSHOT_EVERY", "10"}, {"CACHE_SIZE", "0"}});
-  ws->sql("INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-          "SELECT gen_random_uuid(), 'imported', 1, 'OrderCreated', 1, "
-          "       '{\"order_id\":\"imported\",\"customer_id\":\"c1\"}'::jsonb "
-          "UNION ALL "
-          "SELECT gen_random_uuid(), 'imported', v, 'OrderItemAdded', 2, "
-          "       jsonb_build_object('product_id', 'p-' || (v % 3), 'quantity', 1, 'price_cents', 100) "
-          "  FROM generate_series(2, 25) v");
+  ws->sql(
+      "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+      "SELECT gen_random_uuid(), 'imported', 1, 'OrderCreated', 1, "
+      "       '{\"order_id\":\"imported\",\"customer_id\":\"c1\"}'::jsonb "
+      "UNION ALL "
+      "SELECT gen_random_uuid(), 'imported', v, 'OrderItemAdded', 2, "
+      "       jsonb_build_object('product_id', 'p-' || (v % 3), 'quantity', 1, 'price_cents', 100) "
+      "  FROM generate_series(2, 25) v");
   EXPECT_EQ(ws->count("SELECT count(*) FROM snapshots WHERE stream_id = 'imported'"), 0);
   auto c = ws->client();
   auto r = c.post("/orders/imported/items", item_body("p-x", 1, "1.00"));
@@ -536,20 +579,23 @@ TEST(WriteSideSnapshots, LongStreamWithoutSnapshotGetsOneOnItsNextCommand) {
 // GROUP_COMMIT_DELAY_US: commands arriving within the delay of the oldest queued one are
 // committed together (one transaction: one xid on all their events), each answered once.
 TEST(WriteSideCommitDelay, CommandsArrivingWithinTheDelayShareOneTransaction) {
-  auto ws = WriteSide::start("", {{"GROUP_COMMIT_DELAY_US", "1000000"}, {"GROUP_COMMIT_CONNECTIONS", "1"}});
+  auto ws = WriteSide::start(
+      "", {{"GROUP_COMMIT_DELAY_US", "1000000"}, {"GROUP_COMMIT_CONNECTIONS", "1"}});
   std::vector<std::string> ids;
   for (int i = 0; i < 6; ++i) ids.push_back(unique_id("delay"));
   std::vector<int> statuses(ids.size(), 0);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    threads.emplace_back([&, i] { statuses[i] = ws->client().post("/orders", create_body(ids[i])).status; });
+    threads.emplace_back(
+        [&, i] { statuses[i] = ws->client().post("/orders", create_body(ids[i])).status; });
   }
   for (auto& t : threads) t.join();
   for (int st : statuses) EXPECT_EQ(st, 201);
   std::string list;
   for (const auto& id : ids) list += (list.empty() ? "'" : ",'") + id + "'";
   EXPECT_EQ(ws->count("SELECT count(*) FROM events WHERE stream_id IN (" + list + ")"), 6);
-  EXPECT_EQ(ws->count("SELECT count(DISTINCT xid) FROM events WHERE stream_id IN (" + list + ")"), 1);
+  EXPECT_EQ(ws->count("SELECT count(DISTINCT xid) FROM events WHERE stream_id IN (" + list + ")"),
+            1);
 }
 
 TEST(WriteSideCli, MigrateIsIdempotentAndHelpListsSettings) {
@@ -560,11 +606,13 @@ TEST(WriteSideCli, MigrateIsIdempotentAndHelpListsSettings) {
     ASSERT_TRUE(code.has_value());
     EXPECT_EQ(*code, 0) << p.log();
   }
-  EXPECT_EQ(shared_pg().psql(db, "SELECT count(*) FROM pg_proc WHERE proname = 'ws_append_batch'"), "1");
+  EXPECT_EQ(shared_pg().psql(db, "SELECT count(*) FROM pg_proc WHERE proname = 'ws_append_batch'"),
+            "1");
   Process help(write_side_binary(), {"--help"}, {});
   ASSERT_EQ(help.wait(std::chrono::seconds(10)).value_or(-1), 0);
-  for (const char* s : {"WRITE_PORT", "DATABASE_URL", "GROUP_COMMIT", "GROUP_COMMIT_DELAY_US", "BODY_LIMIT_BYTES", "SNAPSHOT_EVERY",
-                        "CACHE_SIZE", "PG_STATEMENT_TIMEOUT_MS", "COMMAND_TOKEN"}) {
+  for (const char* s :
+       {"WRITE_PORT", "DATABASE_URL", "GROUP_COMMIT", "GROUP_COMMIT_DELAY_US", "BODY_LIMIT_BYTES",
+        "SNAPSHOT_EVERY", "CACHE_SIZE", "PG_STATEMENT_TIMEOUT_MS", "COMMAND_TOKEN"}) {
     EXPECT_NE(help.log().find(s), std::string::npos) << s;
   }
 }
@@ -580,8 +628,12 @@ TEST(WriteSideLifecycle, SigtermFinishesInFlightCommandsAndExitsZero) {
       if (c.post("/orders", create_body(id)).status == 201) ++ok;
       for (int i = 0; i < 200; ++i) {
         auto r = c.post("/orders/" + id + "/items", item_body("p" + std::to_string(i), 1, "1.00"));
-        if (r.status == 200) ++ok;
-        else { ++other; break; }
+        if (r.status == 200)
+          ++ok;
+        else {
+          ++other;
+          break;
+        }
       }
     });
   }
@@ -630,7 +682,8 @@ TEST(WriteSideFaults, KilledDatabaseConnectionsGive503NeverALostWrite) {
   const std::string db = ws->db_url.substr(ws->db_url.rfind('/') + 1);
   {
     auto c = ws->client();
-    for (int t = 0; t < 4; ++t) ASSERT_EQ(c.post("/orders", create_body("fault-" + std::to_string(t))).status, 201);
+    for (int t = 0; t < 4; ++t)
+      ASSERT_EQ(c.post("/orders", create_body("fault-" + std::to_string(t))).status, 201);
   }
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, unavailable{0}, other{0};
@@ -641,17 +694,22 @@ TEST(WriteSideFaults, KilledDatabaseConnectionsGive503NeverALostWrite) {
       for (int i = 0; !stop.load(); ++i) {
         auto r = c.post("/orders/fault-" + std::to_string(t) + "/items",
                         item_body("p-" + std::to_string(i), 1, "1.00"));
-        if (r.status == 200) ++ok;
-        else if (r.status == 503) ++unavailable;
-        else ++other;
+        if (r.status == 200)
+          ++ok;
+        else if (r.status == 503)
+          ++unavailable;
+        else
+          ++other;
       }
     });
   }
   for (int round = 0; round < 5; ++round) {
     const int before = ok.load();
     ASSERT_TRUE(wait_until([&] { return ok.load() > before + 20; }, std::chrono::seconds(20)));
-    shared_pg().psql(shared_pg().url(), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                         "WHERE datname = '" + db + "' AND pid <> pg_backend_pid()");
+    shared_pg().psql(shared_pg().url(),
+                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                     "WHERE datname = '" +
+                         db + "' AND pid <> pg_backend_pid()");
   }
   const int before = ok.load();
   ASSERT_TRUE(wait_until([&] { return ok.load() > before + 20; }, std::chrono::seconds(20)));
@@ -666,7 +724,8 @@ TEST(WriteSideFaults, KilledDatabaseConnectionsGive503NeverALostWrite) {
                       "HAVING max(version) <> count(*)) x"),
             0);
   EXPECT_EQ(ws->events(), ws->outbox());
-  std::printf("killed connections: %d acknowledged, %d answered 503\n", ok.load(), unavailable.load());
+  std::printf("killed connections: %d acknowledged, %d answered 503\n", ok.load(),
+              unavailable.load());
 }
 
 }  // namespace

@@ -25,9 +25,10 @@ class TwoInstances : public ::testing::Test {
                         "HAVING max(version) <> count(*) OR min(version) <> 1) x"),
               0);
     EXPECT_EQ(a_->events(), a_->outbox());
-    EXPECT_EQ(a_->count("SELECT count(*) FROM events e LEFT JOIN outbox o ON o.position = e.position "
-                        "WHERE o.position IS NULL"),
-              0);
+    EXPECT_EQ(
+        a_->count("SELECT count(*) FROM events e LEFT JOIN outbox o ON o.position = e.position "
+                  "WHERE o.position IS NULL"),
+        0);
   }
   std::unique_ptr<WriteSide> a_, b_;
 };
@@ -36,7 +37,8 @@ TEST_F(TwoInstances, StaleCacheIsDetectedAndReRunWithoutHurtingTheBatch) {
   auto ca = a_->client();
   auto cb = b_->client();
   ASSERT_EQ(ca.post("/orders", create_body("shared-1")).status, 201);  // A caches version 1
-  ASSERT_EQ(cb.post("/orders/shared-1/items", item_body("from-b", 1, "1.00")).status, 200);  // v2 by B
+  ASSERT_EQ(cb.post("/orders/shared-1/items", item_body("from-b", 1, "1.00")).status,
+            200);  // v2 by B
 
   // A gets the stale stream's command together with commands on other orders (same batches).
   std::vector<std::string> others;
@@ -103,7 +105,8 @@ TEST_F(TwoInstances, ConcurrentWritersOnSharedOrdersLoseNothing) {
   constexpr int kCommandsPerThread = 40;
   {
     auto c = a_->client();
-    for (int o = 0; o < kOrders; ++o) ASSERT_EQ(c.post("/orders", create_body("hot-" + std::to_string(o))).status, 201);
+    for (int o = 0; o < kOrders; ++o)
+      ASSERT_EQ(c.post("/orders", create_body("hot-" + std::to_string(o))).status, 201);
   }
   std::atomic<int> ok{0};
   std::atomic<int> failed{0};
@@ -114,10 +117,13 @@ TEST_F(TwoInstances, ConcurrentWritersOnSharedOrdersLoseNothing) {
         auto c = (inst == 0 ? a_ : b_)->client();
         for (int i = 0; i < kCommandsPerThread; ++i) {
           const std::string order = "hot-" + std::to_string((t + i) % kOrders);
-          const std::string product = "p-" + std::to_string(inst) + "-" + std::to_string(t) + "-" + std::to_string(i);
+          const std::string product =
+              "p-" + std::to_string(inst) + "-" + std::to_string(t) + "-" + std::to_string(i);
           auto r = c.post("/orders/" + order + "/items", item_body(product, 1, "1.00"));
-          if (r.status == 200) ++ok;
-          else ++failed;
+          if (r.status == 200)
+            ++ok;
+          else
+            ++failed;
         }
       });
     }
@@ -145,7 +151,8 @@ TEST_F(TwoInstances, SameIdempotencyKeyOnBothInstancesAppendsOnce) {
   for (int i = 0; i < 12; ++i) {
     threads.emplace_back([&, i] {
       auto c = (i % 2 == 0 ? a_ : b_)->client();
-      results[i] = c.post("/orders/idem-shared/items", item_body("k", 2, "4.00"), {{"Idempotency-Key", "shared-key-1"}});
+      results[i] = c.post("/orders/idem-shared/items", item_body("k", 2, "4.00"),
+                          {{"Idempotency-Key", "shared-key-1"}});
     });
   }
   for (auto& t : threads) t.join();

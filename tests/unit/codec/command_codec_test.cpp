@@ -1,8 +1,8 @@
-#include <gtest/gtest.h>
+#include "common/codec/command_codec.hpp"
 
 #include <string>
 
-#include "common/codec/command_codec.hpp"
+#include <gtest/gtest.h>
 
 namespace orders::codec {
 namespace {
@@ -25,8 +25,8 @@ TEST(ParseBody, RejectsMalformedAndHostileJson) {
   EXPECT_TRUE(body_rejected("[]"));
   EXPECT_TRUE(body_rejected("42"));
   EXPECT_TRUE(body_rejected(""));
-  EXPECT_TRUE(body_rejected("{\"a\":1,\"a\":2}"));        // duplicate key
-  EXPECT_TRUE(body_rejected("{\"a\":\"\xff\xfe\"}"));     // bad UTF-8
+  EXPECT_TRUE(body_rejected("{\"a\":1,\"a\":2}"));                  // duplicate key
+  EXPECT_TRUE(body_rejected("{\"a\":\"\xff\xfe\"}"));               // bad UTF-8
   EXPECT_TRUE(body_rejected(std::string("{\"a\":\"x\0y\"}", 11)));  // raw NUL
   EXPECT_TRUE(body_rejected(std::string(100000, '[') + std::string(100000, ']')));
   std::string deep = "{\"a\":" + std::string(20, '[') + std::string(20, ']') + "}";
@@ -57,14 +57,15 @@ TEST(CreateOrder, RejectsBadIds) {
     EXPECT_TRUE(std::holds_alternative<ValidationError>(parse_create_order(body(text)))) << text;
   }
   std::string long_id(129, 'a');
-  EXPECT_TRUE(std::holds_alternative<ValidationError>(
-      parse_create_order(json{{"customer_id", long_id}})));
+  EXPECT_TRUE(
+      std::holds_alternative<ValidationError>(parse_create_order(json{{"customer_id", long_id}})));
 }
 
 domain::AddItem add(std::string_view text) {
   auto r = parse_add_item(body(text));
   EXPECT_TRUE(std::holds_alternative<domain::AddItem>(r)) << text;
-  return std::holds_alternative<domain::AddItem>(r) ? std::get<domain::AddItem>(r) : domain::AddItem{};
+  return std::holds_alternative<domain::AddItem>(r) ? std::get<domain::AddItem>(r)
+                                                    : domain::AddItem{};
 }
 
 TEST(AddItem, PricesAreExact) {
@@ -110,9 +111,11 @@ TEST(AddItem, RejectsBadValues) {
 }
 
 TEST(ShipOrder, NeedsTrackingNumber) {
-  EXPECT_TRUE(std::holds_alternative<domain::ShipOrder>(parse_ship_order(body(R"({"tracking_number":"TRK123456"})"))));
+  EXPECT_TRUE(std::holds_alternative<domain::ShipOrder>(
+      parse_ship_order(body(R"({"tracking_number":"TRK123456"})"))));
   EXPECT_TRUE(std::holds_alternative<ValidationError>(parse_ship_order(body(R"({})"))));
-  EXPECT_TRUE(std::holds_alternative<ValidationError>(parse_ship_order(body(R"({"tracking_number":"a b"})"))));
+  EXPECT_TRUE(std::holds_alternative<ValidationError>(
+      parse_ship_order(body(R"({"tracking_number":"a b"})"))));
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "common/codec/event_codec.hpp"
+
+#include <gtest/gtest.h>
 
 namespace orders::codec {
 namespace {
@@ -21,22 +21,27 @@ TEST(EventCodec, RoundTripsEveryEventAtCurrentVersion) {
 }
 
 TEST(EventCodec, UpcastsItemAddedV1FloatDollarsToCents) {
-  auto decoded = decode_event("OrderItemAdded", 1, json{{"product_id", "p"}, {"quantity", 2}, {"price", 10.1}});
+  auto decoded = decode_event("OrderItemAdded", 1,
+                              json{{"product_id", "p"}, {"quantity", 2}, {"price", 10.1}});
   ASSERT_TRUE(std::holds_alternative<d::Event>(decoded));
   EXPECT_EQ(std::get<d::Event>(decoded), (d::Event{d::OrderItemAdded{"p", 2, 1010}}));
-  auto lifted = upcast("OrderItemAdded", 1, json{{"product_id", "p"}, {"quantity", 2}, {"price", 0.29}});
+  auto lifted =
+      upcast("OrderItemAdded", 1, json{{"product_id", "p"}, {"quantity", 2}, {"price", 0.29}});
   ASSERT_TRUE(std::holds_alternative<json>(lifted));
   EXPECT_EQ(std::get<json>(lifted)["price_cents"], 29);
   EXPECT_FALSE(std::get<json>(lifted).contains("price"));
 }
 
 TEST(EventCodec, RejectsUnknownVersionsTypesAndShapes) {
-  EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_event("OrderItemAdded", 3, json::object())));
-  EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_event("OrderItemAdded", 0, json::object())));
+  EXPECT_TRUE(
+      std::holds_alternative<DecodeError>(decode_event("OrderItemAdded", 3, json::object())));
+  EXPECT_TRUE(
+      std::holds_alternative<DecodeError>(decode_event("OrderItemAdded", 0, json::object())));
   EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_event("Nope", 1, json::object())));
-  EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_event("OrderCreated", 1, json{{"order_id", 1}})));
-  EXPECT_TRUE(std::holds_alternative<DecodeError>(
-      decode_event("OrderItemAdded", 1, json{{"product_id", "p"}, {"quantity", 2}, {"price", "x"}})));
+  EXPECT_TRUE(
+      std::holds_alternative<DecodeError>(decode_event("OrderCreated", 1, json{{"order_id", 1}})));
+  EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_event(
+      "OrderItemAdded", 1, json{{"product_id", "p"}, {"quantity", 2}, {"price", "x"}})));
   EXPECT_TRUE(std::holds_alternative<DecodeError>(decode_event("OrderCreated", 1, json::array())));
 }
 

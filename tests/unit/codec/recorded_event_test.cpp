@@ -1,10 +1,10 @@
-#include <gtest/gtest.h>
+#include "common/codec/recorded_event.hpp"
 
 #include <random>
 #include <string>
 #include <vector>
 
-#include "common/codec/recorded_event.hpp"
+#include <gtest/gtest.h>
 
 namespace orders::codec {
 namespace {
@@ -20,9 +20,10 @@ TEST(Rfc3339, ParsesVariants) {
   EXPECT_EQ(parse_rfc3339_us("2026-11-26T23:22:45Z"), 1795735365000000);
   EXPECT_EQ(parse_rfc3339_us("2026-11-27T00:22:45.123456+01:00"), 1795735365123456);
   EXPECT_EQ(parse_rfc3339_us("2026-11-26T23:22:45.123456789Z"), 1795735365123456);
-  for (const char* bad : {"", "2026-11-26", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
-                          "2026-11-26T23:22:45", "2026-11-26T23:22:45.Z", "2026-11-26T24:00:00Z",
-                          "2026-11-26T23:22:45Zjunk", "2025-02-29T00:00:00Z", "not a time at all!!"}) {
+  for (const char* bad :
+       {"", "2026-11-26", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-26T23:22:45",
+        "2026-11-26T23:22:45.Z", "2026-11-26T24:00:00Z", "2026-11-26T23:22:45Zjunk",
+        "2025-02-29T00:00:00Z", "not a time at all!!"}) {
     EXPECT_EQ(parse_rfc3339_us(bad), std::nullopt) << bad;
   }
 }
@@ -75,7 +76,9 @@ void expect_same_decode(const std::string& body) {
 
 TEST(Wire, ScannerAndFullParseAgree) {
   RecordedEvent e = sample_event();
-  e.data = {{"product_id", "p \"quoted\" {brace} \\ ü"}, {"quantity", 1}, {"price_cents", 5},
+  e.data = {{"product_id", "p \"quoted\" {brace} \\ ü"},
+            {"quantity", 1},
+            {"price_cents", 5},
             {"nested", {{"a", {1, 2, {{"b", "}"}}}}}}};
   e.metadata = {{"correlation_id", "c-1"}};
   const std::string base = to_wire_json(e).dump();
@@ -103,7 +106,12 @@ TEST(Wire, ScannerAndFullParseAgree) {
       R"({"event_id":"e","stream_id":"s","version":1,"position":1,"type":"T","schema_version":1,"recorded_at_us":0,"data":{}} x)",
       R"({"event_id":"e","stream_id":"s","version":1,"position":1,"type":"T","schema_version":1,"recorded_at_us":0,"data":{},})",
       R"({"event_id":"e","stream_id":"s","version":1,"position":1,"type":"T","schema_version":1,"recorded_at_us":0,"data":{"a":}})",
-      "", "{", "{}", "[]", "null", "{\"data\":{}}",
+      "",
+      "{",
+      "{}",
+      "[]",
+      "null",
+      "{\"data\":{}}",
   };
   for (const auto& b : bodies) expect_same_decode(b);
   // Mutations of a real envelope: flipped, dropped and inserted bytes (fixed seed).
@@ -116,9 +124,15 @@ TEST(Wire, ScannerAndFullParseAgree) {
       const std::size_t at = rng() % b.size();
       const char c = alphabet[rng() % alphabet.size()];
       switch (rng() % 3) {
-        case 0: b[at] = c; break;
-        case 1: b.erase(at, 1); break;
-        default: b.insert(b.begin() + static_cast<std::ptrdiff_t>(at), c); break;
+        case 0:
+          b[at] = c;
+          break;
+        case 1:
+          b.erase(at, 1);
+          break;
+        default:
+          b.insert(b.begin() + static_cast<std::ptrdiff_t>(at), c);
+          break;
       }
     }
     expect_same_decode(b);

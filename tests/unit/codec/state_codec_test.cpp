@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "common/codec/state_codec.hpp"
+
+#include <gtest/gtest.h>
 
 namespace orders::codec {
 namespace {

@@ -1,7 +1,8 @@
 #include "common/log/crash_report.hpp"
 
-#include <gtest/gtest.h>
 #include <signal.h>
+
+#include <gtest/gtest.h>
 
 namespace orders::log {
 namespace {

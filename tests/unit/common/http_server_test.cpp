@@ -1,7 +1,6 @@
 // A real http::Server on 127.0.0.1:<port 0> with a few handlers: limits, routing, errors, auth,
 // request ids, metrics, slow clients, connection limit, handler time-out and graceful stop.
 #include <arpa/inet.h>
-#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -10,8 +9,10 @@
 #include <functional>
 #include <future>
 #include <mutex>
-#include <pqxx/pqxx>
 #include <thread>
+
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
 
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
@@ -57,7 +58,8 @@ class RawSocket {
     const auto end = std::chrono::steady_clock::now() + deadline;
     char buf[8192];
     while (true) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -71,7 +73,8 @@ class RawSocket {
     const auto end = std::chrono::steady_clock::now() + deadline;
     char buf[8192];
     while (out.find(needle) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
       if (left.count() <= 0) return false;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
@@ -131,7 +134,8 @@ std::vector<nlohmann::json> log_lines(const std::string& text, const std::string
   std::size_t start = 0;
   while (start < text.size()) {
     const auto end = text.find('\n', start);
-    const std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::string line =
+        text.substr(start, end == std::string::npos ? std::string::npos : end - start);
     start = end == std::string::npos ? text.size() : end + 1;
     if (!nlohmann::json::accept(line)) continue;
     auto j = nlohmann::json::parse(line);
@@ -164,47 +168,81 @@ Router make_router(Gate& gate) {
     return json_response(200, {{"bytes", req.body.size()}});
   });
   r.add("GET", "/items/{id}", [](const Request& req) {
-    return json_response(200, {{"id", req.path_params.at("id")}, {"query", req.query}, {"route", req.route}});
+    return json_response(
+        200, {{"id", req.path_params.at("id")}, {"query", req.query}, {"route", req.route}});
   });
   // Async handlers: answered inline, later from another thread, twice, never, or by throwing.
-  r.add_async("GET", "/async/now", [](const Request& req, Respond respond) {
-    respond(json_response(200, {{"async", "now"}, {"request_id", req.request_id}}));
-  }, "public");
-  r.add_async("GET", "/async/later/{n}", [&gate](const Request& req, Respond respond) {
-    gate.later([n = req.path_params.at("n"), respond] {  // answered from another thread
-      respond(json_response(200, {{"async", "later"}, {"n", n}}));
-    });
-  }, "public");
-  r.add_async("GET", "/async/twice", [](const Request&, Respond respond) {
-    respond(json_response(200, {{"answer", 1}}));
-    respond(json_response(500, {{"answer", 2}}));
-  }, "public");
-  r.add_async("GET", "/async/never", [](const Request&, Respond) {}, "public");
-  r.add_async("GET", "/async/boom", [](const Request&, Respond) {
-    throw std::runtime_error("secret-internal-detail: password=hunter2");
-  }, "public");
-  r.add_async("GET", "/async/busy", [](const Request&, Respond) { throw pg::PoolExhausted("pool empty"); },
-              "public");
-  r.add_async("POST", "/async/scoped", [](const Request&, Respond respond) {
-    respond(json_response(202, {{"accepted", true}}));
-  }, "command");
+  r.add_async(
+      "GET", "/async/now",
+      [](const Request& req, Respond respond) {
+        respond(json_response(200, {{"async", "now"}, {"request_id", req.request_id}}));
+      },
+      "public");
+  r.add_async(
+      "GET", "/async/later/{n}",
+      [&gate](const Request& req, Respond respond) {
+        gate.later([n = req.path_params.at("n"), respond] {  // answered from another thread
+          respond(json_response(200, {{"async", "later"}, {"n", n}}));
+        });
+      },
+      "public");
+  r.add_async(
+      "GET", "/async/twice",
+      [](const Request&, Respond respond) {
+        respond(json_response(200, {{"answer", 1}}));
+        respond(json_response(500, {{"answer", 2}}));
+      },
+      "public");
+  r.add_async(
+      "GET", "/async/never", [](const Request&, Respond) {}, "public");
+  r.add_async(
+      "GET", "/async/boom",
+      [](const Request&, Respond) {
+        throw std::runtime_error("secret-internal-detail: password=hunter2");
+      },
+      "public");
+  r.add_async(
+      "GET", "/async/busy", [](const Request&, Respond) { throw pg::PoolExhausted("pool empty"); },
+      "public");
+  r.add_async(
+      "POST", "/async/scoped",
+      [](const Request&, Respond respond) {
+        respond(json_response(202, {{"accepted", true}}));
+      },
+      "command");
   r.add("GET", "/boom", [](const Request&) -> Response {
     throw std::runtime_error("secret-internal-detail: password=hunter2");
   });
   r.add("GET", "/busy", [](const Request&) -> Response { throw pg::PoolExhausted("pool empty"); });
   r.add("GET", "/statement-timeout", [](const Request&) -> Response {
-    throw pqxx::sql_error("canceling statement due to statement timeout", "SELECT pg_sleep(9)", "57014");
+    throw pqxx::sql_error("canceling statement due to statement timeout", "SELECT pg_sleep(9)",
+                          "57014");
   });
-  r.add("GET", "/conn-lost", [](const Request&) -> Response { throw pqxx::broken_connection("gone"); });
+  r.add("GET", "/conn-lost",
+        [](const Request&) -> Response { throw pqxx::broken_connection("gone"); });
   r.add("GET", "/slow", [&gate](const Request&) {
     ++gate.entered;
     gate.opened.wait_for(10s);
     return json_response(200, {{"slow", true}});
   });
-  r.add("POST", "/orders", [](const Request&) { return json_response(201, {{"created", true}}); }, "command");
-  r.add("GET", "/orders", [](const Request&) { return json_response(200, {{"orders", nlohmann::json::array()}}); },
-        "query");
-  r.add("GET", "/admin", [](const Request&) { return json_response(200, {{"admin", true}}); }, "admin");
+  r.add(
+      "POST", "/orders",
+      [](const Request&) {
+        return json_response(201, {{"created", true}});
+      },
+      "command");
+  r.add(
+      "GET", "/orders",
+      [](const Request&) {
+        return json_response(200, {{"orders", nlohmann::json::array()}});
+      },
+      "query");
+  r.add(
+      "GET", "/admin",
+      [](const Request&) {
+        return json_response(200, {{"admin", true}});
+      },
+      "admin");
   return r;
 }
 
@@ -243,7 +281,9 @@ class HttpServerTest : public ::testing::Test {
     gate_->open();
   }
 
-  static nlohmann::json body(const orders::testing::HttpResult& r) { return nlohmann::json::parse(r.body); }
+  static nlohmann::json body(const orders::testing::HttpResult& r) {
+    return nlohmann::json::parse(r.body);
+  }
 
   log::Logger logger_{"http-test", log::Level::Warn};
   metrics::Registry metrics_;
@@ -368,7 +408,8 @@ TEST_F(HttpServerTest, HandlerExceptionIs500WithoutItsText) {
   EXPECT_EQ(r.body.find("secret"), std::string::npos) << r.body;
   EXPECT_EQ(r.body.find("hunter2"), std::string::npos) << r.body;
   // The detail points at the request id, which the log line carries.
-  EXPECT_NE(body(r).at("detail").get<std::string>().find(r.headers.at("x-request-id")), std::string::npos);
+  EXPECT_NE(body(r).at("detail").get<std::string>().find(r.headers.at("x-request-id")),
+            std::string::npos);
   EXPECT_EQ(c.get("/ok").status, 200);
 }
 
@@ -387,7 +428,8 @@ TEST(HttpServerLogging, AccessLineAndHandlerErrorCarryTheRequestId) {
   ASSERT_EQ(boom.status, 500);
 
   std::vector<nlohmann::json> access;
-  ASSERT_TRUE(wait_until([&] { return (access = log_lines(capture.text(), "request")).size() >= 2; }, 3s))
+  ASSERT_TRUE(
+      wait_until([&] { return (access = log_lines(capture.text(), "request")).size() >= 2; }, 3s))
       << capture.text();
   const auto& line = access[0];
   EXPECT_EQ(line.at("request_id"), "req-ok-1");
@@ -403,7 +445,8 @@ TEST(HttpServerLogging, AccessLineAndHandlerErrorCarryTheRequestId) {
   ASSERT_EQ(errors.size(), 1u) << capture.text();
   EXPECT_EQ(errors[0].at("request_id"), "req-boom-1");
   EXPECT_EQ(errors[0].at("level"), "error");
-  EXPECT_NE(errors[0].at("error").get<std::string>().find("secret-internal-detail"), std::string::npos);
+  EXPECT_NE(errors[0].at("error").get<std::string>().find("secret-internal-detail"),
+            std::string::npos);
   server.stop();
 }
 
@@ -433,7 +476,8 @@ TEST_F(HttpServerTest, ScopedRoutesNeedTheirBearerToken) {
   EXPECT_EQ(r.status, 403);
   r = c.post("/orders", "{}", {{"Authorization", "Bearer c-secret"}});
   EXPECT_EQ(r.status, 201);
-  r = c.post("/orders", "{}", {{"Authorization", "bearer c-secret"}});  // scheme is case-insensitive
+  r = c.post("/orders", "{}",
+             {{"Authorization", "bearer c-secret"}});  // scheme is case-insensitive
   EXPECT_EQ(r.status, 201);
   // An empty token leaves its scope open; public routes never need one.
   EXPECT_EQ(c.get("/orders").status, 200);
@@ -474,7 +518,8 @@ TEST_F(HttpServerTest, TricklingClientIsBoundByTheWholeRequestDeadline) {
   ASSERT_TRUE(s.connected());
   // One header byte every 50 ms: each read makes progress, but the request deadline (500 ms) covers
   // the whole head, so the server must hang up long before the 200 bytes are sent.
-  const std::string head = "GET /ok HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(150, 'p') + "\r\n\r\n";
+  const std::string head =
+      "GET /ok HTTP/1.1\r\nHost: x\r\nX-Pad: " + std::string(150, 'p') + "\r\n\r\n";
   const auto t0 = std::chrono::steady_clock::now();
   bool closed = false;
   for (char ch : head) {
@@ -517,7 +562,9 @@ TEST_F(HttpServerTest, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
 TEST_F(HttpServerTest, PipelinedRequestsAreAnsweredInOrder) {
   RawSocket s(port_);
   ASSERT_TRUE(s.connected());
-  ASSERT_TRUE(s.send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /items/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(
+      s.send("GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /items/2 HTTP/1.1\r\nHost: "
+             "x\r\nConnection: close\r\n\r\n"));
   std::string got;
   EXPECT_TRUE(s.read_until_closed(got, 3s));
   const auto first = got.find("\"id\":\"1\"");
@@ -558,7 +605,8 @@ TEST_F(HttpServerTest, HandlerOverItsTimeoutIs503) {
   o.handler_timeout = 300ms;
   start(o);
   HttpClient c("127.0.0.1", port_);
-  for (const auto& [late, fine] : {std::pair{"/slow", "/ok"}, std::pair{"/async/never", "/async/now"}}) {
+  for (const auto& [late, fine] :
+       {std::pair{"/slow", "/ok"}, std::pair{"/async/never", "/async/now"}}) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto r = c.get(late);
     EXPECT_EQ(r.status, 503) << late;
@@ -580,16 +628,19 @@ TEST_F(HttpServerTest, AsyncHandlersAnswerInlineOrLaterFromAnotherThread) {
     answers.push_back(std::async(std::launch::async, [this, i] {
       HttpClient ci("127.0.0.1", port_);
       auto ri = ci.get("/async/later/" + std::to_string(i));
-      return ri.status == 200 ? nlohmann::json::parse(ri.body).at("n").get<std::string>() : "status " + std::to_string(ri.status);
+      return ri.status == 200 ? nlohmann::json::parse(ri.body).at("n").get<std::string>()
+                              : "status " + std::to_string(ri.status);
     }));
   }
-  for (int i = 0; i < 8; ++i) EXPECT_EQ(answers[static_cast<std::size_t>(i)].get(), std::to_string(i));
+  for (int i = 0; i < 8; ++i)
+    EXPECT_EQ(answers[static_cast<std::size_t>(i)].get(), std::to_string(i));
   // The first answer wins; the connection stays usable.
   r = c.get("/async/twice");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(body(r).at("answer"), 1);
   EXPECT_EQ(c.get("/async/now").status, 200);
-  // Exceptions map like a blocking handler's: 500 without the text, 503 + Retry-After when transient.
+  // Exceptions map like a blocking handler's: 500 without the text, 503 + Retry-After when
+  // transient.
   r = c.get("/async/boom");
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(r.body.find("hunter2"), std::string::npos) << r.body;

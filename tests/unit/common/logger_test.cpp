@@ -1,4 +1,5 @@
-#include <gtest/gtest.h>
+#include "common/log/logger.hpp"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -6,7 +7,7 @@
 #include <regex>
 #include <sstream>
 
-#include "common/log/logger.hpp"
+#include <gtest/gtest.h>
 
 namespace orders::log {
 namespace {

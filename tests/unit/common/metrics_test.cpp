@@ -1,13 +1,15 @@
-#include <gtest/gtest.h>
+#include "common/metrics/metrics.hpp"
 
 #include <thread>
 
-#include "common/metrics/metrics.hpp"
+#include <gtest/gtest.h>
 
 namespace orders::metrics {
 namespace {
 
-bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+bool contains(const std::string& text, const std::string& needle) {
+  return text.find(needle) != std::string::npos;
+}
 
 TEST(Metrics, CounterWithLabelsRendersHelpTypeAndValue) {
   Registry r;

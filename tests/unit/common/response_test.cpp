@@ -1,5 +1,4 @@
 #include <gtest/gtest.h>
-
 #include <pqxx/pqxx>
 
 #include "common/http/server.hpp"

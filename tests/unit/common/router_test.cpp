@@ -49,7 +49,8 @@ TEST(Router, ReportsTheScopeOfTheRoute) {
 
 TEST(Router, UnknownPathIs404) {
   const Router r = sample_router();
-  for (const char* target : {"/nope", "/orders/a/b", "/", "/orders/", "/healthz/x", "/orders//items"}) {
+  for (const char* target :
+       {"/nope", "/orders/a/b", "/", "/orders/", "/healthz/x", "/orders//items"}) {
     auto req = request("GET", target);
     const auto m = r.match(req);
     EXPECT_EQ(m.handler, nullptr) << target;

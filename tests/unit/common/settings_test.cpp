@@ -1,7 +1,8 @@
-#include <gtest/gtest.h>
+#include "common/config/settings.hpp"
+
 #include <stdlib.h>
 
-#include "common/config/settings.hpp"
+#include <gtest/gtest.h>
 
 namespace orders::config {
 namespace {
@@ -30,7 +31,8 @@ TEST(Settings, OneOfAcceptsListedValuesAndNamesTheSettingOtherwise) {
     s.one_of("T_TOKEN", {"debug", "info"});
     FAIL() << "expected ConfigError";
   } catch (const ConfigError& e) {
-    EXPECT_NE(std::string(e.what()).find("T_TOKEN must be one of debug, info"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("T_TOKEN must be one of debug, info"), std::string::npos)
+        << e.what();
   }
 }
 

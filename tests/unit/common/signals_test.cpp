@@ -1,8 +1,9 @@
-#include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <future>
+
+#include <gtest/gtest.h>
 
 #include "common/http/server.hpp"
 

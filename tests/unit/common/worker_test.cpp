@@ -38,7 +38,8 @@ TEST(Worker, SignalWakesTheWaiterAndCoalesces) {
   });
   s.notify();
   const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (woken.load() == 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  while (woken.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::yield();
   EXPECT_EQ(woken.load(), 1);
   w.stop();  // a waiter blocked in wait() returns false on the stop request
   EXPECT_FALSE(w.running());

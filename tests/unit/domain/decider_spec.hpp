@@ -1,8 +1,8 @@
 // Given / When / Then for the order decider (after Emmett's DeciderSpecification).
 #pragma once
-#include <gtest/gtest.h>
-
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "common/domain/order.hpp"
 
@@ -33,6 +33,8 @@ class DeciderSpec {
   Decision decision_ = std::vector<Event>{};
 };
 
-inline DeciderSpec Given(std::vector<Event> events) { return DeciderSpec(std::move(events)); }
+inline DeciderSpec Given(std::vector<Event> events) {
+  return DeciderSpec(std::move(events));
+}
 
 }  // namespace orders::domain::spec

@@ -1,8 +1,8 @@
-#include <gtest/gtest.h>
+#include "common/domain/ids.hpp"
 
 #include <string>
 
-#include "common/domain/ids.hpp"
+#include <gtest/gtest.h>
 
 namespace orders::domain {
 namespace {

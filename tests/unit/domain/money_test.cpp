@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "common/domain/money.hpp"
+
+#include <gtest/gtest.h>
 
 namespace orders::domain {
 namespace {
@@ -21,8 +21,8 @@ TEST(Money, RejectsMoreThanTwoDecimalsByValue) {
 }
 
 TEST(Money, RejectsGarbage) {
-  for (const char* s : {"", "-1", "+1", "1e2", "1.", ".5", "abc", "1,00", " 1", "1 ", "NaN", "Infinity",
-                        "0x10", "1.2.3", "99999999999999999999999"}) {
+  for (const char* s : {"", "-1", "+1", "1e2", "1.", ".5", "abc", "1,00", " 1", "1 ", "NaN",
+                        "Infinity", "0x10", "1.2.3", "99999999999999999999999"}) {
     EXPECT_EQ(parse_decimal_cents(s), std::nullopt) << s;
   }
 }

@@ -1,13 +1,14 @@
 // ApplyNotifier wakes only the waiters of the orders an apply committed at their min_version;
 // the NOTIFY payload carries those orders between replicas.
-#include <gtest/gtest.h>
+#include "read-side/read_your_writes/apply_notifier.hpp"
 
 #include <chrono>
 #include <future>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "read-side/read_your_writes/apply_listener.hpp"
-#include "read-side/read_your_writes/apply_notifier.hpp"
 
 namespace orders::read_side {
 namespace {
@@ -86,7 +87,7 @@ TEST(ReadSideNotifier, PayloadRoundTripsAndSplitsUnderThePostgresLimit) {
   auto d = decode_applied(all.front());
   ASSERT_TRUE(d);
   EXPECT_TRUE(d->all);
-  EXPECT_FALSE(decode_applied(""));       // an old-style empty payload: the listener wakes all
+  EXPECT_FALSE(decode_applied(""));        // an old-style empty payload: the listener wakes all
   EXPECT_FALSE(decode_applied("tok\nx"));  // truncated
   EXPECT_FALSE(decode_applied("tok\norder-1 12a\n"));
   EXPECT_NE(make_replica_token(), make_replica_token());

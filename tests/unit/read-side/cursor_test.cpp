@@ -1,18 +1,20 @@
+#include "read-side/query/cursor.hpp"
+
 #include <gtest/gtest.h>
 
 #include "read-side/projector/coordinator.hpp"
-#include "read-side/query/cursor.hpp"
 
 namespace orders::read_side {
 namespace {
 
 TEST(ListCursor, RoundTrips) {
-  for (const ListCursor& c : {ListCursor{0, "a"}, ListCursor{1'700'000'000'123'456, "order-1:x_y.z"},
-                             ListCursor{253'402'300'799'999'999, std::string(128, 'q')}}) {
+  for (const ListCursor& c :
+       {ListCursor{0, "a"}, ListCursor{1'700'000'000'123'456, "order-1:x_y.z"},
+        ListCursor{253'402'300'799'999'999, std::string(128, 'q')}}) {
     auto text = encode_cursor(c);
-    EXPECT_EQ(text.find_first_not_of(
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
-              std::string::npos);
+    EXPECT_EQ(
+        text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+        std::string::npos);
     auto back = decode_cursor(text);
     ASSERT_TRUE(back.has_value()) << text;
     EXPECT_EQ(*back, c);
@@ -22,9 +24,9 @@ TEST(ListCursor, RoundTrips) {
 TEST(ListCursor, RejectsTampering) {
   EXPECT_FALSE(decode_cursor(""));
   EXPECT_FALSE(decode_cursor("not base64!"));
-  EXPECT_FALSE(decode_cursor("djE6MTIzOg"));            // "v1:123:" (no id)
+  EXPECT_FALSE(decode_cursor("djE6MTIzOg"));  // "v1:123:" (no id)
   EXPECT_FALSE(decode_cursor(encode_cursor({5, "a"}) + "x"));
-  EXPECT_FALSE(decode_cursor("djI6MTphYg"));            // "v2:1:ab"
+  EXPECT_FALSE(decode_cursor("djI6MTphYg"));  // "v2:1:ab"
   EXPECT_FALSE(decode_cursor(encode_cursor({-1, "a"})));
   EXPECT_FALSE(decode_cursor(encode_cursor({1, "bad id"})));
   EXPECT_FALSE(decode_cursor(std::string(1000, 'A')));

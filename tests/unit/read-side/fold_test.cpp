@@ -34,8 +34,7 @@ struct Stream {
 std::vector<codec::RecordedEvent> seed(Stream& s) {
   return {s.next(domain::OrderCreated{s.id, "customer-1"}),
           s.next(domain::OrderItemAdded{"product-1", 2, 1000}),
-          s.next(domain::OrderItemAdded{"product-2", 1, 1500}),
-          s.next(domain::OrderConfirmed{}),
+          s.next(domain::OrderItemAdded{"product-2", 1, 1500}), s.next(domain::OrderConfirmed{}),
           s.next(domain::OrderShipped{"TRK123456"})};
 }
 

@@ -1,15 +1,17 @@
 // The text encodings the projector sends to Postgres (read-side/projector/pg_text.hpp).
-#include <gtest/gtest.h>
+#include "read-side/projector/pg_text.hpp"
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "read-side/view/order_view.hpp"
-#include "read-side/projector/pg_text.hpp"
 
 namespace orders::read_side {
 namespace {
 
-TEST(PgArrayText, EmptyArray) { EXPECT_EQ(PgArrayText().finish(), "{}"); }
+TEST(PgArrayText, EmptyArray) {
+  EXPECT_EQ(PgArrayText().finish(), "{}");
+}
 
 TEST(PgArrayText, QuotesEveryTextElementAndEscapesQuotesAndBackslashes) {
   PgArrayText a;

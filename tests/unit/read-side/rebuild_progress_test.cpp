@@ -18,7 +18,8 @@ TEST(RebuildProgress, FormatsThousandsDurationsBarAndLine) {
   EXPECT_EQ(format_duration(65), "1m05s");
   EXPECT_EQ(format_duration(3720), "1h02m");
   ProgressFigures f{500000, 1000000, 2.0};
-  EXPECT_EQ(format_bar(f, 10), "[#####.....]  50.0%  500,000/1,000,000 events  250,000 ev/s  ETA 2s");
+  EXPECT_EQ(format_bar(f, 10),
+            "[#####.....]  50.0%  500,000/1,000,000 events  250,000 ev/s  ETA 2s");
   EXPECT_EQ(format_line("replay", f),
             "replay: 500,000/1,000,000 events (50.0%), 250,000 ev/s, elapsed 2s, ETA 2s");
   EXPECT_EQ(format_bar({0, 0, 0.0}, 4), "[####] 100.0%  0/0 events  0 ev/s  ETA 0s");

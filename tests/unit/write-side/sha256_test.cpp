@@ -1,10 +1,10 @@
 // SHA-256 of Idempotency-Key request bodies against the FIPS 180-4 / NIST test vectors.
+#include "write-side/crypto/sha256.hpp"
+
 #include <set>
 #include <string>
 
 #include <gtest/gtest.h>
-
-#include "write-side/crypto/sha256.hpp"
 
 namespace orders::write_side {
 namespace {
@@ -21,7 +21,8 @@ TEST(Sha256, KnownVectors) {
 TEST(Sha256, EveryPaddingBoundary) {
   // Lengths around the 55/56/64-byte padding edges must all produce distinct digests.
   std::set<std::string> seen;
-  for (std::size_t n = 50; n <= 130; ++n) EXPECT_TRUE(seen.insert(sha256_hex(std::string(n, 'x'))).second);
+  for (std::size_t n = 50; n <= 130; ++n)
+    EXPECT_TRUE(seen.insert(sha256_hex(std::string(n, 'x'))).second);
   EXPECT_EQ(sha256_hex(std::string(64, 'a')),
             "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb");
   EXPECT_EQ(sha256_hex(std::string(55, 'a')),

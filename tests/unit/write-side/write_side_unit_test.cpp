@@ -7,15 +7,16 @@
 #include <nlohmann/json.hpp>
 
 #include "write-side/commands/aggregate_cache.hpp"
-#include "write-side/store/event_store.hpp"
 #include "write-side/crypto/uuid.hpp"
+#include "write-side/store/event_store.hpp"
 
 namespace orders::write_side {
 namespace {
 
 TEST(AppendJsonString, RoundTripsThroughAJsonParser) {
-  for (std::string s : {std::string("plain"), std::string("quote\" back\\slash"),
-                        std::string("ctl\n\r\t\x01\x1f end"), std::string("caf\xc3\xa9"), std::string()}) {
+  for (std::string s :
+       {std::string("plain"), std::string("quote\" back\\slash"),
+        std::string("ctl\n\r\t\x01\x1f end"), std::string("caf\xc3\xa9"), std::string()}) {
     std::string out;
     append_json_string(out, s);
     auto parsed = nlohmann::json::parse(out, nullptr, false);
@@ -47,7 +48,8 @@ TEST(UuidV7, FormatTimePrefixAndUniqueness) {
     EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
     EXPECT_TRUE(seen.insert(id).second);
   }
-  // The first 48 bits are the Unix time in ms, so ids of later milliseconds sort after earlier ones.
+  // The first 48 bits are the Unix time in ms, so ids of later milliseconds sort after earlier
+  // ones.
   const auto a = uuid_v7_at(0x0123456789abULL);
   EXPECT_EQ(a.substr(0, 13), "01234567-89ab");
   EXPECT_LT(uuid_v7_at(1'700'000'000'000ULL), uuid_v7_at(1'700'000'000'001ULL));
