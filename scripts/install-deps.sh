@@ -9,7 +9,7 @@
 #   scripts/install-deps.sh --check    exit 1 and list what is missing, install nothing
 set -euo pipefail
 
-BUILD_PKGS=(build-essential cmake ninja-build pkg-config libpqxx-dev libpq-dev libboost1.81-dev
+BUILD_PKGS=(build-essential cmake ninja-build pkg-config libpqxx-dev libpq-dev libssl-dev libboost1.81-dev
   libnats-dev nlohmann-json3-dev)
 RUNTIME_PKGS=(libpqxx-6.4 libpq5 libnats3.4 ca-certificates curl)
 TEST_PKGS=(ccache postgresql nats-server googletest libgtest-dev util-linux procps curl jq

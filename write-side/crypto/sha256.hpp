@@ -1,4 +1,5 @@
-// SHA-256 (FIPS 180-4), for hashing request bodies of Idempotency-Key requests. No dependency.
+// SHA-256 of Idempotency-Key request bodies, from libcrypto (OpenSSL, already loaded through
+// libpq).
 #pragma once
 #include <string>
 #include <string_view>

@@ -5,7 +5,8 @@
 
 namespace orders::write_side {
 
-// "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", lower-case; thread-safe (a generator per thread).
+// "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx", lower-case, from the kernel CSPRNG (getrandom);
+// thread-safe.
 std::string uuid_v4();
 
 // RFC 9562 version 7: 48-bit Unix milliseconds, then random bits: "tttttttt-tttt-7xxx-yxxx-...".

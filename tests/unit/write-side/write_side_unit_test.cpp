@@ -2,6 +2,8 @@
 // the LRU aggregate cache.
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -35,6 +37,30 @@ TEST(UuidV4, FormatAndUniqueness) {
     EXPECT_EQ(id[14], '4');
     EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos) << id;
     EXPECT_TRUE(seen.insert(id).second);
+  }
+}
+
+TEST(UuidV4, ThreadsDrawDistinctIdsAndEveryRandomHexDigitVaries) {
+  // Each thread has its own buffer of kernel randomness: no two threads may repeat a sequence.
+  std::vector<std::vector<std::string>> per_thread(4);
+  {
+    std::vector<std::thread> threads;
+    for (auto& ids : per_thread)
+      threads.emplace_back([&ids] {
+        for (int i = 0; i < 2000; ++i) ids.push_back(uuid_v4());
+      });
+    for (auto& t : threads) t.join();
+  }
+  std::set<std::string> seen;
+  std::vector<std::set<char>> digits(36);
+  for (const auto& ids : per_thread)
+    for (const auto& id : ids) {
+      EXPECT_TRUE(seen.insert(id).second) << id;
+      for (std::size_t k = 0; k < id.size(); ++k) digits[k].insert(id[k]);
+    }
+  for (std::size_t k = 0; k < 36; ++k) {
+    if (k == 8 || k == 13 || k == 14 || k == 18 || k == 23) continue;  // dashes, version
+    EXPECT_GE(digits[k].size(), k == 19 ? 4u : 16u) << "position " << k;
   }
 }
 
