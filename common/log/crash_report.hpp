@@ -1,3 +1,4 @@
+// A crashing service's last log lines: the fatal signal and the failing thread's backtrace.
 #pragma once
 
 namespace orders::log {

@@ -1,7 +1,5 @@
-// Each projection's progress for GET /projections and the lag gauges.
-// lag_events = sequenced head of the global log - distinct events the projection applied (summed
-// over partitions): exact whatever duplicates or gap fills happened. lag_seconds = age of the
-// event at global position (head - lag_events + 1), an estimate of the oldest not yet applied.
+// Each projection's progress (state, last position, lag in events and seconds) for
+// GET /projections and the lag gauges; how the lag is counted is in docs/design.md.
 #pragma once
 #include <cstdint>
 #include <string>
