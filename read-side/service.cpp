@@ -8,9 +8,9 @@
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/nats/connection.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/pool.hpp"
-#include "read-side/bus/jetstream.hpp"
 #include "read-side/projector/context.hpp"
 #include "read-side/projector/coordinator.hpp"
 #include "read-side/projector/view_store.hpp"
@@ -96,7 +96,11 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                   }
                   prepare_query_statements(c);
                 });
-  bus::Connection bus(settings.str("NATS_URL"), settings.str("NATS_STREAM"));
+  nats::ConnectOptions bus_options;
+  bus_options.url = settings.str("NATS_URL");
+  bus_options.retry_on_failed_connect = true;           // the projector waits for NATS
+  bus_options.ping_interval = std::chrono::minutes(2);  // cnats' default, as before
+  auto bus = nats::Connection::connect(bus_options);
 
   QueryApiContext api{pool, notifier, registry, logger, [&bus] { return bus.connected(); }};
 
@@ -118,6 +122,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                        logger,
                        projector_metrics,
                        static_cast<int>(settings.integer("PROJECTOR_BATCH", 1, 10000))};
+  ctx.stream = settings.str("NATS_STREAM");
   ctx.appliers = static_cast<int>(settings.integer("PROJECTOR_APPLIERS", 1, 16));
   ctx.group_delay =
       std::chrono::milliseconds(settings.integer("PROJECTOR_GROUP_DELAY_MS", 0, 1000));

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -35,26 +36,9 @@ std::optional<std::int64_t> parse_rfc3339_us(std::string_view text);
 // "schema_version","data"}; data and schema_version after upcasting to the current version.
 nlohmann::json to_audit_json(const RecordedEvent& e);
 
-}  // namespace orders::codec
-
-namespace orders::codec {
-
-// ---- the bus message (JetStream), shared by the relay (writer) and the projector (reader) ----
-// Stream (setting NATS_STREAM, default "ORDERS") with subjects "<stream-lower>.events.<partition>".
-// The message id header Nats-Msg-Id is the event_id; the JetStream stream sequence equals the
-// event's global_position. Body: to_wire_json(e).dump().
+// The bus partition of an order (the subjects of common/codec/bus_envelope.hpp): stable FNV-1a 64
+// of the order id, modulo kPartitions.
 inline constexpr int kPartitions = 16;
-// Stable FNV-1a 64 of the order id, modulo kPartitions.
 int partition_of(std::string_view order_id);
-std::string subject_for(std::string_view subject_prefix,
-                        std::string_view order_id);  // "orders.events.7"
-
-// {"event_id","stream_id","version","position","global_position","type","schema_version",
-//  "recorded_at_us","data","metadata"}; data as stored (readers upcast).
-nlohmann::json to_wire_json(const RecordedEvent& e);
-std::optional<RecordedEvent> from_wire_json(std::string_view body);
-// The same with a full JSON parse of the body (from_wire_json takes a faster path for envelopes
-// as the relay writes them and falls back to this for anything else).
-std::optional<RecordedEvent> parse_wire_json_fully(std::string_view body);
 
 }  // namespace orders::codec

@@ -13,11 +13,11 @@
 namespace orders::log {
 class Logger;
 }
-
-namespace orders::read_side {
-namespace bus {
+namespace orders::nats {
 class Connection;
 }
+
+namespace orders::read_side {
 
 struct ProjectorMetrics {
   explicit ProjectorMetrics(metrics::Registry& r);
@@ -48,7 +48,7 @@ class PeerPresence;
 
 struct ProjectorContext {
   std::string database_url;
-  bus::Connection& bus;
+  nats::Connection& bus;
   ApplyNotifier& notifier;
   log::Logger& logger;
   ProjectorMetrics& metrics;
@@ -63,6 +63,7 @@ struct ProjectorContext {
   // its wake-ups and acks) then carries several events instead of one or two; a catch-up, whose
   // groups take longer than this, never waits.
   std::chrono::milliseconds group_delay{0};
+  std::string stream = "ORDERS";  // NATS_STREAM: the JetStream stream the partitions are read from
 };
 
 // Observes now - recorded_at of each event (events without recorded_at are skipped).

@@ -1,43 +1,32 @@
 #include "read-side/projector/partition_worker.hpp"
 
 #include <chrono>
+#include <memory>
 
-#include "common/codec/recorded_event.hpp"
+#include "common/codec/bus_envelope.hpp"
 #include "common/log/logger.hpp"
-#include "read-side/bus/jetstream.hpp"
+#include "common/nats/pull_consumer.hpp"
 #include "read-side/projector/applier.hpp"
 
 namespace orders::read_side {
 
+using std::chrono::milliseconds;
+
 PartitionWorker::PartitionWorker(int partition, std::uint64_t lease, ProjectorContext& ctx,
                                  GroupApplier& applier)
     : partition_(partition), lease_(lease), ctx_(ctx), applier_(applier) {
-  thread_ = std::thread([this] { run(); });
+  worker_.start([this](std::stop_token stop) { run(stop); });
 }
 
 PartitionWorker::~PartitionWorker() {
-  request_stop();
-  if (thread_.joinable()) thread_.join();
+  worker_.stop();
 }
 
-void PartitionWorker::request_stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-}
-
-void PartitionWorker::pause(std::chrono::milliseconds d) {
-  std::unique_lock lock(mu_);
-  cv_.wait_for(lock, d, [&] { return stop_.load(); });
-}
-
-void PartitionWorker::run() {
+void PartitionWorker::run(std::stop_token stop) {
   const nlohmann::json fields = {{"partition", partition_}};
   ctx_.logger.info("partition acquired", fields);
   try {
-    if (consume()) {
+    if (consume(stop)) {
       state_ = State::Stopped;
       ctx_.logger.info("partition released", fields);
     } else {
@@ -50,75 +39,79 @@ void PartitionWorker::run() {
   }
 }
 
-bool PartitionWorker::consume() {
-  const std::string prefix = ctx_.bus.subject_prefix();
-  bus::ConsumerOptions options;
-  options.durable = "read_side_p" + std::to_string(partition_);
-  options.filter_subject = prefix + ".events." + std::to_string(partition_);
+// The batch's events; a body that is not a readable event becomes a bare position, which the
+// applier reads from the event store.
+std::vector<codec::RecordedEvent> PartitionWorker::decode(
+    const std::vector<nats::Message>& msgs) const {
+  std::vector<codec::RecordedEvent> events;
+  events.reserve(msgs.size());
+  for (const auto& m : msgs) {
+    const auto position = static_cast<std::int64_t>(m.stream_sequence());
+    auto e = codec::from_wire_json(m.data());
+    if (!e) {
+      codec::RecordedEvent unread;
+      unread.global_position = position;
+      events.push_back(std::move(unread));
+      continue;
+    }
+    if (!e->global_position) e->global_position = position;
+    events.push_back(std::move(*e));
+  }
+  return events;
+}
 
-  std::unique_ptr<bus::PullConsumer> consumer;
-  auto backoff = std::chrono::milliseconds(100);
+bool PartitionWorker::consume(std::stop_token stop) {
+  nats::ConsumerOptions options;
+  options.stream = ctx_.stream;
+  options.durable = "read_side_p" + std::to_string(partition_);
+  options.filter_subject = codec::partition_subject(ctx_.stream, partition_);
+
+  std::unique_ptr<nats::PullConsumer> consumer;
+  concurrency::Backoff backoff(milliseconds(100), milliseconds(2000));  // bind and apply retries
   int fetch_errors = 0;
 
-  while (!stop_) {
+  while (!stop.stop_requested()) {
     if (!consumer) {
       try {
-        consumer = std::make_unique<bus::PullConsumer>(ctx_.bus, options);
-        backoff = std::chrono::milliseconds(100);
+        consumer = std::make_unique<nats::PullConsumer>(ctx_.bus, options);
+        backoff.reset();
         fetch_errors = 0;
-      } catch (const bus::NatsError& e) {
+      } catch (const nats::NatsError& e) {
         ctx_.logger.warn("consumer not ready", {{"partition", partition_}, {"error", e.what()}});
-        pause(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        concurrency::sleep_for(stop, backoff.next());
         continue;
       }
     }
-    std::vector<bus::Message> msgs;
+    std::vector<nats::Message> msgs;
     try {
-      msgs = consumer->fetch(ctx_.batch_size, std::chrono::milliseconds(500));
+      msgs = consumer->fetch(ctx_.batch_size, milliseconds(500));
       fetch_errors = 0;
-    } catch (const bus::NatsError& e) {
+    } catch (const nats::NatsError& e) {
       if (++fetch_errors >= 5) consumer.reset();  // re-bind after a persistent failure
       ctx_.logger.debug("fetch failed", {{"partition", partition_}, {"error", e.what()}});
-      pause(std::chrono::milliseconds(100 * std::min(fetch_errors, 10)));
+      concurrency::sleep_for(stop, milliseconds(100 * std::min(fetch_errors, 10)));
       continue;
     }
     if (msgs.empty()) continue;  // idle (the applier checks the lock-holding connection)
 
-    std::vector<codec::RecordedEvent> events;
-    events.reserve(msgs.size());
-    for (const auto& m : msgs) {
-      const auto position = static_cast<std::int64_t>(m.stream_sequence());
-      auto e = codec::from_wire_json(m.data());
-      if (!e) {
-        // Not a readable event body: the applier reads the event store at this position.
-        codec::RecordedEvent unread;
-        unread.global_position = position;
-        events.push_back(std::move(unread));
-        continue;
-      }
-      if (!e->global_position) e->global_position = position;
-      events.push_back(std::move(*e));
-    }
-
+    auto events = decode(msgs);
     observe_event_ages(ctx_.metrics.event_age_fetched, events);
     // Only the highest message is needed from here on (AckAll acks everything up to it; a nak
     // rebinds at the ack floor): free the others' buffers while the batch waits and is applied.
     if (msgs.size() > 1) msgs.erase(msgs.begin(), msgs.end() - 1);
     switch (applier_.apply(partition_, lease_, events)) {
       case GroupApplier::Outcome::Applied:
-        backoff = std::chrono::milliseconds(100);
+        backoff.reset();
         try {
           consumer->ack(msgs);
-        } catch (const bus::NatsError& e) {
+        } catch (const nats::NatsError& e) {
           // Redelivered later and skipped as duplicates.
           ctx_.logger.warn("ack failed", {{"partition", partition_}, {"error", e.what()}});
         }
         break;
       case GroupApplier::Outcome::Failed:
         consumer->nak(msgs);
-        pause(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+        concurrency::sleep_for(stop, backoff.next());
         break;
       case GroupApplier::Outcome::Lost:
         consumer->nak(msgs);

@@ -1,16 +1,17 @@
-// One owned partition's fetcher: a thread doing the blocking long-poll fetch on the partition's
-// durable JetStream pull consumer (no Postgres of its own). It decodes the batch, hands it to
-// the replica's GroupApplier (whose connection holds the partition's advisory lock, taken by the
-// coordinator before this worker starts) and waits for it: applied -> ack; failed -> nak and
-// retry after a back-off; lock lost -> nak and stop (state Lost). So the partition has at most one
-// batch in flight and its events are applied in stream order.
+// One owned partition's fetcher: a Worker thread doing the blocking long-poll fetch on the
+// partition's durable JetStream pull consumer (no Postgres of its own). It hands each decoded batch
+// to the replica's GroupApplier (which holds the partition's advisory lock) and waits for it:
+// applied -> ack; failed -> nak and retry after a back-off; lock lost -> nak and stop (state Lost).
+// So the partition has at most one batch in flight and its events are applied in stream order.
 #pragma once
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
-#include <thread>
+#include <stop_token>
+#include <vector>
 
+#include "common/codec/recorded_event.hpp"
+#include "common/concurrency/worker.hpp"
+#include "common/nats/message.hpp"
 #include "read-side/projector/context.hpp"
 
 namespace orders::read_side {
@@ -23,29 +24,26 @@ class PartitionWorker {
 
   // `lease`: GroupApplier::try_acquire's answer for this partition.
   PartitionWorker(int partition, std::uint64_t lease, ProjectorContext& ctx, GroupApplier& applier);
-  ~PartitionWorker();  // request_stop() + join: the current batch finishes and is acked first
+  ~PartitionWorker();  // stop + join: the current batch finishes and is acked first
   PartitionWorker(const PartitionWorker&) = delete;
   PartitionWorker& operator=(const PartitionWorker&) = delete;
 
-  void request_stop();
+  void request_stop() { worker_.request_stop(); }
   State state() const { return state_.load(); }
   int partition() const { return partition_; }
   std::uint64_t lease() const { return lease_; }
 
  private:
-  void run();
-  bool consume();                           // false: the partition was lost
-  void pause(std::chrono::milliseconds d);  // returns early on stop
+  void run(std::stop_token stop);
+  bool consume(std::stop_token stop);  // false: the partition was lost
+  std::vector<codec::RecordedEvent> decode(const std::vector<nats::Message>& msgs) const;
 
   int partition_;
   std::uint64_t lease_;
   ProjectorContext& ctx_;
   GroupApplier& applier_;
   std::atomic<State> state_{State::Owned};
-  std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::thread thread_;
+  concurrency::Worker worker_;  // last: the thread never outlives what it uses
 };
 
 }  // namespace orders::read_side

@@ -6,8 +6,10 @@
 
 #include <pqxx/pqxx>
 
+#include "common/codec/bus_envelope.hpp"
 #include "common/codec/event_codec.hpp"
-#include "common/nats/nats.hpp"
+#include "common/nats/publisher.hpp"
+#include "common/nats/stream_admin.hpp"
 #include "read-side/projector/view_store.hpp"
 #include "read-side/view/order_view.hpp"
 
@@ -99,15 +101,14 @@ struct EventFeeder::Impl {
   std::string stream;
   pqxx::connection conn;
   nats::Connection nc;
-  nats::JetStream js;
+  nats::Publisher js;
   std::map<std::string, std::int64_t> versions;
 
   Impl(const std::string& db, const std::string& nats_url, std::string s)
       : stream(std::move(s)), conn(db), nc(nats::Connection::connect(nats_url, "feeder")), js(nc) {
     nats::StreamSpec spec;
     spec.name = stream;
-    spec.subjects = {nats::subjects_for_stream(stream)};
-    js.ensure_stream(spec);
+    nats::StreamAdmin(nc).ensure_stream(spec);  // subjects: codec::stream_subject_filter
     conn.prepare(
         "feed_append",
         "WITH ev AS (INSERT INTO events (event_id, stream_id, version, type, schema_version, "
@@ -150,10 +151,8 @@ codec::RecordedEvent EventFeeder::append(const std::string& order_id, const doma
 
 void EventFeeder::publish(const codec::RecordedEvent& e, std::optional<std::string> msg_id) {
   nats::OutMessage m;
-  std::string lower = impl_->stream;
-  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  m.subject = codec::subject_for(lower, e.stream_id);  // "<lower stream>.events.<partition>"
-  m.data = codec::to_wire_json(e).dump();
+  m.subject = codec::subject_for(impl_->stream, e.stream_id);
+  m.data = codec::wire_json(e);
   m.msg_id = msg_id.value_or(e.event_id);
   auto ack = impl_->js.publish(m);
   if (!ack.ok) throw std::runtime_error("publish failed: " + ack.error);

@@ -5,8 +5,9 @@
 #include <thread>
 #include <unordered_map>
 
-#include "common/nats/nats.hpp"
+#include "common/nats/stream_admin.hpp"
 #include "common/pg/migrations.hpp"
+#include "tests/support/nats_reader.hpp"
 #include "tests/support/services.hpp"
 
 namespace orders::relay_test {
@@ -82,27 +83,26 @@ std::size_t Ledger::size() const {
 
 std::uint64_t stream_msgs(const std::string& nats_url, const std::string& stream) {
   auto conn = nats::Connection::connect(nats_url, "relay-test-probe");
-  nats::JetStream js(conn);
-  auto info = js.stream_info(stream);
+  nats::StreamAdmin admin(conn);
+  auto info = admin.stream_info(stream);
   return info ? info->msgs : 0;
 }
 
 std::vector<StreamMsg> read_stream(const std::string& nats_url, const std::string& stream,
                                    std::chrono::milliseconds deadline) {
   auto conn = nats::Connection::connect(nats_url, "relay-test-reader");
-  nats::JetStream js(conn);
-  auto info = js.stream_info(stream);
+  nats::StreamAdmin admin(conn);
+  auto info = admin.stream_info(stream);
   std::vector<StreamMsg> out;
   if (!info || info->msgs == 0) return out;
-  nats::ConsumerSpec spec;
+  testing::ReaderSpec spec;
   spec.stream = stream;
-  spec.ack_policy = nats::AckPolicy::None;
-  auto sub = js.pull_subscribe(spec);
+  testing::NatsReader sub(admin, spec);
   auto until = std::chrono::steady_clock::now() + deadline;
   while (out.size() < info->msgs && std::chrono::steady_clock::now() < until) {
     for (auto& m : sub.fetch(1000, std::chrono::milliseconds(500))) {
       StreamMsg s;
-      s.seq = m.stream_seq();
+      s.seq = m.stream_sequence();
       s.msg_id = m.header("Nats-Msg-Id").value_or("");
       s.body = nlohmann::json::parse(m.data());
       out.push_back(std::move(s));

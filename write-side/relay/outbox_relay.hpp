@@ -1,54 +1,26 @@
-// The outbox relay: moves committed events from the Postgres outbox to NATS JetStream, in a dense,
-// gap-free global order (guarantees 2 and 4). Runs inside every write-side replica; exactly one
-// is active (the leader) at a time.
-//
-// Library target `outbox_relay` (write-side/relay/CMakeLists.txt). Needs global_log and
-// relay_step() (sql/).
-//
-// How it works (one background thread):
-// * Leadership: a dedicated Postgres connection holds pg_try_advisory_lock(kRelayLockKey);
-//   non-leaders retry every leader_retry. Losing that connection is losing leadership: the relay
-//   stops at once (checked before every step) and starts over as a candidate.
-// * One loop iteration = ONE statement, relay_step() (sql/V015), in autocommit: it numbers every
-//   committed outbox row, in position order, into global_log (global_position =
-//   last_sequenced + 1, 2, ...), writes the last_published hint, and returns the next events to
-//   publish after what is already in flight. It commits (synchronously) before the rows reach us,
-//   so nothing is published under a position that could be lost. No xmin horizon: a committed
-//   successor implies a committed (hence visible or already numbered) predecessor, see V015.
-//   Its plans do not depend on table statistics.
-// * Publishing: asynchronously to subject codec::subject_for(prefix, order) with Nats-Msg-Id =
-//   event_id and Nats-Expected-Last-Sequence = global_position - 1, so the stream sequence equals
-//   global_position and nothing can land twice or out of order. The message body is written
-//   straight from the row (data/metadata are jsonb text: copied, not parsed). The acks of the
-//   batches in flight are checked after a later relay_step once they are all in (they arrive
-//   while the database works; a slow ack never delays the next events), when too many are in
-//   flight, or before idling; the cursor only advances over an acknowledged prefix, and any
-//   failed ack means a resync.
-// * Resync: at (re)start and after any publish error the cursor is the stream's last sequence
-//   (rows <= it were published before a crash). A stream ahead of global_log, or whose last
-//   message is not the event global_log has at that position, belongs to another database: the
-//   relay logs an error and publishes nothing until it is fixed.
-// * Wake-up: wake() (the local write-side after each commit) and LISTEN outbox (other replicas'
-//   write-sides NOTIFY); otherwise a fallback poll (poll_interval). (relay_step's `waiting` is 0
-//   since V015; while it is > 0, e.g. against an older schema, it looks again after 1, 2, 4 ms.)
-// * Failures of NATS or Postgres: retried with capped exponential backoff; order is never
-//   changed (ExpectLastSeq). NATS being down does not stop sequencing.
-// * Metrics for where the time goes: relay_step_seconds{step}, relay_event_age_seconds{stage}
-//   (now - recorded_at when read and when acked), relay_wakeups_total{by},
-//   relay_steps_total{result} (sequenced / read_only / empty), relay_thread_cpu_seconds_total,
-//   relay_steps_waiting_total.
+// The outbox relay: moves committed events from the Postgres outbox to NATS JetStream in a dense,
+// gap-free global order (guarantees 2 and 4). Runs in every write-side replica; one at a time is
+// the leader (a Postgres advisory lock), on one background Worker thread. Each loop iteration is
+// one relay_step() statement (sql/V015: sequencing + the next events to publish), then the acks
+// of the batches in flight, then publishing the new events with Nats-Msg-Id = event_id and
+// Nats-Expected-Last-Sequence = global_position - 1, so stream sequence == global_position.
+// The phases live in: lease.hpp (leadership), relay_step.cpp (the loop and the sequencing step),
+// relay_publishing.cpp (NATS, resync, publishing with acks, back-off), relay_metrics.hpp.
 #pragma once
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
+#include <stop_token>
 #include <string>
-#include <thread>
+#include <vector>
 
+#include <pqxx/pqxx>
+
+#include "common/concurrency/worker.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
+#include "write-side/relay/relay_metrics.hpp"
 
 namespace orders::relay {
 
@@ -95,45 +67,42 @@ class OutboxRelay {
   RelayStats stats() const;
 
  private:
-  struct Session;  // one leadership term: connections, cursor
-  void run();
-  void lead(Session& s);
-  bool acquire_leadership(Session& s);
-  void sleep_for(std::chrono::milliseconds d);  // interruptible by stop()
+  struct Session;  // one leadership term: connections, cursor, in-flight batch
+  void run(std::stop_token stop);
+  bool acquire_leadership(Session& s, std::stop_token stop);
+  void end_term(bool was_leader);
+  // The loop of one term and its sequencing step (relay_step.cpp).
+  void lead(Session& s, std::stop_token stop);
+  std::uint64_t sequence_step(Session& s, std::uint64_t from, bool may_publish, pqxx::result& step);
+  void report_backlog(Session& s);
+  std::chrono::milliseconds idle_timeout(const Session& s) const;
+  bool wake_pending(const Session& s) const;
+  void wait_for_wakeup(const Session& s, std::chrono::milliseconds timeout);
+  void drain_wake_signal();
+  // NATS: connection, resync with the stream, publishing and acks (relay_publishing.cpp).
+  void ensure_nats(Session& s);
+  bool can_publish(Session& s);
+  bool resync(Session& s);
+  std::uint64_t send(Session& s, const pqxx::result& rows);
+  std::uint64_t settle(Session& s);
+  std::uint64_t settle_results(Session& s,
+                               const std::vector<std::pair<std::uint64_t, std::string>>& batch,
+                               const std::vector<std::int64_t>& recorded_us);
+  void fail_publish(Session& s, std::uint64_t failures, const std::string& error);
+  void set_nats_connected(bool up);
 
   RelayOptions opt_;
   log::Logger& log_;
-  metrics::Registry& reg_;
-  std::atomic<bool> stopping_{false};
+  RelayMetrics m_;
+  std::vector<std::string> subjects_;  // by partition: codec::partition_subject(stream, p)
+  bool blocked_logged_ = false;        // the stream-mismatch error was logged (once per episode)
   std::atomic<bool> leader_{false};
   std::atomic<bool> nats_connected_{false};
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
   int wake_fd_ = -1;  // eventfd: wake() and stop() interrupt the wait for notifications
 
   std::atomic<std::uint64_t> published_{0}, sequenced_{0}, publish_errors_{0}, resyncs_{0},
       terms_{0}, mismatches_{0};
-  metrics::Counter* m_published_;
-  metrics::Counter* m_errors_;
-  metrics::Gauge* m_backlog_;
-  metrics::Gauge* m_leader_;
-  metrics::Gauge* m_nats_;
-  // Where the end-to-end lag goes (seconds): each loop step's duration, and each event's age
-  // (now - recorded_at) when read for publishing (just sequenced) and when JetStream acked it.
-  metrics::Histogram* m_step_sequence_;
-  metrics::Histogram* m_step_publish_;
-  metrics::Histogram* m_step_acks_;
-  metrics::Histogram* m_age_read_;
-  metrics::Histogram* m_age_acked_;
-  metrics::Counter* m_wake_signal_;
-  metrics::Counter* m_wake_notify_;
-  metrics::Counter* m_wake_timeout_;
-  metrics::Counter* m_wake_busy_;
-  metrics::Counter* m_steps_sequenced_;
-  metrics::Counter* m_steps_read_;
-  metrics::Counter* m_steps_empty_;
-  metrics::Counter* m_cpu_;
+  concurrency::Worker worker_;  // last: stopped in ~OutboxRelay before the members it uses
 };
 
 }  // namespace orders::relay

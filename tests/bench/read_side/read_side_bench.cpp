@@ -31,8 +31,10 @@
 
 #include <pqxx/pqxx>
 
+#include "common/codec/bus_envelope.hpp"
 #include "common/codec/event_codec.hpp"
-#include "common/nats/nats.hpp"
+#include "common/nats/publisher.hpp"
+#include "common/nats/stream_admin.hpp"
 #include "tests/support/http_wire.hpp"
 #include "tests/support/read_side_support.hpp"
 #include "tests/support/services.hpp"
@@ -121,10 +123,10 @@ void bulk_load(const std::string& db, const std::string& nats_url, int events) {
     }
   }
   auto nc = nats::Connection::connect(nats_url, "bench-loader");
-  nats::JetStream js(nc);
+  nats::Publisher js(nc);
   nats::StreamSpec spec;
   spec.name = "ORDERS";
-  js.ensure_stream(spec);
+  nats::StreamAdmin(nc).ensure_stream(spec);
   pqxx::read_transaction tx(c);
   std::int64_t published = 0;
   for (std::int64_t from = 0;; from += 20000) {
@@ -148,8 +150,8 @@ void bulk_load(const std::string& db, const std::string& nats_url, int events) {
       e.data = nlohmann::json::parse(row[8].as<std::string>());
       e.metadata = nlohmann::json::object();
       nats::OutMessage m;
-      m.subject = codec::subject_for("orders", e.stream_id);
-      m.data = codec::to_wire_json(e).dump();
+      m.subject = codec::subject_for("ORDERS", e.stream_id);
+      m.data = codec::wire_json(e);
       m.msg_id = e.event_id;
       js.publish_async(m);
       ++published;

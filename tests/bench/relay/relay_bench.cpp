@@ -19,8 +19,9 @@
 
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
-#include "common/nats/nats.hpp"
+#include "common/nats/stream_admin.hpp"
 #include "common/pg/migrations.hpp"
+#include "tests/support/nats_reader.hpp"
 #include "tests/support/services.hpp"
 #include "write-side/relay/outbox_relay.hpp"
 
@@ -109,8 +110,7 @@ int main(int argc, char** argv) {
   }
   {
     auto conn = orders::nats::Connection::connect(nats.url());
-    orders::nats::JetStream js(conn);
-    js.delete_stream("ORDERS");
+    orders::nats::StreamAdmin(conn).delete_stream("ORDERS");
   }
   o.database_url = url2;
   orders::relay::OutboxRelay relay(o, logger, registry);
@@ -119,13 +119,12 @@ int main(int argc, char** argv) {
   std::unordered_map<std::string, Clock::time_point> committed_at;
   std::vector<double> lat_ms;
   auto conn = orders::nats::Connection::connect(nats.url());
-  orders::nats::JetStream js(conn);
+  orders::nats::StreamAdmin admin(conn);
   while (!relay.is_leader() || !relay.nats_connected()) std::this_thread::sleep_for(10ms);
   std::this_thread::sleep_for(300ms);
-  orders::nats::ConsumerSpec cs;
+  orders::testing::ReaderSpec cs;
   cs.stream = "ORDERS";
-  cs.ack_policy = orders::nats::AckPolicy::None;
-  auto sub = js.pull_subscribe(cs);
+  orders::testing::NatsReader sub(admin, cs);
   std::atomic<bool> reading{true};
   std::atomic<long> received{0};
   std::thread reader([&] {

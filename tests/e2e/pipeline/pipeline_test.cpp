@@ -5,7 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "common/nats/nats.hpp"
+#include "common/nats/publisher.hpp"
+#include "common/nats/stream_admin.hpp"
 #include "tests/e2e/pipeline/pipeline_support.hpp"
 #include "tests/support/read_side_support.hpp"
 
@@ -143,10 +144,11 @@ TEST(Pipeline, DuplicatePublishIsNotAppliedTwice) {
   const auto tab = row.find('\t');
   const std::string event_id = row.substr(0, tab);
   auto conn = nats::Connection::connect(s.nats().url(), "dup-test");
-  nats::JetStream js(conn);
-  auto msg = js.get_message("ORDERS", std::stoull(row.substr(tab + 1)));
+  nats::StreamAdmin admin(conn);
+  nats::Publisher js(conn);
+  auto msg = admin.get_message("ORDERS", std::stoull(row.substr(tab + 1)));
   ASSERT_TRUE(msg.has_value());
-  const auto last_before = js.stream_info("ORDERS")->last_seq;
+  const auto last_before = admin.stream_info("ORDERS")->last_seq;
   nats::OutMessage again;
   again.subject = std::string(msg->subject());
   again.data = std::string(msg->data());
@@ -154,7 +156,7 @@ TEST(Pipeline, DuplicatePublishIsNotAppliedTwice) {
   auto ack = js.publish(again);
   EXPECT_TRUE(ack.ok);
   EXPECT_TRUE(ack.duplicate);
-  EXPECT_EQ(js.stream_info("ORDERS")->last_seq, last_before);
+  EXPECT_EQ(admin.stream_info("ORDERS")->last_seq, last_before);
   // (A replay under a new message id would break the relay's stream sequence == global position
   // invariant; the projector's own duplicate skipping is covered by read_side_test.)
   seed_step(w, "dup-1", "c", 3);

@@ -1,10 +1,8 @@
-// The projector's JetStream pull consumer (read-side/bus) against a real nats-server: the credit
-// window (one outstanding pull request, not one per fetch), order, AckAll acks, nak/redelivery of
-// a whole batch in order, consumer generations (handover, fencing, migration from the explicit-ack
-// consumer, racing binds), a deleted consumer, a nats-server restart and consumers destroyed while
-// their messages arrive.
-#include "read-side/bus/jetstream.hpp"
-
+// The projector's JetStream pull consumer (common/nats/pull_consumer) against a real nats-server:
+// the credit window (one outstanding pull request, not one per fetch), order, AckAll acks,
+// nak/redelivery of a whole batch in order, consumer generations (handover, fencing, migration from
+// the explicit-ack consumer, racing binds), a deleted consumer, a nats-server restart and consumers
+// destroyed while their messages arrive.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -15,13 +13,16 @@
 #include <gtest/gtest.h>
 #include <nats/nats.h>
 
-#include "common/nats/nats.hpp"
+#include "common/nats/publisher.hpp"
+#include "common/nats/pull_consumer.hpp"
+#include "common/nats/stream_admin.hpp"
+#include "tests/support/nats_reader.hpp"
 #include "tests/support/services.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
-namespace bus = orders::read_side::bus;
+namespace nats = orders::nats;
 using orders::testing::wait_until;
 
 constexpr const char* kStream = "ORDERS";
@@ -29,18 +30,26 @@ constexpr const char* kStream = "ORDERS";
 class JetStreamBus : public ::testing::Test {
  protected:
   void SetUp() override {
-    pub_conn_ = std::make_unique<orders::nats::Connection>(
-        orders::nats::Connection::connect(nats_.url(), "pub"));
-    pub_ = std::make_unique<orders::nats::JetStream>(*pub_conn_);
-    orders::nats::StreamSpec spec;
+    pub_conn_ = std::make_unique<nats::Connection>(nats::Connection::connect(nats_.url(), "pub"));
+    pub_ = std::make_unique<nats::Publisher>(*pub_conn_);
+    pub_admin_ = std::make_unique<nats::StreamAdmin>(*pub_conn_);
+    nats::StreamSpec spec;
     spec.name = kStream;
-    pub_->ensure_stream(spec);
-    bus_ = std::make_unique<bus::Connection>(nats_.url(), kStream);
+    pub_admin_->ensure_stream(spec);
+    nats::ConnectOptions co;  // as the read-side connects
+    co.url = nats_.url();
+    co.retry_on_failed_connect = true;
+    co.ping_interval = std::chrono::minutes(2);
+    bus_ = std::make_unique<nats::Connection>(nats::Connection::connect(co));
+    admin_ = std::make_unique<nats::StreamAdmin>(*bus_);
+    options_.stream = kStream;
     ASSERT_TRUE(wait_until([&] { return bus_->connected(); }, 10s));
     options_.durable = "bus_test_p3";
     options_.filter_subject = "orders.events.3";
   }
   void TearDown() override {
+    admin_.reset();
+    pub_admin_.reset();
     pub_.reset();
     pub_conn_.reset();
   }
@@ -50,10 +59,10 @@ class JetStreamBus : public ::testing::Test {
   std::vector<std::uint64_t> publish(int n, const std::string& tag = "m") {
     std::vector<std::uint64_t> seqs;
     for (int i = 0; i < n; ++i) {
-      orders::nats::OutMessage m;
+      nats::OutMessage m;
       m.subject = "orders.events.3";
       m.data = tag + std::to_string(i);
-      orders::nats::PubResult r;
+      nats::PubResult r;
       EXPECT_TRUE(wait_until(
           [&] {
             r = pub_->publish(m);
@@ -70,7 +79,8 @@ class JetStreamBus : public ::testing::Test {
   std::int64_t ack_pending(const std::string& consumer) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK)
+    if (js_GetConsumerInfo(&ci, admin_->raw(), kStream, consumer.c_str(), nullptr, &jerr) !=
+        NATS_OK)
       return -1;
     auto n = static_cast<std::int64_t>(ci->NumAckPending);
     jsConsumerInfo_Destroy(ci);
@@ -79,7 +89,8 @@ class JetStreamBus : public ::testing::Test {
   std::uint64_t ack_floor(const std::string& consumer) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK)
+    if (js_GetConsumerInfo(&ci, admin_->raw(), kStream, consumer.c_str(), nullptr, &jerr) !=
+        NATS_OK)
       return 0;
     auto n = ci->AckFloor.Stream;
     jsConsumerInfo_Destroy(ci);
@@ -88,14 +99,15 @@ class JetStreamBus : public ::testing::Test {
   bool consumer_exists(const std::string& consumer) {
     jsConsumerInfo* ci = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    if (js_GetConsumerInfo(&ci, bus_->js(), kStream, consumer.c_str(), nullptr, &jerr) != NATS_OK)
+    if (js_GetConsumerInfo(&ci, admin_->raw(), kStream, consumer.c_str(), nullptr, &jerr) !=
+        NATS_OK)
       return false;
     jsConsumerInfo_Destroy(ci);
     return true;
   }
 
   // Fetches (batch at a time) until `want` messages came or the deadline passed.
-  static std::vector<std::uint64_t> collect(bus::PullConsumer& c, std::size_t want, int batch,
+  static std::vector<std::uint64_t> collect(nats::PullConsumer& c, std::size_t want, int batch,
                                             bool ack = true,
                                             std::chrono::milliseconds deadline = 10s) {
     std::vector<std::uint64_t> got;
@@ -110,15 +122,17 @@ class JetStreamBus : public ::testing::Test {
   }
 
   orders::testing::NatsServer nats_;
-  std::unique_ptr<orders::nats::Connection> pub_conn_;
-  std::unique_ptr<orders::nats::JetStream> pub_;
-  std::unique_ptr<bus::Connection> bus_;
-  bus::ConsumerOptions options_;
+  std::unique_ptr<nats::Connection> pub_conn_;
+  std::unique_ptr<nats::Publisher> pub_;
+  std::unique_ptr<nats::StreamAdmin> pub_admin_;
+  std::unique_ptr<nats::Connection> bus_;
+  std::unique_ptr<nats::StreamAdmin> admin_;
+  nats::ConsumerOptions options_;
 };
 
 TEST_F(JetStreamBus, DeliversAllInStreamOrderAndAcks) {
   auto seqs = publish(120);
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   auto got = collect(c, seqs.size(), 25);
   EXPECT_EQ(got, seqs);
   EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s))
@@ -138,7 +152,7 @@ TEST_F(JetStreamBus, DeliversAllInStreamOrderAndAcks) {
 }
 
 TEST_F(JetStreamBus, TrickleNeedsNoPullRequestPerFetch) {
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   EXPECT_TRUE(c.fetch(500, 50ms).empty());
   const auto before = c.pull_requests();
   for (int i = 0; i < 30; ++i) {
@@ -158,7 +172,7 @@ TEST_F(JetStreamBus, TrickleNeedsNoPullRequestPerFetch) {
 // A message published right after a partly used request expired comes at once: the window has
 // replaced the request already (kRenewEarly before its expiry), whether or not the 408 arrives.
 TEST_F(JetStreamBus, AMessageRightAfterAPartlyUsedRequestExpiredComesAtOnce) {
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   const auto requested = std::chrono::steady_clock::now();
   EXPECT_TRUE(c.fetch(5000, 50ms).empty());  // opens the request (5000 credits, expires in 5 s)
   auto first = publish(1, "early");
@@ -179,7 +193,7 @@ TEST_F(JetStreamBus, AMessageRightAfterAPartlyUsedRequestExpiredComesAtOnce) {
 }
 
 TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   // Open a window of 10 credits, then let the server push 10 messages into it.
   EXPECT_TRUE(c.fetch(10, 50ms).empty());
   auto seqs = publish(10);
@@ -202,12 +216,12 @@ TEST_F(JetStreamBus, NakedBatchComesBackWholeAndInOrderBeforeLaterMessages) {
 TEST_F(JetStreamBus, UnackedMessagesOfAClosedConsumerGoToTheNextOne) {
   auto seqs = publish(8);
   {
-    bus::PullConsumer c(*bus_, options_);
+    nats::PullConsumer c(*bus_, options_);
     auto msgs = c.fetch(8, 2s);
     ASSERT_FALSE(msgs.empty());
     c.nak(msgs);  // as the partition worker does when its Postgres connection broke
   }
-  bus::PullConsumer next(*bus_, options_);
+  nats::PullConsumer next(*bus_, options_);
   EXPECT_EQ(collect(next, seqs.size(), 8), seqs);
 }
 
@@ -220,22 +234,22 @@ TEST_F(JetStreamBus, DestroyingAConsumerWhileItsMessagesArriveIsSafe) {
   auto seqs = publish(3000);
   int rounds_with_messages = 0;
   for (int round = 0; round < 150; ++round) {
-    bus::PullConsumer c(*bus_, options_);
+    nats::PullConsumer c(*bus_, options_);
     auto msgs = c.fetch(3000, 2s);
     if (!msgs.empty()) ++rounds_with_messages;
     c.nak(msgs);
   }
   EXPECT_EQ(rounds_with_messages, 150);
-  bus::PullConsumer last(*bus_, options_);
+  nats::PullConsumer last(*bus_, options_);
   EXPECT_EQ(collect(last, seqs.size(), 3000), seqs);
 }
 
 TEST_F(JetStreamBus, OneAckCoversTheWholeBatch) {
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   EXPECT_TRUE(c.fetch(50, 50ms).empty());
   auto seqs = publish(50);
   ASSERT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 50; }, 5s));
-  std::vector<bus::Message> all;
+  std::vector<nats::Message> all;
   while (all.size() < seqs.size()) {
     auto msgs = c.fetch(50, 1s);
     ASSERT_FALSE(msgs.empty());
@@ -249,13 +263,13 @@ TEST_F(JetStreamBus, OneAckCoversTheWholeBatch) {
 
 TEST_F(JetStreamBus, ANewOwnerGetsThePreviousOwnersUnackedMessagesAtOnceAndFencesItOff) {
   auto seqs = publish(6);
-  bus::PullConsumer old_owner(*bus_, options_);
+  nats::PullConsumer old_owner(*bus_, options_);
   auto held = collect(old_owner, 2, 2, /*ack=*/false);  // fetched, never applied nor acked
   ASSERT_EQ(held.size(), 2u);
   EXPECT_TRUE(old_owner.fetch(10, 50ms).size() <= 4u);  // and a request left open
   const std::string old_name = old_owner.consumer_name();
 
-  bus::PullConsumer owner(*bus_, options_);  // e.g. the other replica after the partition failover
+  nats::PullConsumer owner(*bus_, options_);  // e.g. the other replica after the partition failover
   EXPECT_NE(owner.consumer_name(), old_name);
   EXPECT_FALSE(consumer_exists(old_name));
   // Everything not acked comes in order now, not after ack_wait behind later messages.
@@ -271,7 +285,7 @@ TEST_F(JetStreamBus, ANewOwnerGetsThePreviousOwnersUnackedMessagesAtOnceAndFence
     for (const auto& m : old_owner.fetch(10, 300ms)) {
       EXPECT_TRUE(std::find(fenced.begin(), fenced.end(), m.stream_sequence()) == fenced.end());
     }
-  } catch (const bus::NatsError&) {
+  } catch (const nats::NatsError&) {
   }
   EXPECT_EQ(collect(owner, 2, 10).size(), 2u);
 }
@@ -279,11 +293,12 @@ TEST_F(JetStreamBus, ANewOwnerGetsThePreviousOwnersUnackedMessagesAtOnceAndFence
 TEST_F(JetStreamBus, StartsAtTheAckFloorOfTheExplicitAckConsumerOfEarlierVersions) {
   auto seqs = publish(10);
   {
-    orders::nats::ConsumerSpec spec;
+    orders::testing::ReaderSpec spec;
     spec.stream = kStream;
     spec.durable = options_.durable;  // "bus_test_p3", explicit acks
     spec.filter_subject = options_.filter_subject;
-    auto legacy = pub_->pull_subscribe(spec);
+    spec.explicit_ack = true;
+    orders::testing::NatsReader legacy(*pub_admin_, spec);
     std::size_t acked = 0;
     while (acked < 4) {
       for (auto& m : legacy.fetch(static_cast<int>(4 - acked), 2s)) {
@@ -295,13 +310,13 @@ TEST_F(JetStreamBus, StartsAtTheAckFloorOfTheExplicitAckConsumerOfEarlierVersion
   ASSERT_TRUE(consumer_exists(options_.durable));
   const std::vector<std::uint64_t> rest(seqs.begin() + 4, seqs.end());
   {
-    bus::PullConsumer c(*bus_, options_);
+    nats::PullConsumer c(*bus_, options_);
     EXPECT_EQ(c.consumer_name().rfind(options_.durable + "_a1_", 0), 0u) << c.consumer_name();
     EXPECT_FALSE(consumer_exists(options_.durable));
     EXPECT_EQ(collect(c, 6, 10, /*ack=*/false), rest);
   }
   // A generation that never acked hands on the floor it started at (not the stream's start).
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   EXPECT_EQ(c.consumer_name().rfind(options_.durable + "_a2_", 0), 0u) << c.consumer_name();
   EXPECT_EQ(collect(c, 6, 10), rest);
   EXPECT_TRUE(c.fetch(10, 100ms).empty());
@@ -310,17 +325,17 @@ TEST_F(JetStreamBus, StartsAtTheAckFloorOfTheExplicitAckConsumerOfEarlierVersion
 TEST_F(JetStreamBus, RacingBindsNeverShareAConsumerAndTheNextBindTakesTheHighestFloor) {
   auto seqs = publish(6);
   for (int round = 0; round < 5; ++round) {
-    std::unique_ptr<bus::PullConsumer> a, b;
+    std::unique_ptr<nats::PullConsumer> a, b;
     std::thread ta([&] {
       try {
-        a = std::make_unique<bus::PullConsumer>(*bus_, options_);
-      } catch (const bus::NatsError&) {
+        a = std::make_unique<nats::PullConsumer>(*bus_, options_);
+      } catch (const nats::NatsError&) {
       }
     });
     std::thread tb([&] {
       try {
-        b = std::make_unique<bus::PullConsumer>(*bus_, options_);
-      } catch (const bus::NatsError&) {
+        b = std::make_unique<nats::PullConsumer>(*bus_, options_);
+      } catch (const nats::NatsError&) {
       }
     });
     ta.join();
@@ -336,22 +351,22 @@ TEST_F(JetStreamBus, RacingBindsNeverShareAConsumerAndTheNextBindTakesTheHighest
       seqs.erase(seqs.begin(), seqs.begin() + 3);
     }
   }
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   EXPECT_EQ(collect(c, seqs.size(), 10), seqs);
 }
 
 TEST_F(JetStreamBus, DeletedConsumerFailsOneFetchThenTheNextFetchRebinds) {
   publish(2);
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   EXPECT_EQ(collect(c, 2, 10).size(), 2u);
   EXPECT_TRUE(c.fetch(10, 50ms).empty());  // a request is open now
-  pub_->delete_consumer(kStream, c.consumer_name());
+  pub_admin_->delete_consumer(kStream, c.consumer_name());
   bool failed = false;
   const auto end = std::chrono::steady_clock::now() + 5s;
   while (!failed && std::chrono::steady_clock::now() < end) {
     try {
       c.fetch(10, 200ms);
-    } catch (const bus::NatsError&) {
+    } catch (const nats::NatsError&) {
       failed = true;
     }
   }
@@ -364,7 +379,7 @@ TEST_F(JetStreamBus, DeletedConsumerFailsOneFetchThenTheNextFetchRebinds) {
 
 TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
   auto seqs = publish(5);
-  bus::PullConsumer c(*bus_, options_);
+  nats::PullConsumer c(*bus_, options_);
   EXPECT_EQ(collect(c, 5, 10), seqs);
   EXPECT_TRUE(wait_until([&] { return ack_pending(c.consumer_name()) == 0; }, 5s));
   EXPECT_TRUE(c.fetch(10, 50ms).empty());  // the window's request is open on the old server

@@ -12,7 +12,7 @@
 #include "common/codec/event_codec.hpp"
 #include "common/codec/recorded_event.hpp"
 #include "common/domain/order.hpp"
-#include "common/nats/nats.hpp"
+#include "common/nats/stream_admin.hpp"
 
 namespace orders::testing::e2e {
 
@@ -231,7 +231,7 @@ DuplicateReport check_duplicates(Stack& stack) {
   co.url = stack.nats().url();
   co.name = "fault-test-verify";
   auto conn = nats::Connection::connect(co);
-  nats::JetStream js(conn);
+  nats::StreamAdmin js(conn);
   auto info = js.stream_info("ORDERS");
   if (!info) return rep;
   rep.bus_messages = static_cast<std::int64_t>(info->msgs);
@@ -332,9 +332,9 @@ std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& or
     co.url = stack.nats().url();
     co.name = "fault-test-diagnose";
     auto conn = nats::Connection::connect(co);
-    nats::JetStream js(conn);
+    nats::StreamAdmin js(conn);
     // The read side's consumers of partition p are generations "read_side_p<p>_a<n>_<nonce>"
-    // (read-side/bus/jetstream.cpp); list every consumer of the stream and show those.
+    // (common/nats/pull_consumer.cpp); list every consumer of the stream and show those.
     jsConsumerInfoList* list = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     natsStatus s = js_Consumers(&list, js.raw(), "ORDERS", nullptr, &jerr);

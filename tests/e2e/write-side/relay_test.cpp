@@ -10,10 +10,10 @@
 
 #include <gtest/gtest.h>
 
-#include "common/codec/recorded_event.hpp"
+#include "common/codec/bus_envelope.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
-#include "common/nats/nats.hpp"
+#include "common/nats/stream_admin.hpp"
 #include "tests/support/relay_support.hpp"
 #include "tests/support/services.hpp"
 #include "write-side/relay/outbox_relay.hpp"
@@ -205,7 +205,7 @@ TEST_F(RelayTest, TwoRelays_OneLeaderAtATime_NoDuplicatesAcrossHandovers) {
   EXPECT_GE(b->stats().leader_terms, 1u);
 }
 
-// The message body is written straight from the row (write-side/outbox_relay.cpp wire_json): it
+// The message body is written straight from the row (codec::write_wire_json in the relay): it
 // must decode with the read-side's codec::from_wire_json to exactly the stored event, also with
 // characters that need escaping in ids, and data/metadata with nesting, unicode and escapes.
 TEST_F(RelayTest, MessageBodyIsTheWireFormOfTheStoredEvent) {
@@ -296,8 +296,7 @@ TEST_F(RelayTest, LostStreamIsRecreatedAndRepublishedInOrder) {
   ASSERT_TRUE(stream_reaches(w.ledger.size()));
   {
     auto conn = nats::Connection::connect(nats_.url());
-    nats::JetStream js(conn);
-    js.delete_stream("ORDERS");
+    nats::StreamAdmin(conn).delete_stream("ORDERS");
   }
   Writers more(db_, 2, 20, 0us);
   more.join();

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/codec/bus_envelope.hpp"
+
 namespace orders::codec {
 namespace {
 

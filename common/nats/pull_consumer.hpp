@@ -1,0 +1,70 @@
+// One partition's durable JetStream pull consumer with AckAll (the projector's): a credit window
+// instead of one request/reply per fetch, and consumer generations "<durable>_a<n>_<nonce>".
+//
+// Credit window: a pull request for `batch` messages (with an expiry) stays outstanding on the
+// server, which pushes messages to this consumer's own inbox as they are stored; fetch takes what
+// has arrived (waiting only for the first message) and sends the next request once the batch has
+// arrived, the request expired (408), or a reconnect lost it.
+// Generations: each bind (construction, after a nak, after a reconnect, after the consumer was
+// deleted) creates the next generation at the newest one's ack floor and deletes the older ones,
+// so everything not yet acked comes to the binder in stream order (see bind() in the .cpp).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/nats/connection.hpp"
+#include "common/nats/message.hpp"
+#include "common/nats/stream_admin.hpp"
+
+namespace orders::nats {
+
+struct ConsumerOptions {
+  std::string stream = "ORDERS";
+  std::string durable;         // "read_side_p7": generations are "read_side_p7_a<n>_<nonce>"
+  std::string filter_subject;  // codec::partition_subject(stream, 7): "orders.events.7"
+  std::chrono::milliseconds ack_wait{5000};
+  int max_ack_pending = 20000;
+};
+
+class PullConsumer {
+ public:
+  // Binds (see above). Throws NatsError (e.g. stream missing, NATS down, a racing bind).
+  PullConsumer(Connection& conn, ConsumerOptions options);
+  ~PullConsumer();  // the consumer stays on the server for the next owner
+  PullConsumer(const PullConsumer&) = delete;
+  PullConsumer& operator=(const PullConsumer&) = delete;
+
+  // Up to `batch` messages, in stream order; waits up to `timeout` for the first one only (empty
+  // on time-out). Throws NatsError on other failures (e.g. the consumer was deleted: the next
+  // fetch binds anew).
+  std::vector<Message> fetch(int batch, std::chrono::milliseconds timeout);
+  // Acknowledges the batch and everything fetched before it: call after it was applied, in
+  // fetch order. One ack (the batch's highest sequence), published without a flush.
+  void ack(const std::vector<Message>& msgs);
+  // The batch and everything after it come again, in order, from the next fetch on (a new
+  // generation at the ack floor; no traffic now).
+  void nak(const std::vector<Message>& msgs);
+
+  // Pull requests published so far and the consumer generation bound (for tests and logs).
+  std::uint64_t pull_requests() const;
+  const std::string& consumer_name() const;
+
+ private:
+  struct Window;
+  void bind();
+  bool reconnected();
+  void top_up(int batch, std::chrono::steady_clock::time_point now);
+  bool next(std::chrono::milliseconds wait, std::vector<Message>& out);
+  void take(natsMsg* raw, std::vector<Message>& out);
+
+  Connection& conn_;
+  StreamAdmin admin_;
+  ConsumerOptions options_;
+  natsSubscription* sub_ = nullptr;
+  std::unique_ptr<Window> window_;
+};
+
+}  // namespace orders::nats
