@@ -3,8 +3,10 @@
 -- (last_sequenced + 1 .. + n, position order), advances the last_published hint to p_mark, and
 -- returns the next p_pub_limit events after p_cursor. First row: the status (sequenced,
 -- last_sequenced, waiting = 0; event columns NULL); then one row per event in global order.
--- Relay transactions serialize on the relay_state row. A step that finds the outbox empty and
--- has no hint to write stays read-only (no row lock, no xid, no WAL).
+-- Relay transactions serialize on the relay_state row. Position order keeps each order's version
+-- order: a stream's next event is decided on committed state, so its position is drawn after its
+-- predecessor committed. A step that finds the outbox empty and has no hint to write stays
+-- read-only (no row lock, no xid, no WAL).
 CREATE OR REPLACE FUNCTION relay_step(p_cursor bigint, p_mark bigint, p_seq_limit integer,
                                       p_pub_limit integer)
 RETURNS TABLE (sequenced bigint, last_sequenced bigint, waiting bigint, global_position bigint,
