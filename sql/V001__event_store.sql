@@ -1,5 +1,5 @@
--- The event store. position is drawn from a sequence before commit: unique and increasing within
--- a stream, but NOT commit-ordered. The dense, commit-safe order readers follow is global_log.
+-- The event store. position comes from a sequence: unique and increasing within a stream, but not
+-- commit-ordered; the dense, commit-ordered order readers follow is global_log (V002).
 CREATE TABLE IF NOT EXISTS events (
   position        bigserial PRIMARY KEY,
   event_id        uuid        NOT NULL UNIQUE,
@@ -10,8 +10,7 @@ CREATE TABLE IF NOT EXISTS events (
   data            jsonb       NOT NULL,
   metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
   recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
-  -- the writing transaction: the relay sequences rows once their xid is below the xmin horizon
-  xid             xid8        NOT NULL DEFAULT pg_current_xact_id(),
+  xid             xid8        NOT NULL DEFAULT pg_current_xact_id(),  -- the writing transaction
   CONSTRAINT events_stream_version UNIQUE (stream_id, version)
 );
 CREATE INDEX IF NOT EXISTS events_recorded_at ON events (stream_id, recorded_at);

@@ -1,13 +1,12 @@
--- Transactional outbox: one row per event, written in the event's transaction; removed when the
--- relay gives the event its dense global position.
+-- Transactional outbox: one row per event, written in the event's transaction, removed when the
+-- relay gives the event its global position.
 CREATE TABLE IF NOT EXISTS outbox (
   position bigint PRIMARY KEY REFERENCES events (position),
   xid      xid8   NOT NULL DEFAULT pg_current_xact_id()
 );
 CREATE INDEX IF NOT EXISTS outbox_xid ON outbox (xid, position);
 
--- The dense, gap-free, commit-safe global order (guarantee 4). global_position == JetStream
--- stream sequence. Insert-only.
+-- The dense, gap-free, commit-ordered global order; global_position == JetStream stream sequence.
 CREATE TABLE IF NOT EXISTS global_log (
   global_position bigint PRIMARY KEY,
   position        bigint NOT NULL UNIQUE REFERENCES events (position)

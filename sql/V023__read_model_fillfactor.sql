@@ -1,4 +1,3 @@
--- Room on each page for HOT updates: most projector writes change only non-indexed columns
--- (items, totals, version), so they can stay on the page without touching the indexes.
+-- Room on each page for HOT updates of the read models.
 ALTER TABLE orders SET (fillfactor = 80);
 ALTER TABLE customer_orders SET (fillfactor = 80);

@@ -1,5 +1,4 @@
--- rs_apply_batch (V025) has had no caller since the group applier: a batch of one partition is a
--- group of one (rs_apply_group, V026). Dropped so the schema holds one apply function.
+-- rs_apply_batch had no caller since the group applier (rs_apply_group).
 DO $$
 DECLARE
   f regprocedure;

@@ -1,6 +1,7 @@
 #include "common/pg/migrations.hpp"
 
-#include <set>
+#include <map>
+#include <optional>
 
 namespace orders::pg {
 namespace {
@@ -30,50 +31,151 @@ class AdvisoryLock {
   pqxx::connection& conn_;
 };
 
-std::set<int> applied_versions(pqxx::connection& conn) {
-  pqxx::read_transaction tx(conn);
-  std::set<int> out;
-  const auto exists = tx.exec("SELECT to_regclass('schema_migrations') IS NOT NULL");
-  if (!exists[0][0].as<bool>()) return out;
-  for (const auto& row : tx.exec("SELECT version FROM schema_migrations"))
-    out.insert(row[0].as<int>());
+// What the database records as applied.
+struct Applied {
+  std::map<int, std::optional<std::string>> versions;  // version -> checksum (none: recorded
+                                                       // before checksums existed)
+  std::map<std::string, std::string> repeatables;      // file -> checksum
+};
+
+bool table_exists(pqxx::transaction_base& tx, const char* table) {
+  return tx.exec_params("SELECT to_regclass($1) IS NOT NULL", std::string(table))[0][0].as<bool>();
+}
+
+bool has_checksum_column(pqxx::transaction_base& tx) {
+  return tx
+      .exec(
+          "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'schema_migrations'::regclass"
+          " AND attname = 'checksum' AND NOT attisdropped)")[0][0]
+      .as<bool>();
+}
+
+Applied read_applied(pqxx::transaction_base& tx) {
+  Applied out;
+  if (!table_exists(tx, "schema_migrations")) return out;
+  const bool checksums = has_checksum_column(tx);
+  for (const auto& row : tx.exec(checksums ? "SELECT version, checksum FROM schema_migrations"
+                                           : "SELECT version, NULL FROM schema_migrations")) {
+    out.versions.emplace(row[0].as<int>(),
+                         row[1].is_null() ? std::nullopt : std::optional(row[1].as<std::string>()));
+  }
+  if (!table_exists(tx, "schema_repeatables")) return out;
+  for (const auto& row : tx.exec("SELECT file, checksum FROM schema_repeatables"))
+    out.repeatables.emplace(row[0].as<std::string>(), row[1].as<std::string>());
   return out;
+}
+
+// The bookkeeping tables. A database migrated before checksums existed has schema_migrations
+// without the checksum column: it is added here (and filled by adopt_checksums).
+void ensure_bookkeeping(pqxx::connection& conn) {
+  pqxx::work tx(conn);
+  tx.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version int PRIMARY KEY,"
+      " name text NOT NULL,"
+      " applied_at timestamptz NOT NULL DEFAULT now())");
+  if (!has_checksum_column(tx)) tx.exec("ALTER TABLE schema_migrations ADD COLUMN checksum text");
+  tx.exec(
+      "CREATE TABLE IF NOT EXISTS schema_repeatables ("
+      " file text PRIMARY KEY,"
+      " checksum text NOT NULL,"
+      " applied_at timestamptz NOT NULL DEFAULT now())");
+  tx.commit();
+}
+
+// Versions recorded without a checksum take the current file's: they were applied before
+// checksums existed (this is the one time such a file may have been rewritten).
+void adopt_checksums(pqxx::connection& conn, const std::vector<Migration>& versioned,
+                     Applied& applied) {
+  pqxx::work tx(conn);
+  for (const auto& m : versioned) {
+    auto it = applied.versions.find(m.version);
+    if (it == applied.versions.end() || it->second) continue;
+    tx.exec_params("UPDATE schema_migrations SET checksum = $2 WHERE version = $1", m.version,
+                   std::string(m.checksum));
+    it->second = m.checksum;
+  }
+  tx.commit();
+}
+
+void refuse_edited(const std::vector<Migration>& versioned, const Applied& applied) {
+  for (const auto& m : versioned) {
+    auto it = applied.versions.find(m.version);
+    if (it == applied.versions.end() || !it->second || *it->second == m.checksum) continue;
+    throw MigrationEdited(std::string("migration sql/") + m.file +
+                          " was edited after it was applied (recorded checksum " + *it->second +
+                          ", file " + m.checksum +
+                          "): restore it and put the change in a new migration");
+  }
+}
+
+void apply_versioned(pqxx::connection& conn, const std::vector<Migration>& versioned,
+                     Applied& applied, MigrationReport& report) {
+  for (const auto& m : versioned) {
+    if (applied.versions.count(m.version) != 0) continue;
+    pqxx::work tx(conn);
+    tx.exec(m.sql);
+    tx.exec_params(
+        "INSERT INTO schema_migrations (version, name, applied_at, checksum) "
+        "VALUES ($1, $2, now(), $3)",
+        m.version, std::string(m.name), std::string(m.checksum));
+    tx.commit();
+    report.applied.push_back(m.version);
+    applied.versions.emplace(m.version, m.checksum);
+  }
+}
+
+void apply_repeatables(pqxx::connection& conn, const std::vector<Repeatable>& repeatables,
+                       Applied& applied, MigrationReport& report) {
+  for (const auto& r : repeatables) {
+    auto it = applied.repeatables.find(r.file);
+    if (it != applied.repeatables.end() && it->second == r.checksum) continue;
+    pqxx::work tx(conn);
+    tx.exec(r.sql);
+    tx.exec_params(
+        "INSERT INTO schema_repeatables (file, checksum, applied_at) VALUES ($1, $2, now()) "
+        "ON CONFLICT (file) DO UPDATE SET checksum = excluded.checksum, applied_at = now()",
+        std::string(r.file), std::string(r.checksum));
+    tx.commit();
+    report.repeatables.emplace_back(r.file);
+    applied.repeatables[r.file] = r.checksum;
+  }
 }
 
 }  // namespace
 
 MigrationReport apply_migrations(pqxx::connection& conn) {
+  return apply_migrations(conn, embedded_migrations(), embedded_repeatables());
+}
+
+MigrationReport apply_migrations(pqxx::connection& conn, const std::vector<Migration>& versioned,
+                                 const std::vector<Repeatable>& repeatables) {
   AdvisoryLock lock(conn);
-  {
-    pqxx::work tx(conn);
-    tx.exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations ("
-        " version int PRIMARY KEY,"
-        " name text NOT NULL,"
-        " applied_at timestamptz NOT NULL DEFAULT now())");
-    tx.commit();
-  }
+  ensure_bookkeeping(conn);
+  Applied applied = [&] {
+    pqxx::read_transaction tx(conn);
+    return read_applied(tx);
+  }();
+  adopt_checksums(conn, versioned, applied);
+  refuse_edited(versioned, applied);
   MigrationReport report;
-  std::set<int> done = applied_versions(conn);
-  for (const auto& m : embedded_migrations()) {
-    if (done.count(m.version) != 0) continue;
-    pqxx::work tx(conn);
-    tx.exec(m.sql);
-    tx.exec_params(
-        "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())",
-        m.version, std::string(m.name));
-    tx.commit();
-    report.applied.push_back(m.version);
-    done.insert(m.version);
-  }
-  report.current = done.empty() ? 0 : *done.rbegin();
+  apply_versioned(conn, versioned, applied, report);
+  apply_repeatables(conn, repeatables, applied, report);
+  report.current = applied.versions.empty() ? 0 : applied.versions.rbegin()->first;
   return report;
 }
 
 bool migrations_current(pqxx::connection& conn) {
-  const std::set<int> done = applied_versions(conn);
+  const Applied applied = [&] {
+    pqxx::read_transaction tx(conn);
+    return read_applied(tx);
+  }();
   for (const auto& m : embedded_migrations()) {
-    if (done.count(m.version) == 0) return false;
+    if (applied.versions.count(m.version) == 0) return false;
+  }
+  for (const auto& r : embedded_repeatables()) {
+    auto it = applied.repeatables.find(r.file);
+    if (it == applied.repeatables.end() || it->second != r.checksum) return false;
   }
   return true;
 }

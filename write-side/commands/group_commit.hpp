@@ -73,7 +73,8 @@ using Outcome =
     std::variant<Committed, Rejected, VersionMismatch, Replayed, KeyReused, Unavailable>;
 
 // Renders the response of an outcome, stored with an Idempotency-Key. For Committed the position is
-// kPendingPosition and must be rendered as "position":null (the store fills it in at commit).
+// kPendingPosition and must be rendered as "position":null: the store records the position of the
+// command's last event instead and puts it back into the body when it replays the response.
 using Renderer = std::function<StoredResponse(const std::string& order_id, const Outcome&)>;
 
 struct CommandRequest {

@@ -53,8 +53,8 @@ constexpr Statement kStatements[] = {
      "SELECT kind, id, pos, recorded_at_us FROM ws_append_batch($1::jsonb, $2::jsonb, $3::jsonb, "
      "$4::jsonb)"},
     {"ws_find_keys",
-     "SELECT key, endpoint, request_hash, status, response_body, headers::text FROM "
-     "idempotency_keys "
+     "SELECT key, endpoint, request_hash, status, body::text, position, headers::text "
+     "FROM idempotency_keys "
      "WHERE key IN (SELECT jsonb_array_elements_text($1::jsonb))"},
     {"ws_delete_expired_keys",
      "DELETE FROM idempotency_keys WHERE created_at < now() - $1::bigint * interval '1 second'"},
@@ -106,6 +106,24 @@ std::optional<domain::OrderState> replay_range(pqxx::connection& conn, const std
   apply_rows(state, stream_id, tx.exec_prepared("ws_events_range", stream_id, from, to_version));
   if (!state.exists()) return std::nullopt;
   return state;
+}
+
+// The stored form of a keyed response's body: its fields, without the "position" that the store
+// takes from the command's last event at commit (rendered as null until then).
+nlohmann::json stored_body_fields(const NewKeyRecord& k) {
+  auto fields = nlohmann::json::parse(k.response.body, nullptr, false);
+  if (!fields.is_object())
+    throw std::invalid_argument("idempotent response body is not a JSON object");
+  if (k.last_event_id) fields.erase("position");
+  return fields;
+}
+
+// The body exactly as first sent: the stored fields plus the position recorded at commit. Both are
+// rendered by nlohmann::json (sorted keys, compact), so the bytes are the original ones.
+std::string replayed_body(const char* fields_text, const pqxx::field& position) {
+  auto body = nlohmann::json::parse(fields_text);
+  if (!position.is_null()) body["position"] = position.as<std::int64_t>();
+  return body.dump();
 }
 
 nlohmann::json headers_json(const std::vector<std::pair<std::string, std::string>>& headers) {
@@ -257,7 +275,7 @@ AppendResult append_batch(pqxx::connection& conn, const std::vector<NewEvent>& e
          {"endpoint", k.endpoint},
          {"request_hash", k.request_hash},
          {"status", k.response.status},
-         {"response_body", k.response.body},
+         {"body", stored_body_fields(k)},
          {"headers", headers_json(k.response.headers)},
          {"last_event_id", k.last_event_id ? nlohmann::json(*k.last_event_id) : nlohmann::json()}});
   }
@@ -300,8 +318,8 @@ std::unordered_map<std::string, KeyRecord> find_keys(pqxx::connection& conn,
     rec.endpoint = row[1].as<std::string>();
     rec.request_hash = row[2].as<std::string>();
     rec.response.status = row[3].as<int>();
-    rec.response.body = row[4].as<std::string>();
-    auto headers = nlohmann::json::parse(row[5].c_str(), nullptr, false);
+    rec.response.body = replayed_body(row[4].c_str(), row[5]);
+    auto headers = nlohmann::json::parse(row[6].c_str(), nullptr, false);
     if (headers.is_object()) {
       for (auto it = headers.begin(); it != headers.end(); ++it) {
         if (it.value().is_string())

@@ -1,7 +1,7 @@
 // The Postgres event store as the write-side uses it: prepared statements, loading streams
 // (latest snapshot of the current state schema + newer events, upcast on read), the audit trail,
-// time travel, and the group-commit append (sql/V005 ws_append_batch). Every function takes a
-// connection prepared by prepare_statements (use it as the pool's ConnectionInit).
+// time travel, and the group-commit append (sql/functions/ws_append_batch.sql). Every function
+// takes a connection prepared by prepare_statements (use it as the pool's ConnectionInit).
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -85,7 +85,9 @@ struct NewKeyRecord {
   std::string stream_id;
   std::string endpoint;
   std::string request_hash;
-  StoredResponse response;  // body may contain "position":null, filled from last_event_id
+  // Stored as data: status, headers and the body's fields; a "position" field is not stored but
+  // taken from last_event_id's event at commit, and put back when the response is replayed.
+  StoredResponse response;
   std::optional<std::string> last_event_id;
 };
 
@@ -120,7 +122,7 @@ AppendResult append_batch(pqxx::connection& conn, const std::vector<NewEvent>& e
 struct KeyRecord {
   std::string endpoint;
   std::string request_hash;
-  StoredResponse response;
+  StoredResponse response;  // rendered again from the stored fields: the original bytes
 };
 std::unordered_map<std::string, KeyRecord> find_keys(pqxx::connection& conn,
                                                      const std::vector<std::string>& keys);

@@ -1,0 +1,614 @@
+CREATE FUNCTION public.rebuild_analyze_shadow(p_table text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  EXECUTE format('ANALYZE %I', p_table || '_shadow');
+END
+$$;
+
+CREATE FUNCTION public.rebuild_create_shadow(p_table text, p_unlogged boolean) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_options text;
+BEGIN
+  SELECT array_to_string(reloptions, ', ') INTO v_options FROM pg_class
+   WHERE oid = p_table::regclass;
+  EXECUTE format('DROP TABLE IF EXISTS %I', p_table || '_shadow');
+  EXECUTE format('CREATE %s TABLE %I (LIKE %I INCLUDING ALL EXCLUDING INDEXES)%s',
+                 CASE WHEN p_unlogged THEN 'UNLOGGED' ELSE '' END, p_table || '_shadow', p_table,
+                 CASE WHEN v_options IS NULL OR v_options = '' THEN ''
+                      ELSE ' WITH (' || v_options || ')' END);
+END
+$$;
+
+CREATE FUNCTION public.rebuild_drop_shadow(p_table text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  EXECUTE format('DROP TABLE IF EXISTS %I', p_table || '_shadow');
+END
+$$;
+
+CREATE FUNCTION public.rebuild_index_shadow(p_table text, p_index text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_shadow text := p_table || '_shadow';
+  v_name   text := rebuild_shadow_index_name(p_index);
+  v_def    text;
+  v_type   "char";
+  v_new    text;
+BEGIN
+  SELECT pg_get_indexdef(i.indexrelid), con.contype INTO v_def, v_type
+    FROM pg_index i
+    JOIN pg_class c ON c.oid = i.indexrelid
+    LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+   WHERE i.indrelid = p_table::regclass AND c.relname = p_index;
+  IF v_def IS NULL THEN
+    RAISE EXCEPTION 'rebuild: % has no index %', p_table, p_index;
+  END IF;
+  v_new := regexp_replace(v_def, '^CREATE (UNIQUE )?INDEX \S+ ON (ONLY )?\S+ USING ',
+                          'CREATE \1INDEX ' || quote_ident(v_name) || ' ON ' ||
+                          quote_ident(v_shadow) || ' USING ');
+  IF v_new = v_def THEN
+    RAISE EXCEPTION 'rebuild: cannot re-target index definition %', v_def;
+  END IF;
+  EXECUTE format('DROP INDEX IF EXISTS %I', v_name);
+  EXECUTE v_new;
+  IF v_type = 'p' THEN
+    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I PRIMARY KEY USING INDEX %I',
+                   v_shadow, v_name, v_name);
+  ELSIF v_type = 'u' THEN
+    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I UNIQUE USING INDEX %I',
+                   v_shadow, v_name, v_name);
+  END IF;
+END
+$$;
+
+CREATE FUNCTION public.rebuild_live_indexes(p_table text) RETURNS SETOF text
+    LANGUAGE sql STABLE
+    AS $$
+  SELECT c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+   WHERE i.indrelid = p_table::regclass ORDER BY c.relname
+$$;
+
+CREATE FUNCTION public.rebuild_log_shadow(p_table text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_shadow text := p_table || '_shadow';
+BEGIN
+  IF (SELECT relpersistence FROM pg_class WHERE oid = v_shadow::regclass) = 'u' THEN
+    EXECUTE format('ALTER TABLE %I SET LOGGED', v_shadow);
+  END IF;
+END
+$$;
+
+CREATE FUNCTION public.rebuild_shadow_index_name(p_index text) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+  SELECT left(p_index, 48) || '_shadow'
+$$;
+
+CREATE FUNCTION public.rebuild_swap(p_table text) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_shadow  text := p_table || '_shadow';
+  v_names   text[];
+  v_missing text[];
+  v_name    text;
+BEGIN
+  EXECUTE format('LOCK TABLE %I, %I IN ACCESS EXCLUSIVE MODE', p_table, v_shadow);
+  SELECT coalesce(array_agg(c.relname ORDER BY c.relname), '{}') INTO v_names
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+   WHERE i.indrelid = p_table::regclass;
+  SELECT coalesce(array_agg(n), '{}') INTO v_missing
+    FROM unnest(v_names) AS n
+   WHERE NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                      WHERE i.indrelid = v_shadow::regclass
+                        AND c.relname = rebuild_shadow_index_name(n));
+  IF cardinality(v_missing) > 0 THEN
+    RAISE EXCEPTION 'rebuild: shadow of % lacks indexes %', p_table, v_missing;
+  END IF;
+  EXECUTE format('DROP TABLE %I', p_table);
+  EXECUTE format('ALTER TABLE %I RENAME TO %I', v_shadow, p_table);
+  FOREACH v_name IN ARRAY v_names LOOP
+    EXECUTE format('ALTER INDEX %I RENAME TO %I', rebuild_shadow_index_name(v_name), v_name);
+  END LOOP;
+END
+$$;
+
+CREATE FUNCTION public.rebuild_table_diff(p_table text, p_key text, p_limit integer) RETURNS TABLE(only_live bigint, only_shadow bigint, changed bigint, behind bigint, examples jsonb)
+    LANGUAGE plpgsql
+    AS $_$
+BEGIN
+  RETURN QUERY EXECUTE format(
+    'WITH d AS MATERIALIZED ('
+    '  SELECT coalesce(l.%1$I, s.%1$I) AS k, l.%1$I IS NULL AS no_live, s.%1$I IS NULL AS no_shadow,'
+    '         l.version < s.version AS is_behind'
+    '    FROM %2$I l FULL JOIN %3$I s ON s.%1$I = l.%1$I'
+    '   WHERE l.%1$I IS NULL OR s.%1$I IS NULL OR l::text <> s::text)'
+    ' SELECT count(*) FILTER (WHERE no_shadow), count(*) FILTER (WHERE no_live),'
+    '        count(*) FILTER (WHERE NOT no_live AND NOT no_shadow),'
+    '        count(*) FILTER (WHERE NOT no_live AND NOT no_shadow AND is_behind),'
+    '        coalesce((SELECT jsonb_agg(jsonb_build_object(''key'', x.k,'
+    '                    ''live'', (SELECT to_jsonb(l) FROM %2$I l WHERE l.%1$I = x.k),'
+    '                    ''shadow'', (SELECT to_jsonb(s) FROM %3$I s WHERE s.%1$I = x.k)) ORDER BY x.k)'
+    '                    FROM (SELECT k FROM d ORDER BY k LIMIT %4$s) x), ''[]''::jsonb)'
+    '   FROM d', p_key, p_table, p_table || '_shadow', p_limit);
+END
+$_$;
+
+CREATE FUNCTION public.rebuild_table_digest(p_table text, p_key text) RETURNS TABLE(row_count bigint, digest text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  RETURN QUERY EXECUTE format(
+    'SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text '
+    'FROM %I t WHERE t.%I IS NOT NULL', p_table, p_key);
+END
+$$;
+
+CREATE FUNCTION public.relay_sequence(p_limit integer) RETURNS TABLE(sequenced bigint, last_sequenced bigint)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  RETURN QUERY SELECT s.sequenced, s.last_sequenced FROM relay_step(0, 0, p_limit, 0) s;
+END
+$$;
+
+CREATE FUNCTION public.relay_step(p_cursor bigint, p_mark bigint, p_seq_limit integer, p_pub_limit integer) RETURNS TABLE(sequenced bigint, last_sequenced bigint, waiting bigint, global_position bigint, event_id text, stream_id text, version bigint, "position" bigint, type text, schema_version integer, recorded_at_us bigint, data text, metadata text)
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_hashjoin TO 'off'
+    SET enable_mergejoin TO 'off'
+    AS $$
+#variable_conflict use_column
+DECLARE
+  v_base bigint;
+  v_n    bigint := 0;
+BEGIN
+  IF p_seq_limit > 0 AND EXISTS (SELECT 1 FROM outbox) THEN
+    SELECT r.last_sequenced INTO v_base FROM relay_state r WHERE r.id = 1 FOR UPDATE;
+    WITH picked AS (
+      SELECT o.position FROM outbox o ORDER BY o.position LIMIT p_seq_limit
+    ), gone AS (
+      DELETE FROM outbox o USING picked p WHERE o.position = p.position RETURNING o.position
+    ), ins AS (
+      INSERT INTO global_log (global_position, position)
+      SELECT v_base + row_number() OVER (ORDER BY g.position), g.position FROM gone g
+      RETURNING 1
+    )
+    SELECT count(*) INTO v_n FROM ins;
+  ELSE
+    SELECT r.last_sequenced INTO v_base FROM relay_state r WHERE r.id = 1;
+  END IF;
+  IF v_n > 0 THEN
+    UPDATE relay_state r
+       SET last_sequenced = v_base + v_n,
+           last_published = GREATEST(r.last_published, p_mark)
+     WHERE r.id = 1;
+  ELSIF p_mark > 0 THEN
+    UPDATE relay_state r SET last_published = GREATEST(r.last_published, p_mark) WHERE r.id = 1;
+  END IF;
+  RETURN QUERY SELECT v_n, v_base + v_n, 0::bigint, NULL::bigint, NULL::text, NULL::text, NULL::bigint,
+                      NULL::bigint, NULL::text, NULL::integer, NULL::bigint, NULL::text, NULL::text;
+  IF p_pub_limit > 0 THEN
+    RETURN QUERY
+      SELECT NULL::bigint, NULL::bigint, NULL::bigint, g.global_position, e.event_id::text, e.stream_id,
+             e.version, e.position, e.type, e.schema_version,
+             (extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.data::text, e.metadata::text
+        FROM global_log g JOIN events e ON e.position = g.position
+       WHERE g.global_position > p_cursor
+       ORDER BY g.global_position
+       LIMIT p_pub_limit;
+  END IF;
+END
+$$;
+
+CREATE FUNCTION public.rs_apply_group(p_lock_class integer, p_lock_count integer, p_table_oids bigint[], o_order_id text[], o_customer_id text[], o_status text[], o_items jsonb[], o_total bigint[], o_item_count integer[], o_tracking text[], o_created_us bigint[], o_confirmed_us bigint[], o_shipped_us bigint[], o_delivered_us bigint[], o_version bigint[], o_last_position bigint[], o_stored bigint[], c_order_id text[], c_customer_id text[], c_status text[], c_items jsonb[], c_total bigint[], c_version bigint[], c_last_position bigint[], c_stored bigint[], k_partition integer[], k_projection text[], k_last_position bigint[], k_last_recorded_us bigint[], k_applied bigint[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
+    SET enable_hashjoin TO 'off'
+    SET enable_mergejoin TO 'off'
+    AS $$
+DECLARE
+  n bigint;
+  updated bigint := 0;
+  inserted bigint := 0;
+BEGIN
+  FOR i IN 0 .. p_lock_count - 1 LOOP
+    PERFORM pg_advisory_xact_lock_shared(p_lock_class, i);
+  END LOOP;
+  IF coalesce(cardinality(p_table_oids), 0) > 0 AND p_table_oids IS DISTINCT FROM
+     ARRAY[to_regclass('orders')::oid::bigint, to_regclass('customer_orders')::oid::bigint] THEN
+    RETURN 1;
+  END IF;
+
+  n := coalesce(cardinality(o_order_id), 0);
+  IF n > 0 THEN
+    UPDATE orders AS t SET customer_id = r.customer_id, status = r.status, items = r.items,
+      total_cents = r.total_cents, item_count = r.item_count,
+      tracking_number = r.tracking_number,
+      created_at = timestamptz 'epoch' + r.created_at_us * interval '1 microsecond',
+      confirmed_at = timestamptz 'epoch' + r.confirmed_at_us * interval '1 microsecond',
+      shipped_at = timestamptz 'epoch' + r.shipped_at_us * interval '1 microsecond',
+      delivered_at = timestamptz 'epoch' + r.delivered_at_us * interval '1 microsecond',
+      version = r.version, last_global_position = r.last_global_position
+    FROM unnest(o_order_id, o_customer_id, o_status, o_items, o_total, o_item_count,
+                o_tracking, o_created_us, o_confirmed_us, o_shipped_us,
+                o_delivered_us, o_version, o_last_position, o_stored)
+      AS r(order_id, customer_id, status, items, total_cents, item_count, tracking_number,
+           created_at_us, confirmed_at_us, shipped_at_us, delivered_at_us, version,
+           last_global_position, stored_version)
+    WHERE r.stored_version > 0 AND t.order_id = r.order_id AND t.version = r.stored_version;
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    INSERT INTO orders (order_id, customer_id, status, items, total_cents, item_count,
+      tracking_number, created_at, confirmed_at, shipped_at, delivered_at, version,
+      last_global_position)
+    SELECT r.order_id, r.customer_id, r.status, r.items, r.total_cents, r.item_count,
+      r.tracking_number,
+      timestamptz 'epoch' + r.created_at_us * interval '1 microsecond',
+      timestamptz 'epoch' + r.confirmed_at_us * interval '1 microsecond',
+      timestamptz 'epoch' + r.shipped_at_us * interval '1 microsecond',
+      timestamptz 'epoch' + r.delivered_at_us * interval '1 microsecond',
+      r.version, r.last_global_position
+    FROM unnest(o_order_id, o_customer_id, o_status, o_items, o_total, o_item_count,
+                o_tracking, o_created_us, o_confirmed_us, o_shipped_us,
+                o_delivered_us, o_version, o_last_position, o_stored)
+      AS r(order_id, customer_id, status, items, total_cents, item_count, tracking_number,
+           created_at_us, confirmed_at_us, shipped_at_us, delivered_at_us, version,
+           last_global_position, stored_version)
+    WHERE r.stored_version = 0;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+    IF updated + inserted <> n THEN
+      RAISE EXCEPTION 'orders: % of % rows were not at their loaded version', n - updated - inserted, n
+        USING ERRCODE = 'RS001';
+    END IF;
+  END IF;
+
+  n := coalesce(cardinality(c_order_id), 0);
+  IF n > 0 THEN
+    UPDATE customer_orders AS t SET customer_id = r.customer_id, status = r.status,
+      items = r.items, total_cents = r.total_cents, version = r.version,
+      last_global_position = r.last_global_position
+    FROM unnest(c_order_id, c_customer_id, c_status, c_items, c_total, c_version,
+                c_last_position, c_stored)
+      AS r(order_id, customer_id, status, items, total_cents, version, last_global_position,
+           stored_version)
+    WHERE r.stored_version > 0 AND t.order_id = r.order_id AND t.version = r.stored_version;
+    GET DIAGNOSTICS updated = ROW_COUNT;
+    INSERT INTO customer_orders (order_id, customer_id, status, items, total_cents, version,
+      last_global_position)
+    SELECT r.order_id, r.customer_id, r.status, r.items, r.total_cents, r.version,
+      r.last_global_position
+    FROM unnest(c_order_id, c_customer_id, c_status, c_items, c_total, c_version,
+                c_last_position, c_stored)
+      AS r(order_id, customer_id, status, items, total_cents, version, last_global_position,
+           stored_version)
+    WHERE r.stored_version = 0;
+    GET DIAGNOSTICS inserted = ROW_COUNT;
+    IF updated + inserted <> n THEN
+      RAISE EXCEPTION 'customer_orders: % of % rows were not at their loaded version',
+        n - updated - inserted, n USING ERRCODE = 'RS001';
+    END IF;
+  END IF;
+
+  IF coalesce(cardinality(k_projection), 0) > 0 THEN
+    INSERT INTO projection_checkpoints AS c (projection, partition, last_global_position,
+      last_recorded_at, events_applied, updated_at)
+    SELECT a.projection, a.partition, a.last_global_position,
+      timestamptz 'epoch' + a.last_recorded_us * interval '1 microsecond', a.events_applied, now()
+    FROM unnest(k_projection, k_partition, k_last_position, k_last_recorded_us, k_applied)
+      AS a(projection, partition, last_global_position, last_recorded_us, events_applied)
+    ON CONFLICT (projection, partition) DO UPDATE SET
+      last_global_position = GREATEST(c.last_global_position, EXCLUDED.last_global_position),
+      last_recorded_at = CASE WHEN EXCLUDED.last_global_position >= c.last_global_position
+                              THEN EXCLUDED.last_recorded_at ELSE c.last_recorded_at END,
+      events_applied = c.events_applied + EXCLUDED.events_applied, updated_at = now();
+  END IF;
+  RETURN 0;
+END
+$$;
+
+CREATE FUNCTION public.ws_append_batch(p_events jsonb, p_keys jsonb, p_snapshots jsonb, p_checks jsonb) RETURNS TABLE(kind text, id text, pos bigint, recorded_at_us bigint)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+  v_failed     text[];
+  v_more       text[];
+  v_ins_pos    bigint[];
+  v_ins_id     text[];
+  v_ins_stream text[];
+  v_ins_ts     bigint[];
+  v_keys       text[];
+  v_offered    int := jsonb_array_length(p_events);
+BEGIN
+  v_failed := '{}';
+  -- 1. stale-base checks for streams that append nothing in this call
+  IF jsonb_array_length(p_checks) > 0 THEN
+    SELECT coalesce(array_agg(DISTINCT c.stream_id), '{}') INTO v_failed
+      FROM jsonb_to_recordset(p_checks) AS c(stream_id text, version bigint)
+     WHERE EXISTS (SELECT 1 FROM events e WHERE e.stream_id = c.stream_id AND e.version = c.version + 1);
+  END IF;
+
+  -- 2. events; a (stream_id, version) taken by another writer is skipped, not an error
+  WITH input AS (
+    SELECT * FROM jsonb_to_recordset(p_events)
+      AS x(ord int, event_id uuid, stream_id text, version bigint, type text, schema_version int,
+           data jsonb, metadata jsonb)
+  ), ins AS (
+    INSERT INTO events (event_id, stream_id, version, type, schema_version, data, metadata)
+    SELECT i.event_id, i.stream_id, i.version, i.type, i.schema_version, i.data,
+           coalesce(i.metadata, '{}'::jsonb)
+      FROM input i
+     WHERE NOT (i.stream_id = ANY (v_failed))
+     ORDER BY i.stream_id, i.version
+    ON CONFLICT (stream_id, version) DO NOTHING
+    RETURNING position, event_id, stream_id, recorded_at
+  )
+  SELECT coalesce(array_agg(ins.position ORDER BY ins.position), '{}'),
+         coalesce(array_agg(ins.event_id::text ORDER BY ins.position), '{}'),
+         coalesce(array_agg(ins.stream_id ORDER BY ins.position), '{}'),
+         coalesce(array_agg((extract(epoch FROM ins.recorded_at) * 1000000)::bigint
+                            ORDER BY ins.position), '{}')
+    INTO v_ins_pos, v_ins_id, v_ins_stream, v_ins_ts
+    FROM ins;
+
+  IF cardinality(v_failed) > 0 OR cardinality(v_ins_id) <> v_offered THEN
+    SELECT v_failed || coalesce(array_agg(DISTINCT x.stream_id), '{}') INTO v_failed
+      FROM jsonb_to_recordset(p_events) AS x(event_id uuid, stream_id text)
+     WHERE NOT (x.stream_id = ANY (v_failed))
+       AND NOT (x.event_id::text = ANY (v_ins_id));
+  END IF;
+
+  -- 3. idempotency keys of commands whose stream is still fine
+  IF jsonb_array_length(p_keys) > 0 THEN
+  WITH k AS (
+    SELECT * FROM jsonb_to_recordset(p_keys)
+      AS k(key text, stream_id text, endpoint text, request_hash text, status int, body jsonb,
+           headers jsonb, last_event_id text)
+  ), ins AS (
+    INSERT INTO idempotency_keys (key, endpoint, request_hash, status, body, position, headers)
+    SELECT k.key, k.endpoint, k.request_hash, k.status, k.body,
+           (SELECT u.p FROM unnest(v_ins_pos, v_ins_id) AS u(p, i) WHERE u.i = k.last_event_id),
+           coalesce(k.headers, '{}'::jsonb)
+      FROM k
+     WHERE NOT (k.stream_id = ANY (v_failed))
+     ORDER BY k.key
+    ON CONFLICT (key) DO NOTHING
+    RETURNING key
+  )
+  SELECT coalesce(array_agg(ins.key), '{}') INTO v_keys FROM ins;
+
+  SELECT coalesce(array_agg(DISTINCT k.stream_id), '{}') INTO v_more
+    FROM jsonb_to_recordset(p_keys) AS k(key text, stream_id text)
+   WHERE NOT (k.stream_id = ANY (v_failed))
+     AND NOT (k.key = ANY (v_keys));
+  IF cardinality(v_more) > 0 THEN
+    DELETE FROM idempotency_keys
+     WHERE key = ANY (v_keys)
+       AND key IN (SELECT k.key FROM jsonb_to_recordset(p_keys) AS k(key text, stream_id text)
+                    WHERE k.stream_id = ANY (v_more));
+    v_failed := v_failed || v_more;
+  END IF;
+  END IF;
+
+  -- 4. undo the events of failed streams (rows of this transaction only)
+  IF cardinality(v_failed) > 0 THEN
+    DELETE FROM events
+     WHERE position IN (SELECT u.p FROM unnest(v_ins_pos, v_ins_stream) AS u(p, s)
+                         WHERE u.s = ANY (v_failed));
+  END IF;
+
+  -- 5. one outbox row per kept event, in the same transaction
+  INSERT INTO outbox (position)
+  SELECT u.p FROM unnest(v_ins_pos, v_ins_stream) AS u(p, s)
+   WHERE NOT (u.s = ANY (v_failed))
+   ORDER BY u.p;
+
+  -- 6. snapshots of the streams that committed
+  IF jsonb_array_length(p_snapshots) > 0 THEN
+  INSERT INTO snapshots AS s (stream_id, version, state_schema, state)
+  SELECT n.stream_id, n.version, n.state_schema, n.state
+    FROM jsonb_to_recordset(p_snapshots) AS n(stream_id text, version bigint, state_schema int, state jsonb)
+   WHERE NOT (n.stream_id = ANY (v_failed))
+   ORDER BY n.stream_id
+  ON CONFLICT (stream_id) DO UPDATE
+     SET version = excluded.version, state_schema = excluded.state_schema, state = excluded.state,
+         taken_at = now()
+   WHERE s.version < excluded.version OR s.state_schema <> excluded.state_schema;
+  END IF;
+
+  RETURN QUERY
+    SELECT 'e'::text, u.i, u.p, u.t
+      FROM unnest(v_ins_id, v_ins_pos, v_ins_stream, v_ins_ts) AS u(i, p, s, t)
+     WHERE NOT (u.s = ANY (v_failed))
+    UNION ALL
+    SELECT 'f'::text, f.s, NULL::bigint, NULL::bigint FROM unnest(v_failed) AS f(s);
+END
+$$;
+
+CREATE TABLE public.customer_orders (
+    order_id text NOT NULL,
+    customer_id text NOT NULL,
+    status text NOT NULL,
+    items jsonb DEFAULT '[]'::jsonb NOT NULL,
+    total_cents bigint DEFAULT 0 NOT NULL,
+    version bigint NOT NULL,
+    last_global_position bigint DEFAULT 0 NOT NULL
+)
+WITH (fillfactor='50');
+
+CREATE TABLE public.events (
+    "position" bigint NOT NULL,
+    event_id uuid NOT NULL,
+    stream_id text NOT NULL,
+    version bigint NOT NULL,
+    type text NOT NULL,
+    schema_version integer NOT NULL,
+    data jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    CONSTRAINT events_version_check CHECK ((version >= 1))
+);
+
+CREATE SEQUENCE public.events_position_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
+
+ALTER SEQUENCE public.events_position_seq OWNED BY public.events."position";
+
+CREATE TABLE public.global_log (
+    global_position bigint NOT NULL,
+    "position" bigint NOT NULL
+);
+
+CREATE TABLE public.idempotency_keys (
+    key text NOT NULL,
+    endpoint text NOT NULL,
+    request_hash text NOT NULL,
+    status integer NOT NULL,
+    headers jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    body jsonb NOT NULL,
+    "position" bigint
+);
+
+CREATE TABLE public.orders (
+    order_id text NOT NULL,
+    customer_id text NOT NULL,
+    status text NOT NULL,
+    items jsonb DEFAULT '[]'::jsonb NOT NULL,
+    total_cents bigint DEFAULT 0 NOT NULL,
+    item_count integer DEFAULT 0 NOT NULL,
+    tracking_number text,
+    created_at timestamp with time zone NOT NULL,
+    confirmed_at timestamp with time zone,
+    shipped_at timestamp with time zone,
+    delivered_at timestamp with time zone,
+    version bigint NOT NULL,
+    last_global_position bigint DEFAULT 0 NOT NULL
+)
+WITH (fillfactor='50');
+
+CREATE TABLE public.outbox (
+    "position" bigint NOT NULL
+);
+
+CREATE TABLE public.projection_checkpoints (
+    projection text NOT NULL,
+    partition integer NOT NULL,
+    last_global_position bigint DEFAULT 0 NOT NULL,
+    last_recorded_at timestamp with time zone,
+    events_applied bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.projections (
+    name text NOT NULL,
+    state text DEFAULT 'live'::text NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT projections_state_check CHECK ((state = ANY (ARRAY['live'::text, 'rebuilding'::text])))
+);
+
+CREATE TABLE public.read_side_replicas (
+    replica_id text NOT NULL,
+    heartbeat_at timestamp with time zone DEFAULT now() NOT NULL,
+    partitions text DEFAULT ''::text NOT NULL
+);
+
+CREATE TABLE public.relay_state (
+    id integer NOT NULL,
+    last_sequenced bigint DEFAULT 0 NOT NULL,
+    last_published bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT relay_state_id_check CHECK ((id = 1))
+);
+
+CREATE TABLE public.schema_migrations (
+    version integer NOT NULL,
+    name text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL,
+    checksum text
+);
+
+CREATE TABLE public.schema_repeatables (
+    file text NOT NULL,
+    checksum text NOT NULL,
+    applied_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+CREATE TABLE public.snapshots (
+    stream_id text NOT NULL,
+    version bigint NOT NULL,
+    state_schema integer NOT NULL,
+    state jsonb NOT NULL,
+    taken_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE ONLY public.events ALTER COLUMN "position" SET DEFAULT nextval('public.events_position_seq'::regclass);
+
+ALTER TABLE ONLY public.customer_orders
+    ADD CONSTRAINT customer_orders_pkey PRIMARY KEY (order_id);
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_event_id_key UNIQUE (event_id);
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_pkey PRIMARY KEY ("position");
+
+ALTER TABLE ONLY public.events
+    ADD CONSTRAINT events_stream_version UNIQUE (stream_id, version);
+
+ALTER TABLE ONLY public.global_log
+    ADD CONSTRAINT global_log_pkey PRIMARY KEY (global_position);
+
+ALTER TABLE ONLY public.global_log
+    ADD CONSTRAINT global_log_position_key UNIQUE ("position");
+
+ALTER TABLE ONLY public.idempotency_keys
+    ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY public.orders
+    ADD CONSTRAINT orders_pkey PRIMARY KEY (order_id);
+
+ALTER TABLE ONLY public.outbox
+    ADD CONSTRAINT outbox_pkey PRIMARY KEY ("position");
+
+ALTER TABLE ONLY public.projection_checkpoints
+    ADD CONSTRAINT projection_checkpoints_pkey PRIMARY KEY (projection, partition);
+
+ALTER TABLE ONLY public.projections
+    ADD CONSTRAINT projections_pkey PRIMARY KEY (name);
+
+ALTER TABLE ONLY public.read_side_replicas
+    ADD CONSTRAINT read_side_replicas_pkey PRIMARY KEY (replica_id);
+
+ALTER TABLE ONLY public.relay_state
+    ADD CONSTRAINT relay_state_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.schema_migrations
+    ADD CONSTRAINT schema_migrations_pkey PRIMARY KEY (version);
+
+ALTER TABLE ONLY public.schema_repeatables
+    ADD CONSTRAINT schema_repeatables_pkey PRIMARY KEY (file);
+
+ALTER TABLE ONLY public.snapshots
+    ADD CONSTRAINT snapshots_pkey PRIMARY KEY (stream_id);
+
+CREATE INDEX customer_orders_by_customer ON public.customer_orders USING btree (customer_id);
+
+CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree (created_at);
+
+CREATE INDEX orders_by_customer ON public.orders USING btree (customer_id, created_at DESC, order_id DESC);
+
+CREATE INDEX orders_by_status ON public.orders USING btree (status, created_at DESC, order_id DESC);

@@ -1,0 +1,172 @@
+// The migrator against a real PostgreSQL (tests/support shared_pg()): sql/schema.sql is what the
+// migrations build; a database of the last release upgrades in place to the same schema;
+// checksums refuse an edited applied migration; an edited function file is re-applied alone.
+#include "common/pg/migrations.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <pqxx/pqxx>
+
+#include "tests/pg/sql/schema_dump.hpp"
+#include "tests/support/services.hpp"
+
+namespace orders::testing {
+namespace {
+
+using pg::apply_migrations;
+using pg::embedded_migrations;
+using pg::embedded_repeatables;
+using pg::migrations_current;
+
+const std::string kSource = ORDERS_SOURCE_DIR;
+const std::string kSchemaFile = kSource + "/sql/schema.sql";
+const std::string kFixture = kSource + "/tests/pg/sql/fixtures/release_95eb9aa.sql";
+
+std::string migrated_database(const std::string& hint) {
+  const std::string url = shared_pg().create_database(hint);
+  pqxx::connection conn(url);
+  apply_migrations(conn);
+  return url;
+}
+
+std::string q(const std::string& url, const std::string& sql) {
+  return shared_pg().psql(url, sql);
+}
+
+TEST(SchemaFile, IsWhatTheMigrationsBuild) {
+  const std::string actual = dump_schema(migrated_database("schema_file"));
+  if (std::getenv("ORDERS_WRITE_SCHEMA") != nullptr) {
+    write_text_file(kSchemaFile, actual);
+    return;
+  }
+  const std::string expected = read_text_file(kSchemaFile);
+  EXPECT_TRUE(expected == actual)
+      << "sql/schema.sql is stale. Regenerate it with: sql/generate_schema.sh <build dir>\n"
+      << unified_diff(expected, actual);
+}
+
+TEST(Migrations, ADatabaseOfTheLastReleaseUpgradesInPlaceToTheFreshSchema) {
+  const std::string url = shared_pg().create_database("upgrade_95eb9aa");
+  q(url, read_text_file(kFixture));
+  // Idempotency records in the old form (the whole body as text).
+  q(url,
+    "INSERT INTO idempotency_keys (key, endpoint, request_hash, status, response_body) VALUES "
+    "('k-created', 'POST /orders', 'h1', 201, '{\"order_id\":\"o1\",\"position\":42,"
+    "\"version\":1}'), "
+    "('k-problem', 'POST /orders/o1/confirm', 'h2', 409, '{\"detail\":\"d\",\"status\":409}')");
+  pqxx::connection conn(url);
+  EXPECT_FALSE(migrations_current(conn));
+
+  const auto report = apply_migrations(conn);
+  EXPECT_EQ(report.applied, (std::vector<int>{41, 42}));
+  EXPECT_EQ(report.repeatables.size(), embedded_repeatables().size());
+  EXPECT_TRUE(migrations_current(conn));
+
+  const std::string fresh = dump_schema(migrated_database("upgrade_fresh"));
+  const std::string upgraded = dump_schema(url);
+  EXPECT_TRUE(fresh == upgraded) << unified_diff(fresh, upgraded);
+
+  // The checksums of the current files were adopted for the versions applied before them.
+  EXPECT_EQ(q(url, "SELECT count(*) FROM schema_migrations WHERE checksum IS NULL"), "0");
+  EXPECT_EQ(q(url, "SELECT checksum FROM schema_migrations WHERE version = 5"),
+            embedded_migrations().at(4).checksum);
+  EXPECT_EQ(q(url, "SELECT count(*) FROM relay_state"), "1");
+  EXPECT_EQ(q(url,
+              "SELECT key || ' ' || body::text || ' ' || coalesce(position::text, '-') "
+              "FROM idempotency_keys ORDER BY key"),
+            "k-created {\"version\": 1, \"order_id\": \"o1\"} 42\n"
+            "k-problem {\"detail\": \"d\", \"status\": 409} -");
+
+  const auto again = apply_migrations(conn);
+  EXPECT_TRUE(again.applied.empty());
+  EXPECT_TRUE(again.repeatables.empty());
+}
+
+TEST(Migrations, AnEditedAppliedMigrationIsRefusedNamingTheFile) {
+  const std::string url = migrated_database("edited_versioned");
+  auto versioned = embedded_migrations();
+  const std::string edited_sql = std::string(versioned[4].sql) + "\nSELECT 1;\n";
+  versioned[4].sql = edited_sql.c_str();
+  versioned[4].checksum = "0000000000000000000000000000000000000000000000000000000000000000";
+  versioned.push_back(
+      {999, "not_applied", "V999__not_applied.sql", "CREATE TABLE not_applied (x int)", "1111"});
+
+  pqxx::connection conn(url);
+  try {
+    apply_migrations(conn, versioned, embedded_repeatables());
+    FAIL() << "an edited applied migration was accepted";
+  } catch (const pg::MigrationEdited& e) {
+    EXPECT_NE(std::string(e.what()).find(std::string("sql/") + versioned[4].file),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(q(url, "SELECT to_regclass('not_applied') IS NULL"), "t");
+  EXPECT_EQ(q(url, "SELECT count(*) FROM schema_migrations WHERE version = 999"), "0");
+  EXPECT_EQ(q(url, "SELECT pg_try_advisory_lock(" + std::to_string(0x6f72646572730001LL) + ")"),
+            "t");
+}
+
+TEST(Migrations, AnEditedFunctionFileIsReappliedAndOnlyIt) {
+  const std::string url = migrated_database("edited_repeatable");
+  const std::string file = "functions/rebuild_shadow_index_name.sql";
+  auto repeatables = embedded_repeatables();
+  auto it = std::find_if(repeatables.begin(), repeatables.end(),
+                         [&](const pg::Repeatable& r) { return r.file == file; });
+  ASSERT_NE(it, repeatables.end());
+  std::string edited_sql = it->sql;
+  const auto at = edited_sql.find("'_shadow'");
+  ASSERT_NE(at, std::string::npos);
+  edited_sql.replace(at, 9, "'_shadow2'");
+  it->sql = edited_sql.c_str();
+  it->checksum = "edited";
+  const std::string others_sql =
+      "SELECT string_agg(file || ' ' || checksum || ' ' || applied_at, ',' ORDER BY file) FROM "
+      "schema_repeatables WHERE file <> '" +
+      file + "'";
+  const std::string others = q(url, others_sql);
+
+  pqxx::connection conn(url);
+  auto report = apply_migrations(conn, embedded_migrations(), repeatables);
+  EXPECT_TRUE(report.applied.empty());
+  EXPECT_EQ(report.repeatables, std::vector<std::string>{file});
+  EXPECT_EQ(q(url, "SELECT rebuild_shadow_index_name('i')"), "i_shadow2");
+  EXPECT_EQ(q(url, "SELECT checksum FROM schema_repeatables WHERE file = '" + file + "'"),
+            "edited");
+  EXPECT_EQ(q(url, others_sql), others);
+  EXPECT_FALSE(migrations_current(conn));  // the embedded file differs from what ran
+
+  report = apply_migrations(conn);  // back to the embedded text
+  EXPECT_EQ(report.repeatables, std::vector<std::string>{file});
+  EXPECT_EQ(q(url, "SELECT rebuild_shadow_index_name('i')"), "i_shadow");
+  EXPECT_TRUE(migrations_current(conn));
+}
+
+TEST(Migrations, RunningTwiceAppliesNothing) {
+  const std::string url = shared_pg().create_database("twice");
+  pqxx::connection conn(url);
+  const auto first = apply_migrations(conn);
+  EXPECT_EQ(first.applied.size(), embedded_migrations().size());
+  EXPECT_EQ(first.repeatables.size(), embedded_repeatables().size());
+  const std::string bookkeeping_sql =
+      "SELECT (SELECT string_agg(version || checksum || applied_at, ',' ORDER BY version) FROM "
+      "schema_migrations) || (SELECT string_agg(file || checksum || applied_at, ',' ORDER BY "
+      "file) FROM schema_repeatables)";
+  const std::string before = q(url, bookkeeping_sql);
+
+  const auto second = apply_migrations(conn);
+  EXPECT_TRUE(second.applied.empty());
+  EXPECT_TRUE(second.repeatables.empty());
+  EXPECT_EQ(q(url, bookkeeping_sql), before);
+  EXPECT_TRUE(migrations_current(conn));
+
+  // /readyz counts repeatables: one recorded at another checksum is not current.
+  q(url, "UPDATE schema_repeatables SET checksum = 'x' WHERE file = 'functions/relay_step.sql'");
+  EXPECT_FALSE(migrations_current(conn));
+}
+
+}  // namespace
+}  // namespace orders::testing
