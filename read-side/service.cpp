@@ -11,12 +11,15 @@
 #include "common/nats/connection.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/pool.hpp"
+#include "common/pg/sqlstate.hpp"
 #include "read-side/projector/context.hpp"
 #include "read-side/projector/coordinator.hpp"
 #include "read-side/projector/view_store.hpp"
 #include "read-side/query/query_api.hpp"
-#include "read-side/read_your_writes/apply_listener.hpp"
-#include "read-side/read_your_writes/apply_notifier.hpp"
+#include "read-side/read_your_writes/applied_payload.hpp"
+#include "read-side/read_your_writes/apply_publisher.hpp"
+#include "read-side/read_your_writes/apply_subscriber.hpp"
+#include "read-side/read_your_writes/version_waiters.hpp"
 #include "read-side/settings.hpp"
 
 namespace orders::read_side {
@@ -84,7 +87,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
 
   metrics::Registry registry;
   ProjectorMetrics projector_metrics(registry);
-  ApplyNotifier notifier;
+  VersionWaiters waiters;
   // Only the query pool gets a statement_timeout (a locked table answers 503, not a hang); the
   // projector and rebuild connections have none.
   const auto statement_timeout = settings.integer("PG_STATEMENT_TIMEOUT_MS", 0, 3'600'000);
@@ -102,13 +105,14 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   bus_options.ping_interval = std::chrono::minutes(2);  // cnats' default, as before
   auto bus = nats::Connection::connect(bus_options);
 
-  QueryApiContext api{pool, notifier, registry, logger, [&bus] { return bus.connected(); }};
+  QueryApiContext api{pool, waiters, registry, logger, [&bus] { return bus.connected(); }};
 
   http::ServerOptions options;
   options.address = settings.str("READ_ADDRESS");
   options.port = static_cast<std::uint16_t>(settings.integer("READ_PORT", 0, 65535));
   options.worker_threads = static_cast<std::size_t>(settings.integer("HTTP_WORKERS", 1, 4096));
   options.service_name = "read-side";
+  options.is_transient = pg::is_transient;
   options.tokens = {{"query", settings.str("QUERY_TOKEN")}, {"admin", settings.str("ADMIN_TOKEN")}};
   if (options.tokens["query"].empty())
     logger.warn("QUERY_TOKEN is empty: queries need no authentication");
@@ -118,7 +122,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
 
   ProjectorContext ctx{url,
                        bus,
-                       notifier,
+                       waiters,
                        logger,
                        projector_metrics,
                        static_cast<int>(settings.integer("PROJECTOR_BATCH", 1, 10000))};
@@ -127,20 +131,20 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   ctx.group_delay =
       std::chrono::milliseconds(settings.integer("PROJECTOR_GROUP_DELAY_MS", 0, 1000));
   {
-    // Own notifications carry this token and are ignored by the own listener.
+    // Own notifications carry this token and are ignored by the own subscriber.
     const auto token = make_replica_token();
     const char* help = "NOTIFY read_side_applied received, by kind";
-    ListenerMetrics listener_metrics{
+    SubscriberMetrics subscriber_metrics{
         &registry.counter("read_side_applied_notifications_total", help, {{"kind", "orders"}}),
         &registry.counter("read_side_applied_notifications_total", help, {{"kind", "all"}}),
         &registry.counter("read_side_applied_notifications_total", help, {{"kind", "own"}})};
     PeerPresence peers;
-    AppliedListener listener(url, token, notifier, logger, listener_metrics, &peers);
-    AppliedBroadcaster broadcaster(
+    ApplySubscriber subscriber(url, token, waiters, logger, subscriber_metrics, &peers);
+    ApplyPublisher publisher(
         url, token, logger, peers,
         &registry.counter("read_side_applied_broadcasts_skipped_total",
                           "Applies not broadcast: no other replica was live or heard from"));
-    ctx.broadcaster = &broadcaster;
+    ctx.publisher = &publisher;
     ctx.peers = &peers;
     Coordinator coordinator(ctx, id);
     server.start();

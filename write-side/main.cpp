@@ -14,6 +14,7 @@
 #include "common/pg/migrations.hpp"
 #include "common/pg/notify_broadcaster.hpp"
 #include "common/pg/pool.hpp"
+#include "common/pg/sqlstate.hpp"
 #include "write-side/api/http_api.hpp"
 #include "write-side/commands/group_commit.hpp"
 #include "write-side/relay/outbox_relay.hpp"
@@ -122,6 +123,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
       static_cast<std::size_t>(settings.integer("HTTP_MAX_CONNECTIONS", 1, 1'000'000));
   so.body_limit = static_cast<std::size_t>(settings.integer("BODY_LIMIT_BYTES", 1, 1LL << 31));
   so.service_name = "write-side";
+  so.is_transient = pg::is_transient;
   for (const char* scope : {"command", "query", "admin"}) {
     std::string env = scope == std::string("command") ? "COMMAND_TOKEN"
                       : scope == std::string("query") ? "QUERY_TOKEN"

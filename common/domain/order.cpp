@@ -75,16 +75,6 @@ std::string_view to_string(RejectionCode c) {
   return "rejected";
 }
 
-int http_status(RejectionCode c) {
-  switch (c) {
-    case RejectionCode::OrderNotFound:
-    case RejectionCode::ItemNotInOrder:
-      return 404;
-    default:
-      return 409;
-  }
-}
-
 namespace {
 
 Rejection reject(RejectionCode code, std::string detail) {

@@ -88,29 +88,28 @@ std::string_view command_name(const Command& c);  // "CreateOrder", ...
 
 // ---- rejections: rules broken, values not exceptions ----
 enum class RejectionCode {
-  OrderNotFound,     // 404
-  AlreadyExists,     // 409
-  NotDraft,          // 409
-  ItemNotInOrder,    // 404
-  NoItems,           // 409
-  NotConfirmed,      // 409
-  NotShipped,        // 409
-  PriceMismatch,     // 409
-  QuantityTooLarge,  // 409: a line would exceed kMaxLineQuantity
+  OrderNotFound,
+  AlreadyExists,
+  NotDraft,
+  ItemNotInOrder,
+  NoItems,
+  NotConfirmed,
+  NotShipped,
+  PriceMismatch,
+  QuantityTooLarge,  // a line would exceed kMaxLineQuantity
 };
 struct Rejection {
   RejectionCode code;
   std::string detail;
 };
 std::string_view to_string(RejectionCode c);  // stable slug: "order-not-found", "not-draft", ...
-int http_status(RejectionCode c);             // 404 / 409
 
 inline constexpr std::int64_t kMaxItemQuantity = 1'000'000;      // per command
 inline constexpr std::int64_t kMaxLineQuantity = 1'000'000'000;  // per line, after merging adds
 
 using Decision = std::variant<std::vector<Event>, Rejection>;
 
-// Checks run in the order of DESIGN.md: exists (404), status (409), item (404/409).
+// Checks run in a fixed order (docs/http-api.md): the order exists, its status, then the item.
 Decision decide(const Command& command, const OrderState& state);
 OrderState evolve(OrderState state, const Event& event);
 

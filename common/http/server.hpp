@@ -1,19 +1,10 @@
 // HTTP/1.1 server on Boost.Beast: coroutine sessions on a small I/O thread pool; handlers are plain
-// blocking functions run on a separate worker pool (they may talk to Postgres or wait on a
-// condition), or non-blocking AsyncHandlers that answer later through a callback. The session loop
-// only moves bytes and enforces limits:
-//  - header limit (431), body limit (413, connection closed), max connections (503 on accept),
-//  - a deadline for a whole request head + body (slow clients are disconnected),
-//  - keep-alive idle timeout, graceful stop (stop accepting, finish in-flight, then return).
-// Every request gets a request id (X-Request-Id from the client when sane, else generated) echoed
-// in the response, one JSON access-log line at info (request_id, method, route, status,
-// duration_ms) and the metrics http_requests_total{method,route,status} /
-// http_request_duration_seconds{route}. Errors are problem+json: malformed HTTP 400 (then close),
-// bad percent-encoding or NUL 400, 404 / 405 (Allow), 401 / 403 for scoped routes
-// (ServerOptions::tokens), a handler over handler_timeout 503 + Retry-After: 1, a handler exception
-// that is_transient_failure() 503 + Retry-After: 1, any other exception 500 whose detail never
-// carries the exception text (the text is logged at error with the request id). Every response has
-// Content-Length.
+// blocking functions run on a separate worker pool, or non-blocking AsyncHandlers that answer later
+// through a callback. The server enforces the limits (header 431, body 413, connections 503, a
+// deadline per request, keep-alive idle time, handler time 503), routes (404 / 405), checks bearer
+// scopes (401 / 403), and answers a handler's exception with 503 when ServerOptions::is_transient
+// says so, else 500 (the text only logged). Every request gets a request id, an access-log line
+// and metrics. All its errors come from the problem table (common/http/problem.hpp).
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -59,11 +50,8 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers (Location, ...)
 };
 
-// Response helpers.
+// Response helpers (errors: problem() in common/http/problem.hpp).
 Response json_response(int status, const nlohmann::json& body);
-// application/problem+json: {"type","title","status","detail"}; type is "/problems/<slug>".
-Response problem(int status, std::string_view slug, std::string_view title,
-                 std::string_view detail);
 // Any other body (e.g. /metrics: "text/plain; version=0.0.4; charset=utf-8").
 Response text_response(int status, std::string body,
                        std::string content_type = "text/plain; charset=utf-8");
@@ -76,11 +64,6 @@ bool parse_target(Request& req);
 // An X-Request-Id from a client is kept when 1..128 chars of [A-Za-z0-9._:-]; else one is
 // generated.
 bool sane_request_id(std::string_view id);
-// True for failures worth a 503 + Retry-After (nothing was done, retrying may work):
-// pg::PoolExhausted, pqxx::broken_connection, SQLSTATE classes 08 (connection), 53 (resources),
-// 57 (operator intervention: statement timeout 57014, admin shutdown 57P01...), and the
-// serialization / deadlock rollbacks. Everything else is a 500.
-bool is_transient_failure(const std::exception_ptr& error);
 
 using Handler = std::function<Response(const Request&)>;
 // Completes the request of an AsyncHandler. Call it once, from any thread (later calls are
@@ -143,6 +126,9 @@ struct ServerOptions {
   // scope -> bearer token ("command", "query", "admin"). A route whose scope has a non-empty token
   // needs "Authorization: Bearer <token>": missing -> 401 (WWW-Authenticate: Bearer), wrong -> 403.
   std::map<std::string, std::string> tokens;
+  // Whether a handler's exception is worth a 503 + Retry-After (nothing was done, a retry may
+  // work) rather than a 500; the services pass pg::is_transient. Unset: always 500.
+  std::function<bool(const std::exception_ptr&)> is_transient;
 };
 
 class Server {

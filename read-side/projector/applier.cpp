@@ -6,7 +6,7 @@
 
 #include "common/log/logger.hpp"
 #include "read-side/projector/view_store.hpp"
-#include "read-side/read_your_writes/apply_listener.hpp"
+#include "read-side/read_your_writes/apply_publisher.hpp"
 
 namespace orders::read_side {
 
@@ -364,8 +364,8 @@ void GroupApplier::apply_pending(std::vector<Pending*>& batch) {
       committed.push_back(AppliedVersion{e.stream_id, e.version});
     observe_event_ages(ctx_.metrics.event_age_applied, *applied[i]->events);
   }
-  ctx_.notifier.applied(committed);
-  if (ctx_.broadcaster) ctx_.broadcaster->request(committed);
+  ctx_.waiters.applied(committed);
+  if (ctx_.publisher) ctx_.publisher->request(committed);
   for (auto* p : applied) complete(*p, Outcome::Applied);
   ctx_.metrics.batch_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
   ctx_.metrics.batch_size.observe(static_cast<double>(events));

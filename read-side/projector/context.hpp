@@ -1,4 +1,5 @@
-// What the projector's threads share: settings, the bus connection, the notifier, logs, metrics.
+// What the projector's threads share: settings, the bus connection, the read-your-writes waiters,
+// logs, metrics.
 #pragma once
 #include <algorithm>
 #include <chrono>
@@ -8,7 +9,7 @@
 
 #include "common/codec/recorded_event.hpp"
 #include "common/metrics/metrics.hpp"
-#include "read-side/read_your_writes/apply_notifier.hpp"
+#include "read-side/read_your_writes/version_waiters.hpp"
 
 namespace orders::log {
 class Logger;
@@ -43,18 +44,18 @@ struct ProjectorMetrics {
 }  // namespace orders::read_side
 namespace orders::read_side {
 
-class AppliedBroadcaster;
+class ApplyPublisher;
 class PeerPresence;
 
 struct ProjectorContext {
   std::string database_url;
   nats::Connection& bus;
-  ApplyNotifier& notifier;
+  VersionWaiters& waiters;
   log::Logger& logger;
   ProjectorMetrics& metrics;
   int batch_size = 500;
-  AppliedBroadcaster* broadcaster = nullptr;  // tells other replicas (may be null in tests)
-  PeerPresence* peers = nullptr;              // the coordinator reports the live replica count here
+  ApplyPublisher* publisher = nullptr;  // tells other replicas (may be null in tests)
+  PeerPresence* peers = nullptr;        // the coordinator reports the live replica count here
   // Group appliers per replica (PROJECTOR_APPLIERS): applier k holds the locks of, and applies,
   // the partitions p with p % appliers == k.
   int appliers = 1;

@@ -9,7 +9,7 @@
 #include "common/codec/recorded_event.hpp"
 #include "common/log/logger.hpp"
 #include "read-side/query/projection_status.hpp"
-#include "read-side/read_your_writes/apply_listener.hpp"
+#include "read-side/read_your_writes/peer_presence.hpp"
 
 namespace orders::read_side {
 

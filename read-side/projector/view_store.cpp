@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "common/pg/sqlstate.hpp"
 #include "read-side/projector/locks.hpp"
 #include "read-side/projector/pg_text.hpp"
 
@@ -298,7 +299,9 @@ BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_
   } catch (const pqxx::sql_error& e) {
     // RS001: a row was not at its loaded version; 23505 (unique_violation, V033): a row written
     // as new exists. Either way nothing was written.
-    if (e.sqlstate() == "RS001" || e.sqlstate() == "23505") return BatchWrite::Stale;
+    if (pg::has_sqlstate(e, pg::sqlstate::kStaleRow) ||
+        pg::has_sqlstate(e, pg::sqlstate::kUniqueViolation))
+      return BatchWrite::Stale;
     throw;
   }
 }

@@ -87,7 +87,4 @@ BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_
                        const std::vector<std::vector<ViewWrite>>& writes_by_projection,
                        const std::vector<CheckpointRow>& checkpoints);
 
-// NOTIFY channel signalled (outside the apply transactions) after batches commit.
-inline constexpr const char* kAppliedChannel = "read_side_applied";
-
 }  // namespace orders::read_side

@@ -8,13 +8,14 @@
 #include "common/codec/recorded_event.hpp"
 #include "common/codec/state_codec.hpp"
 #include "common/domain/money.hpp"
+#include "common/http/problem.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/pool.hpp"
 #include "read-side/query/cursor.hpp"
 #include "read-side/query/projection_status.hpp"
-#include "read-side/read_your_writes/apply_notifier.hpp"
+#include "read-side/read_your_writes/version_waiters.hpp"
 #include "read-side/view/order_view.hpp"
 
 namespace orders::read_side {
@@ -45,7 +46,7 @@ const char* list_statement(bool by_customer, bool by_status) {
 }
 
 http::Response bad_request(std::string_view detail) {
-  return http::problem(400, "invalid-request", "Invalid request", detail);
+  return http::problem(http::Problem::InvalidRequest, detail);
 }
 
 std::optional<std::int64_t> parse_uint(std::string_view s, std::int64_t max) {
@@ -86,39 +87,17 @@ nlohmann::json order_json(const pqxx::row& row) {
   return j;
 }
 
-// Runs fn with a pooled connection; maps infrastructure failures to 503 (never exception text).
+// Runs fn with a pooled connection. A failure propagates to the server, which answers it from the
+// problem table (503 + Retry-After when transient: pool exhausted, database away, statement
+// timeout; else 500); a connection found broken is not returned to the pool.
 template <class Fn>
 http::Response with_db(QueryApiContext& ctx, Fn&& fn) {
+  auto lease = ctx.pool.acquire();
   try {
-    auto lease = ctx.pool.acquire();
-    try {
-      return fn(*lease);
-    } catch (const pqxx::broken_connection&) {
-      lease.discard();
-      throw;
-    }
-  } catch (const pg::PoolExhausted&) {
-    auto r =
-        http::problem(503, "unavailable", "Service unavailable", "no database connection free");
-    r.headers.emplace_back("Retry-After", "1");
-    return r;
+    return fn(*lease);
   } catch (const pqxx::broken_connection&) {
-    auto r = http::problem(503, "unavailable", "Service unavailable", "database unreachable");
-    r.headers.emplace_back("Retry-After", "1");
-    return r;
-  } catch (const pqxx::sql_error& e) {
-    if (e.sqlstate() == "57014") {
-      // query_canceled: statement_timeout (PG_STATEMENT_TIMEOUT_MS), e.g. a locked table.
-      auto r = http::problem(503, "unavailable", "Service unavailable",
-                             "the database did not answer in time");
-      r.headers.emplace_back("Retry-After", "1");
-      return r;
-    }
-    ctx.logger.error("query failed", {{"error", e.what()}});
-    return http::problem(500, "internal", "Internal error", "the query failed");
-  } catch (const std::exception& e) {
-    ctx.logger.error("query failed", {{"error", e.what()}});
-    return http::problem(500, "internal", "Internal error", "the query failed");
+    lease.discard();
+    throw;
   }
 }
 
@@ -138,8 +117,8 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(wait_ms);
   // Registered before the first query: an apply committed after that query still wakes us.
-  std::optional<ApplyNotifier::Waiter> waiter;
-  if (min_version) waiter.emplace(ctx.notifier, id, *min_version);
+  std::optional<VersionWaiters::Waiter> waiter;
+  if (min_version) waiter.emplace(ctx.waiters, id, *min_version);
   struct Waiting {  // read_side_order_waiting while this request waits
     metrics::Gauge* g;
     explicit Waiting(metrics::Gauge* gauge) : g(gauge) {
@@ -166,26 +145,23 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
     const bool enough =
         found && (!min_version || (*found)["version"].get<std::int64_t>() >= *min_version);
     if (enough) return http::json_response(200, *found);
-    if (!min_version)
-      return http::problem(404, "order-not-found", "Order not found", "no order " + id);
+    if (!min_version) return http::problem(http::Problem::OrderNotFound, "no order " + id);
     // Woken only when an apply (local, or another replica's NOTIFY) committed this order at
     // >= min_version, or when the committed orders are unknown (wake-all); the periodic
     // re-check is a safety net for a lost notification.
     while (true) {
       if (Clock::now() >= deadline) {
-        auto r = http::problem(503, "not-yet-visible", "Not yet visible",
-                               "order " + id + " has not reached version " +
-                                   std::to_string(*min_version) + " on the read side yet");
-        r.headers.emplace_back("Retry-After", "1");
-        return r;
+        return http::problem(http::Problem::NotYetVisible,
+                             "order " + id + " has not reached version " +
+                                 std::to_string(*min_version) + " on the read side yet");
       }
       if (!waiting) waiting.emplace(ctx.waiting);
       const auto wake = waiter->wait(std::min(deadline, Clock::now() + kPeriodicRecheck));
-      if (wake == ApplyNotifier::Wake::Reached) {
+      if (wake == VersionWaiters::Wake::Reached) {
         if (ctx.requery_reached) ctx.requery_reached->inc();
         break;
       }
-      if (wake == ApplyNotifier::Wake::Recheck) {
+      if (wake == VersionWaiters::Wake::Recheck) {
         if (ctx.requery_wake_all) ctx.requery_wake_all->inc();
         break;
       }
@@ -261,8 +237,7 @@ http::Response get_customer(QueryApiContext& ctx, const http::Request& req) {
     auto row = tx.exec_prepared1("rq_customer", id);
     const auto count = row[0].as<std::int64_t>();
     if (count == 0)
-      return http::problem(404, "customer-not-found", "Customer not found",
-                           "no orders for customer " + id);
+      return http::problem(http::Problem::CustomerNotFound, "no orders for customer " + id);
     return http::json_response(
         200, {{"customer_id", id},
               {"order_count", count},
@@ -306,12 +281,10 @@ http::Response readyz(QueryApiContext& ctx) {
   nlohmann::json checks = {{"postgres", pg_ok}, {"migrations", migrated}, {"nats", nats_ok}};
   if (pg_ok && migrated && nats_ok)
     return http::json_response(200, {{"status", "ready"}, {"checks", checks}});
-  auto r =
-      http::problem(503, "not-ready", "Not ready",
-                    std::string("postgres ") + (pg_ok ? "ok" : "down") + ", migrations " +
-                        (migrated ? "current" : "pending") + ", nats " + (nats_ok ? "ok" : "down"));
-  r.headers.emplace_back("Retry-After", "1");
-  return r;
+  return http::problem(http::Problem::NotReady, std::string("postgres ") + (pg_ok ? "ok" : "down") +
+                                                    ", migrations " +
+                                                    (migrated ? "current" : "pending") + ", nats " +
+                                                    (nats_ok ? "ok" : "down"));
 }
 
 }  // namespace

@@ -23,11 +23,11 @@ class Logger;
 
 namespace orders::read_side {
 
-class ApplyNotifier;
+class VersionWaiters;
 
 struct QueryApiContext {
   pg::Pool& pool;
-  ApplyNotifier& notifier;
+  VersionWaiters& waiters;
   metrics::Registry& metrics;
   log::Logger& logger;
   std::function<bool()> bus_connected;  // for /readyz

@@ -9,6 +9,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/pg/sqlstate.hpp"
 #include "read-side/projector/locks.hpp"
 #include "read-side/rebuild/replay.hpp"
 
@@ -159,8 +160,8 @@ void swap_with_retries(pqxx::dbtransaction& tx, const std::vector<ProjectionDef>
       sub.commit();
       return;
     } catch (const pqxx::sql_error& e) {
-      const std::string state = e.sqlstate();
-      if (state != "55P03" || attempt >= o.swap_attempts) throw;  // lock_not_available
+      if (!pg::has_sqlstate(e, pg::sqlstate::kLockNotAvailable) || attempt >= o.swap_attempts)
+        throw;
       progress.note("swap: tables busy (lock timeout), retrying (" + std::to_string(attempt) + "/" +
                     std::to_string(o.swap_attempts) + ")");
     }

@@ -5,6 +5,7 @@
 #include "common/codec/command_codec.hpp"
 #include "common/codec/recorded_event.hpp"
 #include "common/codec/state_codec.hpp"
+#include "common/http/problem.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/pg/migrations.hpp"
@@ -23,7 +24,7 @@ constexpr std::int64_t kMaxEventsLimit = 10000;
 constexpr std::size_t kMaxIdempotencyKeyLength = 255;
 
 Response bad_request(std::string_view detail) {
-  return http::problem(400, "invalid-request", "Bad Request", detail);
+  return http::problem(http::Problem::InvalidRequest, detail);
 }
 
 // A non-negative decimal integer with no sign, spaces or leading garbage.
@@ -128,27 +129,22 @@ StoredResponse WriteApi::render(const std::string& order_id, bool created, const
             return r;
           },
           [&](const Rejected& r) {
-            const int status = domain::http_status(r.rejection.code);
-            return from(http::problem(status, domain::to_string(r.rejection.code),
-                                      status == 404 ? "Not Found" : "Conflict",
-                                      r.rejection.detail));
+            return from(http::problem(http::problem_for(r.rejection.code), r.rejection.detail));
           },
           [&](const VersionMismatch& m) {
-            return from(http::problem(412, "version-mismatch", "Precondition Failed",
+            return from(http::problem(http::Problem::VersionMismatch,
                                       "order " + order_id + " is at version " +
                                           std::to_string(m.actual) + ", If-Match expected " +
                                           std::to_string(m.expected)));
           },
           [&](const Replayed& r) { return r.response; },
           [&](const KeyReused&) {
-            return from(http::problem(422, "idempotency-key-reused", "Unprocessable Entity",
+            return from(http::problem(http::Problem::IdempotencyKeyReused,
                                       "this Idempotency-Key was used for a different request "
                                       "(another body or endpoint)"));
           },
           [&](const Unavailable& u) {
-            auto r = from(http::problem(503, "unavailable", "Service Unavailable", u.detail));
-            r.headers.emplace_back("Retry-After", "1");
-            return r;
+            return from(http::problem(http::Problem::Unavailable, u.detail));
           },
       },
       outcome);
@@ -279,7 +275,7 @@ Response WriteApi::events(const Request& req) {
   auto lease = deps_.pool.acquire();
   auto events = read_events(*lease, id, from_version, limit);
   if (events.empty() && stream_version(*lease, id) == 0) {
-    return http::problem(404, "order-not-found", "Not Found", "order " + id + " does not exist");
+    return http::problem(http::Problem::OrderNotFound, "order " + id + " does not exist");
   }
   auto list = nlohmann::json::array();
   for (const auto& e : events) list.push_back(codec::to_audit_json(e));
@@ -314,8 +310,7 @@ Response WriteApi::state(const Request& req) {
     state = current_state(*lease, id);
   }
   if (!state) {
-    return http::problem(404, "order-not-found", "Not Found",
-                         "order " + id + " has no state" + when);
+    return http::problem(http::Problem::OrderNotFound, "order " + id + " has no state" + when);
   }
   return http::json_response(200, codec::state_to_json(*state));
 }
@@ -330,15 +325,15 @@ Response WriteApi::readyz(const Request&) {
     ping(*lease);
     if (!migrations_ok_.load()) {
       if (!pg::migrations_current(*lease)) {
-        return http::problem(503, "not-ready", "Service Unavailable", "migrations are not applied");
+        return http::problem(http::Problem::NotReady, "migrations are not applied");
       }
       migrations_ok_.store(true);
     }
   } catch (const std::exception&) {
-    return http::problem(503, "not-ready", "Service Unavailable", "PostgreSQL is not reachable");
+    return http::problem(http::Problem::NotReady, "PostgreSQL is not reachable");
   }
   if (deps_.extra_ready && !deps_.extra_ready()) {
-    return http::problem(503, "not-ready", "Service Unavailable", "NATS is not reachable");
+    return http::problem(http::Problem::NotReady, "NATS is not reachable");
   }
   return http::json_response(200, {{"status", "ready"}});
 }

@@ -8,6 +8,7 @@
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/pg/pool.hpp"
+#include "common/pg/sqlstate.hpp"
 #include "write-side/crypto/uuid.hpp"
 
 namespace orders::write_side {
@@ -20,12 +21,6 @@ constexpr std::string_view kCommandNames[] = {"CreateOrder",  "AddItem",   "Remo
                                               "ConfirmOrder", "ShipOrder", "DeliverOrder"};
 static_assert(std::size(kCommandNames) == std::variant_size_v<domain::Command>);
 static_assert(kOutcomes == std::variant_size_v<Outcome>);
-
-// SQLSTATEs after which the statement was rolled back and can safely run again.
-bool retryable(const pqxx::sql_error& e) {
-  const std::string state = e.sqlstate();
-  return state == "40P01" /* deadlock */ || state == "40001" /* serialization */;
-}
 
 struct StreamWork {
   domain::OrderState state;
@@ -393,7 +388,7 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Comple
       throw;
     }
   } catch (const pqxx::sql_error& e) {
-    if (retryable(e)) {
+    if (pg::is_retryable_conflict(e)) {
       for (auto& p : batch) {
         if (!p) continue;
         cache_.erase(p->request.order_id);

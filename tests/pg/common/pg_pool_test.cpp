@@ -9,6 +9,7 @@
 #include "common/metrics/metrics.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/pool.hpp"
+#include "common/pg/sqlstate.hpp"
 #include "tests/support/services.hpp"
 
 namespace orders::pg {
@@ -87,8 +88,8 @@ TEST(Pool, ConnectsLazilySoTheServiceCanStartWhilePostgresIsDown) {
   EXPECT_EQ(pool.in_use(), 0u);
   EXPECT_THROW(pool.acquire(), pqxx::broken_connection);
   EXPECT_EQ(pool.in_use(), 0u);  // the failed slot was given back
-  EXPECT_TRUE(orders::http::is_transient_failure(
-      std::make_exception_ptr(pqxx::broken_connection("cannot connect"))));
+  EXPECT_TRUE(
+      orders::pg::is_transient(std::make_exception_ptr(pqxx::broken_connection("cannot connect"))));
 }
 
 TEST(Pool, ReusesConnectionsAndRunsInitOnEachNewOne) {
@@ -123,7 +124,7 @@ TEST(Pool, ExhaustedPoolThrowsAfterTheAcquireTimeout) {
   const auto waited = std::chrono::steady_clock::now() - t0;
   EXPECT_GE(waited, 140ms);
   EXPECT_LT(waited, 2s);
-  EXPECT_TRUE(orders::http::is_transient_failure(std::make_exception_ptr(PoolExhausted("x"))));
+  EXPECT_TRUE(orders::pg::is_transient(std::make_exception_ptr(PoolExhausted("x"))));
 }
 
 TEST(Pool, AWaiterGetsTheConnectionAnotherReleases) {
@@ -183,7 +184,7 @@ TEST(Pool, ALeasedConnectionKilledMidUseIsDroppedAndReplaced) {
     }
     ASSERT_TRUE(failure) << "query on a terminated backend succeeded";
     // What the HTTP layer would answer: 503 + Retry-After, not 500.
-    EXPECT_TRUE(orders::http::is_transient_failure(failure));
+    EXPECT_TRUE(orders::pg::is_transient(failure));
   }
   // The pool of size 1 is not stuck with the dead connection.
   auto lease = pool.acquire();
@@ -205,7 +206,7 @@ TEST(Pool, StatementTimeoutIsTransientAndTheConnectionStaysUsable) {
     failure = std::current_exception();
   }
   ASSERT_TRUE(failure);
-  EXPECT_TRUE(orders::http::is_transient_failure(failure));
+  EXPECT_TRUE(orders::pg::is_transient(failure));
   pqxx::work tx(*lease);
   EXPECT_EQ(tx.exec("SELECT 1")[0][0].as<int>(), 1);
 }

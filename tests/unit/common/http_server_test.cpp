@@ -18,6 +18,7 @@
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
 #include "common/pg/pool.hpp"
+#include "common/pg/sqlstate.hpp"
 #include "tests/support/services.hpp"
 
 namespace orders::http {
@@ -248,6 +249,7 @@ Router make_router(Gate& gate) {
 
 ServerOptions test_options() {
   ServerOptions o;
+  o.is_transient = pg::is_transient;
   o.port = 0;
   o.io_threads = 2;
   o.worker_threads = 8;

@@ -144,13 +144,5 @@ TEST(Evolve, SeedScenario) {
   EXPECT_EQ(s.tracking_number, "TRK123456");
 }
 
-TEST(RejectionCodes, MapToHttpStatus) {
-  EXPECT_EQ(http_status(RejectionCode::OrderNotFound), 404);
-  EXPECT_EQ(http_status(RejectionCode::ItemNotInOrder), 404);
-  EXPECT_EQ(http_status(RejectionCode::NotDraft), 409);
-  EXPECT_EQ(http_status(RejectionCode::PriceMismatch), 409);
-  EXPECT_EQ(http_status(RejectionCode::AlreadyExists), 409);
-}
-
 }  // namespace
 }  // namespace orders::domain

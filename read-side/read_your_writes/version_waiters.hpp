@@ -1,10 +1,9 @@
-// Wakes waiting queries (GET /orders/{id}?min_version=) when a batch commits. Each waiting query
-// registers a Waiter for its order and version; an apply wakes only the waiters of the orders it
-// committed whose min_version it reached (applied()), so a waiter re-queries once, when its answer
-// is there. wake_all() wakes every waiter to re-query: used when the committed orders are unknown
-// (a NOTIFY without order list, the LISTEN connection re-established).
-// Sources: the local projector (after its commit) and the LISTEN thread (batches committed by
-// other replicas arrive as NOTIFY read_side_applied with their order ids and versions).
+// Read-your-writes, step 3 of 3: the queries (GET /orders/{id}?min_version=) waiting in this
+// replica for an order to reach a version. Each registers a Waiter; an apply wakes only the waiters
+// of the orders it committed whose min_version it reached (applied()), so a waiter re-queries once,
+// when its answer is there. wake_all() wakes every waiter to re-query when the committed orders are
+// unknown (a notification without order list, the LISTEN connection re-established).
+// Woken by the local projector after its commit and by the ApplySubscriber (other replicas).
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -24,7 +23,7 @@ struct AppliedVersion {
   std::int64_t version = 0;
 };
 
-class ApplyNotifier {
+class VersionWaiters {
  public:
   // Why Waiter::wait() returned.
   enum class Wake {
@@ -37,7 +36,7 @@ class ApplyNotifier {
   // committed between that query and wait() is not missed.
   class Waiter {
    public:
-    Waiter(ApplyNotifier& n, std::string order_id, std::int64_t min_version)
+    Waiter(VersionWaiters& n, std::string order_id, std::int64_t min_version)
         : n_(n), order_id_(std::move(order_id)), min_version_(min_version) {
       std::lock_guard lock(n_.mu_);
       all_seen_ = n_.all_generation_;
@@ -73,8 +72,8 @@ class ApplyNotifier {
     }
 
    private:
-    friend class ApplyNotifier;
-    ApplyNotifier& n_;
+    friend class VersionWaiters;
+    VersionWaiters& n_;
     std::string order_id_;
     std::int64_t min_version_;
     std::condition_variable cv_;

@@ -1,6 +1,6 @@
-// ApplyNotifier wakes only the waiters of the orders an apply committed at their min_version;
+// VersionWaiters wakes only the waiters of the orders an apply committed at their min_version;
 // the NOTIFY payload carries those orders between replicas.
-#include "read-side/read_your_writes/apply_notifier.hpp"
+#include "read-side/read_your_writes/version_waiters.hpp"
 
 #include <chrono>
 #include <future>
@@ -8,18 +8,18 @@
 
 #include <gtest/gtest.h>
 
-#include "read-side/read_your_writes/apply_listener.hpp"
+#include "read-side/read_your_writes/applied_payload.hpp"
 
 namespace orders::read_side {
 namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using Wake = ApplyNotifier::Wake;
+using Wake = VersionWaiters::Wake;
 
-TEST(ReadSideNotifier, AppliesOfOtherOrdersOrLowerVersionsDoNotWakeAWaiter) {
-  ApplyNotifier n;
-  ApplyNotifier::Waiter w(n, "order-a", 3);
+TEST(VersionWaiters, AppliesOfOtherOrdersOrLowerVersionsDoNotWakeAWaiter) {
+  VersionWaiters n;
+  VersionWaiters::Waiter w(n, "order-a", 3);
   EXPECT_EQ(n.applied({{"order-b", 7}, {"order-c", 1}}), 0u);
   EXPECT_EQ(n.applied({{"order-a", 2}}), 0u);
   EXPECT_EQ(w.wait(Clock::now() + 20ms), Wake::TimedOut);
@@ -29,15 +29,15 @@ TEST(ReadSideNotifier, AppliesOfOtherOrdersOrLowerVersionsDoNotWakeAWaiter) {
   EXPECT_EQ(w.wait(Clock::now() + 20ms), Wake::TimedOut);
 }
 
-TEST(ReadSideNotifier, AnApplyBeforeWaitIsNotMissedAndWakesAWaitingThread) {
-  ApplyNotifier n;
+TEST(VersionWaiters, AnApplyBeforeWaitIsNotMissedAndWakesAWaitingThread) {
+  VersionWaiters n;
   {
-    ApplyNotifier::Waiter w(n, "order-a", 1);
+    VersionWaiters::Waiter w(n, "order-a", 1);
     n.applied({{"order-a", 1}});  // between the waiter's first query and its wait()
     EXPECT_EQ(w.wait(Clock::now() + 5s), Wake::Reached);
   }
-  ApplyNotifier::Waiter w(n, "order-a", 2);
-  ApplyNotifier::Waiter other(n, "order-a", 5);
+  VersionWaiters::Waiter w(n, "order-a", 2);
+  VersionWaiters::Waiter other(n, "order-a", 5);
   EXPECT_EQ(n.waiting(), 2u);
   auto waited = std::async(std::launch::async, [&] { return w.wait(Clock::now() + 10s); });
   EXPECT_EQ(n.applied({{"order-a", 4}}), 1u);  // w, not other (min_version 5)
@@ -45,28 +45,28 @@ TEST(ReadSideNotifier, AnApplyBeforeWaitIsNotMissedAndWakesAWaitingThread) {
   EXPECT_EQ(other.wait(Clock::now() + 20ms), Wake::TimedOut);
 }
 
-TEST(ReadSideNotifier, WakeAllWakesEveryWaiterToRecheck) {
-  ApplyNotifier n;
-  ApplyNotifier::Waiter a(n, "order-a", 1);
-  ApplyNotifier::Waiter b(n, "order-b", 1);
+TEST(VersionWaiters, WakeAllWakesEveryWaiterToRecheck) {
+  VersionWaiters n;
+  VersionWaiters::Waiter a(n, "order-a", 1);
+  VersionWaiters::Waiter b(n, "order-b", 1);
   n.wake_all();
   EXPECT_EQ(a.wait(Clock::now() + 5s), Wake::Recheck);
   EXPECT_EQ(b.wait(Clock::now() + 5s), Wake::Recheck);
   EXPECT_EQ(a.wait(Clock::now() + 20ms), Wake::TimedOut);
 }
 
-TEST(ReadSideNotifier, WaitersUnregisterOnDestruction) {
-  ApplyNotifier n;
+TEST(VersionWaiters, WaitersUnregisterOnDestruction) {
+  VersionWaiters n;
   {
-    ApplyNotifier::Waiter a(n, "order-a", 1);
-    ApplyNotifier::Waiter b(n, "order-a", 1);
+    VersionWaiters::Waiter a(n, "order-a", 1);
+    VersionWaiters::Waiter b(n, "order-a", 1);
     EXPECT_EQ(n.waiting(), 2u);
   }
   EXPECT_EQ(n.waiting(), 0u);
   EXPECT_EQ(n.applied({{"order-a", 1}}), 0u);
 }
 
-TEST(ReadSideNotifier, PayloadRoundTripsAndSplitsUnderThePostgresLimit) {
+TEST(VersionWaiters, PayloadRoundTripsAndSplitsUnderThePostgresLimit) {
   std::unordered_map<std::string, std::int64_t> orders;
   for (int i = 0; i < 1000; ++i) orders["order:" + std::to_string(i) + "-x.y_z"] = i + 1;
   auto payloads = encode_applied("tok", orders, false);
