@@ -14,7 +14,6 @@
 #include "common/pg/migrations.hpp"
 #include "common/pg/notify_broadcaster.hpp"
 #include "common/pg/pool.hpp"
-#include "common/pg/sqlstate.hpp"
 #include "write-side/api/http_api.hpp"
 #include "write-side/commands/group_commit.hpp"
 #include "write-side/relay/outbox_relay.hpp"
@@ -43,14 +42,24 @@ int migrate(const config::Settings& settings, log::Logger& logger) {
   return 0;
 }
 
+// The outbox relay, unless RELAY_ENABLED=off (another replica's relay publishes then).
+std::unique_ptr<relay::OutboxRelay> make_relay(const config::Settings& settings,
+                                               log::Logger& logger, metrics::Registry& registry) {
+  if (!settings.boolean("RELAY_ENABLED")) {
+    logger.warn("outbox relay disabled (RELAY_ENABLED=off): another replica's relay must publish");
+    return nullptr;
+  }
+  relay::RelayOptions ro;
+  ro.database_url = settings.str("DATABASE_URL");
+  ro.nats_url = settings.str("NATS_URL");
+  ro.stream = settings.str("NATS_STREAM");
+  return std::make_unique<relay::OutboxRelay>(ro, logger, registry);
+}
+
 int serve(const config::Settings& settings, log::Logger& logger) {
   metrics::Registry registry;
   const auto url = settings.str("DATABASE_URL");
-  {
-    pqxx::connection conn(url);
-    auto report = pg::apply_migrations(conn);
-    logger.info("migrations applied", {{"applied", report.applied}, {"current", report.current}});
-  }
+  migrate(settings, logger);
 
   const auto pool_size = static_cast<std::size_t>(settings.integer("PG_POOL_SIZE", 2, 1000));
   const auto statement_timeout = settings.integer("PG_STATEMENT_TIMEOUT_MS", 0, 3'600'000);
@@ -62,28 +71,9 @@ int serve(const config::Settings& settings, log::Logger& logger) {
     write_side::prepare_statements(conn);
   });
 
-  write_side::PipelineOptions po;
-  po.group_commit = settings.boolean("GROUP_COMMIT");
-  po.max_batch = static_cast<std::size_t>(settings.integer("GROUP_COMMIT_MAX_BATCH", 1, 10000));
-  po.committers =
-      po.group_commit
-          ? static_cast<std::size_t>(settings.integer("GROUP_COMMIT_CONNECTIONS", 1, 64))
-          : std::max<std::size_t>(1, pool_size - 2);
-  po.commit_delay =
-      std::chrono::microseconds(settings.integer("GROUP_COMMIT_DELAY_US", 0, 1'000'000));
-  po.cache_size = static_cast<std::size_t>(settings.integer("CACHE_SIZE", 0, 100'000'000));
-  po.snapshot_every = settings.integer("SNAPSHOT_EVERY", 0, 1'000'000'000);
+  const auto po = write_side::pipeline_options(settings);
   // Declared before the pipeline: its commit listener uses them until the pipeline is gone.
-  std::unique_ptr<relay::OutboxRelay> relay;
-  if (settings.boolean("RELAY_ENABLED")) {
-    relay::RelayOptions ro;
-    ro.database_url = url;
-    ro.nats_url = settings.str("NATS_URL");
-    ro.stream = settings.str("NATS_STREAM");
-    relay = std::make_unique<relay::OutboxRelay>(ro, logger, registry);
-  } else {
-    logger.warn("outbox relay disabled (RELAY_ENABLED=off): another replica's relay must publish");
-  }
+  std::unique_ptr<relay::OutboxRelay> relay = make_relay(settings, logger, registry);
   // After each commit: wake the local relay when it leads, else NOTIFY the leader elsewhere.
   pg::NotifyBroadcaster notifier(url, "outbox", logger);
   write_side::CommandPipeline pipeline(pool, po, logger, registry);
@@ -114,23 +104,9 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   http::Router router;
   api.register_routes(router);
 
-  http::ServerOptions so;
-  so.address = settings.str("WRITE_ADDRESS");
-  so.port = static_cast<std::uint16_t>(settings.integer("WRITE_PORT", 0, 65535));
-  so.io_threads = static_cast<std::size_t>(settings.integer("HTTP_IO_THREADS", 1, 64));
-  so.worker_threads = static_cast<std::size_t>(settings.integer("HTTP_WORKERS", 1, 4096));
-  so.max_connections =
-      static_cast<std::size_t>(settings.integer("HTTP_MAX_CONNECTIONS", 1, 1'000'000));
-  so.body_limit = static_cast<std::size_t>(settings.integer("BODY_LIMIT_BYTES", 1, 1LL << 31));
-  so.service_name = "write-side";
-  so.is_transient = pg::is_transient;
-  for (const char* scope : {"command", "query", "admin"}) {
-    std::string env = scope == std::string("command") ? "COMMAND_TOKEN"
-                      : scope == std::string("query") ? "QUERY_TOKEN"
-                                                      : "ADMIN_TOKEN";
-    so.tokens[scope] = settings.str(env);
-  }
-  if (so.tokens["command"].empty() && so.tokens["query"].empty() && so.tokens["admin"].empty()) {
+  const auto so = write_side::server_options(settings);
+  if (std::all_of(so.tokens.begin(), so.tokens.end(),
+                  [](const auto& t) { return t.second.empty(); })) {
     logger.warn(
         "authentication is OFF: set COMMAND_TOKEN, QUERY_TOKEN and ADMIN_TOKEN to require tokens");
   }

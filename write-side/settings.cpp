@@ -1,5 +1,9 @@
 #include "write-side/settings.hpp"
 
+#include <algorithm>
+
+#include "common/pg/sqlstate.hpp"
+
 namespace orders::write_side {
 
 std::vector<config::SettingSpec> setting_specs() {
@@ -37,6 +41,39 @@ std::vector<config::SettingSpec> setting_specs() {
       {"QUERY_TOKEN", "", "Bearer token for /events and /state (empty: no auth)"},
       {"ADMIN_TOKEN", "", "Bearer token for /metrics (empty: no auth)"},
   };
+}
+
+PipelineOptions pipeline_options(const config::Settings& settings) {
+  const auto pool_size = static_cast<std::size_t>(settings.integer("PG_POOL_SIZE", 2, 1000));
+  PipelineOptions po;
+  po.group_commit = settings.boolean("GROUP_COMMIT");
+  po.max_batch = static_cast<std::size_t>(settings.integer("GROUP_COMMIT_MAX_BATCH", 1, 10000));
+  po.committers =
+      po.group_commit
+          ? static_cast<std::size_t>(settings.integer("GROUP_COMMIT_CONNECTIONS", 1, 64))
+          : std::max<std::size_t>(1, pool_size - 2);
+  po.commit_delay =
+      std::chrono::microseconds(settings.integer("GROUP_COMMIT_DELAY_US", 0, 1'000'000));
+  po.cache_size = static_cast<std::size_t>(settings.integer("CACHE_SIZE", 0, 100'000'000));
+  po.snapshot_every = settings.integer("SNAPSHOT_EVERY", 0, 1'000'000'000);
+  return po;
+}
+
+http::ServerOptions server_options(const config::Settings& settings) {
+  http::ServerOptions so;
+  so.address = settings.str("WRITE_ADDRESS");
+  so.port = static_cast<std::uint16_t>(settings.integer("WRITE_PORT", 0, 65535));
+  so.io_threads = static_cast<std::size_t>(settings.integer("HTTP_IO_THREADS", 1, 64));
+  so.worker_threads = static_cast<std::size_t>(settings.integer("HTTP_WORKERS", 1, 4096));
+  so.max_connections =
+      static_cast<std::size_t>(settings.integer("HTTP_MAX_CONNECTIONS", 1, 1'000'000));
+  so.body_limit = static_cast<std::size_t>(settings.integer("BODY_LIMIT_BYTES", 1, 1LL << 31));
+  so.service_name = "write-side";
+  so.is_transient = pg::is_transient;
+  so.tokens = {{"command", settings.str("COMMAND_TOKEN")},
+               {"query", settings.str("QUERY_TOKEN")},
+               {"admin", settings.str("ADMIN_TOKEN")}};
+  return so;
 }
 
 }  // namespace orders::write_side

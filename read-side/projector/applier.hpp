@@ -4,7 +4,7 @@
 // taken and released here, on this thread, at the coordinator's request), and it
 // runs every apply: the applier takes whatever batches the partitions' fetchers have handed in
 // (at most one per partition) and applies them together as ONE statement / transaction
-// (apply_group, sql/V026), then completes each batch (the fetcher acks it). Losing the
+// (apply_group, sql/functions/rs_apply_group.sql), then completes each batch (the fetcher acks it). Losing the
 // connection loses every lock and every pending batch at once (Lost: the fetchers nak and stop;
 // the coordinator acquires again). Only batches of partitions whose lock this connection holds
 // (and of the fetcher the lock was taken for) are applied.

@@ -4,7 +4,7 @@
 // orders the cache does not hold, both tables, primary-key lookups, and the tables' oids; not
 // sent when the cache holds every order or the order's first event in the batch is its
 // creation), the fold in memory (duplicates skipped, gaps filled from the event store first),
-// then ONE write statement that is its own transaction (sql/V026 rs_apply_group: cutover lock
+// then ONE write statement that is its own transaction (sql/functions/rs_apply_group.sql: cutover lock
 // shared, tables still the ones read, UPDATE guarded by the loaded version + INSERT of new rows
 // for every projection, every projection's checkpoint advanced). The transaction id is held only
 // while that statement runs. (Waking waiters is the caller's business: no NOTIFY here, see
@@ -87,7 +87,7 @@ struct PartitionBatch {
 };
 
 // Applies the batches of several partitions (each partition at most once) together: ONE read
-// statement for the views not cached, the fold, ONE write statement (sql/V026 rs_apply_group) =
+// statement for the views not cached, the fold, ONE write statement (sql/functions/rs_apply_group.sql) =
 // one transaction advancing every batch's checkpoints. All or nothing: on any throw nothing is
 // committed. Returns the stats of each batch, in `batches` order. Otherwise as apply_batch.
 std::vector<BatchStats> apply_group(pqxx::connection& conn,

@@ -297,7 +297,7 @@ BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_
         applied.finish());
     return row[0].as<int>() == 0 ? BatchWrite::Written : BatchWrite::TablesSwapped;
   } catch (const pqxx::sql_error& e) {
-    // RS001: a row was not at its loaded version; 23505 (unique_violation, V033): a row written
+    // RS001: a row was not at its loaded version; 23505 (unique_violation): a row written
     // as new exists. Either way nothing was written.
     if (pg::has_sqlstate(e, pg::sqlstate::kStaleRow) ||
         pg::has_sqlstate(e, pg::sqlstate::kUniqueViolation))

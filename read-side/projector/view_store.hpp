@@ -61,7 +61,7 @@ struct CheckpointAdvance {
   std::int64_t last_recorded_at_us = 0;
   std::int64_t events_applied = 0;  // distinct events newly applied
 };
-// ---- the live projector's batch: one read statement, one write statement (sql/V026) ----
+// ---- the live projector's batch: one read statement, one write statement (sql/functions/rs_apply_group.sql) ----
 // Stored views of the given orders of every projection (ids_by_projection in projections()
 // order) and the oids of the projections' tables, in ONE statement (primary-key lookups).
 struct LoadedViews {
@@ -78,7 +78,7 @@ struct CheckpointRow {
   int partition = 0;
   CheckpointAdvance advance;
 };
-// rs_apply_group() (sql/V026): run outside an explicit transaction it is its own transaction.
+// rs_apply_group() (sql/functions/rs_apply_group.sql): run outside an explicit transaction it is its own transaction.
 // Takes the cutover lock shared, checks the tables are still table_oids (empty: no check), writes
 // every projection's rows (writes_by_projection in projections() order) and the checkpoints of
 // every partition of the group, commits. TablesSwapped: nothing written. Stale: a row was not at

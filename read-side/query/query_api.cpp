@@ -304,7 +304,7 @@ void prepare_query_statements(pqxx::connection& conn) {
     return k;
   };
   const std::string select = std::string("SELECT ") + kOrderColumns + " FROM orders WHERE ";
-  // No index on created_at alone (V034: every non-HOT update of an order wrote an entry into it):
+  // No index on created_at alone (every non-HOT update of an order would write an entry into it):
   // newest first over all orders is the newest of each status' own index range (statuses are few).
   std::string all = "SELECT * FROM (";
   for (domain::Status status : kStoredStatuses) {

@@ -1,4 +1,4 @@
-// The read-side HTTP API (DESIGN.md "read-side"): handlers parse and validate, run one prepared
+// The read-side HTTP API (docs/http-api.md): handlers parse and validate, run one prepared
 // query on a pooled connection, and map the rows to JSON. Route scopes: queries "query",
 // /metrics "admin" (tokens in http::ServerOptions::tokens); /healthz and /readyz are open.
 #pragma once

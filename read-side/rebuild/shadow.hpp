@@ -1,4 +1,4 @@
-// The shadow table of one projection: created beside the live table (sql/V040 functions), bulk
+// The shadow table of one projection: created beside the live table (sql/functions/rebuild_*.sql), bulk
 // loaded with COPY, indexed, kept up to date with multi-row upserts, compared with the live
 // table, and swapped in.
 #pragma once
@@ -42,7 +42,7 @@ std::string copy_timestamp(std::int64_t unix_us);  // "2026-11-26 23:22:45.12345
 // ---- verified cutover ----
 struct TableDigest {
   std::int64_t rows = 0;
-  std::string checksum;  // sum of 64-bit row hashes (sql/V040 rebuild_table_digest)
+  std::string checksum;  // sum of 64-bit row hashes (sql/functions/rebuild_table_digest.sql)
   bool operator==(const TableDigest&) const = default;
 };
 struct TableDiff {

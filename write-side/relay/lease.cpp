@@ -28,7 +28,7 @@ void check_lease(pqxx::connection& lease) {
 
 RelayState prepare_work(pqxx::connection& w, std::chrono::milliseconds statement_timeout) {
   w.prepare("relay_timeout", "SELECT set_config('statement_timeout', $1, false)");
-  // One round trip per loop iteration (sql/V013): hint, sequencing, next events to publish.
+  // One round trip per loop iteration (sql/functions/relay_step.sql): hint, sequencing, next events to publish.
   w.prepare("relay_step", "SELECT * FROM relay_step($1, $2, $3, $4)");
   w.prepare("relay_set_published", "UPDATE relay_state SET last_published = $1 WHERE id = 1");
   w.prepare("relay_state", "SELECT last_sequenced, last_published FROM relay_state WHERE id = 1");
@@ -39,7 +39,7 @@ RelayState prepare_work(pqxx::connection& w, std::chrono::milliseconds statement
   pqxx::nontransaction tx(w);
   tx.exec_prepared("relay_timeout", std::to_string(statement_timeout.count()));
   // Every relay statement is a short index range; never let stale statistics of a young table
-  // turn one into a scan of `events` (see sql/V013).
+  // turn one into a scan of `events` (see sql/functions/relay_step.sql).
   tx.exec(
       "SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_hashjoin = off; "
       "SET enable_mergejoin = off");

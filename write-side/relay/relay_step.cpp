@@ -1,5 +1,5 @@
 // The relay's loop over one leadership term: each iteration is ONE statement, relay_step()
-// (sql/V015), in autocommit: it numbers committed outbox rows into global_log, writes the
+// (sql/functions/relay_step.sql), in autocommit: it numbers committed outbox rows into global_log, writes the
 // last_published hint, and returns the next events to publish after what is already in flight.
 // It commits before the rows reach us, so nothing is published under a position that could be
 // lost. Then the acks of the batches in flight (when all are in), then the new events are sent.
@@ -121,7 +121,7 @@ void OutboxRelay::report_backlog(Session& s) {
 }
 
 // How long an idle relay may wait: the fallback poll, or sooner for a hint not yet written or
-// events waiting for NATS to come back. (No committed row is ever left behind by a step: V015.)
+// events waiting for NATS to come back. (No committed row is ever left behind by a step.)
 milliseconds OutboxRelay::idle_timeout(const Session& s) const {
   milliseconds timeout = opt_.poll_interval;
   if (std::min(s.cursor, s.last_sequenced) > s.marked) {

@@ -228,6 +228,7 @@ TEST(Pool, ThroughTheHttpServerExhaustionAndLostConnectionsAre503) {
   });
   http::ServerOptions options;
   options.port = 0;
+  options.is_transient = pg::is_transient;
   http::Server server(options, std::move(router), logger, metrics);
   server.start();
   orders::testing::HttpClient client("127.0.0.1", server.port());

@@ -1,5 +1,5 @@
-// No transaction holds the relay's sequencing back (sql/V015: no xmin horizon any more; V014's
-// relay_horizon() skipped only read-side projector transactions).
+// No transaction holds the relay's sequencing back: relay_sequence() numbers every committed row in
+// position order, whatever other transactions are open (docs/design.md, the relay).
 #include <chrono>
 #include <string>
 

@@ -1,5 +1,6 @@
-// relay_sequence() (sql/V010, V015) against a real PostgreSQL: dense numbering of committed rows,
-// and one order's events never reordered even when transaction ids disagree with commit order.
+// relay_sequence() (sql/functions/relay_sequence.sql) against a real PostgreSQL: dense numbering of
+// committed rows, and one order's events never reordered even when transaction ids disagree with
+// commit order.
 #include <chrono>
 #include <string>
 #include <vector>
@@ -63,9 +64,8 @@ TEST(RelaySequence, NumbersCommittedRowsDenselyAndSkipsRunningTransactions) {
 
 // T1 takes its xid first (appends to x), T0 takes the next xid and stays open, T2 appends y v1
 // and commits, then T1 reads y, appends y v2 and commits: T1's xid is older than T2's although
-// T1's y v2 follows T2's y v1. (With the xmin horizon of V010-V014 this needed a held-back list;
-// since V015 every committed row is numbered in position order, and y v2's position was drawn
-// after y v1 committed.)
+// T1's y v2 follows T2's y v1. (Every committed row is numbered in position order, and y v2's
+// position was drawn after y v1 committed.)
 TEST(RelaySequence, Bug_EarlyXidWriterDoesNotOvertakeItsStreamPredecessor) {
   for (bool step_between : {false, true}) {
     SCOPED_TRACE(step_between ? "relay steps after T2 commits" : "relay steps after T1 commits");
@@ -144,8 +144,8 @@ TEST(RelaySequence, LimitAndConcurrentSequencersNeverNumberARowTwice) {
   }
 }
 
-// Regression: a NOTIFY inside the data transactions (the V010 trigger) serialized every commit on
-// the notification queue lock. Wake-ups now come from the write-side after commit (V012).
+// A NOTIFY inside the data transactions would serialize every commit on the notification queue
+// lock: wake-ups come from the write-side after commit, never from the database.
 TEST(RelaySequence, Bug_OutboxHasNoNotifyTriggerSerializingCommits) {
   auto url = migrated_database("relay_seq_notify");
   pqxx::connection c(url);
