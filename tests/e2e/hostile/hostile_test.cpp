@@ -324,6 +324,41 @@ TEST_F(Hostile, UnknownMethodsAndPaths) {
   for (const auto& c : cases) run(c);
 }
 
+// Both services answer a failure from one table (common/http/problem.cpp): the same kind of
+// failure has the same type, title and status on either side.
+TEST_F(Hostile, TheSameFailureHasTheSameProblemOnBothServices) {
+  const std::string big_header = repeat('h', 20 * 1024);
+  struct Pair {
+    std::string name, method_w, target_w, method_r, target_r;
+    Headers headers;
+  };
+  const std::vector<Pair> pairs = {
+      {"bad id", "GET", "/orders/bad%20id/state", "GET", "/orders/bad%20id", {}},
+      {"NUL in the URL", "GET", "/orders/a%00b/state", "GET", "/orders/a%00b", {}},
+      {"unknown path", "GET", "/nope", "GET", "/nope", {}},
+      {"wrong method", "PUT", "/orders", "PUT", "/orders", {}},
+      {"head too large", "GET", "/healthz", "GET", "/healthz", {{"x-big", big_header}}},
+      {"unknown order", "GET", "/orders/no-such-order/state", "GET", "/orders/no-such-order", {}},
+  };
+  for (const auto& p : pairs) {
+    SCOPED_TRACE(p.name);
+    HttpClient w("127.0.0.1", stack_->write_port());
+    HttpClient r("127.0.0.1", stack_->read_port());
+    const auto a = w.request(p.method_w, p.target_w, "", p.headers);
+    const auto b = r.request(p.method_r, p.target_r, "", p.headers);
+    ASSERT_GE(a.status, 400) << a.body;
+    ASSERT_TRUE(nlohmann::json::accept(a.body) && nlohmann::json::accept(b.body))
+        << a.body << " / " << b.body;
+    const auto ja = nlohmann::json::parse(a.body), jb = nlohmann::json::parse(b.body);
+    for (const char* field : {"type", "title", "status"}) {
+      EXPECT_EQ(ja.value(field, nlohmann::json()), jb.value(field, nlohmann::json()))
+          << field << ": " << a.body << " / " << b.body;
+    }
+    EXPECT_EQ(a.headers.count("content-type") ? a.headers.at("content-type") : "",
+              b.headers.count("content-type") ? b.headers.at("content-type") : "");
+  }
+}
+
 TEST_F(Hostile, OversizedBodiesAndHeads) {
   const std::string o = std::string("/orders/") + kOrder;
   const std::string big = R"({"customer_id":")" + repeat('a', 1024 * 1024) + "\"}";
