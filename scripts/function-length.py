@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-# Lists functions longer than N lines (default 80) in the tracked C++ files: a brace matcher over
-# the source with comments and strings removed (good enough for this tree; not a C++ parser).
-#   scripts/function-length.py [N]
+# Lists C++ functions longer than N lines (default 80), longest first: "lines file:line".
+# Run in the repository root: scripts/function-length.py [N]. A heuristic (comments, strings
+# and raw strings stripped, braces counted), good enough to find functions to split into phases.
 import re,subprocess,sys
 files=subprocess.check_output(['git','ls-files','*.cpp','*.hpp'],text=True).split()
 thr=int(sys.argv[1]) if len(sys.argv)>1 else 80

@@ -15,7 +15,7 @@
 #include "common/pg/notify_broadcaster.hpp"
 #include "common/pg/pool.hpp"
 #include "write-side/api/http_api.hpp"
-#include "write-side/commands/group_commit.hpp"
+#include "write-side/commands/command_pipeline.hpp"
 #include "write-side/relay/outbox_relay.hpp"
 #include "write-side/settings.hpp"
 #include "write-side/store/event_store.hpp"

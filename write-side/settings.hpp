@@ -5,7 +5,7 @@
 
 #include "common/config/settings.hpp"
 #include "common/http/server.hpp"
-#include "write-side/commands/group_commit.hpp"
+#include "write-side/commands/command_pipeline.hpp"
 
 namespace orders::write_side {
 

@@ -240,38 +240,51 @@ void GroupApplier::handle(Control& c) {
 
 void GroupApplier::apply_pending(std::vector<Pending*>& batch) {
   const auto started = Clock::now();
+  auto live = take_live(batch);
+  if (live.empty()) return;
+  if (!read_unreadable_events(live)) return;  // the connection is gone
+  if (live.empty()) return;
+  std::vector<Pending*> applied;
+  std::vector<BatchStats> stats;
+  if (!apply_live(live, applied, stats)) return;  // the connection is gone
+  last_used_ = Clock::now();
+  if (applied.empty()) return;
+  publish_applied(applied, stats, started);
+}
+
+std::vector<GroupApplier::Pending*> GroupApplier::take_live(std::vector<Pending*>& batch) {
   std::vector<Pending*> live;
-  {
-    std::lock_guard lock(mu_);
-    for (auto* p : batch) {
-      auto it = held_.find(p->partition);
-      if (conn_ && it != held_.end() && it->second == p->lease) {
-        live.push_back(p);
-      } else {
-        p->outcome = Outcome::Lost;  // the lock is not (or no longer) this fetcher's
-        p->done = true;
-        p->cv.notify_one();
-      }
+  std::lock_guard lock(mu_);
+  for (auto* p : batch) {
+    auto it = held_.find(p->partition);
+    if (conn_ && it != held_.end() && it->second == p->lease) {
+      live.push_back(p);
+    } else {
+      p->outcome = Outcome::Lost;  // the lock is not (or no longer) this fetcher's
+      p->done = true;
+      p->cv.notify_one();
     }
   }
-  if (live.empty()) return;
+  return live;
+}
 
-  auto fail = [&](Pending& p, const std::exception& e) {
-    ctx_.metrics.failures.inc();
-    ctx_.logger.error("apply failed, will retry",
-                      {{"partition", p.partition},
-                       {"error", e.what()},
-                       {"first_position", p.events->front().global_position.value_or(0)}});
-    complete(p, Outcome::Failed);
-  };
-  auto lose_all = [&](const std::vector<Pending*>& left, const std::exception& e) {
-    // The locks are gone with the connection; another replica may own the partitions now.
-    // Redelivered events that did commit (in doubt) are skipped as duplicates.
-    lose_connection(e.what());
-    for (auto* p : left) complete(*p, Outcome::Lost);
-  };
+void GroupApplier::fail(Pending& p, const std::exception& e) {
+  ctx_.metrics.failures.inc();
+  ctx_.logger.error("apply failed, will retry",
+                    {{"partition", p.partition},
+                     {"error", e.what()},
+                     {"first_position", p.events->front().global_position.value_or(0)}});
+  complete(p, Outcome::Failed);
+}
 
-  // Events the bus carried unreadable: the event store has them at their global position.
+void GroupApplier::lose_all(const std::vector<Pending*>& left, const std::exception& e) {
+  // The locks are gone with the connection; another replica may own the partitions now.
+  // Redelivered events that did commit (in doubt) are skipped as duplicates.
+  lose_connection(e.what());
+  for (auto* p : left) complete(*p, Outcome::Lost);
+}
+
+bool GroupApplier::read_unreadable_events(std::vector<Pending*>& live) {
   for (auto it = live.begin(); it != live.end();) {
     try {
       for (auto& e : *(*it)->events) {
@@ -290,59 +303,63 @@ void GroupApplier::apply_pending(std::vector<Pending*>& batch) {
     } catch (const std::exception& e) {
       if (connection_gone(e)) {
         lose_all(live, e);
-        return;
+        return false;
       }
       fail(**it, e);
       it = live.erase(it);
     }
   }
-  if (live.empty()) return;
+  return true;
+}
 
-  std::vector<Pending*> applied;
-  std::vector<BatchStats> stats;
-  auto run_group = [&](const std::vector<Pending*>& group) {
-    std::vector<PartitionBatch> refs;
-    refs.reserve(group.size());
-    for (auto* p : group) refs.push_back(PartitionBatch{p->partition, p->events});
-    auto s = apply_group(*conn_, refs, &cache_);
-    for (std::size_t i = 0; i < group.size(); ++i) {
-      applied.push_back(group[i]);
-      stats.push_back(std::move(s[i]));
-    }
-  };
+void GroupApplier::apply_group_of(const std::vector<Pending*>& group,
+                                  std::vector<Pending*>& applied, std::vector<BatchStats>& stats) {
+  std::vector<PartitionBatch> refs;
+  refs.reserve(group.size());
+  for (auto* p : group) refs.push_back(PartitionBatch{p->partition, p->events});
+  auto s = apply_group(*conn_, refs, &cache_);
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    applied.push_back(group[i]);
+    stats.push_back(std::move(s[i]));
+  }
+}
+
+bool GroupApplier::apply_live(std::vector<Pending*>& live, std::vector<Pending*>& applied,
+                              std::vector<BatchStats>& stats) {
   try {
-    run_group(live);
+    apply_group_of(live, applied, stats);
   } catch (const std::exception& e) {
     if (connection_gone(e)) {
       lose_all(live, e);
-      return;
+      return false;
     }
     if (live.size() == 1) {
       fail(*live.front(), e);
-    } else {
-      // Nothing of the group was committed: apply each partition on its own, so only the
-      // failing one's batch is failed.
-      ctx_.logger.debug("group apply failed, applying its partitions one by one",
-                        {{"partitions", live.size()}, {"error", e.what()}});
-      for (std::size_t i = 0; i < live.size(); ++i) {
-        try {
-          run_group({live[i]});
-        } catch (const std::exception& e2) {
-          if (connection_gone(e2)) {
-            lose_all(
-                std::vector<Pending*>(live.begin() + static_cast<std::ptrdiff_t>(i), live.end()),
-                e2);
-            live.clear();
-            break;
-          }
-          fail(*live[i], e2);
+      return true;
+    }
+    // Nothing of the group was committed: apply each partition on its own, so only the
+    // failing one's batch is failed.
+    ctx_.logger.debug("group apply failed, applying its partitions one by one",
+                      {{"partitions", live.size()}, {"error", e.what()}});
+    for (std::size_t i = 0; i < live.size(); ++i) {
+      try {
+        apply_group_of({live[i]}, applied, stats);
+      } catch (const std::exception& e2) {
+        if (connection_gone(e2)) {
+          lose_all(std::vector<Pending*>(live.begin() + static_cast<std::ptrdiff_t>(i), live.end()),
+                   e2);
+          live.clear();
+          break;
         }
+        fail(*live[i], e2);
       }
     }
   }
-  last_used_ = Clock::now();
-  if (applied.empty()) return;
+  return true;
+}
 
+void GroupApplier::publish_applied(const std::vector<Pending*>& applied,
+                                   std::vector<BatchStats>& stats, Clock::time_point started) {
   // Committed: each order is at least at its highest version in its batch (duplicates were
   // applied before, gaps were filled). Wake only those orders' waiters, here and elsewhere.
   std::vector<AppliedVersion> committed;

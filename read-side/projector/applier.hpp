@@ -77,7 +77,21 @@ class GroupApplier {
   void run();
   bool group_due() const;  // mu_ held: start the next group before group_delay is over
   void handle(Control& c);
+  // Applies a group of handed-in batches, in phases: keep those whose lease still holds, read
+  // the events the bus carried unreadable, apply (the group, else partition by partition),
+  // then count, wake the orders' waiters and complete each batch.
   void apply_pending(std::vector<Pending*>& batch);
+  std::vector<Pending*> take_live(std::vector<Pending*>& batch);  // the others: Lost
+  bool read_unreadable_events(std::vector<Pending*>& live);       // false: connection lost
+  // False when the connection was lost before anything of the group was applied.
+  bool apply_live(std::vector<Pending*>& live, std::vector<Pending*>& applied,
+                  std::vector<BatchStats>& stats);
+  void apply_group_of(const std::vector<Pending*>& group, std::vector<Pending*>& applied,
+                      std::vector<BatchStats>& stats);
+  void publish_applied(const std::vector<Pending*>& applied, std::vector<BatchStats>& stats,
+                       std::chrono::steady_clock::time_point started);
+  void fail(Pending& p, const std::exception& e);  // Failed: the fetcher naks and retries
+  void lose_all(const std::vector<Pending*>& left, const std::exception& e);  // connection gone
   void connect();
   void lose_connection(const char* what);  // every lock gone: held_ cleared, cache emptied
   void complete(Pending& p, Outcome o);

@@ -125,105 +125,146 @@ std::string describe(const std::vector<GroupItem>& items) {
   return out;
 }
 
+// Per projection and order: the view being folded (a cached view is folded in place: the caller
+// empties the cache when the group does not commit), its stored version and whether the group
+// changed it. One hash lookup per event: a catch-up group holds tens of thousands.
+struct FoldSlot {
+  OrderView* view = nullptr;
+  std::int64_t stored = 0;  // version of the stored row as loaded (0: none)
+  bool dirty = false;
+  bool from_cache = false;
+};
+
+// One attempt's working state, per projection (index as in projections()).
+struct GroupFold {
+  explicit GroupFold(std::size_t np) : slots(np), fresh(np), missing(np), writes(np) {}
+  std::vector<std::unordered_map<std::string_view, FoldSlot>> slots;
+  std::vector<std::deque<OrderView>> fresh;       // views not from the cache (stable addresses)
+  std::vector<std::vector<std::string>> missing;  // orders whose stored view must be read
+  bool any_missing = false;
+  std::vector<std::vector<ViewWrite>> writes;
+  std::vector<CheckpointRow> checkpoints;
+};
+
+// Takes the views the cache holds; the others must be read, except (assume_new) those of orders
+// created in this group, which have no stored row (the write checks it).
+void take_cached_views(GroupFold& fold, const std::vector<std::string>& ids,
+                       const std::unordered_map<std::string, std::int64_t>& first_version,
+                       ViewCache* cache, bool assume_new, bool& assumed_any) {
+  for (std::size_t pi = 0; pi < fold.slots.size(); ++pi) {
+    fold.slots[pi].reserve(ids.size());
+    for (const auto& id : ids) {
+      OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
+      if (hit != nullptr) {
+        fold.slots[pi].emplace(id, FoldSlot{hit, hit->state.version, false, true});
+      } else if (assume_new && first_version.at(id) == 1) {
+        assumed_any = true;  // created in this batch: no stored row (the write checks it)
+      } else {
+        fold.missing[pi].push_back(id);
+        fold.any_missing = true;
+      }
+    }
+  }
+}
+
+// Reads the missing views (and the tables' oids: a fresh cache reads once to learn which tables
+// its views come from). False when the tables were swapped by rebuild-projection since the cached
+// views were read (they are another table's: retry).
+bool load_missing_views(pqxx::transaction_base& tx, GroupFold& fold, ViewCache* cache,
+                        std::vector<std::int64_t>& table_oids) {
+  if (!fold.any_missing && !(cache != nullptr && table_oids.empty())) return true;
+  auto loaded = load_batch_views(tx, fold.missing);
+  if (cache != nullptr && !cache->table_oids().empty() &&
+      loaded.table_oids != cache->table_oids()) {
+    return false;
+  }
+  if (cache != nullptr) cache->check_tables(loaded.table_oids);
+  table_oids = loaded.table_oids;
+  for (std::size_t pi = 0; pi < fold.slots.size(); ++pi) {
+    for (const auto& id : fold.missing[pi]) {
+      auto it = loaded.by_projection[pi].find(id);
+      if (it == loaded.by_projection[pi].end()) continue;
+      auto& v = fold.fresh[pi].emplace_back(std::move(it->second));
+      fold.slots[pi].emplace(id, FoldSlot{&v, v.state.version, false});
+    }
+  }
+  return true;
+}
+
+// Folds every batch's events into every projection's views, then lists the changed views (in
+// the group's order of first appearance) and each batch's checkpoint advance.
+void fold_events(pqxx::transaction_base& tx, GroupFold& fold, const std::vector<GroupItem>& items,
+                 const std::vector<std::string>& ids, std::vector<BatchStats>& stats) {
+  for (std::size_t pi = 0; pi < fold.slots.size(); ++pi) {
+    const auto& p = projections()[pi];
+    auto& pslots = fold.slots[pi];
+    for (std::size_t bi = 0; bi < items.size(); ++bi) {
+      auto& pstats = stats[bi].by_projection[p.name];
+      pstats = ProjectionApplyStats{};
+      for (const auto& e : *items[bi].events) {
+        auto [it, created] = pslots.try_emplace(e.stream_id);
+        if (created) it->second.view = &fold.fresh[pi].emplace_back();  // no stored row
+        const auto before = pstats.applied;
+        apply_one(tx, *it->second.view, e, pstats);
+        if (pstats.applied != before) it->second.dirty = true;
+      }
+      CheckpointAdvance a = items[bi].advance;
+      a.events_applied = pstats.applied;
+      fold.checkpoints.push_back(CheckpointRow{p.name, items[bi].partition, a});
+    }
+    fold.writes[pi].reserve(pslots.size());
+    for (const auto& id : ids) {  // the group's order of first appearance
+      auto it = pslots.find(id);
+      if (it == pslots.end() || !it->second.dirty) continue;
+      fold.writes[pi].push_back(ViewWrite{it->second.view, it->second.stored});
+    }
+  }
+}
+
+// Cached views are folded in place: when the group does not commit, they go (Stale and Retry
+// empty the whole cache in apply_group; an exception in the fold, e.g. a poison event, evicts
+// this group's views only, so the other partitions keep theirs).
+void evict_cached_views(const GroupFold& fold, ViewCache* cache) {
+  if (cache == nullptr) return;
+  for (std::size_t pi = 0; pi < fold.slots.size(); ++pi) {
+    for (const auto& [id, slot] : fold.slots[pi]) {
+      if (slot.from_cache) cache->erase(pi, std::string(id));
+    }
+  }
+}
+
+// After the commit: the views read for the group join the cache.
+void cache_fresh_views(GroupFold& fold, ViewCache* cache) {
+  if (cache == nullptr) return;
+  for (std::size_t pi = 0; pi < fold.fresh.size(); ++pi) {
+    for (auto& v : fold.fresh[pi]) {
+      if (v.state.exists()) cache->put(pi, std::move(v));
+    }
+  }
+}
+
+// One attempt at the group: views (cache, else one read), fold, ONE write statement.
 Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
                   const std::vector<std::string>& ids,
                   const std::unordered_map<std::string, std::int64_t>& first_version,
                   ViewCache* cache, bool assume_new, bool& assumed_any,
                   std::vector<BatchStats>& stats) {
   const std::size_t np = projections().size();
-  // Per projection and order: the view being folded (a cached view is folded in place: the
-  // caller empties the cache when the group does not commit), its stored version and whether
-  // the group changed it. One hash lookup per event: a catch-up group holds tens of thousands.
-  struct Slot {
-    OrderView* view = nullptr;
-    std::int64_t stored = 0;  // version of the stored row as loaded (0: none)
-    bool dirty = false;
-    bool from_cache = false;
-  };
-  std::vector<std::unordered_map<std::string_view, Slot>> slots(np);
-  std::vector<std::deque<OrderView>> fresh(np);  // views not from the cache (stable addresses)
-  std::vector<std::vector<std::string>> missing(np);
-  bool any_missing = false;
+  GroupFold fold(np);
   assumed_any = false;
-  for (std::size_t pi = 0; pi < np; ++pi) {
-    slots[pi].reserve(ids.size());
-    for (const auto& id : ids) {
-      OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
-      if (hit != nullptr) {
-        slots[pi].emplace(id, Slot{hit, hit->state.version, false, true});
-      } else if (assume_new && first_version.at(id) == 1) {
-        assumed_any = true;  // created in this batch: no stored row (the write checks it)
-      } else {
-        missing[pi].push_back(id);
-        any_missing = true;
-      }
-    }
-  }
+  take_cached_views(fold, ids, first_version, cache, assume_new, assumed_any);
   std::vector<std::int64_t> table_oids =
       cache != nullptr ? cache->table_oids() : std::vector<std::int64_t>{};
   pqxx::nontransaction tx(conn);
-  // A fresh cache reads once to learn which tables its views come from.
-  if (any_missing || (cache != nullptr && table_oids.empty())) {
-    auto loaded = load_batch_views(tx, missing);
-    if (cache != nullptr && !cache->table_oids().empty() &&
-        loaded.table_oids != cache->table_oids()) {
-      return Attempt::Retry;  // swapped by rebuild-projection: the cached views are another table's
-    }
-    if (cache != nullptr) cache->check_tables(loaded.table_oids);
-    table_oids = loaded.table_oids;
-    for (std::size_t pi = 0; pi < np; ++pi) {
-      for (const auto& id : missing[pi]) {
-        auto it = loaded.by_projection[pi].find(id);
-        if (it == loaded.by_projection[pi].end()) continue;
-        auto& v = fresh[pi].emplace_back(std::move(it->second));
-        slots[pi].emplace(id, Slot{&v, v.state.version, false});
-      }
-    }
-  }
+  if (!load_missing_views(tx, fold, cache, table_oids)) return Attempt::Retry;
 
-  // Cached views are folded in place: when the group does not commit, they go (Stale and Retry
-  // empty the whole cache in apply_group; an exception here, e.g. a poison event, evicts this
-  // group's views only, so the other partitions keep theirs).
-  auto evict_hits = [&] {
-    if (cache == nullptr) return;
-    for (std::size_t pi = 0; pi < np; ++pi) {
-      for (const auto& [id, slot] : slots[pi]) {
-        if (slot.from_cache) cache->erase(pi, std::string(id));
-      }
-    }
-  };
-  std::vector<std::vector<ViewWrite>> writes(np);
-  std::vector<CheckpointRow> checkpoints;
-  checkpoints.reserve(np * items.size());
+  fold.checkpoints.reserve(np * items.size());
   BatchWrite written = BatchWrite::Stale;
   try {
-    for (std::size_t pi = 0; pi < np; ++pi) {
-      const auto& p = projections()[pi];
-      auto& pslots = slots[pi];
-      for (std::size_t bi = 0; bi < items.size(); ++bi) {
-        auto& pstats = stats[bi].by_projection[p.name];
-        pstats = ProjectionApplyStats{};
-        for (const auto& e : *items[bi].events) {
-          auto [it, created] = pslots.try_emplace(e.stream_id);
-          if (created) it->second.view = &fresh[pi].emplace_back();  // no stored row
-          const auto before = pstats.applied;
-          apply_one(tx, *it->second.view, e, pstats);
-          if (pstats.applied != before) it->second.dirty = true;
-        }
-        CheckpointAdvance a = items[bi].advance;
-        a.events_applied = pstats.applied;
-        checkpoints.push_back(CheckpointRow{p.name, items[bi].partition, a});
-      }
-      writes[pi].reserve(pslots.size());
-      for (const auto& id : ids) {  // the group's order of first appearance
-        auto it = pslots.find(id);
-        if (it == pslots.end() || !it->second.dirty) continue;
-        writes[pi].push_back(ViewWrite{it->second.view, it->second.stored});
-      }
-    }
-    written = write_batch(tx, table_oids, writes, checkpoints);
+    fold_events(tx, fold, items, ids, stats);
+    written = write_batch(tx, table_oids, fold.writes, fold.checkpoints);
   } catch (...) {
-    evict_hits();
+    evict_cached_views(fold, cache);
     throw;
   }
   switch (written) {
@@ -234,13 +275,7 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
     case BatchWrite::Stale:
       return Attempt::Stale;
   }
-  if (cache != nullptr) {
-    for (std::size_t pi = 0; pi < np; ++pi) {
-      for (auto& v : fresh[pi]) {
-        if (v.state.exists()) cache->put(pi, std::move(v));
-      }
-    }
-  }
+  cache_fresh_views(fold, cache);
   return Attempt::Done;
 }
 

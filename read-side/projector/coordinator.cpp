@@ -26,16 +26,11 @@ Coordinator::Coordinator(ProjectorContext& ctx, std::string replica_id)
   for (int k = 0; k < n; ++k) {
     appliers_.push_back(std::make_unique<GroupApplier>(ctx_, (codec::kPartitions + n - 1 - k) / n));
   }
-  thread_ = std::thread([this] { run(); });
+  worker_.start([this](std::stop_token stop) { run(stop); });
 }
 
 Coordinator::~Coordinator() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  worker_.stop();
   std::map<int, std::unique_ptr<PartitionWorker>> workers;
   {
     std::lock_guard lock(mu_);
@@ -63,72 +58,98 @@ std::vector<int> Coordinator::owned() const {
   return out;
 }
 
-void Coordinator::run() {
+void Coordinator::run(std::stop_token stop) {
   while (true) {
     try {
-      tick();
+      tick(stop);
     } catch (const std::exception& e) {
       conn_.reset();
       ctx_.logger.warn("coordinator tick failed", {{"error", e.what()}});
     }
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, kCoordinatorTick, [&] { return stop_; })) return;
+    if (!concurrency::sleep_for(stop, kCoordinatorTick)) return;
   }
 }
 
-void Coordinator::tick() {
-  if (!conn_) {
-    conn_ = std::make_unique<pqxx::connection>(ctx_.database_url);
-    conn_->prepare("rc_heartbeat",
-                   "INSERT INTO read_side_replicas (replica_id, heartbeat_at, partitions) "
-                   "VALUES ($1, now(), $2) ON CONFLICT (replica_id) DO UPDATE SET "
-                   "heartbeat_at = now(), partitions = EXCLUDED.partitions");
-    conn_->prepare("rc_live",
-                   "SELECT count(*) FROM read_side_replicas WHERE heartbeat_at > now() - "
-                   "$1::int * interval '1 millisecond'");
-    conn_->prepare("rc_gc",
-                   "DELETE FROM read_side_replicas WHERE heartbeat_at < now() - interval '1 hour'");
-    conn_->prepare("rc_held",
-                   "SELECT objid::int FROM pg_locks WHERE locktype = 'advisory' AND "
-                   "classid = $1::int::oid AND objsubid = 2 AND granted");
-    conn_->prepare("rc_leave", "DELETE FROM read_side_replicas WHERE replica_id = $1");
-    prepare_status_statements(*conn_);
+void Coordinator::tick(std::stop_token stop) {
+  if (!conn_) connect();
+  stop_lost_fetchers();
+  const auto seen = heartbeat(owned_text());
+  const int target = fair_share(codec::kPartitions, seen.live);
+  if (stop.stop_requested()) return;
+  const auto plan = plan_ownership(target, seen.held);
+  if (!plan.excess.empty()) {
+    ctx_.logger.info(
+        "releasing partitions over the fair share",
+        {{"count", plan.excess.size()}, {"target", target}, {"live_replicas", seen.live}});
+    // Each fetcher finishes and acks its current batch first.
+    stop_and_release([&](int p, const PartitionWorker&, const std::map<int, std::uint64_t>&) {
+      return plan.excess.count(p) > 0;
+    });
   }
+  if (!acquire(plan.wanted, stop)) return;
+  std::lock_guard lock(mu_);
+  ctx_.metrics.owned_partitions.set(static_cast<double>(workers_.size()));
+}
 
-  // Stop the fetchers whose partition is no longer held under their lease (the applier's
-  // connection broke) or that ended, then release whatever lock is still held for them.
-  std::string owned_text;
+void Coordinator::connect() {
+  conn_ = std::make_unique<pqxx::connection>(ctx_.database_url);
+  conn_->prepare("rc_heartbeat",
+                 "INSERT INTO read_side_replicas (replica_id, heartbeat_at, partitions) "
+                 "VALUES ($1, now(), $2) ON CONFLICT (replica_id) DO UPDATE SET "
+                 "heartbeat_at = now(), partitions = EXCLUDED.partitions");
+  conn_->prepare("rc_live",
+                 "SELECT count(*) FROM read_side_replicas WHERE heartbeat_at > now() - "
+                 "$1::int * interval '1 millisecond'");
+  conn_->prepare("rc_gc",
+                 "DELETE FROM read_side_replicas WHERE heartbeat_at < now() - interval '1 hour'");
+  conn_->prepare("rc_held",
+                 "SELECT objid::int FROM pg_locks WHERE locktype = 'advisory' AND "
+                 "classid = $1::int::oid AND objsubid = 2 AND granted");
+  conn_->prepare("rc_leave", "DELETE FROM read_side_replicas WHERE replica_id = $1");
+  prepare_status_statements(*conn_);
+}
+
+void Coordinator::stop_lost_fetchers() {
   stop_and_release([&](int p, const PartitionWorker& w, const std::map<int, std::uint64_t>& held) {
     auto h = held.find(p);
     return w.state() != PartitionWorker::State::Owned || h == held.end() || h->second != w.lease();
   });
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [p, w] : workers_) {
-      if (!owned_text.empty()) owned_text += ",";
-      owned_text += std::to_string(p);
-    }
-  }
+}
 
-  int live = 1;
-  std::set<int> held;
+std::string Coordinator::owned_text() const {
+  std::string out;
+  std::lock_guard lock(mu_);
+  for (const auto& [p, w] : workers_) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(p);
+  }
+  return out;
+}
+
+Coordinator::Heartbeat Coordinator::heartbeat(const std::string& owned) {
+  Heartbeat seen;
   std::vector<ProjectionStatus> status;
   {
     pqxx::work tx(*conn_);
-    tx.exec_prepared("rc_heartbeat", replica_id_, owned_text);
-    live = static_cast<int>(
+    tx.exec_prepared("rc_heartbeat", replica_id_, owned);
+    seen.live = static_cast<int>(
         tx.exec_prepared1(
               "rc_live",
               static_cast<int>(
                   std::chrono::duration_cast<std::chrono::milliseconds>(kReplicaTtl).count()))[0]
             .as<std::int64_t>());
-    if (ctx_.peers != nullptr) ctx_.peers->live_replicas(live);
+    if (ctx_.peers != nullptr) ctx_.peers->live_replicas(seen.live);
     for (const auto& row : tx.exec_prepared("rc_held", kPartitionLockClass))
-      held.insert(row[0].as<int>());
+      seen.held.insert(row[0].as<int>());
     tx.exec_prepared("rc_gc");
     status = read_projection_status(tx);
     tx.commit();
   }
+  refresh_lag_gauges(status);
+  return seen;
+}
+
+void Coordinator::refresh_lag_gauges(const std::vector<ProjectionStatus>& status) {
   for (const auto& s : status) {
     if (s.name == "orders") {
       ctx_.metrics.lag_events_orders.set(static_cast<double>(s.lag_events));
@@ -138,38 +159,31 @@ void Coordinator::tick() {
       ctx_.metrics.lag_seconds_customers.set(s.lag_seconds);
     }
   }
+}
 
-  const int target = fair_share(codec::kPartitions, live);
-  if (stop_requested()) return;
-  std::set<int> excess;
-  std::vector<int> wanted;
-  {
-    std::lock_guard lock(mu_);
-    int owned = static_cast<int>(workers_.size());
-    // Release the excess, furthest from our preferred starting partition first.
-    for (int k = codec::kPartitions - 1; k >= 0 && owned > target; --k) {
-      const int p = (offset_ + k) % codec::kPartitions;
-      if (!workers_.count(p)) continue;
-      excess.insert(p);
-      --owned;
-    }
-    for (int k = 0; k < codec::kPartitions && owned < target; ++k) {
-      const int p = (offset_ + k) % codec::kPartitions;
-      if (held.count(p) || workers_.count(p)) continue;
-      wanted.push_back(p);
-      ++owned;
-    }
+Coordinator::Plan Coordinator::plan_ownership(int target, const std::set<int>& held) const {
+  Plan plan;
+  std::lock_guard lock(mu_);
+  int owned = static_cast<int>(workers_.size());
+  // Release the excess, furthest from our preferred starting partition first.
+  for (int k = codec::kPartitions - 1; k >= 0 && owned > target; --k) {
+    const int p = (offset_ + k) % codec::kPartitions;
+    if (!workers_.count(p)) continue;
+    plan.excess.insert(p);
+    --owned;
   }
-  if (!excess.empty()) {
-    ctx_.logger.info("releasing partitions over the fair share",
-                     {{"count", excess.size()}, {"target", target}, {"live_replicas", live}});
-    // Each fetcher finishes and acks its current batch first.
-    stop_and_release([&](int p, const PartitionWorker&, const std::map<int, std::uint64_t>&) {
-      return excess.count(p) > 0;
-    });
+  for (int k = 0; k < codec::kPartitions && owned < target; ++k) {
+    const int p = (offset_ + k) % codec::kPartitions;
+    if (held.count(p) || workers_.count(p)) continue;
+    plan.wanted.push_back(p);
+    ++owned;
   }
+  return plan;
+}
+
+bool Coordinator::acquire(const std::vector<int>& wanted, std::stop_token stop) {
   for (int p : wanted) {
-    if (stop_requested()) return;
+    if (stop.stop_requested()) return false;
     auto& applier = applier_for(p);
     const auto lease = applier.try_acquire(p);
     if (lease == 0) {
@@ -179,13 +193,7 @@ void Coordinator::tick() {
     std::lock_guard lock(mu_);
     workers_.emplace(p, std::make_unique<PartitionWorker>(p, lease, ctx_, applier));
   }
-  std::lock_guard lock(mu_);
-  ctx_.metrics.owned_partitions.set(static_cast<double>(workers_.size()));
-}
-
-bool Coordinator::stop_requested() const {
-  std::lock_guard lock(mu_);
-  return stop_;
+  return true;
 }
 
 void Coordinator::stop_and_release(

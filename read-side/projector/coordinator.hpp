@@ -9,20 +9,21 @@
 // ~kReplicaTtl + 1 s.
 // Also refreshes the projector lag gauges.
 #pragma once
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <stop_token>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common/concurrency/worker.hpp"
 #include "read-side/projector/applier.hpp"
 #include "read-side/projector/context.hpp"
 #include "read-side/projector/partition_worker.hpp"
+#include "read-side/query/projection_status.hpp"
 
 namespace orders::read_side {
 
@@ -43,9 +44,26 @@ class Coordinator {
   std::vector<int> owned() const;  // partitions whose fetcher runs (the applier holds their locks)
 
  private:
-  void run();
-  void tick();
-  bool stop_requested() const;
+  struct Heartbeat {
+    int live = 1;        // live replicas, this one included
+    std::set<int> held;  // partitions whose lock some replica holds
+  };
+  struct Plan {
+    std::set<int> excess;     // owned partitions to release
+    std::vector<int> wanted;  // free partitions to acquire
+  };
+
+  void run(std::stop_token stop);
+  // One round, in phases: (connect,) stop the fetchers whose lock is gone, heartbeat and read
+  // who is live and which partitions are held, plan the fair share, release the excess, acquire.
+  void tick(std::stop_token stop);
+  void connect();
+  void stop_lost_fetchers();
+  std::string owned_text() const;  // "3,7,12": the partitions this replica runs fetchers for
+  Heartbeat heartbeat(const std::string& owned);  // one transaction; refreshes the lag gauges
+  void refresh_lag_gauges(const std::vector<ProjectionStatus>& status);
+  Plan plan_ownership(int target, const std::set<int>& held) const;
+  bool acquire(const std::vector<int>& wanted, std::stop_token stop);  // false: stop requested
   // Stops the fetchers `which` selects (all asked at once, then joined) and has the applier
   // unlock their partitions.
   void stop_and_release(const std::function<bool(int, const PartitionWorker&,
@@ -53,9 +71,7 @@ class Coordinator {
   ProjectorContext& ctx_;
   std::string replica_id_;
   int offset_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  mutable std::mutex mu_;  // guards workers_
   GroupApplier& applier_for(int partition) {
     return *appliers_[static_cast<std::size_t>(partition) % appliers_.size()];
   }
@@ -63,7 +79,7 @@ class Coordinator {
       appliers_;  // outlive the fetchers (declared before them)
   std::map<int, std::unique_ptr<PartitionWorker>> workers_;
   std::unique_ptr<pqxx::connection> conn_;
-  std::thread thread_;
+  concurrency::Worker worker_;  // stopped first in ~Coordinator, before what it uses goes
 };
 
 }  // namespace orders::read_side

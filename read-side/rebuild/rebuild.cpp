@@ -168,13 +168,222 @@ void swap_with_retries(pqxx::dbtransaction& tx, const std::vector<ProjectionDef>
   }
 }
 
+std::vector<ProjectionDef> in_index_order(std::vector<ProjectionDef> ps) {
+  std::sort(ps.begin(), ps.end(),
+            [](const auto& a, const auto& b) { return projection_index(a) < projection_index(b); });
+  return ps;
+}
+
+std::int64_t head_now(pqxx::connection& ctl) {
+  pqxx::read_transaction tx(ctl);
+  return read_head(tx);
+}
+
+// Marks the projections rebuilding and creates their empty shadow tables.
+void prepare_shadows(pqxx::connection& ctl, const std::vector<ProjectionDef>& ps,
+                     const RebuildOptions& o) {
+  pqxx::work tx(ctl);
+  for (const auto& p : ps) {
+    set_projection_state(tx, p.name, "rebuilding");
+    create_shadow(tx, p, o.unlogged_load);
+  }
+  tx.commit();
+}
+
+// Phase 1: replays the log up to (near) the head, folding in memory; returns its seconds.
+double replay_to_head(const std::string& url, pqxx::connection& ctl, ReplayState& state,
+                      const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
+                      Progress& progress) {
+  std::int64_t head = head_now(ctl);
+  progress.note("rebuild " + names_of(ps) + ": replaying " + with_thousands(head) +
+                " events from the event store into shadow tables" +
+                (o.dry_run ? " (dry run)" : ""));
+  const auto replay_started = Clock::now();
+  progress.begin("replay", head);
+  for (int round = 0;; ++round) {
+    replay_range(url, state, head, o.page_size, progress, 0);
+    head = head_now(ctl);
+    if (head - state.last_global_position() <= o.near_head || round >= o.max_catch_up_rounds) break;
+    progress.set_total(head);
+  }
+  progress.update(state.events());
+  progress.end();
+  return since(replay_started);
+}
+
+struct WriteOutcome {
+  int indexes = 0;
+  double copy_seconds = 0;
+  double index_seconds = 0;
+};
+
+// One projection's bulk write on its own connection: COPY in chunks, then its indexes.
+WriteOutcome write_shadow(const std::string& url, const ProjectionDef& p,
+                          const std::vector<const OrderView*>& views, const RebuildOptions& o,
+                          std::atomic<std::int64_t>& written) {
+  WriteOutcome w;
+  pqxx::connection conn(url);
+  prepare_shadow_statements(conn);
+  const auto t0 = Clock::now();
+  for (std::size_t begin = 0; begin < views.size(); begin += o.copy_chunk_rows) {
+    const auto end = std::min(views.size(), begin + o.copy_chunk_rows);
+    std::vector<const OrderView*> chunk(views.begin() + static_cast<std::ptrdiff_t>(begin),
+                                        views.begin() + static_cast<std::ptrdiff_t>(end));
+    written += copy_views(conn, p, chunk, o.copy_chunk_rows);
+  }
+  w.copy_seconds = since(t0);
+  const auto t1 = Clock::now();
+  w.indexes = index_shadow(conn, p);
+  w.index_seconds = since(t1);
+  return w;
+}
+
+// Reports the writers' rows as they go (and when the copies are done, the index phase), then
+// collects their outcomes (rethrowing a writer's error).
+std::vector<WriteOutcome> await_writers(std::vector<std::future<WriteOutcome>>& tasks,
+                                        const std::deque<std::atomic<std::int64_t>>& written,
+                                        std::int64_t rows_total, Progress& progress) {
+  bool copied = false;
+  for (auto& t : tasks) {
+    while (t.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+      if (copied) continue;
+      std::int64_t sum = 0;
+      for (const auto& w : written) sum += w.load();
+      progress.update(sum);
+      if (sum == rows_total) {
+        progress.end();
+        progress.note("building indexes on the shadow tables");
+        copied = true;
+      }
+    }
+  }
+  std::vector<WriteOutcome> outcomes;
+  for (auto& t : tasks) outcomes.push_back(t.get());  // rethrows a writer's error
+  if (!copied) {
+    progress.update(rows_total);
+    progress.end();
+  }
+  return outcomes;
+}
+
+// Phase 2: bulk write, then the indexes: one connection and thread per projection, in parallel.
+// Returns its seconds.
+double write_shadows(const std::string& url, const ReplayState& state,
+                     const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
+                     Progress& progress) {
+  const auto write_started = Clock::now();
+  const auto views = all_views(state);
+  const auto rows_total = static_cast<std::int64_t>(views.size() * ps.size());
+  progress.begin("write", rows_total);
+  std::deque<std::atomic<std::int64_t>> written(ps.size());
+  std::vector<std::future<WriteOutcome>> tasks;
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    tasks.push_back(std::async(std::launch::async,
+                               [&, i] { return write_shadow(url, ps[i], views, o, written[i]); }));
+  }
+  const auto outcomes = await_writers(tasks, written, rows_total, progress);
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "%s: %zu rows copied in %.2f s; %d indexes built, logged and analyzed in %.2f s",
+                  shadow_table(ps[i]).c_str(), views.size(), outcomes[i].copy_seconds,
+                  outcomes[i].indexes, outcomes[i].index_seconds);
+    progress.note(buf);
+  }
+  return since(write_started);
+}
+
+// Phase 3: catches up with what was appended meanwhile (upserts into the indexed shadows).
+void catch_up(const std::string& url, pqxx::connection& ctl, ReplayState& state,
+              const std::vector<ProjectionDef>& ps, const RebuildOptions& o, Progress& progress) {
+  state.track_changes(true);
+  for (int round = 0; round < o.max_catch_up_rounds; ++round) {
+    const std::int64_t head = head_now(ctl);
+    if (head - state.last_global_position() <= o.near_head) break;
+    const auto before = state.events();
+    progress.begin("catch-up", head - state.last_global_position());
+    replay_range(url, state, head, o.page_size, progress, -before);
+    auto changed = state.take_changed();
+    pqxx::work tx(ctl);
+    for (const auto& p : ps) upsert_shadow(tx, p, changed);
+    tx.commit();
+    progress.end();
+  }
+}
+
+// Under the cutover locks (writers of the projections wait): folds the last events into the
+// shadows, so they hold the whole log up to its head.
+void apply_final_tail(pqxx::work& tx, ReplayState& state, const std::vector<ProjectionDef>& ps,
+                      const RebuildOptions& o, Progress& progress) {
+  for (const auto& p : ps)
+    tx.exec_prepared("rb_cutover_lock", kCutoverLockClass, projection_index(p));
+  const std::int64_t head = read_head(tx);
+  while (state.last_global_position() < head) {
+    auto page = read_page(tx, state.last_global_position(), head, o.page_size);
+    if (page.empty())
+      throw RebuildError("the global log ends before its head " + std::to_string(head));
+    state.apply(page);
+  }
+  const auto tail = state.take_changed();
+  for (const auto& p : ps) upsert_shadow(tx, p, tail);
+  progress.note("cutover: final tail applied, event store replayed through global position " +
+                with_thousands(state.last_global_position()) + " (" +
+                with_thousands(state.events()) + " events, " +
+                with_thousands(static_cast<std::int64_t>(state.views().size())) + " orders)");
+}
+
+// Compares each shadow with its live table and records the totals of the replay.
+void compare_with_live_tables(pqxx::work& tx, const ReplayState& state,
+                              const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
+                              Progress& progress, RebuildResult& result) {
+  for (const auto& p : ps) {
+    auto c = compare_with_live(tx, p, o.diff_examples);
+    progress.note(describe(p, c));
+    result.projections.push_back({p.name, std::move(c)});
+  }
+  result.events = state.events();
+  result.orders = static_cast<std::int64_t>(state.views().size());
+  result.last_global_position = state.last_global_position();
+}
+
+// Phase 4: the verified cutover, one transaction under the cutover locks: final tail, compare,
+// then swap the shadows in with their checkpoints (or, in a dry run, drop them). `swapped` is
+// set as soon as the swap committed (nothing to undo after that).
+void cutover(const std::string& url, pqxx::connection& ctl, ReplayState& state,
+             const std::vector<ProjectionDef>& ps, const RebuildOptions& o, Progress& progress,
+             RebuildResult& result, bool& swapped) {
+  const auto cutover_started = Clock::now();
+  pqxx::work tx(ctl);
+  apply_final_tail(tx, state, ps, o, progress);
+  compare_with_live_tables(tx, state, ps, o, progress, result);
+  if (o.dry_run) {
+    tx.abort();
+    result.cutover_seconds = since(cutover_started);
+    cleanup(url, &ctl, ps, progress);
+    progress.note("dry run: shadow tables dropped, live tables unchanged");
+    return;
+  }
+  const auto checkpoints = checkpoint_rows(state);
+  for (const auto& p : ps) {
+    replace_checkpoints(tx, p.name, checkpoints);
+    set_projection_state(tx, p.name, "live");
+  }
+  swap_with_retries(tx, ps, o, progress);
+  tx.commit();
+  swapped = true;
+  result.cutover_seconds = since(cutover_started);
+  result.swapped = true;
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "swapped in: %s live again (cutover transaction %.3f s)",
+                names_of(ps).c_str(), result.cutover_seconds);
+  progress.note(buf);
+}
+
 }  // namespace
 
 RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress& progress) {
   if (o.projections.empty()) throw RebuildError("no projection to rebuild");
-  auto ps = o.projections;
-  std::sort(ps.begin(), ps.end(),
-            [](const auto& a, const auto& b) { return projection_index(a) < projection_index(b); });
+  const auto ps = in_index_order(o.projections);
   const auto started = Clock::now();
   RebuildResult result;
 
@@ -187,166 +396,12 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
 
   bool swapped = false;
   try {
-    {
-      pqxx::work tx(ctl);
-      for (const auto& p : ps) {
-        set_projection_state(tx, p.name, "rebuilding");
-        create_shadow(tx, p, o.unlogged_load);
-      }
-      tx.commit();
-    }
-
-    // 1. replay the log up to the head, folding in memory
+    prepare_shadows(ctl, ps, o);
     ReplayState state;
-    std::int64_t head = 0;
-    {
-      pqxx::read_transaction tx(ctl);
-      head = read_head(tx);
-    }
-    progress.note("rebuild " + names_of(ps) + ": replaying " + with_thousands(head) +
-                  " events from the event store into shadow tables" +
-                  (o.dry_run ? " (dry run)" : ""));
-    const auto replay_started = Clock::now();
-    progress.begin("replay", head);
-    for (int round = 0;; ++round) {
-      replay_range(url, state, head, o.page_size, progress, 0);
-      pqxx::read_transaction tx(ctl);
-      head = read_head(tx);
-      if (head - state.last_global_position() <= o.near_head || round >= o.max_catch_up_rounds)
-        break;
-      progress.set_total(head);
-    }
-    progress.update(state.events());
-    progress.end();
-    result.replay_seconds = since(replay_started);
-
-    // 2. bulk write, then the indexes: one connection and thread per projection, in parallel
-    const auto write_started = Clock::now();
-    const auto views = all_views(state);
-    progress.begin("write", static_cast<std::int64_t>(views.size() * ps.size()));
-    struct WriteOutcome {
-      int indexes = 0;
-      double copy_seconds = 0;
-      double index_seconds = 0;
-    };
-    std::deque<std::atomic<std::int64_t>> written(ps.size());
-    std::vector<std::future<WriteOutcome>> tasks;
-    for (std::size_t i = 0; i < ps.size(); ++i) {
-      tasks.push_back(std::async(std::launch::async, [&, i] {
-        WriteOutcome w;
-        pqxx::connection conn(url);
-        prepare_shadow_statements(conn);
-        const auto t0 = Clock::now();
-        for (std::size_t begin = 0; begin < views.size(); begin += o.copy_chunk_rows) {
-          const auto end = std::min(views.size(), begin + o.copy_chunk_rows);
-          std::vector<const OrderView*> chunk(views.begin() + static_cast<std::ptrdiff_t>(begin),
-                                              views.begin() + static_cast<std::ptrdiff_t>(end));
-          written[i] += copy_views(conn, ps[i], chunk, o.copy_chunk_rows);
-        }
-        w.copy_seconds = since(t0);
-        const auto t1 = Clock::now();
-        w.indexes = index_shadow(conn, ps[i]);
-        w.index_seconds = since(t1);
-        return w;
-      }));
-    }
-    const auto rows_total = static_cast<std::int64_t>(views.size() * ps.size());
-    bool copied = false;
-    for (auto& t : tasks) {
-      while (t.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-        if (copied) continue;
-        std::int64_t sum = 0;
-        for (const auto& w : written) sum += w.load();
-        progress.update(sum);
-        if (sum == rows_total) {
-          progress.end();
-          progress.note("building indexes on the shadow tables");
-          copied = true;
-        }
-      }
-    }
-    std::vector<WriteOutcome> outcomes;
-    for (auto& t : tasks) outcomes.push_back(t.get());  // rethrows a writer's error
-    if (!copied) {
-      progress.update(rows_total);
-      progress.end();
-    }
-    for (std::size_t i = 0; i < ps.size(); ++i) {
-      char buf[200];
-      std::snprintf(
-          buf, sizeof buf,
-          "%s: %zu rows copied in %.2f s; %d indexes built, logged and analyzed in %.2f s",
-          shadow_table(ps[i]).c_str(), views.size(), outcomes[i].copy_seconds, outcomes[i].indexes,
-          outcomes[i].index_seconds);
-      progress.note(buf);
-    }
-    result.write_seconds = since(write_started);
-
-    // 3. catch up with what was appended meanwhile (upserts into the indexed shadow)
-    state.track_changes(true);
-    for (int round = 0; round < o.max_catch_up_rounds; ++round) {
-      {
-        pqxx::read_transaction tx(ctl);
-        head = read_head(tx);
-      }
-      if (head - state.last_global_position() <= o.near_head) break;
-      const auto before = state.events();
-      progress.begin("catch-up", head - state.last_global_position());
-      replay_range(url, state, head, o.page_size, progress, -before);
-      auto changed = state.take_changed();
-      pqxx::work tx(ctl);
-      for (const auto& p : ps) upsert_shadow(tx, p, changed);
-      tx.commit();
-      progress.end();
-    }
-
-    // 4. verified cutover: one transaction under the cutover locks
-    const auto cutover_started = Clock::now();
-    pqxx::work tx(ctl);
-    for (const auto& p : ps)
-      tx.exec_prepared("rb_cutover_lock", kCutoverLockClass, projection_index(p));
-    head = read_head(tx);
-    while (state.last_global_position() < head) {
-      auto page = read_page(tx, state.last_global_position(), head, o.page_size);
-      if (page.empty())
-        throw RebuildError("the global log ends before its head " + std::to_string(head));
-      state.apply(page);
-    }
-    const auto tail = state.take_changed();
-    for (const auto& p : ps) upsert_shadow(tx, p, tail);
-    progress.note("cutover: final tail applied, event store replayed through global position " +
-                  with_thousands(state.last_global_position()) + " (" +
-                  with_thousands(state.events()) + " events, " +
-                  with_thousands(static_cast<std::int64_t>(state.views().size())) + " orders)");
-    for (const auto& p : ps) {
-      auto c = compare_with_live(tx, p, o.diff_examples);
-      progress.note(describe(p, c));
-      result.projections.push_back({p.name, std::move(c)});
-    }
-    result.events = state.events();
-    result.orders = static_cast<std::int64_t>(state.views().size());
-    result.last_global_position = state.last_global_position();
-    if (o.dry_run) {
-      tx.abort();
-      result.cutover_seconds = since(cutover_started);
-      cleanup(url, &ctl, ps, progress);
-      progress.note("dry run: shadow tables dropped, live tables unchanged");
-    } else {
-      const auto checkpoints = checkpoint_rows(state);
-      for (const auto& p : ps) {
-        replace_checkpoints(tx, p.name, checkpoints);
-        set_projection_state(tx, p.name, "live");
-      }
-      swap_with_retries(tx, ps, o, progress);
-      tx.commit();
-      swapped = true;
-      result.cutover_seconds = since(cutover_started);
-      result.swapped = true;
-      char buf[200];
-      std::snprintf(buf, sizeof buf, "swapped in: %s live again (cutover transaction %.3f s)",
-                    names_of(ps).c_str(), result.cutover_seconds);
-      progress.note(buf);
-    }
+    result.replay_seconds = replay_to_head(url, ctl, state, ps, o, progress);
+    result.write_seconds = write_shadows(url, state, ps, o, progress);
+    catch_up(url, ctl, state, ps, o, progress);
+    cutover(url, ctl, state, ps, o, progress, result, swapped);
   } catch (...) {
     if (!swapped) cleanup(url, &ctl, ps, progress);
     throw;

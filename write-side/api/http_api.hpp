@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/http/server.hpp"
-#include "write-side/commands/group_commit.hpp"
+#include "write-side/commands/command_pipeline.hpp"
 
 namespace orders::write_side {
 

@@ -141,8 +141,24 @@ class CommandPipeline {
   std::vector<PendingPtr> take_batch();  // empty when stopping and drained
   using Completion = std::pair<PendingPtr, Outcome>;
   // Decides and writes a batch; fills done (answered after the batch is released) and retry.
+  // Its phases below share one Batch (command_pipeline.cpp): the batch's working state.
   void process(std::vector<PendingPtr>& batch, std::vector<Completion>& done,
                std::vector<PendingPtr>& retry);
+  struct Batch;
+  void find_seen_keys(pqxx::connection& conn, Batch& b);
+  void load_states(pqxx::connection& conn, Batch& b);
+  void decide_all(Batch& b);
+  void decide_command(Batch& b, std::size_t i);
+  void plan_checks_and_snapshots(Batch& b);
+  AppendResult write(pqxx::connection& conn, Batch& b);
+  void answer(Batch& b, AppendResult& result, std::vector<Completion>& done,
+              std::vector<PendingPtr>& retry);
+  // A command that met a conflict: queued again, or Unavailable after max_attempts.
+  void retry_or_fail(PendingPtr& p, const char* why, std::vector<Completion>& done,
+                     std::vector<PendingPtr>& retry);
+  // Every command of the batch not answered yet: Unavailable, its stream dropped from the cache.
+  void fail_all(std::vector<PendingPtr>& batch, const std::string& detail,
+                std::vector<Completion>& done);
   void finish(Pending& p, Outcome outcome);
 
   pg::Pool& pool_;
