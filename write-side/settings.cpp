@@ -31,6 +31,8 @@ std::vector<config::SettingSpec> setting_specs() {
        "waits "
        "up to this long, so closed-loop clients slow down: 0, the default, commits at once)"},
       {"CACHE_SIZE", "100000", "Aggregates (orders) kept in memory; 0 turns the cache off"},
+      {"MAX_ORDER_LINES", "1000",
+       "Most distinct products one order may hold; adding another is a 409 too-many-lines"},
       {"SNAPSHOT_EVERY", "100",
        "Snapshot an order every N events, and when its load folded N or more (0: off)"},
       {"IDEMPOTENCY_RETENTION_HOURS", "48", "Idempotency keys are kept at least this long (>= 24)"},
@@ -56,6 +58,7 @@ PipelineOptions pipeline_options(const config::Settings& settings) {
       std::chrono::microseconds(settings.integer("GROUP_COMMIT_DELAY_US", 0, 1'000'000));
   po.cache_size = static_cast<std::size_t>(settings.integer("CACHE_SIZE", 0, 100'000'000));
   po.snapshot_every = settings.integer("SNAPSHOT_EVERY", 0, 1'000'000'000);
+  po.limits.max_lines = static_cast<std::size_t>(settings.integer("MAX_ORDER_LINES", 1, 100'000));
   return po;
 }
 

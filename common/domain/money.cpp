@@ -51,4 +51,21 @@ std::string format_cents(Cents cents) {
   return out;
 }
 
+std::optional<std::string> format_cents_digits(std::string_view digits) {
+  const bool negative = !digits.empty() && digits.front() == '-';
+  if (negative) digits.remove_prefix(1);
+  if (digits.empty() || digits.size() > 1000) return std::nullopt;
+  for (char c : digits)
+    if (c < '0' || c > '9') return std::nullopt;
+  while (digits.size() > 1 && digits.front() == '0') digits.remove_prefix(1);
+  std::string padded(digits.size() < 3 ? 3 - digits.size() : 0, '0');
+  padded.append(digits);
+  std::string out;
+  if (negative && padded.find_first_not_of('0') != std::string::npos) out.push_back('-');
+  out.append(padded, 0, padded.size() - 2);
+  out.push_back('.');
+  out.append(padded, padded.size() - 2, 2);
+  return out;
+}
+
 }  // namespace orders::domain

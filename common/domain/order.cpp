@@ -1,6 +1,7 @@
 #include "common/domain/order.hpp"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace orders::domain {
 
@@ -20,10 +21,20 @@ std::string_view to_string(Status s) {
   return "None";
 }
 
-Cents total_cents(const OrderState& s) {
+std::optional<Cents> checked_total_cents(const OrderState& s) {
   Cents total = 0;
-  for (const auto& item : s.items) total += item.quantity * item.price;
+  for (const auto& item : s.items) {
+    Cents line = 0;
+    if (__builtin_mul_overflow(item.quantity, item.price, &line) ||
+        __builtin_add_overflow(total, line, &total))
+      return std::nullopt;
+  }
   return total;
+}
+
+Cents total_cents(const OrderState& s) {
+  if (auto total = checked_total_cents(s)) return *total;
+  throw std::overflow_error("order " + s.order_id + ": total does not fit in 64-bit cents");
 }
 
 std::string_view event_type(const Event& e) {
@@ -71,6 +82,10 @@ std::string_view to_string(RejectionCode c) {
       return "price-mismatch";
     case RejectionCode::QuantityTooLarge:
       return "quantity-too-large";
+    case RejectionCode::TotalTooLarge:
+      return "order-total-too-large";
+    case RejectionCode::TooManyLines:
+      return "too-many-lines";
   }
   return "rejected";
 }
@@ -94,7 +109,7 @@ std::string status_detail(const OrderState& s, std::string_view wanted) {
 
 }  // namespace
 
-Decision decide(const Command& command, const OrderState& state) {
+Decision decide(const Command& command, const OrderState& state, const OrderLimits& limits) {
   if (const auto* create = std::get_if<CreateOrder>(&command)) {
     if (state.exists()) {
       return reject(RejectionCode::AlreadyExists, "order " + create->order_id + " already exists");
@@ -117,7 +132,17 @@ Decision decide(const Command& command, const OrderState& state) {
               if (existing->quantity + c.quantity > kMaxLineQuantity)
                 return reject(RejectionCode::QuantityTooLarge,
                               "line quantity would exceed " + std::to_string(kMaxLineQuantity));
+            } else if (state.items.size() >= limits.max_lines) {
+              return reject(RejectionCode::TooManyLines, "an order holds at most " +
+                                                             std::to_string(limits.max_lines) +
+                                                             " distinct products");
             }
+            // Both terms are bounded (total <= kMaxOrderTotalCents, quantity * price <= 10^14):
+            // the sum cannot overflow.
+            const auto total = checked_total_cents(state);
+            if (!total || *total + c.quantity * c.price > kMaxOrderTotalCents)
+              return reject(RejectionCode::TotalTooLarge,
+                            "the order total would exceed " + format_cents(kMaxOrderTotalCents));
             return std::vector<Event>{OrderItemAdded{c.product_id, c.quantity, c.price}};
           },
           [&](const RemoveItem& c) -> Decision {

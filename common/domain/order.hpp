@@ -1,7 +1,9 @@
 // The order aggregate as a pure decider: decide(command, state) -> events | rejection,
 // evolve(state, event) -> state. No I/O, no clock, no id generation: those are inputs.
 #pragma once
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -32,6 +34,10 @@ struct OrderState {
   bool exists() const { return status != Status::None; }
 };
 
+// The sum of the lines. Within kMaxOrderTotalCents for any history decide() allowed; a history
+// written before the bound existed may not fit in 64 bits: checked_total_cents() says so (nullopt),
+// total_cents() throws std::overflow_error.
+std::optional<Cents> checked_total_cents(const OrderState& s);
 Cents total_cents(const OrderState& s);
 
 // ---- events (the payload; envelope fields live in event/recorded_event.hpp) ----
@@ -97,6 +103,8 @@ enum class RejectionCode {
   NotShipped,
   PriceMismatch,
   QuantityTooLarge,  // a line would exceed kMaxLineQuantity
+  TotalTooLarge,     // the order's total would exceed kMaxOrderTotalCents
+  TooManyLines,      // a new product beyond OrderLimits::max_lines
 };
 struct Rejection {
   RejectionCode code;
@@ -107,10 +115,16 @@ std::string_view to_string(RejectionCode c);  // stable slug: "order-not-found",
 inline constexpr std::int64_t kMaxItemQuantity = 1'000'000;      // per command
 inline constexpr std::int64_t kMaxLineQuantity = 1'000'000'000;  // per line, after merging adds
 
+// Limits that are settings (the service passes them; the defaults are what it ships with).
+inline constexpr std::size_t kDefaultMaxLines = 1000;
+struct OrderLimits {
+  std::size_t max_lines = kDefaultMaxLines;  // distinct products in one order
+};
+
 using Decision = std::variant<std::vector<Event>, Rejection>;
 
 // Checks run in a fixed order (docs/http-api.md): the order exists, its status, then the item.
-Decision decide(const Command& command, const OrderState& state);
+Decision decide(const Command& command, const OrderState& state, const OrderLimits& limits = {});
 OrderState evolve(OrderState state, const Event& event);
 
 template <class... Ts>

@@ -25,6 +25,8 @@ constexpr std::array kKinds = {
     ProblemKind{409, "order-not-shipped", "Order is not shipped", false},
     ProblemKind{409, "price-mismatch", "Price differs from the order's", false},
     ProblemKind{409, "quantity-too-large", "Quantity too large", false},
+    ProblemKind{409, "order-total-too-large", "Order total too large", false},
+    ProblemKind{409, "too-many-lines", "Too many lines in the order", false},
     ProblemKind{412, "version-mismatch", "Version mismatch", false},
     ProblemKind{413, "payload-too-large", "Payload too large", false},
     ProblemKind{422, "idempotency-key-reused", "Idempotency-Key reused", false},
@@ -66,6 +68,10 @@ Problem problem_for(domain::RejectionCode code) {
       return Problem::PriceMismatch;
     case RejectionCode::QuantityTooLarge:
       return Problem::QuantityTooLarge;
+    case RejectionCode::TotalTooLarge:
+      return Problem::OrderTotalTooLarge;
+    case RejectionCode::TooManyLines:
+      return Problem::TooManyLines;
   }
   return Problem::Internal;
 }

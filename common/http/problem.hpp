@@ -25,6 +25,8 @@ enum class Problem {
   OrderNotShipped,
   PriceMismatch,
   QuantityTooLarge,
+  OrderTotalTooLarge,
+  TooManyLines,
   VersionMismatch,       // 412: If-Match
   PayloadTooLarge,       // 413
   IdempotencyKeyReused,  // 422

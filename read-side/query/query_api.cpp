@@ -229,6 +229,14 @@ http::Response list_orders(QueryApiContext& ctx, const http::Request& req) {
   });
 }
 
+// A sum over any number of orders: numeric in SQL, formatted from its digits, never 64 bits.
+std::string lifetime_value(const pqxx::field& cents) {
+  auto formatted = domain::format_cents_digits(cents.c_str());
+  if (!formatted)
+    throw std::runtime_error("lifetime value is not an integer: " + cents.as<std::string>());
+  return *formatted;
+}
+
 http::Response get_customer(QueryApiContext& ctx, const http::Request& req) {
   const auto& id = req.path_params.at("id");
   if (auto err = codec::validate_id("customer id", id)) return bad_request(err->detail);
@@ -238,11 +246,10 @@ http::Response get_customer(QueryApiContext& ctx, const http::Request& req) {
     const auto count = row[0].as<std::int64_t>();
     if (count == 0)
       return http::problem(http::Problem::CustomerNotFound, "no orders for customer " + id);
-    return http::json_response(
-        200, {{"customer_id", id},
-              {"order_count", count},
-              {"open_orders", row[1].as<std::int64_t>()},
-              {"lifetime_value", domain::format_cents(row[2].as<std::int64_t>())}});
+    return http::json_response(200, {{"customer_id", id},
+                                     {"order_count", count},
+                                     {"open_orders", row[1].as<std::int64_t>()},
+                                     {"lifetime_value", lifetime_value(row[2])}});
   });
 }
 
@@ -322,7 +329,7 @@ void prepare_query_statements(pqxx::connection& conn) {
   conn.prepare("rq_customer",
                "SELECT count(*), count(*) FILTER (WHERE status = 'Draft'), "
                "coalesce(sum(total_cents) FILTER (WHERE status IN ('Confirmed', 'Shipped', "
-               "'Delivered')), 0)::bigint FROM customer_orders WHERE customer_id = $1");
+               "'Delivered')), 0)::text FROM customer_orders WHERE customer_id = $1");
   prepare_status_statements(conn);
 }
 

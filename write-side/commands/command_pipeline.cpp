@@ -368,7 +368,7 @@ void CommandPipeline::decide_command(Batch& b, std::size_t i) {
     b.outcomes[i] = VersionMismatch{*req.expected_version, w.state.version};
     return;
   }
-  auto decision = domain::decide(req.command, w.state);
+  auto decision = domain::decide(req.command, w.state, options_.limits);
   if (auto* rejection = std::get_if<domain::Rejection>(&decision)) {
     b.outcomes[i] = Rejected{std::move(*rejection)};
     return;

@@ -92,6 +92,7 @@ struct PipelineOptions {
   std::size_t committers = 2;   // concurrent transactions (pipelining); off: parallel singles
   std::size_t cache_size = 100'000;
   std::int64_t snapshot_every = 100;  // 0: no snapshots
+  domain::OrderLimits limits;         // MAX_ORDER_LINES
   int max_attempts = 20;              // re-runs after conflicts before answering 503
   // While other batches are in flight, a committer starts another one only when the queue holds
   // at least half an average in-flight batch, or this many commands: tiny pipelined batches would

@@ -56,7 +56,8 @@ TEST(Problem, RulesOfTheOrderMapToNotFoundOrConflict) {
   EXPECT_EQ(kind_of(problem_for(RejectionCode::ItemNotInOrder)).status, 404);
   for (auto c : {RejectionCode::AlreadyExists, RejectionCode::NotDraft, RejectionCode::NoItems,
                  RejectionCode::NotConfirmed, RejectionCode::NotShipped,
-                 RejectionCode::PriceMismatch, RejectionCode::QuantityTooLarge}) {
+                 RejectionCode::PriceMismatch, RejectionCode::QuantityTooLarge,
+                 RejectionCode::TotalTooLarge, RejectionCode::TooManyLines}) {
     EXPECT_EQ(kind_of(problem_for(c)).status, 409) << domain::to_string(c);
   }
   EXPECT_EQ(kind_of(problem_for(RejectionCode::NotDraft)).slug, "order-not-draft");
