@@ -324,6 +324,75 @@ TEST_F(Hostile, UnknownMethodsAndPaths) {
   for (const auto& c : cases) run(c);
 }
 
+// Each size limit at its value works and one past it is a 4xx that stores nothing: the body, the
+// ids, the lines of an order, the quantity and price, the page sizes.
+TEST_F(Hostile, AtEachSizeLimitARequestWorksAndOnePastItIsRefused) {
+  HttpClient w("127.0.0.1", stack_->write_port());
+  HttpClient rd("127.0.0.1", stack_->read_port());
+  w.set_timeout(30s);
+  const std::string id128 = repeat('i', 128), id129 = repeat('i', 129);
+  auto expect_refused = [&](const std::string& name, const HttpResult& r, int status,
+                            std::int64_t events_before) {
+    SCOPED_TRACE(name);
+    std::string why;
+    EXPECT_TRUE(is_problem(r, status, &why)) << why;
+    EXPECT_EQ(stack_->events_count(), events_before) << "a refused request stored events";
+  };
+
+  // The body: exactly BODY_LIMIT_BYTES (1 MiB by default) of valid JSON, then one byte more.
+  const std::string head = R"({"customer_id":"size-cust"})";
+  const std::size_t limit = 1024 * 1024;
+  auto r = w.post("/orders", head + std::string(limit - head.size(), ' '));
+  EXPECT_EQ(r.status, 201) << r.body.substr(0, 300);
+  auto before = stack_->events_count();
+  expect_refused("body one byte past the limit",
+                 HttpClient("127.0.0.1", stack_->write_port())
+                     .post("/orders", head + std::string(limit - head.size() + 1, ' ')),
+                 413, before);
+
+  // Ids of 128 characters work everywhere; 129 are a 400.
+  r = w.post("/orders", R"({"order_id":")" + id128 + R"(","customer_id":")" + id128 + "\"}");
+  ASSERT_EQ(r.status, 201) << r.body;
+  r = w.post("/orders/" + id128 + "/items",
+             R"({"product_id":")" + id128 + R"(","quantity":1000000,"price":"1000000.00"})");
+  EXPECT_EQ(r.status, 200) << r.body;  // the largest quantity and price, together
+  EXPECT_EQ(w.get("/orders/" + id128 + "/state").status, 200);
+  EXPECT_EQ(w.get("/orders/" + id128 + "/events?limit=10000").status, 200);
+  EXPECT_EQ(rd.get("/orders/" + id128 + "?min_version=2&wait_ms=10000").status, 200);
+  EXPECT_EQ(rd.get("/orders?customer_id=" + id128 + "&limit=500").status, 200);
+  EXPECT_EQ(rd.get("/customers/" + id128).status, 200);
+  before = stack_->events_count();
+  expect_refused("order_id 129",
+                 w.post("/orders", R"({"order_id":")" + id129 + R"(","customer_id":"c"})"), 400,
+                 before);
+  expect_refused("quantity one past",
+                 w.post("/orders/" + id128 + "/items",
+                        R"({"product_id":"q","quantity":1000001,"price":"1.00"})"),
+                 400, before);
+  expect_refused("price one cent past",
+                 w.post("/orders/" + id128 + "/items",
+                        R"({"product_id":"q","quantity":1,"price":"1000000.01"})"),
+                 400, before);
+  expect_refused("events limit one past", w.get("/orders/" + id128 + "/events?limit=10001"), 400,
+                 before);
+  expect_refused("list limit one past", rd.get("/orders?limit=501"), 400, before);
+
+  // The lines of an order: MAX_ORDER_LINES (1000 by default) distinct products, then one more.
+  r = w.post("/orders", R"({"order_id":"size-lines","customer_id":"size-cust"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  for (int i = 0; i < 1000; ++i) {
+    r = w.post("/orders/size-lines/items",
+               R"({"product_id":"line-)" + std::to_string(i) + R"(","quantity":1,"price":"1.00"})");
+    ASSERT_EQ(r.status, 200) << i << ": " << r.body;
+  }
+  before = stack_->events_count();
+  r = w.post("/orders/size-lines/items",
+             R"({"product_id":"line-extra","quantity":1,"price":"1.00"})");
+  expect_refused("line 1001", r, 409, before);
+  EXPECT_EQ(r.json().value("type", ""), "/problems/too-many-lines");
+  EXPECT_EQ(rd.get("/orders/size-lines?min_version=1001&wait_ms=10000").status, 200);
+}
+
 // Both services answer a failure from one table (common/http/problem.cpp): the same kind of
 // failure has the same type, title and status on either side.
 TEST_F(Hostile, TheSameFailureHasTheSameProblemOnBothServices) {
