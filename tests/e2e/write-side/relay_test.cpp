@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -164,9 +165,13 @@ TEST_F(RelayTest, TwoRelays_OneLeaderAtATime_NoDuplicatesAcrossHandovers) {
   b->start();
   std::atomic<bool> sampling{true};
   std::atomic<int> both{0};
+  std::mutex a_mu;  // `a` is replaced below while the sampler reads it
   std::thread sampler([&] {
     while (sampling) {
-      if (a->is_leader() && b->is_leader()) ++both;
+      {
+        std::lock_guard lock(a_mu);
+        if (a->is_leader() && b->is_leader()) ++both;
+      }
       std::this_thread::sleep_for(1ms);
     }
   });
@@ -178,7 +183,10 @@ TEST_F(RelayTest, TwoRelays_OneLeaderAtATime_NoDuplicatesAcrossHandovers) {
   ASSERT_TRUE(wait_until([&] { return b->is_leader(); }, 10s));
   auto n = msgs();
   ASSERT_TRUE(stream_reaches(n + 300));
-  a = relay();
+  {
+    std::lock_guard lock(a_mu);
+    a = relay();
+  }
   a->start();  // a candidate again
   n = msgs();
   ASSERT_TRUE(stream_reaches(n + 300));
