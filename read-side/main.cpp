@@ -10,6 +10,7 @@
 #include "common/http/server.hpp"
 #include "common/log/crash_report.hpp"
 #include "common/log/logger.hpp"
+#include "read-side/parking/parking_cli.hpp"
 #include "read-side/rebuild/rebuild.hpp"
 #include "read-side/service.hpp"
 #include "read-side/settings.hpp"
@@ -17,10 +18,13 @@
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: read-side [serve|migrate|rebuild-projection NAME|--all [--dry-run]] [--help]\n"
+    "Usage: read-side [serve|migrate|rebuild-projection NAME|--all [--dry-run]|parked [--json]|\n"
+    "                  unpark ORDER_ID] [--help]\n"
     "  serve               (default) apply the event stream to the query tables and serve queries\n"
     "  migrate             apply the SQL migrations and exit\n"
     "  rebuild-projection  rebuild a projection (orders, customers) from the event store\n"
+    "  parked              list the parked (poison) events per order\n"
+    "  unpark              apply an order's parked events again (after a fix); it is live again\n"
     "Settings (environment variables):\n";
 
 }  // namespace
@@ -56,6 +60,16 @@ int main(int argc, char** argv) {
       return read_side::rebuild::rebuild_projection_main(
           settings.str("DATABASE_URL"), std::vector<std::string>(argv + 2, argv + argc), std::cout,
           std::cerr, isatty(STDOUT_FILENO) == 1);
+    }
+    const std::vector<std::string> rest(argv + 2 > argv + argc ? argv + argc : argv + 2,
+                                        argv + argc);
+    if (command == "parked") {
+      return read_side::parking::parked_main(settings.str("DATABASE_URL"), rest, std::cout,
+                                             std::cerr);
+    }
+    if (command == "unpark") {
+      return read_side::parking::unpark_main(settings.str("DATABASE_URL"), rest, std::cout,
+                                             std::cerr);
     }
     std::cerr << "unknown command: " << command << "\n" << kUsage;
     return 64;

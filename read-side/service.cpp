@@ -33,6 +33,10 @@ ProjectorMetrics::ProjectorMetrics(metrics::Registry& r)
       gap_filled(r.counter("projector_gap_filled_total",
                            "Events read from the event store to close a gap")),
       failures(r.counter("projector_batch_failures_total", "Batches that failed and were retried")),
+      parked_total(r.counter("projector_events_parked_total",
+                             "Poison events parked (their order waits for read-side unpark)")),
+      parked_events(r.gauge("projector_parked_events",
+                            "Events in parked_events: poison events and those held behind them")),
       batch_seconds(r.histogram("projector_batch_seconds", "Time to apply and commit one batch")),
       batch_size(r.histogram("projector_batch_size", "Events per applied batch", {},
                              {1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000})),
@@ -130,6 +134,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   ctx.appliers = static_cast<int>(settings.integer("PROJECTOR_APPLIERS", 1, 16));
   ctx.group_delay =
       std::chrono::milliseconds(settings.integer("PROJECTOR_GROUP_DELAY_MS", 0, 1000));
+  ctx.park_after = static_cast<int>(settings.integer("PROJECTOR_PARK_AFTER", 0, 1000));
   {
     // Own notifications carry this token and are ignored by the own subscriber.
     const auto token = make_replica_token();

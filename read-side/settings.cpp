@@ -28,6 +28,10 @@ std::vector<config::SettingSpec> setting_specs() {
       {"PROJECTOR_GROUP_DELAY_MS", "3",
        "An applier starts its next group at most this often unless every partition it holds has a "
        "batch waiting (fewer, larger transactions at low rates; 0: apply at once)"},
+      {"PROJECTOR_PARK_AFTER", "5",
+       "Failed applies of a partition's batch before its poison events are parked per order "
+       "(the order waits for `read-side unpark`, the partition's other orders go on; 0: never "
+       "park, retry forever)"},
       {"QUERY_TOKEN", "", "Bearer token for queries (empty: no auth)"},
       {"ADMIN_TOKEN", "", "Bearer token for /metrics and admin (empty: no auth)"},
   };

@@ -315,6 +315,27 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.rs_park_events(p_lock_class integer, p_lock_count integer, p_order_id text[], p_position bigint[], p_event_id text[], p_type text[], p_version bigint[], p_error text[], p_attempts integer[], p_held boolean[]) RETURNS TABLE(unparked_order text)
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+  FOR i IN 0 .. p_lock_count - 1 LOOP
+    PERFORM pg_advisory_xact_lock_shared(p_lock_class, i);
+  END LOOP;
+  RETURN QUERY
+    SELECT DISTINCT r.order_id
+    FROM unnest(p_order_id, p_held) AS r(order_id, held)
+    WHERE r.held AND NOT EXISTS (SELECT 1 FROM parked_events pe WHERE pe.order_id = r.order_id);
+  INSERT INTO parked_events AS pe (order_id, global_position, event_id, type, version, error,
+    attempts)
+  SELECT r.order_id, r.global_position, r.event_id::uuid, r.type, r.version, r.error, r.attempts
+  FROM unnest(p_order_id, p_position, p_event_id, p_type, p_version, p_error, p_attempts, p_held)
+    AS r(order_id, global_position, event_id, type, version, error, attempts, held)
+  WHERE NOT r.held OR EXISTS (SELECT 1 FROM parked_events x WHERE x.order_id = r.order_id)
+  ON CONFLICT (order_id, global_position) DO NOTHING;
+END
+$$;
+
 CREATE FUNCTION public.ws_append_batch(p_events jsonb, p_keys jsonb, p_snapshots jsonb, p_checks jsonb) RETURNS TABLE(kind text, id text, pos bigint, recorded_at_us bigint)
     LANGUAGE plpgsql
     AS $$
@@ -505,6 +526,17 @@ CREATE TABLE public.outbox (
     "position" bigint NOT NULL
 );
 
+CREATE TABLE public.parked_events (
+    order_id text NOT NULL,
+    global_position bigint NOT NULL,
+    event_id uuid NOT NULL,
+    type text NOT NULL,
+    version bigint NOT NULL,
+    error text NOT NULL,
+    attempts integer NOT NULL,
+    parked_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
 CREATE TABLE public.projection_checkpoints (
     projection text NOT NULL,
     partition integer NOT NULL,
@@ -583,6 +615,9 @@ ALTER TABLE ONLY public.orders
 
 ALTER TABLE ONLY public.outbox
     ADD CONSTRAINT outbox_pkey PRIMARY KEY ("position");
+
+ALTER TABLE ONLY public.parked_events
+    ADD CONSTRAINT parked_events_pkey PRIMARY KEY (order_id, global_position);
 
 ALTER TABLE ONLY public.projection_checkpoints
     ADD CONSTRAINT projection_checkpoints_pkey PRIMARY KEY (projection, partition);

@@ -5,6 +5,7 @@
 #include <pqxx/pqxx>
 
 #include "common/log/logger.hpp"
+#include "read-side/projector/poison.hpp"
 #include "read-side/projector/view_store.hpp"
 #include "read-side/read_your_writes/apply_publisher.hpp"
 
@@ -160,6 +161,7 @@ void GroupApplier::connect() {
   conn->inhibit_reactivation(true);
 #pragma GCC diagnostic pop
   prepare_projector_statements(*conn);
+  prepare_parked_statements(*conn);
   conn->prepare("rs_event_at", std::string("SELECT ") + kEventColumns + " FROM " + kEventFrom +
                                    " WHERE g.global_position = $1");
   conn->prepare("rs_try_lock", "SELECT pg_try_advisory_lock($1::int, $2::int)");
@@ -179,6 +181,7 @@ void GroupApplier::lose_connection(const char* what) {
   }
   conn_.reset();
   cache_.clear();
+  failures_.clear();
   ctx_.logger.warn("projector connection lost: every partition of this replica is lost",
                    {{"partitions", lost}, {"error", what}});
 }
@@ -198,8 +201,10 @@ void GroupApplier::handle(Control& c) {
       {
         pqxx::nontransaction n(*conn_);
         locked = n.exec_prepared1("rs_try_lock", kPartitionLockClass, c.partition)[0].as<bool>();
+        if (locked) parked_ = load_parked_orders(n);  // its last owner may have parked orders
       }
       if (!locked) return;
+      failures_.erase(c.partition);
       cache_.clear();  // views cached before may have been changed by the partition's last owner
       std::lock_guard lock(mu_);
       c.lease = next_lease_++;
@@ -226,6 +231,7 @@ void GroupApplier::handle(Control& c) {
     if (it == held_.end() || it->second != c.lease) return;
     held_.erase(it);
   }
+  failures_.erase(c.partition);
   cache_.clear();  // the partition's next owner writes its rows
   try {
     pqxx::nontransaction n(*conn_);
@@ -317,7 +323,7 @@ void GroupApplier::apply_group_of(const std::vector<Pending*>& group,
   std::vector<PartitionBatch> refs;
   refs.reserve(group.size());
   for (auto* p : group) refs.push_back(PartitionBatch{p->partition, p->events});
-  auto s = apply_group(*conn_, refs, &cache_);
+  auto s = apply_group(*conn_, refs, &cache_, &parked_);
   for (std::size_t i = 0; i < group.size(); ++i) {
     applied.push_back(group[i]);
     stats.push_back(std::move(s[i]));
@@ -334,7 +340,10 @@ bool GroupApplier::apply_live(std::vector<Pending*>& live, std::vector<Pending*>
       return false;
     }
     if (live.size() == 1) {
-      fail(*live.front(), e);
+      if (!fail_or_park(*live.front(), e, applied, stats)) {
+        lose_all(live, e);
+        return false;
+      }
       return true;
     }
     // Nothing of the group was committed: apply each partition on its own, so only the
@@ -351,9 +360,46 @@ bool GroupApplier::apply_live(std::vector<Pending*>& live, std::vector<Pending*>
           live.clear();
           break;
         }
-        fail(*live[i], e2);
+        if (!fail_or_park(*live[i], e2, applied, stats)) {
+          lose_all(std::vector<Pending*>(live.begin() + static_cast<std::ptrdiff_t>(i), live.end()),
+                   e2);
+          live.clear();
+          break;
+        }
       }
     }
+  }
+  return true;
+}
+
+bool GroupApplier::fail_or_park(Pending& p, const std::exception& e, std::vector<Pending*>& applied,
+                                std::vector<BatchStats>& stats) {
+  const int attempts = ++failures_[p.partition];
+  if (ctx_.park_after <= 0 || attempts < ctx_.park_after || !is_poison(e)) {
+    fail(p, e);
+    return true;
+  }
+  try {
+    const auto parked = park_poison(*conn_, p.partition, *p.events, &cache_, parked_, attempts);
+    if (parked.empty()) {
+      fail(p, e);
+      return true;
+    }
+    for (const auto& pe : parked) {
+      ctx_.metrics.parked_total.inc();
+      ctx_.logger.warn("event parked: its order waits for `read-side unpark`",
+                       {{"partition", p.partition},
+                        {"order_id", pe.order_id},
+                        {"global_position", pe.global_position},
+                        {"event_id", pe.event_id},
+                        {"attempts", pe.attempts},
+                        {"error", pe.error}});
+    }
+    apply_group_of({&p}, applied, stats);  // the rest; the parked orders' events held
+    failures_.erase(p.partition);
+  } catch (const std::exception& e2) {
+    if (connection_gone(e2)) return false;
+    fail(p, e2);
   }
   return true;
 }
@@ -365,6 +411,7 @@ void GroupApplier::publish_applied(const std::vector<Pending*>& applied,
   std::vector<AppliedVersion> committed;
   std::size_t events = 0;
   for (std::size_t i = 0; i < applied.size(); ++i) {
+    failures_.erase(applied[i]->partition);
     const auto& po = stats[i].by_projection["orders"];
     const auto& pc = stats[i].by_projection["customers"];
     ctx_.metrics.applied_orders.inc(static_cast<double>(po.applied));

@@ -4,13 +4,15 @@
 // taken and released here, on this thread, at the coordinator's request), and it
 // runs every apply: the applier takes whatever batches the partitions' fetchers have handed in
 // (at most one per partition) and applies them together as ONE statement / transaction
-// (apply_group, sql/functions/rs_apply_group.sql), then completes each batch (the fetcher acks it). Losing the
-// connection loses every lock and every pending batch at once (Lost: the fetchers nak and stop;
-// the coordinator acquires again). Only batches of partitions whose lock this connection holds
-// (and of the fetcher the lock was taken for) are applied.
-// A failed group is retried partition by partition, so only the failing partition's batch is
-// failed (nak'd, retried after a back-off by its fetcher). The connection never writes events or
-// the outbox: it only writes query tables and checkpoints.
+// (apply_group, sql/functions/rs_apply_group.sql), then completes each batch (the fetcher acks it).
+// Losing the connection loses every lock and every pending batch at once (Lost: the fetchers nak
+// and stop; the coordinator acquires again). Only batches of partitions whose lock this connection
+// holds (and of the fetcher the lock was taken for) are applied. A failed group is retried
+// partition by partition, so only the failing partition's batch is failed (nak'd, retried after a
+// back-off by its fetcher). After PROJECTOR_PARK_AFTER failed applies of a partition's batch, its
+// poison events are parked per order (poison.hpp): that order's events wait in parked_events, the
+// partition's other orders go on. The connection never writes events or the outbox: it only writes
+// query tables and checkpoints.
 #pragma once
 #include <chrono>
 #include <condition_variable>
@@ -27,6 +29,7 @@
 #include "common/codec/recorded_event.hpp"
 #include "read-side/projector/batch_apply.hpp"
 #include "read-side/projector/context.hpp"
+#include "read-side/projector/parked_store.hpp"
 
 namespace orders::read_side {
 
@@ -91,6 +94,10 @@ class GroupApplier {
   void publish_applied(const std::vector<Pending*>& applied, std::vector<BatchStats>& stats,
                        std::chrono::steady_clock::time_point started);
   void fail(Pending& p, const std::exception& e);  // Failed: the fetcher naks and retries
+  // A partition's batch failed on its own: fails it, or after park_after failed applies parks
+  // its poison events and applies the rest. False: the connection was lost (p not completed).
+  bool fail_or_park(Pending& p, const std::exception& e, std::vector<Pending*>& applied,
+                    std::vector<BatchStats>& stats);
   void lose_all(const std::vector<Pending*>& left, const std::exception& e);  // connection gone
   void connect();
   void lose_connection(const char* what);  // every lock gone: held_ cleared, cache emptied
@@ -109,6 +116,8 @@ class GroupApplier {
   // Applier thread only:
   std::unique_ptr<pqxx::connection> conn_;
   ViewCache cache_;
+  ParkedOrders parked_;          // orders with parked events (loaded at every acquire)
+  std::map<int, int> failures_;  // consecutive failed applies per partition
   std::chrono::steady_clock::time_point last_used_;
   std::chrono::steady_clock::time_point last_group_{};  // when the last group started
   std::thread thread_;

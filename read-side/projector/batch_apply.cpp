@@ -12,10 +12,8 @@
 
 namespace orders::read_side {
 
-namespace {
-
-void apply_one(pqxx::transaction_base& tx, OrderView& view, const codec::RecordedEvent& e,
-               ProjectionApplyStats& stats) {
+void apply_event(pqxx::transaction_base& tx, OrderView& view, const codec::RecordedEvent& e,
+                 ProjectionApplyStats& stats) {
   auto outcome = fold_event(view, e);
   if (auto* err = std::get_if<FoldError>(&outcome)) throw ApplyError(err->message);
   switch (std::get<FoldOutcome>(outcome)) {
@@ -48,8 +46,6 @@ void apply_one(pqxx::transaction_base& tx, OrderView& view, const codec::Recorde
   if (auto* err = std::get_if<FoldError>(&last)) throw ApplyError(err->message);
   ++stats.applied;
 }
-
-}  // namespace
 
 OrderView* ViewCache::find(std::size_t projection, const std::string& order_id) {
   if (projection >= slots_.size()) return nullptr;
@@ -144,20 +140,39 @@ struct GroupFold {
   bool any_missing = false;
   std::vector<std::vector<ViewWrite>> writes;
   std::vector<CheckpointRow> checkpoints;
+  std::vector<ParkedEvent> held;  // events of parked orders, to park behind them
 };
 
+bool is_parked(const ParkedOrders* parked, const std::string& order_id) {
+  return parked != nullptr && !parked->empty() && parked->count(order_id) > 0;
+}
+
+ParkedEvent held_event(const codec::RecordedEvent& e) {
+  ParkedEvent p;
+  p.order_id = e.stream_id;
+  p.global_position = e.global_position.value_or(0);
+  p.event_id = e.event_id;
+  p.type = e.type;
+  p.version = e.version;
+  p.error = "held behind an earlier parked event of order " + e.stream_id;
+  p.held = true;
+  return p;
+}
+
 // Takes the views the cache holds; the others must be read, except (assume_new) those of orders
-// created in this group, which have no stored row (the write checks it).
+// created in this group, which have no stored row (the write checks it); a parked order is always
+// read (its held events are those newer than its stored view).
 void take_cached_views(GroupFold& fold, const std::vector<std::string>& ids,
                        const std::unordered_map<std::string, std::int64_t>& first_version,
-                       ViewCache* cache, bool assume_new, bool& assumed_any) {
+                       ViewCache* cache, const ParkedOrders* parked, bool assume_new,
+                       bool& assumed_any) {
   for (std::size_t pi = 0; pi < fold.slots.size(); ++pi) {
     fold.slots[pi].reserve(ids.size());
     for (const auto& id : ids) {
       OrderView* hit = cache != nullptr ? cache->find(pi, id) : nullptr;
       if (hit != nullptr) {
         fold.slots[pi].emplace(id, FoldSlot{hit, hit->state.version, false, true});
-      } else if (assume_new && first_version.at(id) == 1) {
+      } else if (assume_new && first_version.at(id) == 1 && !is_parked(parked, id)) {
         assumed_any = true;  // created in this batch: no stored row (the write checks it)
       } else {
         fold.missing[pi].push_back(id);
@@ -193,19 +208,32 @@ bool load_missing_views(pqxx::transaction_base& tx, GroupFold& fold, ViewCache* 
 
 // Folds every batch's events into every projection's views, then lists the changed views (in
 // the group's order of first appearance) and each batch's checkpoint advance.
+// Events of parked orders are held (projection 0 lists them; a version the view has is a
+// duplicate).
 void fold_events(pqxx::transaction_base& tx, GroupFold& fold, const std::vector<GroupItem>& items,
-                 const std::vector<std::string>& ids, std::vector<BatchStats>& stats) {
+                 const std::vector<std::string>& ids, const ParkedOrders* parked,
+                 std::vector<BatchStats>& stats) {
   for (std::size_t pi = 0; pi < fold.slots.size(); ++pi) {
     const auto& p = projections()[pi];
     auto& pslots = fold.slots[pi];
     for (std::size_t bi = 0; bi < items.size(); ++bi) {
       auto& pstats = stats[bi].by_projection[p.name];
       pstats = ProjectionApplyStats{};
+      if (pi == 0) stats[bi].parked = 0;
       for (const auto& e : *items[bi].events) {
         auto [it, created] = pslots.try_emplace(e.stream_id);
         if (created) it->second.view = &fold.fresh[pi].emplace_back();  // no stored row
+        if (is_parked(parked, e.stream_id)) {
+          if (e.version <= it->second.view->state.version) {
+            ++pstats.duplicates;
+          } else if (pi == 0) {
+            fold.held.push_back(held_event(e));
+            ++stats[bi].parked;
+          }
+          continue;
+        }
         const auto before = pstats.applied;
-        apply_one(tx, *it->second.view, e, pstats);
+        apply_event(tx, *it->second.view, e, pstats);
         if (pstats.applied != before) it->second.dirty = true;
       }
       CheckpointAdvance a = items[bi].advance;
@@ -247,12 +275,12 @@ void cache_fresh_views(GroupFold& fold, ViewCache* cache) {
 Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
                   const std::vector<std::string>& ids,
                   const std::unordered_map<std::string, std::int64_t>& first_version,
-                  ViewCache* cache, bool assume_new, bool& assumed_any,
+                  ViewCache* cache, ParkedOrders* parked, bool assume_new, bool& assumed_any,
                   std::vector<BatchStats>& stats) {
   const std::size_t np = projections().size();
   GroupFold fold(np);
   assumed_any = false;
-  take_cached_views(fold, ids, first_version, cache, assume_new, assumed_any);
+  take_cached_views(fold, ids, first_version, cache, parked, assume_new, assumed_any);
   std::vector<std::int64_t> table_oids =
       cache != nullptr ? cache->table_oids() : std::vector<std::int64_t>{};
   pqxx::nontransaction tx(conn);
@@ -261,7 +289,15 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
   fold.checkpoints.reserve(np * items.size());
   BatchWrite written = BatchWrite::Stale;
   try {
-    fold_events(tx, fold, items, ids, stats);
+    fold_events(tx, fold, items, ids, parked, stats);
+    if (!fold.held.empty()) {
+      auto unparked = park_events(tx, fold.held);  // committed before the write
+      if (!unparked.empty()) {
+        for (const auto& id : unparked) parked->erase(id);
+        evict_cached_views(fold, cache);
+        return Attempt::Retry;  // fold those orders' events after all
+      }
+    }
     written = write_batch(tx, table_oids, fold.writes, fold.checkpoints);
   } catch (...) {
     evict_cached_views(fold, cache);
@@ -282,7 +318,8 @@ Attempt try_apply(pqxx::connection& conn, const std::vector<GroupItem>& items,
 }  // namespace
 
 std::vector<BatchStats> apply_group(pqxx::connection& conn,
-                                    const std::vector<PartitionBatch>& batches, ViewCache* cache) {
+                                    const std::vector<PartitionBatch>& batches, ViewCache* cache,
+                                    ParkedOrders* parked) {
   std::vector<BatchStats> stats(batches.size());
   std::vector<GroupItem> items;
   items.reserve(batches.size());
@@ -320,8 +357,8 @@ std::vector<BatchStats> apply_group(pqxx::connection& conn,
   bool assume_new = true;
   for (int attempt = 0; attempt < 5; ++attempt) {
     bool assumed_any = false;
-    switch (
-        try_apply(conn, items, ids, first_version, cache, assume_new, assumed_any, item_stats)) {
+    switch (try_apply(conn, items, ids, first_version, cache, parked, assume_new, assumed_any,
+                      item_stats)) {
       case Attempt::Done: {
         std::size_t k = 0;
         for (std::size_t bi = 0; bi < batches.size(); ++bi) {

@@ -4,10 +4,10 @@
 // orders the cache does not hold, both tables, primary-key lookups, and the tables' oids; not
 // sent when the cache holds every order or the order's first event in the batch is its
 // creation), the fold in memory (duplicates skipped, gaps filled from the event store first),
-// then ONE write statement that is its own transaction (sql/functions/rs_apply_group.sql: cutover lock
-// shared, tables still the ones read, UPDATE guarded by the loaded version + INSERT of new rows
-// for every projection, every projection's checkpoint advanced). The transaction id is held only
-// while that statement runs. (Waking waiters is the caller's business: no NOTIFY here, see
+// then ONE write statement that is its own transaction (sql/functions/rs_apply_group.sql: cutover
+// lock shared, tables still the ones read, UPDATE guarded by the loaded version + INSERT of new
+// rows for every projection, every projection's checkpoint advanced). The transaction id is held
+// only while that statement runs. (Waking waiters is the caller's business: no NOTIFY here, see
 // pg::NotifyBroadcaster.)
 #pragma once
 #include <cstddef>
@@ -22,6 +22,7 @@
 #include <pqxx/pqxx>
 
 #include "common/codec/recorded_event.hpp"
+#include "read-side/projector/parked_store.hpp"
 #include "read-side/view/order_view.hpp"
 
 namespace orders::read_side {
@@ -43,6 +44,7 @@ struct ProjectionApplyStats {
 struct BatchStats {
   std::map<std::string, ProjectionApplyStats> by_projection;
   std::int64_t last_global_position = 0;
+  std::int64_t parked = 0;  // events held behind a parked order (stored in parked_events)
 };
 
 // The stored views of a partition's recently applied orders, per projection, exactly as the last
@@ -87,12 +89,21 @@ struct PartitionBatch {
 };
 
 // Applies the batches of several partitions (each partition at most once) together: ONE read
-// statement for the views not cached, the fold, ONE write statement (sql/functions/rs_apply_group.sql) =
-// one transaction advancing every batch's checkpoints. All or nothing: on any throw nothing is
-// committed. Returns the stats of each batch, in `batches` order. Otherwise as apply_batch.
+// statement for the views not cached, the fold, ONE write statement
+// (sql/functions/rs_apply_group.sql) = one transaction advancing every batch's checkpoints. All or
+// nothing: on any throw nothing is committed. Returns the stats of each batch, in `batches` order.
+// Otherwise as apply_batch. With `parked`: the events of those orders (newer than their views) are
+// not folded but parked behind them (rs_park_events, committed before the write; the checkpoint
+// still moves past them); an order found unparked meanwhile leaves the set and the group is folded
+// again.
 std::vector<BatchStats> apply_group(pqxx::connection& conn,
                                     const std::vector<PartitionBatch>& batches,
-                                    ViewCache* cache = nullptr);
+                                    ViewCache* cache = nullptr, ParkedOrders* parked = nullptr);
+
+// Folds one event into a view, filling a gap from the event store first (never skipping one).
+// Throws ApplyError when the event (or the history) does not fold.
+void apply_event(pqxx::transaction_base& tx, OrderView& view, const codec::RecordedEvent& e,
+                 ProjectionApplyStats& stats);
 
 // Every event must carry global_position (the stream sequence). Throws ApplyError,
 // StaleReadModel or pqxx errors; nothing is committed then. The connection must have

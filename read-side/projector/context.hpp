@@ -27,6 +27,8 @@ struct ProjectorMetrics {
   metrics::Counter& duplicates;
   metrics::Counter& gap_filled;
   metrics::Counter& failures;
+  metrics::Counter& parked_total;  // poison events parked
+  metrics::Gauge& parked_events;   // rows in parked_events (poison and held), per tick
   metrics::Histogram& batch_seconds;
   metrics::Histogram& batch_size;
   // Now - the event's recorded_at (the append, wall clock): when its batch was decoded and when it
@@ -64,6 +66,9 @@ struct ProjectorContext {
   // its wake-ups and acks) then carries several events instead of one or two; a catch-up, whose
   // groups take longer than this, never waits.
   std::chrono::milliseconds group_delay{0};
+  // PROJECTOR_PARK_AFTER: failed applies of a partition's batch before its poison events are
+  // parked per order (0: never park, retry forever).
+  int park_after = 5;
   std::string stream = "ORDERS";  // NATS_STREAM: the JetStream stream the partitions are read from
 };
 

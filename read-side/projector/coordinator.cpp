@@ -150,6 +150,7 @@ Coordinator::Heartbeat Coordinator::heartbeat(const std::string& owned) {
 }
 
 void Coordinator::refresh_lag_gauges(const std::vector<ProjectionStatus>& status) {
+  if (!status.empty()) ctx_.metrics.parked_events.set(static_cast<double>(status.front().parked));
   for (const auto& s : status) {
     if (s.name == "orders") {
       ctx_.metrics.lag_events_orders.set(static_cast<double>(s.lag_events));

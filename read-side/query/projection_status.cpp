@@ -11,6 +11,7 @@ void prepare_status_statements(pqxx::connection& conn) {
                "LEFT JOIN projection_checkpoints c ON c.projection = p.name "
                "GROUP BY p.name, p.state ORDER BY p.name DESC");
   conn.prepare("rs_head", "SELECT coalesce(max(global_position), 0) FROM global_log");
+  conn.prepare("rs_status_parked", "SELECT count(*) FROM parked_events");
   conn.prepare(
       "rs_event_age",
       "SELECT greatest(extract(epoch from (clock_timestamp() - e.recorded_at)), 0)::float8 "
@@ -20,12 +21,14 @@ void prepare_status_statements(pqxx::connection& conn) {
 
 std::vector<ProjectionStatus> read_projection_status(pqxx::transaction_base& tx) {
   const auto head = tx.exec_prepared1("rs_head")[0].as<std::int64_t>();
+  const auto parked = tx.exec_prepared1("rs_status_parked")[0].as<std::int64_t>();
   std::vector<ProjectionStatus> out;
   for (const auto& row : tx.exec_prepared("rs_status")) {
     ProjectionStatus s;
     s.name = row[0].as<std::string>();
     s.state = row[1].as<std::string>();
     s.last_position = row[2].as<std::int64_t>();
+    s.parked = parked;
     const auto applied = row[3].as<std::int64_t>();
     s.lag_events = std::max<std::int64_t>(0, head - applied);
     if (s.lag_events > 0) {

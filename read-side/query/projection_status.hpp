@@ -15,6 +15,9 @@ struct ProjectionStatus {
   std::int64_t last_position = 0;
   std::int64_t lag_events = 0;
   double lag_seconds = 0.0;
+  // Events parked in parked_events (poison ones and those held behind them). Both projections
+  // fold the same events, so an event parked is parked in each: the count is the same.
+  std::int64_t parked = 0;
 };
 
 void prepare_status_statements(pqxx::connection& conn);

@@ -262,7 +262,8 @@ http::Response get_projections(QueryApiContext& ctx) {
                      {"state", s.state},
                      {"last_position", s.last_position},
                      {"lag_events", s.lag_events},
-                     {"lag_seconds", s.lag_seconds}});
+                     {"lag_seconds", s.lag_seconds},
+                     {"parked", s.parked}});
     }
     return http::json_response(200, out);
   });

@@ -344,6 +344,7 @@ void compare_with_live_tables(pqxx::work& tx, const ReplayState& state,
   result.events = state.events();
   result.orders = static_cast<std::int64_t>(state.views().size());
   result.last_global_position = state.last_global_position();
+  result.parked = state.parked();
 }
 
 // Phase 4: the verified cutover, one transaction under the cutover locks: final tail, compare,
@@ -424,6 +425,25 @@ std::string rebuild_usage() {
   return out.str();
 }
 
+namespace {
+
+// The orders the replay parked (not a failure: the live projector parks the same events).
+void report_parked(const RebuildResult& r, std::ostream& out) {
+  if (r.parked.empty()) return;
+  std::int64_t events = 0;
+  for (const auto& [id, p] : r.parked) events += p.events;
+  out << "parked: " << events << " events of " << r.parked.size()
+      << " orders do not fold and were left out (see `read-side parked`; fix, then `read-side "
+         "unpark ORDER_ID`):\n";
+  for (const auto& [id, p] : r.parked) {
+    out << "  " << id << ": " << p.events << " events from global position " << p.first_position
+        << ": " << p.error << "\n";
+  }
+  out.flush();
+}
+
+}  // namespace
+
 int rebuild_projection_main(const std::string& database_url, const std::vector<std::string>& args,
                             std::ostream& out, std::ostream& err, bool tty) {
   RebuildOptions options;
@@ -467,6 +487,7 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
         with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(r.events / r.seconds) : 0).c_str(),
         r.replay_seconds, r.write_seconds, r.cutover_seconds);
     out << buf << std::endl;
+    report_parked(r, out);
     return 0;
   } catch (const AlreadyRunning& e) {
     out.flush();

@@ -18,6 +18,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -65,6 +66,7 @@ struct RebuildResult {
   double cutover_seconds = 0.0;  // the exclusive-lock transaction
   bool swapped = false;
   std::vector<ProjectionOutcome> projections;
+  std::map<std::string, ParkedOrder> parked;  // orders whose events do not all fold (skipped)
 };
 
 // Runs a rebuild. Throws AlreadyRunning (nothing touched), RebuildError or pqxx errors (the

@@ -111,27 +111,33 @@ void ReplayState::apply(const std::vector<codec::RecordedEvent>& events) {
   for (const auto& e : events) {
     const auto gp = e.global_position.value_or(0);
     if (gp <= last_global_position_) continue;  // already folded (a re-read tail)
+    last_global_position_ = gp;
+    if (auto p = parked_.find(e.stream_id); p != parked_.end()) {
+      ++p->second.events;  // behind a parked event of its order
+      continue;
+    }
     auto& view = views_[e.stream_id];
     auto outcome = fold_event(view, e);
+    std::string error;
     if (const auto* err = std::get_if<FoldError>(&outcome)) {
-      throw RebuildError("global position " + std::to_string(gp) + ": " + err->message);
+      error = err->message;
+    } else if (std::get<FoldOutcome>(outcome) == FoldOutcome::Gap) {
+      error = "order " + e.stream_id + " version " + std::to_string(e.version) +
+              " follows version " + std::to_string(view.state.version) + " in the global log";
     }
-    switch (std::get<FoldOutcome>(outcome)) {
-      case FoldOutcome::Applied:
-        if (track_changes_) changed_.insert(e.stream_id);
-        break;
-      case FoldOutcome::Duplicate:
-        break;  // the log holds each event once; an older version here changes nothing
-      case FoldOutcome::Gap:
-        throw RebuildError("global position " + std::to_string(gp) + ": order " + e.stream_id +
-                           " version " + std::to_string(e.version) + " follows version " +
-                           std::to_string(view.state.version) + " in the global log");
+    if (!error.empty()) {
+      parked_[e.stream_id] = ParkedOrder{gp, 1, std::move(error)};
+      if (!view.state.exists()) views_.erase(e.stream_id);  // nothing of it folded: no row
+      continue;
+    }
+    // Applied, or Duplicate: the log holds each event once; an older version changes nothing.
+    if (std::get<FoldOutcome>(outcome) == FoldOutcome::Applied && track_changes_) {
+      changed_.insert(e.stream_id);
     }
     auto& tally = partitions_[static_cast<std::size_t>(codec::partition_of(e.stream_id))];
     tally.last_global_position = gp;
     tally.last_recorded_at_us = e.recorded_at_us;
     ++tally.events;
-    last_global_position_ = gp;
     ++events_;
   }
 }

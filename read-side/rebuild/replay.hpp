@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -76,13 +77,22 @@ struct PartitionTally {
   std::int64_t events = 0;
 };
 
+// An order the replay could not fold to its end, as the live projector parks it: its view stops
+// before the first event that does not fold, that event and every later one are skipped.
+struct ParkedOrder {
+  std::int64_t first_position = 0;  // global position of the event that does not fold
+  std::int64_t events = 0;          // events skipped (that one and the later ones)
+  std::string error;
+};
+
 // The in-memory fold of the whole log.
 class ReplayState {
  public:
-  // Folds events that follow last_global_position() in global order. Throws RebuildError on an
-  // event that does not decode, an order that does not start with OrderCreated, or a version
-  // gap (the log would be inconsistent with the store's per-stream order).
+  // Folds events that follow last_global_position() in global order. An event that does not
+  // decode, an order that does not start with OrderCreated, or a version gap parks its order
+  // (parked()): reported, not a failure; the rest of the log is folded.
   void apply(const std::vector<codec::RecordedEvent>& events);
+  const std::map<std::string, ParkedOrder>& parked() const { return parked_; }
 
   // Changed views are remembered from now on (after the bulk load), for upserts.
   void track_changes(bool on) { track_changes_ = on; }
@@ -96,6 +106,7 @@ class ReplayState {
  private:
   std::unordered_map<std::string, OrderView> views_;
   std::unordered_set<std::string> changed_;
+  std::map<std::string, ParkedOrder> parked_;
   bool track_changes_ = false;
   std::int64_t last_global_position_ = 0;
   std::int64_t events_ = 0;

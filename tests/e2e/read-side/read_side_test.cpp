@@ -294,7 +294,7 @@ TEST_F(ReadSideTest, SigtermFinishesTheCurrentBatchAndExitsZero) {
 // batch (a gap the event store cannot fill) fails only its own partition: the group it came in is
 // applied again partition by partition, the other partitions' events are applied, the poison
 // partition's batch is nak'ed and retried.
-TEST_F(ReadSideTest, APoisonBatchStallsOnlyItsOwnPartition) {
+TEST_F(ReadSideTest, APoisonEventIsParkedAndStallsOnlyItsOrder) {
   const int port = free_port();
   auto rs = start_replica(port, "r1");
   HttpClient c("127.0.0.1", port);
@@ -305,21 +305,28 @@ TEST_F(ReadSideTest, APoisonBatchStallsOnlyItsOwnPartition) {
   poison.version = 3;  // versions 1-2 of it are not in the store as 2: the gap cannot be filled
   poison.event_id = "0190a000-0000-7000-8000-00000000dead";
   feeder_->publish(poison);
-  // Orders of every other partition, fed while the poison batch keeps failing.
+  // Orders of every partition, its own included, fed while the poison batch keeps failing.
   std::vector<std::string> others;
+  int same_partition = 0;
   for (int i = 0; others.size() < 48; ++i) {
     const auto id = "healthy-" + std::to_string(i);
-    if (codec::partition_of(id) == poison_partition) continue;
+    if (codec::partition_of(id) == poison_partition) ++same_partition;
     feeder_->seed(id, "c" + std::to_string(i % 5), 2);
     others.push_back(id);
   }
+  ASSERT_GT(same_partition, 0);
   for (const auto& id : others) {
     EXPECT_EQ(c.get("/orders/" + id + "?min_version=2&wait_ms=10000").status, 200) << id;
   }
   EXPECT_TRUE(
       wait_until([&] { return metric(c, "projector_batch_failures_total") >= 1; }, 10s, 100ms));
+  EXPECT_TRUE(
+      wait_until([&] { return metric(c, "projector_events_parked_total") >= 1; }, 10s, 100ms));
   EXPECT_EQ(c.get("/orders/" + poison_id).status, 404);
   EXPECT_NE(rs->log().find("apply failed, will retry"), std::string::npos);
+  EXPECT_NE(rs->log().find("event parked"), std::string::npos);
+  const auto projections = c.get("/projections").json();
+  for (const auto& p : projections) EXPECT_EQ(p["parked"], 1) << p.dump();
 }
 
 // The replica's one applier connection holds every partition lock: when it is killed, every
