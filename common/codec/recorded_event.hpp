@@ -32,8 +32,9 @@ std::int64_t unix_now_us();
 // truncated to microseconds). nullopt when malformed or out of range.
 std::optional<std::int64_t> parse_rfc3339_us(std::string_view text);
 
-// The audit-trail JSON (docs/http-api.md, GET /orders/{id}/events): {"event_id","type","version","position","recorded_at",
-// "schema_version","data"}; data and schema_version after upcasting to the current version.
+// The audit-trail JSON (docs/http-api.md, GET /orders/{id}/events):
+// {"event_id","type","version","position","recorded_at", "schema_version","data"}; data and
+// schema_version after upcasting to the current version.
 nlohmann::json to_audit_json(const RecordedEvent& e);
 
 // The bus partition of an order (the subjects of common/codec/bus_envelope.hpp): stable FNV-1a 64

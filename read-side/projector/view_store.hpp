@@ -61,9 +61,10 @@ struct CheckpointAdvance {
   std::int64_t last_recorded_at_us = 0;
   std::int64_t events_applied = 0;  // distinct events newly applied
 };
-// ---- the live projector's batch: one read statement, one write statement (sql/functions/rs_apply_group.sql) ----
-// Stored views of the given orders of every projection (ids_by_projection in projections()
-// order) and the oids of the projections' tables, in ONE statement (primary-key lookups).
+// ---- the live projector's batch: one read statement, one write statement
+// (sql/functions/rs_apply_group.sql) ---- Stored views of the given orders of every projection
+// (ids_by_projection in projections() order) and the oids of the projections' tables, in ONE
+// statement (primary-key lookups).
 struct LoadedViews {
   std::vector<std::map<std::string, OrderView>> by_projection;
   std::vector<std::int64_t> table_oids;  // projections() order
@@ -78,11 +79,12 @@ struct CheckpointRow {
   int partition = 0;
   CheckpointAdvance advance;
 };
-// rs_apply_group() (sql/functions/rs_apply_group.sql): run outside an explicit transaction it is its own transaction.
-// Takes the cutover lock shared, checks the tables are still table_oids (empty: no check), writes
-// every projection's rows (writes_by_projection in projections() order) and the checkpoints of
-// every partition of the group, commits. TablesSwapped: nothing written. Stale: a row was not at
-// its stored_version (or a row written as new exists): everything rolled back.
+// rs_apply_group() (sql/functions/rs_apply_group.sql): run outside an explicit transaction it is
+// its own transaction. Takes the cutover lock shared, checks the tables are still table_oids
+// (empty: no check), writes every projection's rows (writes_by_projection in projections() order)
+// and the checkpoints of every partition of the group, commits. TablesSwapped: nothing written.
+// Stale: a row was not at its stored_version (or a row written as new exists): everything rolled
+// back.
 BatchWrite write_batch(pqxx::transaction_base& tx, const std::vector<std::int64_t>& table_oids,
                        const std::vector<std::vector<ViewWrite>>& writes_by_projection,
                        const std::vector<CheckpointRow>& checkpoints);

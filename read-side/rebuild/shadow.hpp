@@ -1,5 +1,5 @@
-// The shadow table of one projection: created beside the live table (sql/functions/rebuild_*.sql), bulk
-// loaded with COPY, indexed, kept up to date with multi-row upserts, compared with the live
+// The shadow table of one projection: created beside the live table (sql/functions/rebuild_*.sql),
+// bulk loaded with COPY, indexed, kept up to date with multi-row upserts, compared with the live
 // table, and swapped in.
 #pragma once
 #include <cstdint>

@@ -1,8 +1,8 @@
-// The write-side HTTP endpoints of docs/http-api.md as thin handlers: parse and validate (400), submit to
-// the command pipeline, map the outcome to a response. Commands are asynchronous handlers: they run
-// on the I/O thread and are answered from the committer, with no worker thread waiting in between.
-// Reads (/events, /state) go to the event store through the pool. Every error is
-// application/problem+json.
+// The write-side HTTP endpoints of docs/http-api.md as thin handlers: parse and validate (400),
+// submit to the command pipeline, map the outcome to a response. Commands are asynchronous
+// handlers: they run on the I/O thread and are answered from the committer, with no worker thread
+// waiting in between. Reads (/events, /state) go to the event store through the pool. Every error
+// is application/problem+json.
 #pragma once
 #include <functional>
 #include <string>

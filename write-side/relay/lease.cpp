@@ -28,7 +28,8 @@ void check_lease(pqxx::connection& lease) {
 
 RelayState prepare_work(pqxx::connection& w, std::chrono::milliseconds statement_timeout) {
   w.prepare("relay_timeout", "SELECT set_config('statement_timeout', $1, false)");
-  // One round trip per loop iteration (sql/functions/relay_step.sql): hint, sequencing, next events to publish.
+  // One round trip per loop iteration (sql/functions/relay_step.sql): hint, sequencing, next events
+  // to publish.
   w.prepare("relay_step", "SELECT * FROM relay_step($1, $2, $3, $4)");
   w.prepare("relay_set_published", "UPDATE relay_state SET last_published = $1 WHERE id = 1");
   w.prepare("relay_state", "SELECT last_sequenced, last_published FROM relay_state WHERE id = 1");

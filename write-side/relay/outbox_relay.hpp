@@ -1,11 +1,12 @@
 // The outbox relay: moves committed events from the Postgres outbox to NATS JetStream in a dense,
 // gap-free global order (guarantees 2 and 4). Runs in every write-side replica; one at a time is
 // the leader (a Postgres advisory lock), on one background Worker thread. Each loop iteration is
-// one relay_step() statement (sql/functions/relay_step.sql: sequencing + the next events to publish), then the acks
-// of the batches in flight, then publishing the new events with Nats-Msg-Id = event_id and
-// Nats-Expected-Last-Sequence = global_position - 1, so stream sequence == global_position.
-// The phases live in: lease.hpp (leadership), relay_step.cpp (the loop and the sequencing step),
-// relay_publishing.cpp (NATS, resync, publishing with acks, back-off), relay_metrics.hpp.
+// one relay_step() statement (sql/functions/relay_step.sql: sequencing + the next events to
+// publish), then the acks of the batches in flight, then publishing the new events with Nats-Msg-Id
+// = event_id and Nats-Expected-Last-Sequence = global_position - 1, so stream sequence ==
+// global_position. The phases live in: lease.hpp (leadership), relay_step.cpp (the loop and the
+// sequencing step), relay_publishing.cpp (NATS, resync, publishing with acks, back-off),
+// relay_metrics.hpp.
 #pragma once
 #include <atomic>
 #include <chrono>

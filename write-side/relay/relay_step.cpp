@@ -1,8 +1,8 @@
 // The relay's loop over one leadership term: each iteration is ONE statement, relay_step()
-// (sql/functions/relay_step.sql), in autocommit: it numbers committed outbox rows into global_log, writes the
-// last_published hint, and returns the next events to publish after what is already in flight.
-// It commits before the rows reach us, so nothing is published under a position that could be
-// lost. Then the acks of the batches in flight (when all are in), then the new events are sent.
+// (sql/functions/relay_step.sql), in autocommit: it numbers committed outbox rows into global_log,
+// writes the last_published hint, and returns the next events to publish after what is already in
+// flight. It commits before the rows reach us, so nothing is published under a position that could
+// be lost. Then the acks of the batches in flight (when all are in), then the new events are sent.
 // Idle, it waits for wake() or a NOTIFY outbox, else the fallback poll.
 #include <poll.h>
 #include <time.h>

@@ -68,7 +68,8 @@ class Stack {
 };
 
 // True when `r` is an application/problem+json error with the given status and the four fields
-// of docs/http-api.md (type, title, status == r.status, detail). `why` says what is wrong otherwise.
+// of docs/http-api.md (type, title, status == r.status, detail). `why` says what is wrong
+// otherwise.
 bool is_problem(const HttpResult& r, int status, std::string* why = nullptr);
 
 // "a" repeated n times, handy for long ids and bodies.
