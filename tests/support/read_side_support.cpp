@@ -12,6 +12,7 @@
 #include "common/nats/stream_admin.hpp"
 #include "read-side/projector/view_store.hpp"
 #include "read-side/view/order_view.hpp"
+#include "tests/support/services.hpp"
 
 namespace orders::testing::read_side {
 
@@ -165,6 +166,23 @@ void EventFeeder::seed(const std::string& order_id, const std::string& customer_
       domain::OrderShipped{"TRK123456"}};
   for (int i = 0; i < steps && i < static_cast<int>(all.size()); ++i)
     append(order_id, all[static_cast<std::size_t>(i)]);
+}
+
+bool wait_for_read_model(const std::string& database_url, std::chrono::milliseconds deadline,
+                         ModelCheck& last) {
+  return wait_until(
+      [&] {
+        last = check_read_model(database_url);
+        return last.equal() && last.applied_orders == last.events &&
+               last.applied_customers == last.events;
+      },
+      deadline, std::chrono::milliseconds(100));
+}
+
+std::string describe(const ModelCheck& c) {
+  return "diverged=" + std::to_string(c.diverged) + " events=" + std::to_string(c.events) +
+         " applied_orders=" + std::to_string(c.applied_orders) +
+         " applied_customers=" + std::to_string(c.applied_customers) + "\n" + c.differences;
 }
 
 }  // namespace orders::testing::read_side

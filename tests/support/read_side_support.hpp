@@ -1,6 +1,7 @@
 // Helpers for read-side tests: compare the query tables with a fresh fold of the event store,
 // and feed events straight into the event store + JetStream as the write-side and relay would.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -25,6 +26,12 @@ struct ModelCheck {
 
 // Folds every event of the store (read_side::fold_all) and compares with both query tables.
 ModelCheck check_read_model(const std::string& database_url);
+// Waits (deadline) until both query tables equal the fold and both projections' checkpoints
+// count every event of the store; returns whether they did, with the last check in `last`.
+bool wait_for_read_model(const std::string& database_url, std::chrono::milliseconds deadline,
+                         ModelCheck& last);
+// "diverged=... events=... applied_orders=... applied_customers=...\n<differences>".
+std::string describe(const ModelCheck& c);
 
 // Appends events to the store (events + global_log, dense global positions) and publishes them
 // to the JetStream stream like the relay (subject codec::subject_for, Nats-Msg-Id = event id).

@@ -47,16 +47,7 @@ class ReadSideTest : public ::testing::Test {
 
   void expect_model_equal() {
     ModelCheck c;
-    const bool ok = wait_until(
-        [&] {
-          c = check_read_model(db_);
-          return c.equal() && c.applied_orders == c.events && c.applied_customers == c.events;
-        },
-        20s, 100ms);
-    EXPECT_TRUE(ok) << "diverged=" << c.diverged << " events=" << c.events
-                    << " applied_orders=" << c.applied_orders
-                    << " applied_customers=" << c.applied_customers << "\n"
-                    << c.differences;
+    EXPECT_TRUE(wait_for_read_model(db_, 20s, c)) << describe(c);
   }
 
   std::string db_;
