@@ -66,6 +66,25 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.rebuild_lines_diff(p_table text, p_limit integer) RETURNS TABLE(orders bigint, examples jsonb)
+    LANGUAGE plpgsql
+    AS $_$
+BEGIN
+  RETURN QUERY EXECUTE format(
+    'WITH d AS MATERIALIZED ('
+    '  SELECT x.order_id AS k FROM ((SELECT * FROM %1$I EXCEPT ALL SELECT * FROM %2$I)'
+    '    UNION ALL (SELECT * FROM %2$I EXCEPT ALL SELECT * FROM %1$I)) x GROUP BY x.order_id)'
+    ' SELECT count(*),'
+    '        coalesce((SELECT jsonb_agg(jsonb_build_object(''key'', e.k,'
+    '                    ''live'', (SELECT coalesce(jsonb_agg(to_jsonb(l) - ''order_id'' ORDER BY l.line), ''[]'')'
+    '                               FROM %1$I l WHERE l.order_id = e.k),'
+    '                    ''shadow'', (SELECT coalesce(jsonb_agg(to_jsonb(s) - ''order_id'' ORDER BY s.line), ''[]'')'
+    '                                 FROM %2$I s WHERE s.order_id = e.k)) ORDER BY e.k)'
+    '                    FROM (SELECT k FROM d ORDER BY k LIMIT %3$s) e), ''[]''::jsonb)'
+    '   FROM d', p_table, p_table || '_shadow', p_limit);
+END
+$_$;
+
 CREATE FUNCTION public.rebuild_live_indexes(p_table text) RETURNS SETOF text
     LANGUAGE sql STABLE
     AS $$
@@ -209,7 +228,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.rs_apply_group(p_lock_class integer, p_lock_count integer, p_table_oids bigint[], o_order_id text[], o_customer_id text[], o_status text[], o_items jsonb[], o_total bigint[], o_item_count integer[], o_tracking text[], o_created_us bigint[], o_confirmed_us bigint[], o_shipped_us bigint[], o_delivered_us bigint[], o_version bigint[], o_last_position bigint[], o_stored bigint[], c_order_id text[], c_customer_id text[], c_status text[], c_items jsonb[], c_total bigint[], c_version bigint[], c_last_position bigint[], c_stored bigint[], k_partition integer[], k_projection text[], k_last_position bigint[], k_last_recorded_us bigint[], k_applied bigint[]) RETURNS integer
+CREATE FUNCTION public.rs_apply_group(p_lock_class integer, p_lock_count integer, p_table_oids bigint[], o_order_id text[], o_customer_id text[], o_status text[], o_total bigint[], o_item_count integer[], o_tracking text[], o_created_us bigint[], o_confirmed_us bigint[], o_shipped_us bigint[], o_delivered_us bigint[], o_version bigint[], o_last_position bigint[], o_stored bigint[], l_order_id text[], l_product_id text[], l_line bigint[], l_quantity bigint[], l_price bigint[], d_order_id text[], d_product_id text[], c_order_id text[], c_customer_id text[], c_status text[], c_total bigint[], c_version bigint[], c_last_position bigint[], c_stored bigint[], m_order_id text[], m_product_id text[], m_line bigint[], m_quantity bigint[], m_price bigint[], e_order_id text[], e_product_id text[], k_partition integer[], k_projection text[], k_last_position bigint[], k_last_recorded_us bigint[], k_applied bigint[]) RETURNS integer
     LANGUAGE plpgsql
     SET enable_seqscan TO 'off'
     SET enable_bitmapscan TO 'off'
@@ -225,13 +244,15 @@ BEGIN
     PERFORM pg_advisory_xact_lock_shared(p_lock_class, i);
   END LOOP;
   IF coalesce(cardinality(p_table_oids), 0) > 0 AND p_table_oids IS DISTINCT FROM
-     ARRAY[to_regclass('orders')::oid::bigint, to_regclass('customer_orders')::oid::bigint] THEN
+     ARRAY[to_regclass('orders')::oid::bigint, to_regclass('customer_orders')::oid::bigint,
+           to_regclass('order_items')::oid::bigint,
+           to_regclass('customer_order_items')::oid::bigint] THEN
     RETURN 1;
   END IF;
 
   n := coalesce(cardinality(o_order_id), 0);
   IF n > 0 THEN
-    UPDATE orders AS t SET customer_id = r.customer_id, status = r.status, items = r.items,
+    UPDATE orders AS t SET customer_id = r.customer_id, status = r.status,
       total_cents = r.total_cents, item_count = r.item_count,
       tracking_number = r.tracking_number,
       created_at = timestamptz 'epoch' + r.created_at_us * interval '1 microsecond',
@@ -239,28 +260,28 @@ BEGIN
       shipped_at = timestamptz 'epoch' + r.shipped_at_us * interval '1 microsecond',
       delivered_at = timestamptz 'epoch' + r.delivered_at_us * interval '1 microsecond',
       version = r.version, last_global_position = r.last_global_position
-    FROM unnest(o_order_id, o_customer_id, o_status, o_items, o_total, o_item_count,
+    FROM unnest(o_order_id, o_customer_id, o_status, o_total, o_item_count,
                 o_tracking, o_created_us, o_confirmed_us, o_shipped_us,
                 o_delivered_us, o_version, o_last_position, o_stored)
-      AS r(order_id, customer_id, status, items, total_cents, item_count, tracking_number,
+      AS r(order_id, customer_id, status, total_cents, item_count, tracking_number,
            created_at_us, confirmed_at_us, shipped_at_us, delivered_at_us, version,
            last_global_position, stored_version)
     WHERE r.stored_version > 0 AND t.order_id = r.order_id AND t.version = r.stored_version;
     GET DIAGNOSTICS updated = ROW_COUNT;
-    INSERT INTO orders (order_id, customer_id, status, items, total_cents, item_count,
+    INSERT INTO orders (order_id, customer_id, status, total_cents, item_count,
       tracking_number, created_at, confirmed_at, shipped_at, delivered_at, version,
       last_global_position)
-    SELECT r.order_id, r.customer_id, r.status, r.items, r.total_cents, r.item_count,
+    SELECT r.order_id, r.customer_id, r.status, r.total_cents, r.item_count,
       r.tracking_number,
       timestamptz 'epoch' + r.created_at_us * interval '1 microsecond',
       timestamptz 'epoch' + r.confirmed_at_us * interval '1 microsecond',
       timestamptz 'epoch' + r.shipped_at_us * interval '1 microsecond',
       timestamptz 'epoch' + r.delivered_at_us * interval '1 microsecond',
       r.version, r.last_global_position
-    FROM unnest(o_order_id, o_customer_id, o_status, o_items, o_total, o_item_count,
+    FROM unnest(o_order_id, o_customer_id, o_status, o_total, o_item_count,
                 o_tracking, o_created_us, o_confirmed_us, o_shipped_us,
                 o_delivered_us, o_version, o_last_position, o_stored)
-      AS r(order_id, customer_id, status, items, total_cents, item_count, tracking_number,
+      AS r(order_id, customer_id, status, total_cents, item_count, tracking_number,
            created_at_us, confirmed_at_us, shipped_at_us, delivered_at_us, version,
            last_global_position, stored_version)
     WHERE r.stored_version = 0;
@@ -271,24 +292,38 @@ BEGIN
     END IF;
   END IF;
 
+  IF coalesce(cardinality(d_order_id), 0) > 0 THEN
+    DELETE FROM order_items AS t
+    USING unnest(d_order_id, d_product_id) AS d(order_id, product_id)
+    WHERE t.order_id = d.order_id AND t.product_id = d.product_id;
+  END IF;
+  IF coalesce(cardinality(l_order_id), 0) > 0 THEN
+    INSERT INTO order_items AS t (order_id, product_id, line, quantity, price_cents)
+    SELECT l.order_id, l.product_id, l.line, l.quantity, l.price_cents
+    FROM unnest(l_order_id, l_product_id, l_line, l_quantity, l_price)
+      AS l(order_id, product_id, line, quantity, price_cents)
+    ON CONFLICT (order_id, product_id) DO UPDATE SET line = EXCLUDED.line,
+      quantity = EXCLUDED.quantity, price_cents = EXCLUDED.price_cents;
+  END IF;
+
   n := coalesce(cardinality(c_order_id), 0);
   IF n > 0 THEN
     UPDATE customer_orders AS t SET customer_id = r.customer_id, status = r.status,
-      items = r.items, total_cents = r.total_cents, version = r.version,
+      total_cents = r.total_cents, version = r.version,
       last_global_position = r.last_global_position
-    FROM unnest(c_order_id, c_customer_id, c_status, c_items, c_total, c_version,
+    FROM unnest(c_order_id, c_customer_id, c_status, c_total, c_version,
                 c_last_position, c_stored)
-      AS r(order_id, customer_id, status, items, total_cents, version, last_global_position,
+      AS r(order_id, customer_id, status, total_cents, version, last_global_position,
            stored_version)
     WHERE r.stored_version > 0 AND t.order_id = r.order_id AND t.version = r.stored_version;
     GET DIAGNOSTICS updated = ROW_COUNT;
-    INSERT INTO customer_orders (order_id, customer_id, status, items, total_cents, version,
+    INSERT INTO customer_orders (order_id, customer_id, status, total_cents, version,
       last_global_position)
-    SELECT r.order_id, r.customer_id, r.status, r.items, r.total_cents, r.version,
+    SELECT r.order_id, r.customer_id, r.status, r.total_cents, r.version,
       r.last_global_position
-    FROM unnest(c_order_id, c_customer_id, c_status, c_items, c_total, c_version,
+    FROM unnest(c_order_id, c_customer_id, c_status, c_total, c_version,
                 c_last_position, c_stored)
-      AS r(order_id, customer_id, status, items, total_cents, version, last_global_position,
+      AS r(order_id, customer_id, status, total_cents, version, last_global_position,
            stored_version)
     WHERE r.stored_version = 0;
     GET DIAGNOSTICS inserted = ROW_COUNT;
@@ -296,6 +331,20 @@ BEGIN
       RAISE EXCEPTION 'customer_orders: % of % rows were not at their loaded version',
         n - updated - inserted, n USING ERRCODE = 'RS001';
     END IF;
+  END IF;
+
+  IF coalesce(cardinality(e_order_id), 0) > 0 THEN
+    DELETE FROM customer_order_items AS t
+    USING unnest(e_order_id, e_product_id) AS d(order_id, product_id)
+    WHERE t.order_id = d.order_id AND t.product_id = d.product_id;
+  END IF;
+  IF coalesce(cardinality(m_order_id), 0) > 0 THEN
+    INSERT INTO customer_order_items AS t (order_id, product_id, line, quantity, price_cents)
+    SELECT l.order_id, l.product_id, l.line, l.quantity, l.price_cents
+    FROM unnest(m_order_id, m_product_id, m_line, m_quantity, m_price)
+      AS l(order_id, product_id, line, quantity, price_cents)
+    ON CONFLICT (order_id, product_id) DO UPDATE SET line = EXCLUDED.line,
+      quantity = EXCLUDED.quantity, price_cents = EXCLUDED.price_cents;
   END IF;
 
   IF coalesce(cardinality(k_projection), 0) > 0 THEN
@@ -455,11 +504,18 @@ BEGIN
 END
 $$;
 
+CREATE TABLE public.customer_order_items (
+    order_id text NOT NULL,
+    product_id text NOT NULL,
+    line bigint NOT NULL,
+    quantity bigint NOT NULL,
+    price_cents bigint NOT NULL
+);
+
 CREATE TABLE public.customer_orders (
     order_id text NOT NULL,
     customer_id text NOT NULL,
     status text NOT NULL,
-    items jsonb DEFAULT '[]'::jsonb NOT NULL,
     total_cents bigint DEFAULT 0 NOT NULL,
     version bigint NOT NULL,
     last_global_position bigint DEFAULT 0 NOT NULL
@@ -505,11 +561,18 @@ CREATE TABLE public.idempotency_keys (
     "position" bigint
 );
 
+CREATE TABLE public.order_items (
+    order_id text NOT NULL,
+    product_id text NOT NULL,
+    line bigint NOT NULL,
+    quantity bigint NOT NULL,
+    price_cents bigint NOT NULL
+);
+
 CREATE TABLE public.orders (
     order_id text NOT NULL,
     customer_id text NOT NULL,
     status text NOT NULL,
-    items jsonb DEFAULT '[]'::jsonb NOT NULL,
     total_cents bigint DEFAULT 0 NOT NULL,
     item_count integer DEFAULT 0 NOT NULL,
     tracking_number text,
@@ -589,6 +652,9 @@ CREATE TABLE public.snapshots (
 
 ALTER TABLE ONLY public.events ALTER COLUMN "position" SET DEFAULT nextval('public.events_position_seq'::regclass);
 
+ALTER TABLE ONLY public.customer_order_items
+    ADD CONSTRAINT customer_order_items_pkey PRIMARY KEY (order_id, product_id);
+
 ALTER TABLE ONLY public.customer_orders
     ADD CONSTRAINT customer_orders_pkey PRIMARY KEY (order_id);
 
@@ -609,6 +675,9 @@ ALTER TABLE ONLY public.global_log
 
 ALTER TABLE ONLY public.idempotency_keys
     ADD CONSTRAINT idempotency_keys_pkey PRIMARY KEY (key);
+
+ALTER TABLE ONLY public.order_items
+    ADD CONSTRAINT order_items_pkey PRIMARY KEY (order_id, product_id);
 
 ALTER TABLE ONLY public.orders
     ADD CONSTRAINT orders_pkey PRIMARY KEY (order_id);

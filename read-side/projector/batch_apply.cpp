@@ -261,8 +261,14 @@ void evict_cached_views(const GroupFold& fold, ViewCache* cache) {
   }
 }
 
-// After the commit: the views read for the group join the cache.
+// After the commit: the written views' removed lines are in the tables now, and the views read
+// for the group join the cache.
 void cache_fresh_views(GroupFold& fold, ViewCache* cache) {
+  for (auto& pslots : fold.slots) {
+    for (auto& [id, slot] : pslots) {
+      if (slot.dirty) slot.view->removed.clear();
+    }
+  }
   if (cache == nullptr) return;
   for (std::size_t pi = 0; pi < fold.fresh.size(); ++pi) {
     for (auto& v : fold.fresh[pi]) {

@@ -1,6 +1,6 @@
 // Text encodings the projector sends as statement parameters, built straight into strings (no
-// JSON document in between): Postgres array literals ('{"a","b\"c",NULL,7}') for unnest(), and
-// the items JSON of a view. Header-only; unit-tested in tests/unit/read_side/pg_text_test.cpp.
+// JSON document in between): Postgres array literals ('{"a","b\"c",NULL,7}') for unnest().
+// Header-only; unit-tested in tests/unit/read_side/pg_text_test.cpp.
 #pragma once
 #include <charconv>
 #include <cstdint>
@@ -9,36 +9,13 @@
 #include <string_view>
 #include <vector>
 
-#include "common/codec/json_text.hpp"
-#include "common/domain/order.hpp"
-
 namespace orders::read_side {
-
-using codec::append_json_string;
 
 inline void append_int(std::string& out, std::int64_t v) {
   char buf[24];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
   (void)ec;  // 24 chars always hold an int64
   out.append(buf, end);
-}
-
-// items as stored in the read model: [{"product_id","quantity","price_cents"}] (the text of
-// items_to_json(items), without building the JSON value).
-inline std::string items_json_text(const std::vector<domain::Item>& items) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out += "{\"product_id\":";
-    append_json_string(out, items[i].product_id);
-    out += ",\"quantity\":";
-    append_int(out, items[i].quantity);
-    out += ",\"price_cents\":";
-    append_int(out, items[i].price);
-    out.push_back('}');
-  }
-  out.push_back(']');
-  return out;
 }
 
 // A one-dimensional Postgres array literal, element by element. Every text element is quoted

@@ -29,6 +29,10 @@ struct ProjectionDef {
 const std::vector<ProjectionDef>& projections();
 std::optional<ProjectionDef> find_projection(std::string_view name);
 
+// The lines table of a projection table (or of its shadow): orders -> order_items,
+// customer_orders -> customer_order_items, orders_shadow -> order_items_shadow.
+std::string lines_table(const std::string& table);
+
 // ---- statement texts ($1 = jsonb array of order ids / of records) ----
 std::string load_views_sql(ProjectionKind kind, const std::string& table, bool for_update);
 // Every row of a projection table, in the shape view_from_row reads.

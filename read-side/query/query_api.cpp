@@ -30,9 +30,12 @@ constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 500;
 constexpr auto kPeriodicRecheck = std::chrono::milliseconds(1000);
 
-// Columns of an order row, in the order order_json() reads them.
+// Columns of an order row, in the order order_json() reads them; its lines as
+// [[product_id, quantity, price_cents], ...] in line order.
 constexpr const char* kOrderColumns =
-    "order_id, customer_id, status, items::text, total_cents, item_count, tracking_number, "
+    "order_id, customer_id, status, (SELECT coalesce(jsonb_agg(jsonb_build_array(l.product_id, "
+    "l.quantity, l.price_cents) ORDER BY l.line), '[]') FROM order_items l "
+    "WHERE l.order_id = orders.order_id)::text, total_cents, item_count, tracking_number, "
     "(extract(epoch from created_at) * 1000000)::bigint, "
     "(extract(epoch from confirmed_at) * 1000000)::bigint, "
     "(extract(epoch from shipped_at) * 1000000)::bigint, "
@@ -62,13 +65,23 @@ nlohmann::json ts_or_null(const pqxx::field& f) {
   return codec::format_rfc3339_us(f.as<std::int64_t>());
 }
 
+std::vector<domain::Item> lines_of(const pqxx::field& f) {
+  std::vector<domain::Item> items;
+  const auto j = nlohmann::json::parse(f.c_str(), f.c_str() + f.size());
+  items.reserve(j.size());
+  for (const auto& l : j) {
+    items.push_back(domain::Item{l.at(0).get<std::string>(), l.at(1).get<std::int64_t>(),
+                                 l.at(2).get<std::int64_t>()});
+  }
+  return items;
+}
+
 nlohmann::json order_json(const pqxx::row& row) {
   domain::OrderState s;
   s.order_id = row[0].as<std::string>();
   s.customer_id = row[1].as<std::string>();
   s.status = parse_status(row[2].as<std::string>()).value_or(domain::Status::None);
-  s.items = items_from_json(nlohmann::json::parse(row[3].as<std::string>()))
-                .value_or(std::vector<domain::Item>{});
+  s.items = lines_of(row[3]);
   if (!row[6].is_null()) s.tracking_number = row[6].as<std::string>();
   s.version = row[11].as<std::int64_t>();
   auto j = codec::state_to_json(s);
@@ -133,18 +146,23 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
   std::optional<Waiting> waiting;
   while (true) {
     std::optional<nlohmann::json> found;
+    bool behind = false;
     auto resp = with_db(ctx, [&](pqxx::connection& c) {
-      // One statement: its own snapshot, one round trip (a read_transaction adds BEGIN, SET
+      // One statement each: its own snapshot, one round trip (a read_transaction adds BEGIN, SET
       // TRANSACTION READ ONLY and ROLLBACK, three more on the path of every min_version wait).
+      // While waiting, only the version is read: the order is rendered once, when it is there.
       pqxx::nontransaction tx(c);
+      if (min_version) {
+        auto v = tx.exec_prepared("rq_order_version", id);
+        behind = v.empty() || v[0][0].as<std::int64_t>() < *min_version;
+        if (behind) return http::Response{};
+      }
       auto r = tx.exec_prepared("rq_order", id);
       if (!r.empty()) found = order_json(r[0]);
       return http::Response{};
     });
     if (resp.status != 200) return resp;
-    const bool enough =
-        found && (!min_version || (*found)["version"].get<std::int64_t>() >= *min_version);
-    if (enough) return http::json_response(200, *found);
+    if (found && !behind) return http::json_response(200, *found);
     if (!min_version) return http::problem(http::Problem::OrderNotFound, "no order " + id);
     // Woken only when an apply (local, or another replica's NOTIFY) committed this order at
     // >= min_version, or when the committed orders are unknown (wake-all); the periodic
@@ -300,6 +318,7 @@ http::Response readyz(QueryApiContext& ctx) {
 void prepare_query_statements(pqxx::connection& conn) {
   conn.prepare("rq_order",
                std::string("SELECT ") + kOrderColumns + " FROM orders WHERE order_id = $1");
+  conn.prepare("rq_order_version", "SELECT version FROM orders WHERE order_id = $1");
   const std::string keyset =
       "(created_at, order_id) < (coalesce(timestamptz 'epoch' + $X::bigint * interval '1 "
       "microsecond', "

@@ -19,6 +19,7 @@ void prepare_shadow_statements(pqxx::connection& conn) {
   conn.prepare("rb_analyze_shadow", "SELECT rebuild_analyze_shadow($1)");
   conn.prepare("rb_swap", "SELECT rebuild_swap($1)");
   conn.prepare("rb_digest", "SELECT row_count, digest FROM rebuild_table_digest($1, 'order_id')");
+  conn.prepare("rb_lines_diff", "SELECT orders, examples::text FROM rebuild_lines_diff($1, $2)");
   conn.prepare("rb_diff",
                "SELECT only_live, only_shadow, changed, behind, examples::text "
                "FROM rebuild_table_diff($1, 'order_id', $2)");
@@ -41,60 +42,66 @@ std::string shadow_table(const ProjectionDef& p) {
   return p.table + "_shadow";
 }
 
-void create_shadow(pqxx::transaction_base& tx, const ProjectionDef& p, bool unlogged) {
-  tx.exec_prepared("rb_create_shadow", p.table, unlogged);
+namespace {
+
+std::vector<std::string> tables_of(const ProjectionDef& p) {
+  return {p.table, lines_table(p.table)};
 }
 
-void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
-  tx.exec_prepared("rb_drop_shadow", p.table);
-}
+const std::vector<std::string> kLineColumns = {"order_id", "product_id", "line", "quantity",
+                                               "price_cents"};
 
-int index_shadow(pqxx::connection& conn, const ProjectionDef& p) {
+int index_table_shadow(pqxx::connection& conn, const std::string& table) {
   std::vector<std::string> names;
   {
     pqxx::work tx(conn);
-    tx.exec_prepared("rb_log_shadow", p.table);
+    tx.exec_prepared("rb_log_shadow", table);
     tx.commit();
   }
   {
     pqxx::read_transaction tx(conn);
-    for (const auto& row : tx.exec_prepared("rb_live_indexes", p.table)) {
+    for (const auto& row : tx.exec_prepared("rb_live_indexes", table)) {
       names.push_back(row[0].as<std::string>());
     }
   }
   for (const auto& name : names) {
     pqxx::work tx(conn);
-    tx.exec_prepared("rb_index_shadow", p.table, name);
+    tx.exec_prepared("rb_index_shadow", table, name);
     tx.commit();
   }
   pqxx::work tx(conn);
-  tx.exec_prepared("rb_analyze_shadow", p.table);
+  tx.exec_prepared("rb_analyze_shadow", table);
   tx.commit();
   return static_cast<int>(names.size());
 }
 
+}  // namespace
+
+void create_shadow(pqxx::transaction_base& tx, const ProjectionDef& p, bool unlogged) {
+  for (const auto& t : tables_of(p)) tx.exec_prepared("rb_create_shadow", t, unlogged);
+}
+
+void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
+  for (const auto& t : tables_of(p)) tx.exec_prepared("rb_drop_shadow", t);
+}
+
+int index_shadow(pqxx::connection& conn, const ProjectionDef& p) {
+  int built = 0;
+  for (const auto& t : tables_of(p)) built += index_table_shadow(conn, t);
+  return built;
+}
+
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
-  tx.exec_prepared("rb_swap", p.table);
+  for (const auto& t : tables_of(p)) tx.exec_prepared("rb_swap", t);
 }
 
 std::vector<std::string> copy_columns(ProjectionKind kind) {
   if (kind == ProjectionKind::Orders) {
-    return {"order_id",
-            "customer_id",
-            "status",
-            "items",
-            "total_cents",
-            "item_count",
-            "tracking_number",
-            "created_at",
-            "confirmed_at",
-            "shipped_at",
-            "delivered_at",
-            "version",
-            "last_global_position"};
+    return {"order_id",   "customer_id",     "status",     "total_cents",
+            "item_count", "tracking_number", "created_at", "confirmed_at",
+            "shipped_at", "delivered_at",    "version",    "last_global_position"};
   }
-  return {"order_id", "customer_id",         "status", "items", "total_cents",
-          "version",  "last_global_position"};
+  return {"order_id", "customer_id", "status", "total_cents", "version", "last_global_position"};
 }
 
 std::string copy_timestamp(std::int64_t unix_us) {
@@ -131,7 +138,6 @@ OptText opt_ts(const std::optional<std::int64_t>& us) {
 void write_row(pqxx::stream_to& s, ProjectionKind kind, const OrderView& v) {
   const auto& st = v.state;
   const std::string status(domain::to_string(st.status));
-  const std::string items = items_to_json(st.items).dump();
   const std::int64_t total = domain::total_cents(st);
   if (kind == ProjectionKind::Orders) {
     const OptText tracking{st.tracking_number, !st.tracking_number.empty()};
@@ -139,13 +145,22 @@ void write_row(pqxx::stream_to& s, ProjectionKind kind, const OrderView& v) {
     const auto confirmed = opt_ts(v.confirmed_at_us);
     const auto shipped = opt_ts(v.shipped_at_us);
     const auto delivered = opt_ts(v.delivered_at_us);
-    s << std::make_tuple(st.order_id, st.customer_id, status, items, total,
+    s << std::make_tuple(st.order_id, st.customer_id, status, total,
                          static_cast<std::int64_t>(st.items.size()), tracking.get(), created.get(),
                          confirmed.get(), shipped.get(), delivered.get(), st.version,
                          v.last_global_position);
   } else {
-    s << std::make_tuple(st.order_id, st.customer_id, status, items, total, st.version,
+    s << std::make_tuple(st.order_id, st.customer_id, status, total, st.version,
                          v.last_global_position);
+  }
+}
+
+void write_lines(pqxx::stream_to& s, const OrderView& v) {
+  const auto& items = v.state.items;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::int64_t line = i < v.lines.size() ? v.lines[i].created : 0;
+    s << std::make_tuple(v.state.order_id, items[i].product_id, line, items[i].quantity,
+                         items[i].price);
   }
 }
 
@@ -159,9 +174,14 @@ std::int64_t copy_views(pqxx::connection& conn, const ProjectionDef& p,
   for (std::size_t begin = 0; begin < views.size(); begin += chunk_rows) {
     const std::size_t end = std::min(views.size(), begin + chunk_rows);
     pqxx::work tx(conn);
-    pqxx::stream_to s(tx, table, columns);
-    for (std::size_t i = begin; i < end; ++i) write_row(s, p.kind, *views[i]);
-    s.complete();
+    {
+      pqxx::stream_to s(tx, table, columns);
+      for (std::size_t i = begin; i < end; ++i) write_row(s, p.kind, *views[i]);
+      s.complete();
+    }
+    pqxx::stream_to lines(tx, lines_table(table), kLineColumns);
+    for (std::size_t i = begin; i < end; ++i) write_lines(lines, *views[i]);
+    lines.complete();
     tx.commit();
     written += static_cast<std::int64_t>(end - begin);
   }
@@ -196,8 +216,17 @@ Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p,
   Comparison c;
   c.live = digest_of(tx, p.table);
   c.shadow = digest_of(tx, shadow_table(p));
+  const auto lines = lines_table(p.table);
+  c.live_lines = digest_of(tx, lines);
+  c.shadow_lines = digest_of(tx, lines + "_shadow");
   c.diff.examples = nlohmann::json::array();
-  if (c.identical()) return c;
+  c.lines_diff.examples = nlohmann::json::array();
+  if (c.live_lines != c.shadow_lines) {
+    auto l = tx.exec_prepared1("rb_lines_diff", lines, examples);
+    c.lines_diff.orders = l[0].as<std::int64_t>();
+    c.lines_diff.examples = nlohmann::json::parse(l[1].as<std::string>());
+  }
+  if (c.live == c.shadow) return c;
   auto row = tx.exec_prepared1("rb_diff", p.table, examples);
   c.diff.only_live = row[0].as<std::int64_t>();
   c.diff.only_shadow = row[1].as<std::int64_t>();
@@ -207,22 +236,17 @@ Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p,
   return c;
 }
 
-std::string describe(const ProjectionDef& p, const Comparison& c) {
-  std::ostringstream out;
-  out << "compare " << p.name << " (" << p.table << "): live " << c.live.rows << " rows checksum "
-      << c.live.checksum << ", rebuilt " << c.shadow.rows << " rows checksum " << c.shadow.checksum;
-  if (c.identical()) {
-    out << ": identical";
-    return out.str();
-  }
-  out << ": DIFFERENT\n  " << c.diff.only_shadow << " rows missing from the live table, "
-      << c.diff.only_live << " rows only in the live table, " << c.diff.changed << " rows differ";
-  if (c.diff.behind > 0) {
-    out << " (" << c.diff.behind
+namespace {
+
+void describe_rows_diff(std::ostringstream& out, const TableDiff& d) {
+  out << "\n  " << d.only_shadow << " rows missing from the live table, " << d.only_live
+      << " rows only in the live table, " << d.changed << " rows differ";
+  if (d.behind > 0) {
+    out << " (" << d.behind
         << " of them at a lower version in the live table: events the live projector had not "
            "applied yet)";
   }
-  for (const auto& ex : c.diff.examples) {
+  for (const auto& ex : d.examples) {
     const auto key = ex.value("key", std::string("?"));
     const auto& live = ex.at("live");
     const auto& shadow = ex.at("shadow");
@@ -242,6 +266,31 @@ std::string describe(const ProjectionDef& p, const Comparison& c) {
       }
     }
   }
+}
+
+void describe_lines_diff(std::ostringstream& out, const LinesDiff& d) {
+  out << "\n  the lines of " << d.orders << " orders differ";
+  for (const auto& ex : d.examples) {
+    out << "\n  order " << ex.value("key", std::string("?")) << " lines: live "
+        << short_json(ex.at("live")) << " rebuilt " << short_json(ex.at("shadow"));
+  }
+}
+
+}  // namespace
+
+std::string describe(const ProjectionDef& p, const Comparison& c) {
+  std::ostringstream out;
+  out << "compare " << p.name << " (" << p.table << "): live " << c.live.rows << " rows checksum "
+      << c.live.checksum << ", rebuilt " << c.shadow.rows << " rows checksum " << c.shadow.checksum
+      << "; lines: live " << c.live_lines.rows << " rows checksum " << c.live_lines.checksum
+      << ", rebuilt " << c.shadow_lines.rows << " rows checksum " << c.shadow_lines.checksum;
+  if (c.identical()) {
+    out << ": identical";
+    return out.str();
+  }
+  out << ": DIFFERENT";
+  if (c.live != c.shadow) describe_rows_diff(out, c.diff);
+  if (c.live_lines != c.shadow_lines) describe_lines_diff(out, c.lines_diff);
   return out.str();
 }
 

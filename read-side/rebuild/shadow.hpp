@@ -1,6 +1,6 @@
-// The shadow table of one projection: created beside the live table (sql/functions/rebuild_*.sql),
-// bulk loaded with COPY, indexed, kept up to date with multi-row upserts, compared with the live
-// table, and swapped in.
+// The shadow tables of one projection (its table and its lines table): created beside the live
+// ones (sql/functions/rebuild_*.sql), bulk loaded with COPY, indexed, kept up to date with
+// multi-row upserts, compared with the live ones, and swapped in.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -52,11 +52,18 @@ struct TableDiff {
   std::int64_t behind = 0;       // of those, live version lower: live projector lagging
   nlohmann::json examples;       // [{"key","live","shadow"}]
 };
+struct LinesDiff {
+  std::int64_t orders = 0;  // orders whose lines differ
+  nlohmann::json examples;  // [{"key","live": lines,"shadow": lines}]
+};
 struct Comparison {
   TableDigest live;
   TableDigest shadow;
-  TableDiff diff;  // filled only when the digests differ
-  bool identical() const { return live == shadow; }
+  TableDigest live_lines;
+  TableDigest shadow_lines;
+  TableDiff diff;        // filled only when the rows' digests differ
+  LinesDiff lines_diff;  // filled only when the lines' digests differ
+  bool identical() const { return live == shadow && live_lines == shadow_lines; }
 };
 Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples);
 // Human-readable report of a comparison (several lines).

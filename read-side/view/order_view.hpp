@@ -17,6 +17,19 @@
 
 namespace orders::read_side {
 
+// Where a line of the order came from: the version that created it (its sort key in the read
+// model's order_items) and the last version that changed it (what a write of the view since a
+// stored version must upsert).
+struct LineStamp {
+  std::int64_t created = 0;
+  std::int64_t changed = 0;  // 0: as stored
+};
+
+struct RemovedLine {
+  std::string product_id;
+  std::int64_t version = 0;  // of the OrderItemRemoved
+};
+
 struct OrderView {
   domain::OrderState state;  // order_id, customer_id, status, items, tracking_number, version
   std::optional<std::int64_t> created_at_us;
@@ -24,7 +37,10 @@ struct OrderView {
   std::optional<std::int64_t> shipped_at_us;
   std::optional<std::int64_t> delivered_at_us;
   std::int64_t last_global_position = 0;
-  bool operator==(const OrderView&) const = default;
+  std::vector<LineStamp> lines;      // one per state.items entry, same index
+  std::vector<RemovedLine> removed;  // lines removed since the view was last written
+  // The read model's content: everything but the change bookkeeping (changed, removed).
+  bool operator==(const OrderView& o) const;
 };
 
 enum class FoldOutcome {
@@ -47,9 +63,12 @@ std::variant<std::map<std::string, OrderView>, FoldError> fold_all(
     const std::vector<codec::RecordedEvent>& events);
 
 // ---- row encodings shared by the SQL writers (live projector and rebuild) ----
-// items as stored in the read model: [{"product_id","quantity","price_cents"}]
-nlohmann::json items_to_json(const std::vector<domain::Item>& items);
-std::optional<std::vector<domain::Item>> items_from_json(const nlohmann::json& j);
+// The view's lines as rows of order_items, in line order:
+// [{"product_id","quantity","price_cents","line"}]
+nlohmann::json lines_to_json(const OrderView& v);
+// Sets v.state.items and v.lines from lines_to_json's shape (sorted by line); false when the JSON
+// is not that shape.
+bool set_lines_from_json(OrderView& v, const nlohmann::json& j);
 
 // Every status a stored order can have (domain::Status without None).
 inline constexpr domain::Status kStoredStatuses[] = {
@@ -58,11 +77,13 @@ inline constexpr domain::Status kStoredStatuses[] = {
 std::optional<domain::Status> parse_status(std::string_view s);  // "Draft", ... (not "None")
 
 // One row of the orders table as a JSON object whose keys are the column names (for
-// jsonb_to_recordset): order_id, customer_id, status, items, total_cents, item_count,
+// jsonb_to_recordset), with its order_items rows under "items": order_id, customer_id, status,
+// items, total_cents, item_count,
 // tracking_number (null when empty), created_at_us, confirmed_at_us, shipped_at_us,
 // delivered_at_us (null when absent), version, last_global_position.
 nlohmann::json orders_record(const OrderView& v);
-// One row of customer_orders: order_id, customer_id, status, items, total_cents, version,
+// One row of customer_orders, its customer_order_items rows under "items": order_id, customer_id,
+// status, items, total_cents, version,
 // last_global_position.
 nlohmann::json customer_orders_record(const OrderView& v);
 

@@ -60,14 +60,6 @@ UPDATE relay_state SET last_sequenced = (SELECT coalesce(max(global_position), 0
  WHERE id = 1 AND EXISTS (SELECT 1 FROM ins)
 )SQL";
 
-std::string us(const char* col) {
-  return std::string("(extract(epoch from ") + col + ") * 1000000)::bigint";
-}
-
-nlohmann::json opt(const pqxx::field& f) {
-  return f.is_null() ? nlohmann::json(nullptr) : nlohmann::json(f.as<std::int64_t>());
-}
-
 // A record (orders_record / customer_orders_record encoding) without derived noise.
 nlohmann::json normalized(const std::string& table, nlohmann::json r) {
   if (table != "orders") {
@@ -113,45 +105,16 @@ std::map<std::string, nlohmann::json> expected_rows(pqxx::connection& conn,
 }
 
 std::map<std::string, nlohmann::json> read_table(pqxx::connection& conn, const std::string& table) {
+  // Through the projector's own row reader and record encoding, with the lines table beside.
+  const auto kind = table.rfind("orders", 0) == 0 ? read_side::ProjectionKind::Orders
+                                                  : read_side::ProjectionKind::Customers;
   std::map<std::string, nlohmann::json> out;
   pqxx::read_transaction tx(conn);
-  if (table == "orders") {
-    for (const auto& row :
-         tx.exec("SELECT order_id, customer_id, status, items::text, total_cents, item_count, "
-                 "tracking_number, " +
-                 us("created_at") + ", " + us("confirmed_at") + ", " + us("shipped_at") + ", " +
-                 us("delivered_at") + ", version, last_global_position FROM orders")) {
-      out[row[0].as<std::string>()] = {
-          {"order_id", row[0].as<std::string>()},
-          {"customer_id", row[1].as<std::string>()},
-          {"status", row[2].as<std::string>()},
-          {"items", nlohmann::json::parse(row[3].as<std::string>())},
-          {"total_cents", row[4].as<std::int64_t>()},
-          {"item_count", row[5].as<std::int64_t>()},
-          {"tracking_number",
-           row[6].is_null() ? nlohmann::json(nullptr) : nlohmann::json(row[6].as<std::string>())},
-          {"created_at_us", opt(row[7])},
-          {"confirmed_at_us", opt(row[8])},
-          {"shipped_at_us", opt(row[9])},
-          {"delivered_at_us", opt(row[10])},
-          {"version", row[11].as<std::int64_t>()},
-          {"last_global_position", row[12].as<std::int64_t>()},
-      };
-    }
-  } else {
-    for (const auto& row : tx.exec("SELECT order_id, customer_id, status, items::text, "
-                                   "total_cents, version, last_global_position FROM " +
-                                   tx.quote_name(table))) {
-      out[row[0].as<std::string>()] = {
-          {"order_id", row[0].as<std::string>()},
-          {"customer_id", row[1].as<std::string>()},
-          {"status", row[2].as<std::string>()},
-          {"items", nlohmann::json::parse(row[3].as<std::string>())},
-          {"total_cents", row[4].as<std::int64_t>()},
-          {"version", row[5].as<std::int64_t>()},
-          {"last_global_position", row[6].as<std::int64_t>()},
-      };
-    }
+  for (const auto& row : tx.exec(read_side::all_views_sql(kind, table))) {
+    const auto view = read_side::view_from_row(kind, row);
+    out[view.state.order_id] = normalized(table, kind == read_side::ProjectionKind::Orders
+                                                     ? read_side::orders_record(view)
+                                                     : read_side::customer_orders_record(view));
   }
   return out;
 }

@@ -161,9 +161,10 @@ std::set<std::string> damage(pqxx::connection& c, const std::vector<Acked>& orde
       deleted.insert(orders[i].order_id);
     } else if (i % 10 == 1) {
       tx.exec(
-          "UPDATE orders SET status = 'Delivered', total_cents = total_cents + 999, items = '[]' "
+          "UPDATE orders SET status = 'Delivered', total_cents = total_cents + 999 "
           "WHERE order_id = " +
           id);
+      tx.exec("DELETE FROM order_items WHERE order_id = " + id);
     } else if (i % 10 == 2) {
       tx.exec("DELETE FROM customer_orders WHERE order_id = " + id);
     } else if (i % 10 == 3) {

@@ -58,11 +58,42 @@ TEST(Migrations, ADatabaseOfTheLastReleaseUpgradesInPlaceToTheFreshSchema) {
     "('k-created', 'POST /orders', 'h1', 201, '{\"order_id\":\"o1\",\"position\":42,"
     "\"version\":1}'), "
     "('k-problem', 'POST /orders/o1/confirm', 'h2', 409, '{\"detail\":\"d\",\"status\":409}')");
+  // A projected order whose lines were removed and added again: its items jsonb in the old form.
+  q(url,
+    "INSERT INTO events (position, event_id, stream_id, version, type, schema_version, data) "
+    "VALUES (1, gen_random_uuid(), 'o-up', 1, 'OrderCreated', 1, "
+    "'{\"order_id\":\"o-up\",\"customer_id\":\"c\"}'), "
+    "(2, gen_random_uuid(), 'o-up', 2, 'OrderItemAdded', 1, "
+    "'{\"product_id\":\"a\",\"quantity\":1,\"price\":1.0}'), "
+    "(3, gen_random_uuid(), 'o-up', 3, 'OrderItemAdded', 2, "
+    "'{\"product_id\":\"b\",\"quantity\":1,\"price_cents\":200}'), "
+    "(4, gen_random_uuid(), 'o-up', 4, 'OrderItemRemoved', 1, '{\"product_id\":\"a\"}'), "
+    "(5, gen_random_uuid(), 'o-up', 5, 'OrderItemAdded', 2, "
+    "'{\"product_id\":\"a\",\"quantity\":2,\"price_cents\":100}')");
+  const std::string items =
+      "'[{\"product_id\":\"b\",\"quantity\":1,\"price_cents\":200},"
+      "{\"product_id\":\"a\",\"quantity\":2,\"price_cents\":100}]'";
+  q(url,
+    "INSERT INTO orders (order_id, customer_id, status, items, total_cents, item_count, "
+    "created_at, version) VALUES ('o-up', 'c', 'Draft', " +
+        items +
+        ", 400, 2, now(), 5); "
+        "INSERT INTO customer_orders (order_id, customer_id, status, items, total_cents, version) "
+        "VALUES ('o-up', 'c', 'Draft', " +
+        items + ", 400, 5)");
   pqxx::connection conn(url);
   EXPECT_FALSE(migrations_current(conn));
 
   const auto report = apply_migrations(conn);
-  EXPECT_EQ(report.applied, (std::vector<int>{41, 42, 43}));
+  EXPECT_EQ(report.applied, (std::vector<int>{41, 42, 43, 44}));
+  // The lines moved to their tables, keyed by the version that created them (as the fold does).
+  for (const char* lines : {"order_items", "customer_order_items"}) {
+    EXPECT_EQ(q(url, std::string("SELECT string_agg(product_id || ':' || line || ':' || quantity "
+                                 "|| ':' || price_cents, ',' ORDER BY line) FROM ") +
+                         lines),
+              "b:3:1:200,a:5:2:100")
+        << lines;
+  }
   EXPECT_EQ(report.repeatables.size(), embedded_repeatables().size());
   EXPECT_TRUE(migrations_current(conn));
 

@@ -172,12 +172,41 @@ TEST(ReadModelRecords, OrdersRecordHasTheColumnsOfTheTable) {
   EXPECT_EQ(r["tracking_number"], "TRK123456");
   EXPECT_TRUE(r["delivered_at_us"].is_null());
   EXPECT_EQ(r["items"][0]["price_cents"], 1000);
-  auto items = items_from_json(r["items"]);
-  ASSERT_TRUE(items.has_value());
-  EXPECT_EQ(*items, v.state.items);
+  OrderView back = v;
+  ASSERT_TRUE(set_lines_from_json(back, r["items"]));
+  EXPECT_EQ(back.state.items, v.state.items);
+  EXPECT_EQ(back, v);  // the line keys too
   auto c = customer_orders_record(v);
   EXPECT_EQ(c["customer_id"], "customer-1");
   EXPECT_EQ(c["version"], 5);
+}
+
+// The line keys: a line sorts by the version that created it; removing a line and adding it again
+// moves it to the end; a write after a stored version carries only what changed since.
+TEST(ReadModelFold, LinesKeepTheirCreationVersionAndWhatChanged) {
+  Stream s{"order-1"};
+  OrderView v;
+  apply(v, s.next(domain::OrderCreated{"order-1", "c"}));  // 1
+  apply(v, s.next(domain::OrderItemAdded{"a", 1, 100}));   // 2
+  apply(v, s.next(domain::OrderItemAdded{"b", 1, 200}));   // 3
+  apply(v, s.next(domain::OrderItemAdded{"a", 2, 100}));   // 4: a changes, keeps line 2
+  ASSERT_EQ(v.lines.size(), 2u);
+  EXPECT_EQ(v.lines[0].created, 2);
+  EXPECT_EQ(v.lines[0].changed, 4);
+  EXPECT_EQ(v.lines[1].created, 3);
+  EXPECT_EQ(v.lines[1].changed, 3);
+  apply(v, s.next(domain::OrderItemRemoved{"a"}));  // 5
+  ASSERT_EQ(v.lines.size(), 1u);
+  EXPECT_EQ(v.state.items[0].product_id, "b");
+  ASSERT_EQ(v.removed.size(), 1u);
+  EXPECT_EQ(v.removed[0].product_id, "a");
+  EXPECT_EQ(v.removed[0].version, 5);
+  apply(v, s.next(domain::OrderItemAdded{"a", 1, 100}));  // 6: back, at the end
+  ASSERT_EQ(v.state.items.size(), 2u);
+  EXPECT_EQ(v.state.items[1].product_id, "a");
+  EXPECT_EQ(v.lines[1].created, 6);
+  auto r = orders_record(v);
+  EXPECT_EQ(r["items"][1]["line"], 6);
 }
 
 TEST(ReadModelRecords, DraftHasNullTrackingNumber) {
@@ -185,8 +214,8 @@ TEST(ReadModelRecords, DraftHasNullTrackingNumber) {
   OrderView v;
   apply(v, s.next(domain::OrderCreated{"order-1", "c"}));
   EXPECT_TRUE(orders_record(v)["tracking_number"].is_null());
-  EXPECT_FALSE(items_from_json(nlohmann::json::object()).has_value());
-  EXPECT_FALSE(items_from_json(nlohmann::json::parse(R"([{"product_id":"x"}])")).has_value());
+  EXPECT_FALSE(set_lines_from_json(v, nlohmann::json::object()));
+  EXPECT_FALSE(set_lines_from_json(v, nlohmann::json::parse(R"([{"product_id":"x"}])")));
 }
 
 }  // namespace

@@ -33,14 +33,5 @@ TEST(PgArrayText, IntegersAndNulls) {
   EXPECT_EQ(a.finish(), "{0,-9223372036854775808,NULL,42,NULL}");
 }
 
-TEST(ItemsJsonText, SameJsonAsItemsToJson) {
-  const std::vector<domain::Item> items = {
-      {"product-1", 2, 1000},
-      {"we\"ird\\ \n\t\x01 \xc3\xa9", 1, -5},
-  };
-  EXPECT_EQ(nlohmann::json::parse(items_json_text(items)), items_to_json(items));
-  EXPECT_EQ(items_json_text({}), "[]");
-}
-
 }  // namespace
 }  // namespace orders::read_side
