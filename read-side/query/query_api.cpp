@@ -4,10 +4,13 @@
 #include <chrono>
 #include <optional>
 
+#include "api/openapi_specs.hpp"
 #include "common/codec/command_codec.hpp"
 #include "common/codec/recorded_event.hpp"
 #include "common/codec/state_codec.hpp"
 #include "common/domain/money.hpp"
+#include "common/http/conditional.hpp"
+#include "common/http/contract_routes.hpp"
 #include "common/http/problem.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
@@ -144,7 +147,10 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
     if (resp.status != 200) return resp;
     const bool enough =
         found && (!min_version || (*found)["version"].get<std::int64_t>() >= *min_version);
-    if (enough) return http::json_response(200, *found);
+    if (enough) {
+      const auto version = (*found)["version"].get<std::int64_t>();
+      return http::conditional_get(req, version, http::json_response(200, *found));
+    }
     if (!min_version) return http::problem(http::Problem::OrderNotFound, "no order " + id);
     // Woken only when an apply (local, or another replica's NOTIFY) committed this order at
     // >= min_version, or when the committed orders are unknown (wake-all); the periodic
@@ -370,6 +376,7 @@ http::Router make_query_router(QueryApiContext& ctx) {
     return http::json_response(200, {{"status", "ok"}});
   });
   router.add("GET", "/readyz", [&ctx](const http::Request&) { return readyz(ctx); });
+  http::add_contract_routes(router, api::read_side_openapi_json());
   return router;
 }
 
