@@ -190,7 +190,7 @@ void WriteApi::submit(const Request& req, std::string order_id, domain::Command 
   cr.request_id = req.request_id;
   std::string id = cr.order_id;
   deps_.pipeline.submit(std::move(cr), [id = std::move(id), created, rid = req.request_id,
-                                        respond = std::move(respond)](Outcome o) {
+                                        respond = std::move(respond)](const Outcome& o) {
     respond(to_response(render(id, created, o, rid)));
   });
 }
