@@ -36,6 +36,14 @@ std::optional<std::int64_t> parse_version_tag(std::string_view tag) {
   return v;
 }
 
+IfMatch parse_if_match(const Request& req) {
+  auto h = req.header("if-match");
+  if (!h || trim(*h) == "*") return {};
+  auto version = parse_version_tag(*h);
+  if (!version) return {std::nullopt, true};
+  return {version, false};
+}
+
 bool none_match_fails(const Request& req, std::int64_t version) {
   auto h = req.header("if-none-match");
   if (!h) return false;

@@ -19,6 +19,14 @@ void set_etag(Response& res, std::int64_t version);
 // around it are ignored. nullopt: not a version tag.
 std::optional<std::int64_t> parse_version_tag(std::string_view tag);
 
+// A command's If-Match: one entity tag naming a version. No header or `*`: no version condition;
+// anything else (a list too: a command expects one version) is malformed (400).
+struct IfMatch {
+  std::optional<std::int64_t> version;
+  bool malformed = false;
+};
+IfMatch parse_if_match(const Request& req);
+
 // True when the request's If-None-Match names this version (or is `*`): answer not_modified().
 bool none_match_fails(const Request& req, std::int64_t version);
 // 304 Not Modified: no body, the ETag only.

@@ -39,24 +39,6 @@ std::optional<std::int64_t> parse_count(std::string_view s) {
   return v;
 }
 
-// If-Match: one entity tag, "N" or W/"N" (or a bare N), naming a version; "*" means no version
-// condition. Anything else (a list included: a command expects one version) is malformed.
-struct IfMatch {
-  std::optional<std::int64_t> version;
-  bool malformed = false;
-};
-IfMatch parse_if_match(const Request& req) {
-  auto h = req.header("if-match");
-  if (!h) return {};
-  std::string_view v = *h;
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v == "*") return {};
-  auto n = http::parse_version_tag(v);
-  if (!n) return {std::nullopt, true};
-  return {n, false};
-}
-
 bool valid_idempotency_key(std::string_view key) {
   if (key.empty() || key.size() > kMaxIdempotencyKeyLength) return false;
   for (unsigned char c : key) {
@@ -169,7 +151,7 @@ Response WriteApi::invalid(const Request&, std::string_view command, std::string
 void WriteApi::submit(const Request& req, std::string order_id, domain::Command command,
                       bool created, http::Respond respond) {
   const auto name = domain::command_name(command);
-  auto if_match = parse_if_match(req);
+  auto if_match = http::parse_if_match(req);
   if (if_match.malformed) {
     return respond(invalid(req, name, "If-Match must be one version tag such as \"3\""));
   }

@@ -27,6 +27,16 @@ TEST(VersionTag, AnythingElseIsNotAVersion) {
   }
 }
 
+TEST(IfMatch, OneTagOrStarOrNothing) {
+  EXPECT_EQ(parse_if_match(with_header("if-match", "W/\"4\"")).version, 4);
+  EXPECT_FALSE(parse_if_match(with_header("if-match", "W/\"4\"")).malformed);
+  EXPECT_FALSE(parse_if_match(with_header("if-match", " * ")).version.has_value());
+  EXPECT_FALSE(parse_if_match(with_header("if-match", " * ")).malformed);
+  EXPECT_FALSE(parse_if_match(Request{}).malformed);
+  EXPECT_TRUE(parse_if_match(with_header("if-match", "\"4\", \"5\"")).malformed);
+  EXPECT_TRUE(parse_if_match(with_header("if-match", "\"x\"")).malformed);
+}
+
 TEST(IfNoneMatch, MatchesTheVersionWeaklyInAListOrStar) {
   EXPECT_TRUE(none_match_fails(with_header("if-none-match", "\"5\""), 5));
   EXPECT_TRUE(none_match_fails(with_header("if-none-match", "W/\"5\""), 5));
