@@ -115,6 +115,13 @@ void Router::add_route(Route route) {
   routes_.push_back(std::move(route));
 }
 
+std::vector<std::pair<std::string, std::string>> Router::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(routes_.size());
+  for (const auto& r : routes_) out.emplace_back(r.method, r.pattern);
+  return out;
+}
+
 Router::Match Router::match(Request& req) const {
   // Match on the raw (still encoded) path so an encoded "/" inside an id stays inside its segment.
   std::string_view raw_path =

@@ -92,6 +92,8 @@ class Router {
     std::string scope = "public";
   };
   Match match(Request& req) const;
+  // Every registered (method, pattern), in registration order (the API description's tests).
+  std::vector<std::pair<std::string, std::string>> routes() const;
 
  private:
   struct Route {

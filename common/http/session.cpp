@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "common/http/detail/server_impl.hpp"
+#include "common/http/http_date.hpp"
 #include "common/http/problem.hpp"
 #include "common/log/logger.hpp"
 
@@ -43,15 +44,19 @@ Request to_request(bhttp::request<bhttp::string_body>& msg) {
   return req;
 }
 
+// Every response: Date, X-Request-Id, and a problem's instance naming the request it answers.
+// A 304 has no body, so neither Content-Type nor Content-Length.
 void fill(bhttp::response<bhttp::string_body>& out, Response& res, const std::string& request_id,
           bool close) {
+  add_instance(res, request_id);
   out.result(static_cast<unsigned>(res.status));
-  out.set(bhttp::field::content_type, res.content_type);
+  out.set(bhttp::field::date, http_date_now());
+  if (!res.content_type.empty()) out.set(bhttp::field::content_type, res.content_type);
   if (!request_id.empty()) out.set("X-Request-Id", request_id);
   for (auto& [k, v] : res.headers) out.insert(k, v);
   out.body() = std::move(res.body);
   out.keep_alive(!close);
-  out.content_length(out.body().size());
+  if (res.status != 304) out.content_length(out.body().size());
 }
 
 }  // namespace

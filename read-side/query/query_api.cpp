@@ -4,10 +4,13 @@
 #include <chrono>
 #include <optional>
 
+#include "api/openapi_specs.hpp"
 #include "common/codec/command_codec.hpp"
 #include "common/codec/recorded_event.hpp"
 #include "common/codec/state_codec.hpp"
 #include "common/domain/money.hpp"
+#include "common/http/conditional.hpp"
+#include "common/http/contract_routes.hpp"
 #include "common/http/problem.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
@@ -114,6 +117,41 @@ http::Response with_db(QueryApiContext& ctx, Fn&& fn) {
   }
 }
 
+// One read of an order for GET /orders/{id}. With min_version or If-None-Match, the version is
+// read first: while waiting, or when the client has it already (304), the order is not rendered
+// (a 1000-line order costs milliseconds to render). One statement each: its own snapshot, one
+// round trip (a read_transaction adds BEGIN, SET TRANSACTION READ ONLY and ROLLBACK).
+struct FetchedOrder {
+  enum Outcome { Missing, Behind, NotModified, Found } outcome = Missing;
+  std::int64_t version = 0;
+  nlohmann::json order;
+};
+
+FetchedOrder fetch_order(pqxx::connection& c, const http::Request& req, const std::string& id,
+                         const std::optional<std::int64_t>& min_version) {
+  pqxx::nontransaction tx(c);
+  FetchedOrder out;
+  if (min_version || req.header("if-none-match")) {
+    auto v = tx.exec_prepared("rq_order_version", id);
+    if (v.empty()) return out;
+    out.version = v[0][0].as<std::int64_t>();
+    if (min_version && out.version < *min_version) {
+      out.outcome = FetchedOrder::Behind;
+      return out;
+    }
+    if (http::none_match_fails(req, out.version)) {
+      out.outcome = FetchedOrder::NotModified;
+      return out;
+    }
+  }
+  auto r = tx.exec_prepared("rq_order", id);
+  if (r.empty()) return out;
+  out.order = order_json(r[0]);
+  out.version = out.order["version"].get<std::int64_t>();
+  out.outcome = FetchedOrder::Found;
+  return out;
+}
+
 http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
   const auto& id = req.path_params.at("id");
   if (auto err = codec::validate_id("order id", id)) return bad_request(err->detail);
@@ -145,24 +183,16 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
   };
   std::optional<Waiting> waiting;
   while (true) {
-    std::optional<nlohmann::json> found;
-    bool behind = false;
+    auto fetched = FetchedOrder{};
     auto resp = with_db(ctx, [&](pqxx::connection& c) {
-      // One statement each: its own snapshot, one round trip (a read_transaction adds BEGIN, SET
-      // TRANSACTION READ ONLY and ROLLBACK, three more on the path of every min_version wait).
-      // While waiting, only the version is read: the order is rendered once, when it is there.
-      pqxx::nontransaction tx(c);
-      if (min_version) {
-        auto v = tx.exec_prepared("rq_order_version", id);
-        behind = v.empty() || v[0][0].as<std::int64_t>() < *min_version;
-        if (behind) return http::Response{};
-      }
-      auto r = tx.exec_prepared("rq_order", id);
-      if (!r.empty()) found = order_json(r[0]);
+      fetched = fetch_order(c, req, id, min_version);
       return http::Response{};
     });
     if (resp.status != 200) return resp;
-    if (found && !behind) return http::json_response(200, *found);
+    if (fetched.outcome == FetchedOrder::NotModified) return http::not_modified(fetched.version);
+    if (fetched.outcome == FetchedOrder::Found) {
+      return http::conditional_get(req, fetched.version, http::json_response(200, fetched.order));
+    }
     if (!min_version) return http::problem(http::Problem::OrderNotFound, "no order " + id);
     // Woken only when an apply (local, or another replica's NOTIFY) committed this order at
     // >= min_version, or when the committed orders are unknown (wake-all); the periodic
@@ -389,6 +419,7 @@ http::Router make_query_router(QueryApiContext& ctx) {
     return http::json_response(200, {{"status", "ok"}});
   });
   router.add("GET", "/readyz", [&ctx](const http::Request&) { return readyz(ctx); });
+  http::add_contract_routes(router, api::read_side_openapi_json());
   return router;
 }
 

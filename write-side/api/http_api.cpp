@@ -2,9 +2,12 @@
 
 #include <charconv>
 
+#include "api/openapi_specs.hpp"
 #include "common/codec/command_codec.hpp"
 #include "common/codec/recorded_event.hpp"
 #include "common/codec/state_codec.hpp"
+#include "common/http/conditional.hpp"
+#include "common/http/contract_routes.hpp"
 #include "common/http/problem.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
@@ -34,24 +37,6 @@ std::optional<std::int64_t> parse_count(std::string_view s) {
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || ptr != s.data() + s.size() || v < 0) return std::nullopt;
   return v;
-}
-
-// If-Match: "N" or N (a version). "*" means no version condition. Anything else: error.
-struct IfMatch {
-  std::optional<std::int64_t> version;
-  bool malformed = false;
-};
-IfMatch parse_if_match(const Request& req) {
-  auto h = req.header("if-match");
-  if (!h) return {};
-  std::string_view v = *h;
-  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-  if (v == "*") return {};
-  if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
-  auto n = parse_count(v);
-  if (!n) return {std::nullopt, true};
-  return {n, false};
 }
 
 bool valid_idempotency_key(std::string_view key) {
@@ -109,15 +94,22 @@ void WriteApi::register_routes(http::Router& router) {
   router.add_async("POST", "/orders/{id}/confirm", bind_async(&WriteApi::confirm), "command");
   router.add_async("POST", "/orders/{id}/ship", bind_async(&WriteApi::ship), "command");
   router.add_async("POST", "/orders/{id}/deliver", bind_async(&WriteApi::deliver), "command");
+  // The Location of a 201: the order's state, as /state answers it (?version, ?at included).
+  router.add("GET", "/orders/{id}", bind(&WriteApi::state), "query");
   router.add("GET", "/orders/{id}/events", bind(&WriteApi::events), "query");
   router.add("GET", "/orders/{id}/state", bind(&WriteApi::state), "query");
   router.add("GET", "/healthz", bind(&WriteApi::healthz), "public");
   router.add("GET", "/readyz", bind(&WriteApi::readyz), "public");
   router.add("GET", "/metrics", bind(&WriteApi::metrics), "admin");
+  http::add_contract_routes(router, api::write_side_openapi_json());
 }
 
-StoredResponse WriteApi::render(const std::string& order_id, bool created, const Outcome& outcome) {
+StoredResponse WriteApi::render(const std::string& order_id, bool created, const Outcome& outcome,
+                                const std::string& request_id) {
   auto from = [](const Response& r) { return StoredResponse{r.status, r.body, r.headers}; };
+  auto problem = [&](http::Problem p, std::string_view detail) {
+    return from(http::problem(p, detail, request_id));
+  };
   return std::visit(
       domain::Overloaded{
           [&](const Committed& c) {
@@ -125,27 +117,25 @@ StoredResponse WriteApi::render(const std::string& order_id, bool created, const
             body["position"] =
                 c.position == kPendingPosition ? nlohmann::json() : nlohmann::json(c.position);
             StoredResponse r{created ? 201 : 200, body.dump(), {}};
+            r.headers.emplace_back("ETag", http::etag(c.version));
             if (created) r.headers.emplace_back("Location", "/orders/" + order_id);
             return r;
           },
           [&](const Rejected& r) {
-            return from(http::problem(http::problem_for(r.rejection.code), r.rejection.detail));
+            return problem(http::problem_for(r.rejection.code), r.rejection.detail);
           },
           [&](const VersionMismatch& m) {
-            return from(http::problem(http::Problem::VersionMismatch,
-                                      "order " + order_id + " is at version " +
-                                          std::to_string(m.actual) + ", If-Match expected " +
-                                          std::to_string(m.expected)));
+            return problem(http::Problem::VersionMismatch,
+                           "order " + order_id + " is at version " + std::to_string(m.actual) +
+                               ", If-Match expected " + std::to_string(m.expected));
           },
           [&](const Replayed& r) { return r.response; },
           [&](const KeyReused&) {
-            return from(http::problem(http::Problem::IdempotencyKeyReused,
-                                      "this Idempotency-Key was used for a different request "
-                                      "(another body or endpoint)"));
+            return problem(http::Problem::IdempotencyKeyReused,
+                           "this Idempotency-Key was used for a different request "
+                           "(another body or endpoint)");
           },
-          [&](const Unavailable& u) {
-            return from(http::problem(http::Problem::Unavailable, u.detail));
-          },
+          [&](const Unavailable& u) { return problem(http::Problem::Unavailable, u.detail); },
       },
       outcome);
 }
@@ -161,9 +151,9 @@ Response WriteApi::invalid(const Request&, std::string_view command, std::string
 void WriteApi::submit(const Request& req, std::string order_id, domain::Command command,
                       bool created, http::Respond respond) {
   const auto name = domain::command_name(command);
-  auto if_match = parse_if_match(req);
+  auto if_match = http::parse_if_match(req);
   if (if_match.malformed) {
-    return respond(invalid(req, name, "If-Match must be a version number such as \"3\""));
+    return respond(invalid(req, name, "If-Match must be one version tag such as \"3\""));
   }
 
   CommandRequest cr;
@@ -173,18 +163,18 @@ void WriteApi::submit(const Request& req, std::string order_id, domain::Command 
       return respond(invalid(req, name, "Idempotency-Key must be 1-255 visible ASCII characters"));
     }
     cr.idempotency = IdempotencyInfo{*key, req.method + " " + req.path, sha256_hex(req.body)};
-    cr.render = [created](const std::string& id, const Outcome& o) {
-      return render(id, created, o);
+    cr.render = [created, rid = req.request_id](const std::string& id, const Outcome& o) {
+      return render(id, created, o, rid);
     };
   }
   cr.order_id = std::move(order_id);
   cr.command = std::move(command);
   cr.request_id = req.request_id;
   std::string id = cr.order_id;
-  deps_.pipeline.submit(std::move(cr),
-                        [id = std::move(id), created, respond = std::move(respond)](Outcome o) {
-                          respond(to_response(render(id, created, o)));
-                        });
+  deps_.pipeline.submit(std::move(cr), [id = std::move(id), created, rid = req.request_id,
+                                        respond = std::move(respond)](const Outcome& o) {
+    respond(to_response(render(id, created, o, rid)));
+  });
 }
 
 void WriteApi::create_order(const Request& req, http::Respond respond) {
@@ -312,7 +302,8 @@ Response WriteApi::state(const Request& req) {
   if (!state) {
     return http::problem(http::Problem::OrderNotFound, "order " + id + " has no state" + when);
   }
-  return http::json_response(200, codec::state_to_json(*state));
+  return http::conditional_get(req, state->version,
+                               http::json_response(200, codec::state_to_json(*state)));
 }
 
 Response WriteApi::healthz(const Request&) {

@@ -27,8 +27,11 @@ class WriteApi {
   // Registers every route with its auth scope (command / query / admin / public).
   void register_routes(http::Router& router);
 
-  // The response of a pipeline outcome (also what an Idempotency-Key stores).
-  static StoredResponse render(const std::string& order_id, bool created, const Outcome& outcome);
+  // The response of a pipeline outcome (also what an Idempotency-Key stores): a 2xx carries
+  // `ETag: "version"`, a problem the instance of the request (request_id) that decided it, so a
+  // replay is the first response byte for byte.
+  static StoredResponse render(const std::string& order_id, bool created, const Outcome& outcome,
+                               const std::string& request_id);
 
   void create_order(const http::Request& req, http::Respond respond);
   void add_item(const http::Request& req, http::Respond respond);
@@ -37,6 +40,8 @@ class WriteApi {
   void ship(const http::Request& req, http::Respond respond);
   void deliver(const http::Request& req, http::Respond respond);
   http::Response events(const http::Request& req);
+  // GET /orders/{id}/state and GET /orders/{id} (the Location of a 201): ETag "version",
+  // If-None-Match -> 304.
   http::Response state(const http::Request& req);
   http::Response healthz(const http::Request& req);
   http::Response readyz(const http::Request& req);

@@ -308,7 +308,8 @@ TEST_F(Hostile, UnknownMethodsAndPaths) {
       {"lower-case verb", Svc::Write, "post", "/orders", "{}", 405},
       {"unknown path", Svc::Write, "GET", "/nope", "", 404},
       {"root", Svc::Write, "GET", "/", "", 404},
-      {"order without a sub-resource", Svc::Write, "GET", o, "", 404},
+      // GET /orders/{id} is the order's state (a 201's Location); no other method.
+      {"order with another method", Svc::Write, "DELETE", o, "", 405},
       {"too many segments", Svc::Write, "GET", o + "/items/p-1/x/y", "", 404},
       {"empty id segment", Svc::Write, "POST", "/orders//confirm", "", 404},
       {"path traversal", Svc::Write, "GET", "/../../etc/passwd", "", 404},

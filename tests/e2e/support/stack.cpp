@@ -177,6 +177,11 @@ bool is_problem(const HttpResult& r, int status, std::string* why) {
       body["status"].get<int>() != status) {
     return fail("field status missing or not " + std::to_string(status));
   }
+  const auto rid = r.headers.find("x-request-id");
+  if (rid == r.headers.end() || body.value("instance", "") != "urn:request:" + rid->second) {
+    return fail("field instance is not urn:request:<X-Request-Id>");
+  }
+  if (r.headers.count("date") == 0) return fail("no Date header");
   return true;
 }
 

@@ -67,9 +67,9 @@ class Stack {
   std::vector<std::unique_ptr<Process>> reads_;
 };
 
-// True when `r` is an application/problem+json error with the given status and the four fields
-// of docs/http-api.md (type, title, status == r.status, detail). `why` says what is wrong
-// otherwise.
+// True when `r` is an application/problem+json error with the given status and the fields of
+// docs/http-api.md (type, title, status == r.status, detail, instance naming the request), with a
+// Date header. `why` says what is wrong otherwise.
 bool is_problem(const HttpResult& r, int status, std::string* why = nullptr);
 
 // "a" repeated n times, handy for long ids and bodies.

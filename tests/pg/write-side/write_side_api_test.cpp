@@ -49,6 +49,11 @@ void expect_problem(const HttpResult& r, int status) {
   ASSERT_TRUE(j.is_object()) << r.body;
   EXPECT_EQ(j.value("status", 0), status);
   EXPECT_TRUE(j.contains("type") && j.contains("title") && j.contains("detail")) << r.body;
+  // The instance names the request (docs/http-api.md, "Errors"); every response has a Date.
+  const auto rid = r.headers.find("x-request-id");
+  ASSERT_NE(rid, r.headers.end());
+  EXPECT_EQ(j.value("instance", ""), "urn:request:" + rid->second) << r.body;
+  EXPECT_TRUE(r.headers.count("date")) << r.body;
 }
 
 TEST_F(WriteSideApi, SeedScenarioEndsAtVersion5WithTotal35) {

@@ -9,11 +9,14 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <regex>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <pqxx/pqxx>
 
+#include "common/http/conditional.hpp"
+#include "common/http/problem.hpp"
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
@@ -165,6 +168,9 @@ Router make_router(Gate& gate) {
   r.add("GET", "/ok", [](const Request& req) {
     return json_response(200, {{"ok", true}, {"request_id", req.request_id}});
   });
+  r.add("GET", "/versioned", [](const Request& req) {
+    return conditional_get(req, 7, json_response(200, {{"version", 7}}));
+  });
   r.add("POST", "/echo", [](const Request& req) {
     return json_response(200, {{"bytes", req.body.size()}});
   });
@@ -308,6 +314,45 @@ TEST_F(HttpServerTest, ServesAJsonResponseWithContentLengthAndRequestId) {
   const auto r2 = c.get("/ok");
   ASSERT_EQ(r2.status, 200);
   EXPECT_NE(r2.headers.at("x-request-id"), r.headers.at("x-request-id"));
+}
+
+TEST_F(HttpServerTest, EveryResponseHasADateAndEveryProblemTheInstanceOfItsRequest) {
+  HttpClient c("127.0.0.1", port_);
+  const std::regex imf_fixdate(
+      R"(^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$)");
+  const auto ok = c.get("/ok");
+  ASSERT_EQ(ok.status, 200);
+  EXPECT_TRUE(std::regex_match(ok.headers.at("date"), imf_fixdate)) << ok.headers.at("date");
+  // Problems from the router, from the server's own limits and from a handler's exception.
+  const auto missing = c.request("GET", "/nope", "", {{"X-Request-Id", "rid-404"}});
+  ASSERT_EQ(missing.status, 404);
+  EXPECT_TRUE(std::regex_match(missing.headers.at("date"), imf_fixdate));
+  EXPECT_EQ(body(missing).at("instance"), "urn:request:rid-404");
+  HttpClient big("127.0.0.1", port_);
+  const auto too_large = big.request("POST", "/echo", std::string(4096, 'x'));
+  ASSERT_EQ(too_large.status, 413);
+  EXPECT_TRUE(too_large.headers.count("date"));
+  EXPECT_EQ(body(too_large).at("instance"), "urn:request:" + too_large.headers.at("x-request-id"));
+}
+
+TEST_F(HttpServerTest, IfNoneMatchOfTheCurrentVersionIs304WithoutABody) {
+  HttpClient c("127.0.0.1", port_);
+  const auto full = c.get("/versioned");
+  ASSERT_EQ(full.status, 200);
+  EXPECT_EQ(full.headers.at("etag"), "\"7\"");
+  for (const char* tag : {"\"7\"", "W/\"7\"", "\"3\", W/\"7\"", "*"}) {
+    const auto same = c.request("GET", "/versioned", "", {{"If-None-Match", tag}});
+    EXPECT_EQ(same.status, 304) << tag;
+    EXPECT_EQ(same.body, "") << tag;
+    EXPECT_EQ(same.headers.at("etag"), "\"7\"") << tag;
+    EXPECT_EQ(same.headers.count("content-type"), 0u) << tag;
+    EXPECT_TRUE(same.headers.count("date")) << tag;
+  }
+  const auto other = c.request("GET", "/versioned", "", {{"If-None-Match", "\"6\", \"x\""}});
+  EXPECT_EQ(other.status, 200);
+  EXPECT_EQ(other.headers.at("etag"), "\"7\"");
+  // The keep-alive connection is still in step after the bodiless 304s.
+  EXPECT_EQ(c.get("/ok").status, 200);
 }
 
 TEST_F(HttpServerTest, ClientRequestIdIsEchoedWhenSaneReplacedOtherwise) {

@@ -1,6 +1,8 @@
 #include "common/http/problem.hpp"
 
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -21,6 +23,49 @@ TEST(Problem, HasTheFourFieldsAndProblemContentType) {
   EXPECT_EQ(body.at("detail"), "the order is not a draft");
   EXPECT_EQ(body.size(), 4u);
   EXPECT_TRUE(r.headers.empty());
+}
+
+TEST(Problem, InstanceNamesTheRequest) {
+  const Response given = problem(Problem::OrderNotDraft, "x", "rid-1");
+  EXPECT_EQ(nlohmann::json::parse(given.body).at("instance"), "urn:request:rid-1");
+
+  // The server adds it to a problem without one, and leaves one that has it (a replay) alone.
+  Response added = problem(Problem::NotFound, "x");
+  add_instance(added, "rid-2");
+  EXPECT_EQ(nlohmann::json::parse(added.body).at("instance"), "urn:request:rid-2");
+  Response kept = given;
+  add_instance(kept, "rid-3");
+  EXPECT_EQ(kept.body, given.body);
+  Response not_a_problem = json_response(200, {{"a", 1}});
+  add_instance(not_a_problem, "rid-4");
+  EXPECT_EQ(not_a_problem.body, R"({"a":1})");
+}
+
+TEST(Problem, EveryTypeHasAPageAndAnUnknownOneIs404) {
+  for (const auto& k : all_kinds()) {
+    const Response page = problem_page(k.slug);
+    EXPECT_EQ(page.status, 200) << k.slug;
+    EXPECT_EQ(page.content_type, "text/html; charset=utf-8");
+    EXPECT_NE(page.body.find(std::string(k.slug)), std::string::npos) << k.slug;
+    EXPECT_NE(page.body.find("What to do"), std::string::npos) << k.slug;
+    EXPECT_FALSE(k.means.empty() || k.advice.empty()) << k.slug;
+    EXPECT_EQ(page.body.find("<token>"), std::string::npos) << "unescaped text: " << k.slug;
+  }
+  const Response unknown = problem_page("no-such-problem");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(nlohmann::json::parse(unknown.body).at("type"), "/problems/not-found");
+}
+
+// docs/http-api.md documents every problem type under a heading of its own.
+TEST(Problem, EverySlugHasItsHeadingInTheHttpApiDoc) {
+  std::ifstream in(std::string(ORDERS_SOURCE_DIR) + "/docs/http-api.md");
+  ASSERT_TRUE(in) << "docs/http-api.md not found";
+  std::stringstream doc;
+  doc << in.rdbuf();
+  for (const auto& k : all_kinds()) {
+    const std::string heading = "\n#### `" + std::string(k.slug) + "`\n";
+    EXPECT_NE(doc.str().find(heading), std::string::npos) << "missing heading for " << k.slug;
+  }
 }
 
 TEST(Problem, InvalidUtf8InDetailNeverThrows) {
