@@ -15,7 +15,13 @@ namespace {
 
 StreamInfo to_info(const jsStreamInfo* si) {
   StreamInfo info;
-  if (si->Config != nullptr && si->Config->Name != nullptr) info.name = si->Config->Name;
+  if (si->Config != nullptr) {
+    if (si->Config->Name != nullptr) info.name = si->Config->Name;
+    for (int i = 0; i < si->Config->SubjectsLen; ++i)
+      info.subjects.emplace_back(si->Config->Subjects[i]);
+    info.duplicate_window = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(si->Config->Duplicates));
+  }
   info.first_seq = si->State.FirstSeq;
   info.last_seq = si->State.LastSeq;
   info.msgs = si->State.Msgs;

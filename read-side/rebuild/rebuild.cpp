@@ -9,6 +9,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/cli/exit_code.hpp"
 #include "common/pg/sqlstate.hpp"
 #include "read-side/projector/locks.hpp"
 #include "read-side/rebuild/replay.hpp"
@@ -420,8 +421,8 @@ std::string rebuild_usage() {
          "  --dry-run  build and compare, then drop the shadow tables (live tables unchanged)\n"
          "Projections:";
   for (const auto& p : projections()) out << " " << p.name << " (table " << p.table << ")";
-  out << "\nExit: 0 success, 1 failure (live tables untouched), 3 a rebuild of the projection is "
-         "already running, 64 usage error\n";
+  out << "\nExit: 0 success, 64 usage error, 69 PostgreSQL unreachable, 70 failure (live tables\n"
+         "  untouched), 75 a rebuild of the projection is already running\n";
   return out.str();
 }
 
@@ -458,7 +459,7 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
       all = true;
     } else if (!a.empty() && a[0] == '-') {
       err << "rebuild-projection: unknown option " << a << "\n" << rebuild_usage();
-      return 64;
+      return cli::kUsage;
     } else if (auto p = find_projection(a)) {
       if (std::none_of(options.projections.begin(), options.projections.end(),
                        [&](const auto& q) { return q.name == p->name; })) {
@@ -466,13 +467,13 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
       }
     } else {
       err << "rebuild-projection: unknown projection '" << a << "'\n" << rebuild_usage();
-      return 64;
+      return cli::kUsage;
     }
   }
   if (all) options.projections = projections();
   if (options.projections.empty()) {
     err << "rebuild-projection: name a projection or pass --all\n" << rebuild_usage();
-    return 64;
+    return cli::kUsage;
   }
   Progress progress(out, tty);
   try {
@@ -492,12 +493,12 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
   } catch (const AlreadyRunning& e) {
     out.flush();
     err << "rebuild-projection: " << e.what() << "\n";
-    return 3;
+    return cli::kTempFail;
   } catch (const std::exception& e) {
     out.flush();
     err << "\nrebuild-projection FAILED: " << e.what()
         << "\nThe live tables are untouched; the shadow tables were dropped.\n";
-    return 1;
+    return cli::exit_code_of(std::current_exception());
   }
 }
 
