@@ -26,6 +26,8 @@ int exit_code_of(const std::exception_ptr& error) {
     return kUnavailable;
   } catch (const nats::NatsError&) {
     return kUnavailable;
+  } catch (const pqxx::transaction_rollback&) {  // serialization failure, deadlock: not sql_error
+    return kTempFail;
   } catch (const pqxx::sql_error&) {
     return pg::is_transient(error) ? kTempFail : kSoftware;
   } catch (...) {

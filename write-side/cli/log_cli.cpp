@@ -49,6 +49,7 @@ int run_events(const c::Invocation& in) {
   const auto from = in.args.integer("--from-version", 1, 1, kMax);
   const bool json = in.args.flag("--json");
   auto conn = connect(in);
+  prepare_statements(*conn);
   try {
     const auto events = read_order_events(*conn, id, from, kMax);
     if (events.empty() && stream_version(*conn, id) == 0) {

@@ -41,12 +41,12 @@ TEST(CliArgs, FlagsOptionsAndPositionals) {
 
 TEST(CliArgs, AnythingUndeclaredOrMalformedIsAUsageError) {
   const std::vector<std::vector<std::string>> bad = {
-      {},                                  // missing ORDER_ID
-      {"o-1", "o-2"},                      // extra positional
-      {"o-1", "--frobnicate"},             // unknown option
-      {"o-1", "--from-version"},           // missing value
-      {"o-1", "--json=yes"},               // a flag with a value
-      {"o-1", "--json", "--json"},         // twice
+      {},                           // missing ORDER_ID
+      {"o-1", "o-2"},               // extra positional
+      {"o-1", "--frobnicate"},      // unknown option
+      {"o-1", "--from-version"},    // missing value
+      {"o-1", "--json=yes"},        // a flag with a value
+      {"o-1", "--json", "--json"},  // twice
   };
   for (const auto& args : bad) EXPECT_THROW(parse_args(events_spec(), args), UsageError);
   for (const char* v : {"x", "0", "-1", "3.5", "", "99999999999999999999"}) {
@@ -63,8 +63,8 @@ TEST(CliArgs, NumbersAndVariadicPositionals) {
   s.options = {{"--max-lag-seconds", "S", ""}};
   EXPECT_TRUE(parse_args(s, {}).positionals().empty());
   EXPECT_EQ(parse_args(s, {"a", "b"}).positionals().size(), 2u);
-  EXPECT_DOUBLE_EQ(parse_args(s, {"--max-lag-seconds", "2.5"}).number("--max-lag-seconds", 30, 0, 1e9),
-                   2.5);
+  EXPECT_DOUBLE_EQ(
+      parse_args(s, {"--max-lag-seconds", "2.5"}).number("--max-lag-seconds", 30, 0, 1e9), 2.5);
   for (const char* v : {"-1", "nan", "inf", "1e99", "two"}) {
     EXPECT_THROW(parse_args(s, {"--max-lag-seconds", v}).number("--max-lag-seconds", 30, 0, 1e9),
                  UsageError)
@@ -72,7 +72,7 @@ TEST(CliArgs, NumbersAndVariadicPositionals) {
   }
 }
 
-struct Run {
+struct CliResult {
   int code;
   std::string out, err;
 };
@@ -99,7 +99,7 @@ class CliProgram : public ::testing::Test {
                    }};
     return {"prog", "a test program", {{"LIMIT", "3", "a limit"}}, {events, fail, broken}};
   }
-  Run run(const std::vector<std::string>& args) {
+  CliResult run(const std::vector<std::string>& args) {
     std::ostringstream out, err;
     const int code = run_program(program(), args, out, err);
     return {code, out.str(), err.str()};
@@ -109,15 +109,20 @@ class CliProgram : public ::testing::Test {
 };
 
 TEST_F(CliProgram, HelpAndVersionPrintAndRunNothing) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"-h"}, {"help"}, {"events", "--help"}, {"events", "o-1", "-h"},
-           {"events", "--frobnicate", "--help"}, {"fail", "--help"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"--help"},
+                                             {"-h"},
+                                             {"help"},
+                                             {"events", "--help"},
+                                             {"events", "o-1", "-h"},
+                                             {"events", "--frobnicate", "--help"},
+                                             {"fail", "--help"}}) {
     const auto r = run(args);
     EXPECT_EQ(r.code, 0) << args[0];
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << r.out;
   }
   EXPECT_EQ(runs, 0);
-  EXPECT_NE(run({"--help"}).out.find("LIMIT"), std::string::npos);        // settings, defaults
+  EXPECT_NE(run({"--help"}).out.find("LIMIT"), std::string::npos);           // settings, defaults
   EXPECT_NE(run({"--help"}).out.find("69  PostgreSQL"), std::string::npos);  // exit codes
   for (const auto& args :
        std::vector<std::vector<std::string>>{{"--version"}, {"version"}, {"events", "--version"}}) {
@@ -158,7 +163,9 @@ TEST(CliExitCode, EachFailureKindHasItsCode) {
   EXPECT_EQ(code_of(pg::PoolExhausted("x")), 75);
   EXPECT_EQ(code_of(pqxx::broken_connection("x")), 69);
   EXPECT_EQ(code_of(nats::NatsError("x", 1)), 69);
-  EXPECT_EQ(code_of(pqxx::serialization_failure("x", "", "40001")), 75);
+  EXPECT_EQ(code_of(pqxx::serialization_failure("x")), 75);
+  EXPECT_EQ(code_of(pqxx::deadlock_detected("x")), 75);
+  EXPECT_EQ(code_of(pqxx::sql_error("x", "", "57014")), 75);  // statement timeout
   EXPECT_EQ(code_of(pqxx::sql_error("x", "", "42P01")), 70);
   EXPECT_EQ(code_of(std::runtime_error("x")), 70);
 }
