@@ -225,8 +225,8 @@ TEST_F(ReadSideTest, DuplicatesAreSkippedAndGapsFilledFromTheEventStore) {
   EXPECT_EQ(j["item_count"], 2);
   // The gap was closed from the event store (one event), the replays skipped.
   auto m = c.get("/metrics").body;
-  EXPECT_NE(m.find("\nprojector_gap_filled_total 1\n"), std::string::npos) << m;
-  EXPECT_NE(m.find("\nprojector_duplicates_total 2\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\norders_projector_gap_filled_total 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\norders_projector_duplicates_total 2\n"), std::string::npos) << m;
   expect_model_equal();
 }
 
