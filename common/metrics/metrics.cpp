@@ -193,7 +193,8 @@ Registry::Family& Registry::family(const std::string& name, const std::string& h
                                    const Labels& labels, bool callback) {
   for (const auto& [label, value] : labels) {
     if (!valid_label_name(label))
-      throw std::invalid_argument("bad label name '" + label + "' of metric " + name);
+      throw std::invalid_argument(
+          std::string("bad label name '").append(label).append("' of metric ").append(name));
   }
   auto& fam = families_[name];
   if (!fam) {

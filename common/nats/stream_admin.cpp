@@ -89,6 +89,7 @@ StreamInfo StreamAdmin::ensure_stream(const StreamSpec& spec) {
   std::vector<std::string> subjects = spec.subjects;
   if (subjects.empty()) subjects.push_back(codec::stream_subject_filter(spec.name));
   std::vector<const char*> subj_ptrs;
+  subj_ptrs.reserve(subjects.size());
   for (const auto& s : subjects) subj_ptrs.push_back(s.c_str());
 
   jsStreamConfig cfg;

@@ -4,7 +4,8 @@
 
 namespace orders::ops {
 
-cli::Command check_command(std::vector<cli::OptionSpec> extra_options, ExtraChecks extra_checks) {
+cli::Command check_command(std::vector<cli::OptionSpec> extra_options,
+                           const ExtraChecks& extra_checks) {
   cli::CommandSpec spec;
   spec.name = "check";
   spec.summary = "check the deployment: Postgres, migrations, stream, relay leader, backlog";

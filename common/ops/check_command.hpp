@@ -14,6 +14,6 @@ using ExtraChecks = std::function<std::vector<ExtraCheck>(const cli::Args&)>;
 // Reads DATABASE_URL, NATS_URL and NATS_STREAM from the settings. Exit 0 all passed, 1 some
 // failed (the listing names them), 64 bad arguments.
 cli::Command check_command(std::vector<cli::OptionSpec> extra_options = {},
-                           ExtraChecks extra_checks = {});
+                           const ExtraChecks& extra_checks = {});
 
 }  // namespace orders::ops

@@ -259,6 +259,7 @@ std::vector<WriteOutcome> await_writers(std::vector<std::future<WriteOutcome>>& 
     }
   }
   std::vector<WriteOutcome> outcomes;
+  outcomes.reserve(tasks.size());
   for (auto& t : tasks) outcomes.push_back(t.get());  // rethrows a writer's error
   if (!copied) {
     progress.update(rows_total);
@@ -479,14 +480,16 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
   try {
     const auto r = rebuild(database_url, options, progress);
     char buf[256];
-    std::snprintf(
-        buf, sizeof buf,
-        "%s: %s events, %s orders in %.2f s (%s events/s; replay %.2f s, write %.2f s, "
-        "cutover %.3f s)",
-        options.dry_run ? "dry run done" : "rebuild done", with_thousands(r.events).c_str(),
-        with_thousands(r.orders).c_str(), r.seconds,
-        with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(r.events / r.seconds) : 0).c_str(),
-        r.replay_seconds, r.write_seconds, r.cutover_seconds);
+    std::snprintf(buf, sizeof buf,
+                  "%s: %s events, %s orders in %.2f s (%s events/s; replay %.2f s, write %.2f s, "
+                  "cutover %.3f s)",
+                  options.dry_run ? "dry run done" : "rebuild done",
+                  with_thousands(r.events).c_str(), with_thousands(r.orders).c_str(), r.seconds,
+                  with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(
+                                                     static_cast<double>(r.events) / r.seconds)
+                                               : 0)
+                      .c_str(),
+                  r.replay_seconds, r.write_seconds, r.cutover_seconds);
     out << buf << std::endl;
     report_parked(r, out);
     return 0;

@@ -105,6 +105,7 @@ TEST(Migrations, ApplyingTwiceChangesNothing) {
 TEST(Migrations, ConcurrentStartersApplyEachVersionOnce) {
   const std::string url = shared_pg().create_database("migrations_race");
   std::vector<std::future<MigrationReport>> runs;
+  runs.reserve(3);
   for (int i = 0; i < 3; ++i) {
     runs.push_back(std::async(std::launch::async, [url] {
       pqxx::connection conn(url);

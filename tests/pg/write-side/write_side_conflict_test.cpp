@@ -149,6 +149,7 @@ TEST_F(TwoInstances, SameIdempotencyKeyOnBothInstancesAppendsOnce) {
   ASSERT_EQ(b_->client().get("/orders/idem-shared/state").status, 200);
   std::vector<HttpResult> results(12);
   std::vector<std::thread> threads;
+  threads.reserve(12);
   for (int i = 0; i < 12; ++i) {
     threads.emplace_back([&, i] {
       auto c = (i % 2 == 0 ? a_ : b_)->client();

@@ -118,6 +118,7 @@ TEST(Metrics, ConcurrentIncrementsAreNotLost) {
   auto& c = r.counter("n", "h");
   auto& h = r.histogram("h_seconds", "h");
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 10000; ++i) {

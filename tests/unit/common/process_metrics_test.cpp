@@ -33,6 +33,7 @@ TEST(ProcessMetrics, StatsAreThoseOfThisProcess) {
 TEST(ProcessMetrics, OpenFdsFollowOpenAndClose) {
   const auto before = count_open_fds();
   std::vector<int> fds;
+  fds.reserve(5);
   for (int i = 0; i < 5; ++i) fds.push_back(::open("/dev/null", O_RDONLY));
   EXPECT_EQ(count_open_fds(), before + 5);
   for (int fd : fds) ::close(fd);
