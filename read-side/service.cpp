@@ -7,10 +7,13 @@
 
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
+#include "common/metrics/build_info_metric.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/metrics/process_metrics.hpp"
 #include "common/nats/connection.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/pool.hpp"
+#include "common/pg/pool_metrics.hpp"
 #include "common/pg/sqlstate.hpp"
 #include "read-side/projector/context.hpp"
 #include "read-side/projector/coordinator.hpp"
@@ -25,35 +28,41 @@
 namespace orders::read_side {
 
 ProjectorMetrics::ProjectorMetrics(metrics::Registry& r)
-    : applied_orders(r.counter("projector_events_applied_total", "Events applied by a projection",
-                               {{"projection", "orders"}})),
-      applied_customers(r.counter("projector_events_applied_total",
+    : applied_orders(r.counter("orders_projector_events_applied_total",
+                               "Events applied by a projection", {{"projection", "orders"}})),
+      applied_customers(r.counter("orders_projector_events_applied_total",
                                   "Events applied by a projection", {{"projection", "customers"}})),
-      duplicates(r.counter("projector_duplicates_total", "Bus events skipped as already applied")),
-      gap_filled(r.counter("projector_gap_filled_total",
+      duplicates(
+          r.counter("orders_projector_duplicates_total", "Bus events skipped as already applied")),
+      gap_filled(r.counter("orders_projector_gap_filled_total",
                            "Events read from the event store to close a gap")),
-      failures(r.counter("projector_batch_failures_total", "Batches that failed and were retried")),
-      parked_total(r.counter("projector_events_parked_total",
+      failures(r.counter("orders_projector_batch_failures_total",
+                         "Batches that failed and were retried")),
+      parked_total(r.counter("orders_projector_events_parked_total",
                              "Poison events parked (their order waits for read-side unpark)")),
-      parked_events(r.gauge("projector_parked_events",
+      parked_events(r.gauge("orders_projector_parked_events",
                             "Events in parked_events: poison events and those held behind them")),
-      batch_seconds(r.histogram("projector_batch_seconds", "Time to apply and commit one batch")),
-      batch_size(r.histogram("projector_batch_size", "Events per applied batch", {},
+      batch_seconds(
+          r.histogram("orders_projector_batch_seconds", "Time to apply and commit one batch")),
+      batch_size(r.histogram("orders_projector_batch_size", "Events per applied batch", {},
                              {1, 5, 10, 25, 50, 100, 250, 500, 1000, 5000})),
-      event_age_fetched(r.histogram("projector_event_age_seconds",
+      event_age_fetched(r.histogram("orders_projector_event_age_seconds",
                                     "Time from an event's append in the event store to this stage",
                                     {{"stage", "fetched"}})),
-      event_age_applied(r.histogram("projector_event_age_seconds",
+      event_age_applied(r.histogram("orders_projector_event_age_seconds",
                                     "Time from an event's append in the event store to this stage",
                                     {{"stage", "applied"}})),
-      owned_partitions(r.gauge("projector_owned_partitions", "Partitions this replica applies")),
-      lag_events_orders(r.gauge("projector_lag_events", "Sequenced events not yet applied",
+      owned_partitions(
+          r.gauge("orders_projector_owned_partitions", "Partitions this replica applies")),
+      lag_events_orders(r.gauge("orders_projector_lag_events", "Sequenced events not yet applied",
                                 {{"projection", "orders"}})),
-      lag_events_customers(r.gauge("projector_lag_events", "Sequenced events not yet applied",
+      lag_events_customers(r.gauge("orders_projector_lag_events",
+                                   "Sequenced events not yet applied",
                                    {{"projection", "customers"}})),
-      lag_seconds_orders(r.gauge("projector_lag_seconds", "Age of the oldest event not yet applied",
+      lag_seconds_orders(r.gauge("orders_projector_lag_seconds",
+                                 "Age of the oldest event not yet applied",
                                  {{"projection", "orders"}})),
-      lag_seconds_customers(r.gauge("projector_lag_seconds",
+      lag_seconds_customers(r.gauge("orders_projector_lag_seconds",
                                     "Age of the oldest event not yet applied",
                                     {{"projection", "customers"}})) {}
 
@@ -75,6 +84,14 @@ pg::MigrationReport migrate_with_retry(const std::string& url, log::Logger& logg
   }
 }
 
+nats::ConnectOptions bus_options(const config::Settings& settings) {
+  nats::ConnectOptions o;
+  o.url = settings.str("NATS_URL");
+  o.retry_on_failed_connect = true;           // the projector waits for NATS
+  o.ping_interval = std::chrono::minutes(2);  // cnats' default, as before
+  return o;
+}
+
 }  // namespace
 
 int migrate(const config::Settings& settings, log::Logger& logger) {
@@ -90,6 +107,8 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   logger.info("migrations applied", {{"applied", report.applied}, {"current", report.current}});
 
   metrics::Registry registry;
+  metrics::register_process_metrics(registry);
+  metrics::register_build_info(registry);
   ProjectorMetrics projector_metrics(registry);
   VersionWaiters waiters;
   // Only the query pool gets a statement_timeout (a locked table answers 503, not a hang); the
@@ -103,11 +122,8 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                   }
                   prepare_query_statements(c);
                 });
-  nats::ConnectOptions bus_options;
-  bus_options.url = settings.str("NATS_URL");
-  bus_options.retry_on_failed_connect = true;           // the projector waits for NATS
-  bus_options.ping_interval = std::chrono::minutes(2);  // cnats' default, as before
-  auto bus = nats::Connection::connect(bus_options);
+  pg::register_pool_metrics(registry, pool, "query");
+  auto bus = nats::Connection::connect(bus_options(settings));
 
   QueryApiContext api{pool, waiters, registry, logger, [&bus] { return bus.connected(); }};
 
@@ -140,14 +156,14 @@ int serve(const config::Settings& settings, log::Logger& logger) {
     const auto token = make_replica_token();
     const char* help = "NOTIFY read_side_applied received, by kind";
     SubscriberMetrics subscriber_metrics{
-        &registry.counter("read_side_applied_notifications_total", help, {{"kind", "orders"}}),
-        &registry.counter("read_side_applied_notifications_total", help, {{"kind", "all"}}),
-        &registry.counter("read_side_applied_notifications_total", help, {{"kind", "own"}})};
+        &registry.counter("orders_applied_notifications_total", help, {{"kind", "orders"}}),
+        &registry.counter("orders_applied_notifications_total", help, {{"kind", "all"}}),
+        &registry.counter("orders_applied_notifications_total", help, {{"kind", "own"}})};
     PeerPresence peers;
     ApplySubscriber subscriber(url, token, waiters, logger, subscriber_metrics, &peers);
     ApplyPublisher publisher(
         url, token, logger, peers,
-        &registry.counter("read_side_applied_broadcasts_skipped_total",
+        &registry.counter("orders_applied_broadcasts_skipped_total",
                           "Applies not broadcast: no other replica was live or heard from"));
     ctx.publisher = &publisher;
     ctx.peers = &peers;

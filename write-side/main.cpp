@@ -1,163 +1,56 @@
-// write-side: wiring only. Subcommands: (none) | serve | migrate | --help.
-#include <algorithm>
-#include <cstdio>
+// write-side: wiring only. The subcommands, --help, --version and the exit codes come from
+// common/cli; each command's work lives in its own file.
 #include <iostream>
-#include <memory>
 #include <string>
-#include <thread>
+#include <vector>
 
-#include "common/config/settings.hpp"
+#include "common/cli/program.hpp"
 #include "common/http/server.hpp"
 #include "common/log/crash_report.hpp"
 #include "common/log/logger.hpp"
-#include "common/metrics/metrics.hpp"
-#include "common/pg/migrations.hpp"
-#include "common/pg/notify_broadcaster.hpp"
-#include "common/pg/pool.hpp"
-#include "write-side/api/http_api.hpp"
-#include "write-side/commands/command_pipeline.hpp"
-#include "write-side/relay/outbox_relay.hpp"
+#include "common/ops/check_command.hpp"
+#include "write-side/cli/log_cli.hpp"
+#include "write-side/service.hpp"
 #include "write-side/settings.hpp"
-#include "write-side/store/event_store.hpp"
-#include "write-side/store/idempotency_janitor.hpp"
 
 namespace {
 
 using namespace orders;
 
-void print_help(const config::Settings& settings) {
-  std::cout << "write-side: the order service's command side (event store, outbox, relay)\n\n"
-               "Usage:\n"
-               "  write-side [serve]   apply migrations, then serve HTTP (SIGTERM: graceful stop)\n"
-               "  write-side migrate   apply the database migrations and exit\n"
-               "  write-side --help    this text\n\n"
-               "Settings (environment variables):\n"
-            << settings.help_text() << "\n";
+log::Logger make_logger(const config::Settings& settings) {
+  settings.one_of("LOG_LEVEL", {"debug", "info", "warn", "error"});  // parse_level falls back
+  return log::Logger("write-side", log::parse_level(settings.str("LOG_LEVEL")));
 }
 
-int migrate(const config::Settings& settings, log::Logger& logger) {
-  pqxx::connection conn(settings.str("DATABASE_URL"));
-  auto report = pg::apply_migrations(conn);
-  logger.info("migrations applied", {{"applied", report.applied}, {"current", report.current}});
-  return 0;
+cli::Command service_command(std::string name, std::string summary,
+                             int (*run)(const config::Settings&, log::Logger&)) {
+  cli::CommandSpec spec;
+  spec.name = std::move(name);
+  spec.summary = std::move(summary);
+  return {std::move(spec), [run](const cli::Invocation& in) {
+            auto logger = make_logger(in.settings);
+            return run(in.settings, logger);
+          }};
 }
 
-// The outbox relay, unless RELAY_ENABLED=off (another replica's relay publishes then).
-std::unique_ptr<relay::OutboxRelay> make_relay(const config::Settings& settings,
-                                               log::Logger& logger, metrics::Registry& registry) {
-  if (!settings.boolean("RELAY_ENABLED")) {
-    logger.warn("outbox relay disabled (RELAY_ENABLED=off): another replica's relay must publish");
-    return nullptr;
-  }
-  relay::RelayOptions ro;
-  ro.database_url = settings.str("DATABASE_URL");
-  ro.nats_url = settings.str("NATS_URL");
-  ro.stream = settings.str("NATS_STREAM");
-  return std::make_unique<relay::OutboxRelay>(ro, logger, registry);
-}
-
-int serve(const config::Settings& settings, log::Logger& logger) {
-  metrics::Registry registry;
-  const auto url = settings.str("DATABASE_URL");
-  migrate(settings, logger);
-
-  const auto pool_size = static_cast<std::size_t>(settings.integer("PG_POOL_SIZE", 2, 1000));
-  const auto statement_timeout = settings.integer("PG_STATEMENT_TIMEOUT_MS", 0, 3'600'000);
-  pg::Pool pool(url, pool_size, [statement_timeout](pqxx::connection& conn) {
-    {
-      pqxx::nontransaction tx(conn);
-      tx.exec("SET statement_timeout = " + std::to_string(statement_timeout));
-    }
-    write_side::prepare_statements(conn);
-  });
-
-  const auto po = write_side::pipeline_options(settings);
-  // Declared before the pipeline: its commit listener uses them until the pipeline is gone.
-  std::unique_ptr<relay::OutboxRelay> relay = make_relay(settings, logger, registry);
-  // After each commit: wake the local relay when it leads, else NOTIFY the leader elsewhere.
-  pg::NotifyBroadcaster notifier(url, "outbox", logger);
-  write_side::CommandPipeline pipeline(pool, po, logger, registry);
-  {
-    relay::OutboxRelay* r = relay.get();
-    pg::NotifyBroadcaster* n = &notifier;
-    pipeline.set_commit_listener([r, n] {
-      if (r != nullptr && r->is_leader()) {
-        r->wake();
-      } else {
-        n->request();
-      }
-    });
-  }
-
-  write_side::IdempotencyJanitor janitor(
-      pool,
-      std::chrono::hours(
-          std::max<std::int64_t>(24, settings.integer("IDEMPOTENCY_RETENTION_HOURS", 24, 100'000))),
-      logger);
-
-  write_side::ApiDeps deps{pipeline, pool, logger, registry, {}};
-  if (relay) {
-    relay::OutboxRelay* r = relay.get();
-    deps.extra_ready = [r] { return !r->is_leader() || r->nats_connected(); };
-  }
-  write_side::WriteApi api(std::move(deps));
-  http::Router router;
-  api.register_routes(router);
-
-  const auto so = write_side::server_options(settings);
-  if (std::all_of(so.tokens.begin(), so.tokens.end(),
-                  [](const auto& t) { return t.second.empty(); })) {
-    logger.warn(
-        "authentication is OFF: set COMMAND_TOKEN, QUERY_TOKEN and ADMIN_TOKEN to require tokens");
-  }
-
-  pipeline.start();
-  if (relay) relay->start();
-  janitor.start();
-  http::Server server(so, std::move(router), logger, registry);
-  server.start();
-  logger.info("write-side listening", {{"address", so.address},
-                                       {"port", server.port()},
-                                       {"group_commit", po.group_commit},
-                                       {"max_batch", po.max_batch},
-                                       {"committers", po.committers},
-                                       {"cache_size", po.cache_size}});
-
-  http::wait_for_termination_signal();
-  logger.info("shutting down: draining requests");
-  server.stop();    // stop accepting; in-flight requests finish (their commands still commit)
-  pipeline.stop();  // finish anything queued and the batches in flight
-  janitor.stop();
-  if (relay) relay->stop();
-  logger.info("write-side stopped");
-  return 0;
+cli::Program program() {
+  return {
+      "write-side",
+      "the order service's command side (event store, outbox, relay)",
+      write_side::setting_specs(),
+      {service_command("serve", "apply migrations, then serve HTTP (SIGTERM: graceful stop)",
+                       write_side::serve),
+       service_command("migrate", "apply the database migrations and exit", write_side::migrate),
+       write_side::cli::events_command(), write_side::cli::log_command(), ops::check_command()}};
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  using namespace orders;
-  http::block_termination_signals();
-  log::install_crash_report();
-  const std::string command = argc > 1 ? argv[1] : "serve";
-  try {
-    auto settings = config::Settings::from_env(write_side::setting_specs());
-    if (command == "--help" || command == "-h" || command == "help") {
-      print_help(settings);
-      return 0;
-    }
-    settings.one_of("LOG_LEVEL",
-                    {"debug", "info", "warn", "error"});  // parse_level alone falls back to info
-    log::Logger logger("write-side", log::parse_level(settings.str("LOG_LEVEL")));
-    if (command == "migrate") return migrate(settings, logger);
-    if (command == "serve") return serve(settings, logger);
-    std::cerr << "write-side: unknown command '" << command << "' (try --help)\n";
-    return 2;
-  } catch (const config::ConfigError& e) {
-    std::cerr << "write-side: bad setting: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "write-side: " << e.what() << "\n";
-    return 1;
-  }
+  // Before any thread starts: every thread inherits the mask, so SIGTERM waits for the graceful
+  // stop's sigwait (serve) or the follower's sigtimedwait (log --follow).
+  orders::http::block_termination_signals();
+  orders::log::install_crash_report();
+  return orders::cli::run_program(program(), std::vector<std::string>(argv + 1, argv + argc),
+                                  std::cout, std::cerr);
 }

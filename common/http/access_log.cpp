@@ -22,11 +22,11 @@ std::string metric_method(const std::string& m) {
 void Server::Impl::count_request(const std::string& method, const std::string& route, int status,
                                  double seconds) {
   metrics
-      .counter("http_requests_total", "HTTP requests by method, route and status",
-               {{"method", method}, {"route", route}, {"status", std::to_string(status)}})
+      .counter("orders_http_requests_total", "HTTP requests by method, route and status code",
+               {{"method", method}, {"route", route}, {"code", std::to_string(status)}})
       .inc();
   metrics
-      .histogram("http_request_duration_seconds", "HTTP request latency by route",
+      .histogram("orders_http_request_duration_seconds", "HTTP request latency by route",
                  {{"route", route}})
       .observe(seconds);
 }

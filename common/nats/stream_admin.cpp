@@ -15,7 +15,13 @@ namespace {
 
 StreamInfo to_info(const jsStreamInfo* si) {
   StreamInfo info;
-  if (si->Config != nullptr && si->Config->Name != nullptr) info.name = si->Config->Name;
+  if (si->Config != nullptr) {
+    if (si->Config->Name != nullptr) info.name = si->Config->Name;
+    for (int i = 0; i < si->Config->SubjectsLen; ++i)
+      info.subjects.emplace_back(si->Config->Subjects[i]);
+    info.duplicate_window = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(si->Config->Duplicates));
+  }
   info.first_seq = si->State.FirstSeq;
   info.last_seq = si->State.LastSeq;
   info.msgs = si->State.Msgs;
@@ -83,6 +89,7 @@ StreamInfo StreamAdmin::ensure_stream(const StreamSpec& spec) {
   std::vector<std::string> subjects = spec.subjects;
   if (subjects.empty()) subjects.push_back(codec::stream_subject_filter(spec.name));
   std::vector<const char*> subj_ptrs;
+  subj_ptrs.reserve(subjects.size());
   for (const auto& s : subjects) subj_ptrs.push_back(s.c_str());
 
   jsStreamConfig cfg;

@@ -34,6 +34,8 @@ struct StreamInfo {
   std::uint64_t msgs = 0;
   std::uint64_t bytes = 0;
   std::int64_t consumers = 0;
+  std::vector<std::string> subjects;              // as configured
+  std::chrono::milliseconds duplicate_window{0};  // as configured
 };
 
 class StreamAdmin {

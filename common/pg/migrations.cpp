@@ -180,4 +180,31 @@ bool migrations_current(pqxx::connection& conn) {
   return true;
 }
 
+MigrationStatus migration_status(pqxx::connection& conn) {
+  const Applied applied = [&] {
+    pqxx::read_transaction tx(conn);
+    return read_applied(tx);
+  }();
+  MigrationStatus st;
+  st.applied = static_cast<int>(applied.versions.size());
+  std::map<int, bool> embedded;
+  for (const auto& m : embedded_migrations()) {
+    embedded[m.version] = true;
+    auto it = applied.versions.find(m.version);
+    if (it == applied.versions.end()) {
+      st.missing.push_back(m.version);
+    } else if (it->second && *it->second != m.checksum) {
+      st.edited.emplace_back(m.file);
+    }
+  }
+  for (const auto& [version, checksum] : applied.versions)
+    if (embedded.count(version) == 0) st.unknown.push_back(version);
+  for (const auto& r : embedded_repeatables()) {
+    auto it = applied.repeatables.find(r.file);
+    if (it == applied.repeatables.end() || it->second != r.checksum)
+      st.stale_repeatables.emplace_back(r.file);
+  }
+  return st;
+}
+
 }  // namespace orders::pg

@@ -51,4 +51,15 @@ MigrationReport apply_migrations(pqxx::connection& conn, const std::vector<Migra
 // (for /readyz).
 bool migrations_current(pqxx::connection& conn);
 
+// What the database has against what this binary embeds, read only (for `check`).
+struct MigrationStatus {
+  int applied = 0;                             // versioned migrations recorded
+  std::vector<int> missing;                    // embedded, not applied
+  std::vector<std::string> edited;             // applied with another checksum: their files
+  std::vector<std::string> stale_repeatables;  // not at the embedded checksum: their files
+  std::vector<int> unknown;                    // applied but not embedded (a newer binary ran)
+  bool current() const { return missing.empty() && edited.empty() && stale_repeatables.empty(); }
+};
+MigrationStatus migration_status(pqxx::connection& conn);
+
 }  // namespace orders::pg

@@ -20,8 +20,10 @@ bool looks_healthy(pqxx::connection& conn) {
   return r == 0;
 }
 
+}  // namespace
+
 // Without connect_timeout, a connect to an unreachable host can hang far beyond the acquire
-// time-out. Adds one (libpq's minimum is 2 s) unless the URL already sets it.
+// time-out.
 std::string with_connect_timeout(std::string url, std::chrono::milliseconds acquire_timeout) {
   if (url.find("connect_timeout") != std::string::npos) return url;
   const long seconds = std::max<long>(2, static_cast<long>((acquire_timeout.count() + 999) / 1000));
@@ -34,8 +36,6 @@ std::string with_connect_timeout(std::string url, std::chrono::milliseconds acqu
   }
   return url;
 }
-
-}  // namespace
 
 Pool::Pool(std::string url, std::size_t size, ConnectionInit init,
            std::chrono::milliseconds acquire_timeout)
@@ -63,7 +63,16 @@ Pool::Lease Pool::acquire() {
 }
 
 Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto started = std::chrono::steady_clock::now();
+  Lease lease = acquire_until(started + timeout, timeout);
+  if (observer_) {
+    observer_(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
+  return lease;
+}
+
+Pool::Lease Pool::acquire_until(std::chrono::steady_clock::time_point deadline,
+                                std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   while (true) {
     while (!idle_.empty()) {
@@ -90,8 +99,11 @@ Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
         throw;
       }
     }
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-        open_ >= size_) {
+    ++waiting_;
+    const auto woke = cv_.wait_until(lock, deadline);
+    --waiting_;
+    if (woke == std::cv_status::timeout && idle_.empty() && open_ >= size_) {
+      ++timeouts_;
       throw PoolExhausted("no database connection free within " + std::to_string(timeout.count()) +
                           " ms");
     }
@@ -101,6 +113,15 @@ Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
 std::size_t Pool::in_use() const {
   std::lock_guard lock(mu_);
   return open_ - idle_.size();
+}
+
+Pool::Stats Pool::stats() const {
+  std::lock_guard lock(mu_);
+  return Stats{size_, open_, open_ - idle_.size(), waiting_, timeouts_};
+}
+
+void Pool::set_acquire_observer(std::function<void(double seconds)> observer) {
+  observer_ = std::move(observer);
 }
 
 void Pool::release(std::unique_ptr<pqxx::connection> conn, bool broken) {

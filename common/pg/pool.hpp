@@ -8,6 +8,7 @@
 #pragma once
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -22,6 +23,10 @@ namespace orders::pg {
 struct PoolExhausted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// url with connect_timeout=max(2 s, timeout) added unless it sets one already (libpq's minimum
+// is 2 s), so that a connect to an unreachable host cannot hang.
+std::string with_connect_timeout(std::string url, std::chrono::milliseconds timeout);
 
 // Called on every new connection: prepare statements, SET statement_timeout, ...
 using ConnectionInit = std::function<void(pqxx::connection&)>;
@@ -59,7 +64,21 @@ class Pool {
   std::size_t in_use() const;
   const std::string& url() const { return url_; }
 
+  struct Stats {
+    std::size_t size = 0;        // most connections
+    std::size_t open = 0;        // idle + leased (+ being opened)
+    std::size_t in_use = 0;      // leased
+    std::size_t waiting = 0;     // acquire() calls blocked for a free connection now
+    std::uint64_t timeouts = 0;  // acquire() calls that gave up (PoolExhausted)
+  };
+  Stats stats() const;
+  // Called with the seconds each successful acquire() took (waiting and connecting included).
+  // Set it before the pool is shared between threads.
+  void set_acquire_observer(std::function<void(double seconds)> observer);
+
  private:
+  Lease acquire_until(std::chrono::steady_clock::time_point deadline,
+                      std::chrono::milliseconds timeout);
   void release(std::unique_ptr<pqxx::connection> conn, bool broken);
   std::string url_;
   std::size_t size_;
@@ -69,6 +88,9 @@ class Pool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   std::size_t open_ = 0;  // idle + leased
+  std::size_t waiting_ = 0;
+  std::uint64_t timeouts_ = 0;
+  std::function<void(double)> observer_;
 };
 
 }  // namespace orders::pg

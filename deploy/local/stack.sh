@@ -8,6 +8,8 @@
 #   deploy/local/stack.sh status                   what runs, where, and whether it is ready
 #   deploy/local/stack.sh logs [NAME] [-f]         NAME: postgres nats write-side read-side-1 read-side-2
 #   deploy/local/stack.sh rebuild-projection NAME  NAME: orders | customers | --all  (extra args passed on)
+#   deploy/local/stack.sh check [ARGS]             write-side check and read-side check: exit 1 when any fails
+#   deploy/local/stack.sh events ORDER_ID [ARGS]   the order's events (write-side events; ARGS passed on)
 #   deploy/local/stack.sh down [--purge]           stop what `up` started; --purge also deletes the data
 #
 # Settings (environment, read by `up`; later commands reuse what `up` chose):
@@ -463,6 +465,31 @@ cmd_rebuild() {
   env "${envs[@]}" "$READ_BIN" rebuild-projection "$@"
 }
 
+# The binaries' own checks (docs/operations.md#exit-codes): both run, the worst exit code wins
+# (1 when a check failed, 64 bad arguments).
+cmd_check() {
+  load_settings
+  [[ -x "$WRITE_BIN" && -x "$READ_BIN" ]] || die "no binaries at $WRITE_BIN, $READ_BIN (run $0 up first)"
+  local envs=() rc=0 r
+  mapfile -t envs < <(service_env)
+  say "== write-side check"
+  env "${envs[@]}" "$WRITE_BIN" check "$@" && r=0 || r=$?
+  ((r > rc)) && rc=$r
+  say "== read-side check"
+  env "${envs[@]}" "$READ_BIN" check "$@" && r=0 || r=$?
+  ((r > rc)) && rc=$r
+  return "$rc"
+}
+
+cmd_events() {
+  load_settings
+  (($# > 0)) || die "usage: $0 events ORDER_ID [--from-version N] [--json]"
+  [[ -x "$WRITE_BIN" ]] || die "no write-side binary at $WRITE_BIN (run $0 up first)"
+  local envs=()
+  mapfile -t envs < <(service_env)
+  exec env "${envs[@]}" "$WRITE_BIN" events "$@"
+}
+
 stop_pid() {  # name match
   local name=$1 pid
   alive "$name" "$2" || { rm -f "$RUN/$name.pid"; return 0; }
@@ -509,6 +536,8 @@ case "${1:-}" in
   status) cmd_status ;;
   logs) shift; cmd_logs "$@" ;;
   rebuild-projection) shift; cmd_rebuild "$@" ;;
+  check) shift; cmd_check "$@" ;;
+  events) shift; cmd_events "$@" ;;
   down) shift; cmd_down "$@" ;;
   -h | --help | help) usage ;;
   *)

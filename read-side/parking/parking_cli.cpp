@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
+#include "common/cli/exit_code.hpp"
 #include "common/domain/ids.hpp"
 #include "read-side/parking/unpark.hpp"
 #include "read-side/projector/parked_store.hpp"
@@ -13,8 +14,6 @@
 namespace orders::read_side::parking {
 
 namespace {
-
-constexpr int kUsageError = 2;
 
 nlohmann::json parked_json(const std::vector<ParkedEvent>& events) {
   std::map<std::string, nlohmann::json> by_order;
@@ -52,96 +51,65 @@ void print_table(const std::vector<ParkedEvent>& events, std::ostream& out) {
   }
 }
 
+int run_parked(const cli::Invocation& in) {
+  pqxx::connection conn(in.settings.str("DATABASE_URL"));
+  prepare_parked_statements(conn);
+  pqxx::read_transaction tx(conn);
+  const auto events = list_parked(tx);
+  if (in.args.flag("--json")) {
+    in.out << parked_json(events).dump(2) << "\n";
+  } else {
+    print_table(events, in.out);
+  }
+  return cli::kOk;
+}
+
+int run_unpark(const cli::Invocation& in) {
+  const std::string& id = in.args.positional(0);
+  if (!domain::valid_id(id)) {
+    throw cli::UsageError("unpark: '" + id +
+                          "' is not an order id (1-128 letters, digits, - _ . :)");
+  }
+  const auto r = unpark_order(in.settings.str("DATABASE_URL"), id);
+  switch (r.kind) {
+    case UnparkOutcome::Kind::Applied:
+      in.out << "unparked order " << id << ": " << r.parked << " parked events, " << r.applied
+             << " applied, now at version " << r.version << "\n";
+      return cli::kOk;
+    case UnparkOutcome::Kind::NotParked:
+      in.err << "unpark: order " << id << " has no parked events\n";
+      return cli::kNoInput;
+    case UnparkOutcome::Kind::StillFailing:
+      in.err << "unpark: order " << id << " still fails, its " << r.parked
+             << " events stay parked: " << r.error << "\n";
+      return cli::kCheckFailed;
+  }
+  return cli::kSoftware;
+}
+
 }  // namespace
 
-std::string parked_usage() {
-  return "Usage: read-side parked [--json]\n"
-         "  Lists the events parked per order (poison events, and the later events of their\n"
-         "  order held behind them). --json: one JSON document.\n"
-         "Exit: 0 listed, 1 failure, 2 bad arguments\n";
+cli::Command parked_command() {
+  cli::CommandSpec spec;
+  spec.name = "parked";
+  spec.summary = "list the parked (poison) events per order";
+  spec.options = {{"--json", "", "one JSON document: {\"parked_events\", \"orders\": [...]}"}};
+  spec.description =
+      "  Lists the events parked per order (poison events, and the later events of their\n"
+      "  order held behind them).";
+  return {std::move(spec), run_parked};
 }
 
-std::string unpark_usage() {
-  return "Usage: read-side unpark ORDER_ID\n"
-         "  Applies the order's parked events again, in order, read from the event store (after a\n"
-         "  fix: a repaired event, an upcaster), exactly once; the order is then live again.\n"
-         "Exit: 0 applied, 1 the order has no parked events or they still fail (they stay\n"
-         "  parked), 2 bad arguments\n";
-}
-
-int parked_main(const std::string& database_url, const std::vector<std::string>& args,
-                std::ostream& out, std::ostream& err) {
-  bool json = false;
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << parked_usage();
-      return 0;
-    }
-    if (a != "--json") {
-      err << "parked: unexpected argument '" << a << "'\n" << parked_usage();
-      return kUsageError;
-    }
-    json = true;
-  }
-  try {
-    pqxx::connection conn(database_url);
-    prepare_parked_statements(conn);
-    pqxx::read_transaction tx(conn);
-    const auto events = list_parked(tx);
-    if (json) {
-      out << parked_json(events).dump(2) << "\n";
-    } else {
-      print_table(events, out);
-    }
-    return 0;
-  } catch (const std::exception& e) {
-    err << "parked: " << e.what() << "\n";
-    return 1;
-  }
-}
-
-int unpark_main(const std::string& database_url, const std::vector<std::string>& args,
-                std::ostream& out, std::ostream& err) {
-  std::vector<std::string> ids;
-  for (const auto& a : args) {
-    if (a == "--help" || a == "-h") {
-      out << unpark_usage();
-      return 0;
-    }
-    if (!a.empty() && a[0] == '-') {
-      err << "unpark: unknown option " << a << "\n" << unpark_usage();
-      return kUsageError;
-    }
-    ids.push_back(a);
-  }
-  if (ids.size() != 1) {
-    err << "unpark: name exactly one order id\n" << unpark_usage();
-    return kUsageError;
-  }
-  if (!domain::valid_id(ids[0])) {
-    err << "unpark: '" << ids[0] << "' is not an order id (1-128 letters, digits, - _ . :)\n"
-        << unpark_usage();
-    return kUsageError;
-  }
-  try {
-    const auto r = unpark_order(database_url, ids[0]);
-    switch (r.kind) {
-      case UnparkOutcome::Kind::Applied:
-        out << "unparked order " << ids[0] << ": " << r.parked << " parked events, " << r.applied
-            << " applied, now at version " << r.version << "\n";
-        return 0;
-      case UnparkOutcome::Kind::NotParked:
-        err << "unpark: order " << ids[0] << " has no parked events\n";
-        return 1;
-      case UnparkOutcome::Kind::StillFailing:
-        err << "unpark: order " << ids[0] << " still fails, its " << r.parked
-            << " events stay parked: " << r.error << "\n";
-        return 1;
-    }
-  } catch (const std::exception& e) {
-    err << "unpark: " << e.what() << "\n";
-  }
-  return 1;
+cli::Command unpark_command() {
+  cli::CommandSpec spec;
+  spec.name = "unpark";
+  spec.summary = "apply an order's parked events again (after a fix); it is live again";
+  spec.positionals = {"ORDER_ID"};
+  spec.description =
+      "  Applies the order's parked events again, in order, read from the event store (after a\n"
+      "  fix: a repaired event, an upcaster), exactly once; the order is then live again.\n"
+      "  Exit 1 when they still fail (they stay parked), 66 when the order has none.";
+  return {std::move(spec), run_unpark};
 }
 
 }  // namespace orders::read_side::parking

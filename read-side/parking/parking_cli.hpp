@@ -1,18 +1,13 @@
 // The operator subcommands over parked events: `read-side parked [--json]` lists them,
-// `read-side unpark ORDER_ID` retries one order's (after a fix). Exit codes: 0 done, 1 failure
-// (unknown order, still failing, database error), 2 bad arguments.
+// `read-side unpark ORDER_ID` retries one order's (after a fix). Exit codes (common/cli): 0 done,
+// 1 the events still fail (they stay parked), 64 bad arguments, 66 the order has no parked events,
+// 69 PostgreSQL unreachable.
 #pragma once
-#include <ostream>
-#include <string>
-#include <vector>
+#include "common/cli/program.hpp"
 
 namespace orders::read_side::parking {
 
-int parked_main(const std::string& database_url, const std::vector<std::string>& args,
-                std::ostream& out, std::ostream& err);
-int unpark_main(const std::string& database_url, const std::vector<std::string>& args,
-                std::ostream& out, std::ostream& err);
-std::string parked_usage();
-std::string unpark_usage();
+cli::Command parked_command();
+cli::Command unpark_command();
 
 }  // namespace orders::read_side::parking

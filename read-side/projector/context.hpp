@@ -32,7 +32,7 @@ struct ProjectorMetrics {
   metrics::Histogram& batch_seconds;
   metrics::Histogram& batch_size;
   // Now - the event's recorded_at (the append, wall clock): when its batch was decoded and when it
-  // was committed to the query tables. With the relay's relay_event_age_seconds, where the
+  // was committed to the query tables. With the relay's orders_relay_event_age_seconds, where the
   // end-to-end lag sits.
   metrics::Histogram& event_age_fetched;
   metrics::Histogram& event_age_applied;

@@ -170,7 +170,7 @@ http::Response get_order(QueryApiContext& ctx, const http::Request& req) {
   // Registered before the first query: an apply committed after that query still wakes us.
   std::optional<VersionWaiters::Waiter> waiter;
   if (min_version) waiter.emplace(ctx.waiters, id, *min_version);
-  struct Waiting {  // read_side_order_waiting while this request waits
+  struct Waiting {  // orders_min_version_waiting while this request waits
     metrics::Gauge* g;
     explicit Waiting(metrics::Gauge* gauge) : g(gauge) {
       if (g) g->add(1);
@@ -388,12 +388,12 @@ http::Router make_query_router(QueryApiContext& ctx) {
   // /metrics; health checks are public.
   const char* help = "Queries of GET /orders/{id}?min_version after the first, by cause";
   ctx.requery_reached =
-      &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "reached"}});
+      &ctx.metrics.counter("orders_min_version_requeries_total", help, {{"cause", "reached"}});
   ctx.requery_wake_all =
-      &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "wake_all"}});
+      &ctx.metrics.counter("orders_min_version_requeries_total", help, {{"cause", "wake_all"}});
   ctx.requery_periodic =
-      &ctx.metrics.counter("read_side_order_requeries_total", help, {{"cause", "periodic"}});
-  ctx.waiting = &ctx.metrics.gauge("read_side_order_waiting",
+      &ctx.metrics.counter("orders_min_version_requeries_total", help, {{"cause", "periodic"}});
+  ctx.waiting = &ctx.metrics.gauge("orders_min_version_waiting",
                                    "GET /orders/{id} requests waiting for min_version");
   http::Router router;
   router.add(

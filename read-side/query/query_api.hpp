@@ -32,11 +32,12 @@ struct QueryApiContext {
   log::Logger& logger;
   std::function<bool()> bus_connected;  // for /readyz
   // Set by make_query_router: queries of GET /orders/{id}?min_version after the first, by cause
-  // (read_side_order_requeries_total{cause=reached|wake_all|periodic}).
+  // (orders_min_version_requeries_total{cause=reached|wake_all|periodic}).
   metrics::Counter* requery_reached = nullptr;
   metrics::Counter* requery_wake_all = nullptr;
   metrics::Counter* requery_periodic = nullptr;
-  metrics::Gauge* waiting = nullptr;  // read_side_order_waiting: requests waiting for min_version
+  metrics::Gauge* waiting =
+      nullptr;  // orders_min_version_waiting: requests waiting for min_version
 };
 
 // Prepares the query statements (use as the pool's ConnectionInit).

@@ -9,6 +9,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/cli/exit_code.hpp"
 #include "common/pg/sqlstate.hpp"
 #include "read-side/projector/locks.hpp"
 #include "read-side/rebuild/replay.hpp"
@@ -258,6 +259,7 @@ std::vector<WriteOutcome> await_writers(std::vector<std::future<WriteOutcome>>& 
     }
   }
   std::vector<WriteOutcome> outcomes;
+  outcomes.reserve(tasks.size());
   for (auto& t : tasks) outcomes.push_back(t.get());  // rethrows a writer's error
   if (!copied) {
     progress.update(rows_total);
@@ -420,8 +422,8 @@ std::string rebuild_usage() {
          "  --dry-run  build and compare, then drop the shadow tables (live tables unchanged)\n"
          "Projections:";
   for (const auto& p : projections()) out << " " << p.name << " (table " << p.table << ")";
-  out << "\nExit: 0 success, 1 failure (live tables untouched), 3 a rebuild of the projection is "
-         "already running, 64 usage error\n";
+  out << "\nExit: 0 success, 64 usage error, 69 PostgreSQL unreachable, 70 failure (live tables\n"
+         "  untouched), 75 a rebuild of the projection is already running\n";
   return out.str();
 }
 
@@ -458,7 +460,7 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
       all = true;
     } else if (!a.empty() && a[0] == '-') {
       err << "rebuild-projection: unknown option " << a << "\n" << rebuild_usage();
-      return 64;
+      return cli::kUsage;
     } else if (auto p = find_projection(a)) {
       if (std::none_of(options.projections.begin(), options.projections.end(),
                        [&](const auto& q) { return q.name == p->name; })) {
@@ -466,38 +468,40 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
       }
     } else {
       err << "rebuild-projection: unknown projection '" << a << "'\n" << rebuild_usage();
-      return 64;
+      return cli::kUsage;
     }
   }
   if (all) options.projections = projections();
   if (options.projections.empty()) {
     err << "rebuild-projection: name a projection or pass --all\n" << rebuild_usage();
-    return 64;
+    return cli::kUsage;
   }
   Progress progress(out, tty);
   try {
     const auto r = rebuild(database_url, options, progress);
     char buf[256];
-    std::snprintf(
-        buf, sizeof buf,
-        "%s: %s events, %s orders in %.2f s (%s events/s; replay %.2f s, write %.2f s, "
-        "cutover %.3f s)",
-        options.dry_run ? "dry run done" : "rebuild done", with_thousands(r.events).c_str(),
-        with_thousands(r.orders).c_str(), r.seconds,
-        with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(r.events / r.seconds) : 0).c_str(),
-        r.replay_seconds, r.write_seconds, r.cutover_seconds);
+    std::snprintf(buf, sizeof buf,
+                  "%s: %s events, %s orders in %.2f s (%s events/s; replay %.2f s, write %.2f s, "
+                  "cutover %.3f s)",
+                  options.dry_run ? "dry run done" : "rebuild done",
+                  with_thousands(r.events).c_str(), with_thousands(r.orders).c_str(), r.seconds,
+                  with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(
+                                                     static_cast<double>(r.events) / r.seconds)
+                                               : 0)
+                      .c_str(),
+                  r.replay_seconds, r.write_seconds, r.cutover_seconds);
     out << buf << std::endl;
     report_parked(r, out);
     return 0;
   } catch (const AlreadyRunning& e) {
     out.flush();
     err << "rebuild-projection: " << e.what() << "\n";
-    return 3;
+    return cli::kTempFail;
   } catch (const std::exception& e) {
     out.flush();
     err << "\nrebuild-projection FAILED: " << e.what()
         << "\nThe live tables are untouched; the shadow tables were dropped.\n";
-    return 1;
+    return cli::exit_code_of(std::current_exception());
   }
 }
 

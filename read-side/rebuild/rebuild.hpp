@@ -74,8 +74,8 @@ struct RebuildResult {
 RebuildResult rebuild(const std::string& database_url, const RebuildOptions& options,
                       Progress& progress);
 
-// The subcommand: args after "rebuild-projection". Returns the exit code: 0 success, 1 failure,
-// 3 another rebuild of the projection is running, 64 usage error.
+// The subcommand: args after "rebuild-projection". Returns the exit code (common/cli/exit_code):
+// 0 success, 64 usage, 69 unreachable, 70 failure, 75 another rebuild of it is running.
 int rebuild_projection_main(const std::string& database_url, const std::vector<std::string>& args,
                             std::ostream& out, std::ostream& err, bool tty);
 std::string rebuild_usage();

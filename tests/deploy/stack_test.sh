@@ -2,7 +2,7 @@
 # End-to-end test of deploy/local/stack.sh with the built binaries, on free ports and a temp data
 # folder: up, status, demo (Shipped, 35.00, 2 items; both read-side replicas serve it), a port in
 # use gives a clear error, down stops everything, up again reuses the data, demo again on the same
-# stack, rebuild-projection, down --purge deletes the data.
+# stack, rebuild-projection, check (both binaries), events ORDER_ID, down --purge deletes the data.
 #   stack_test.sh WRITE_SIDE_BIN READ_SIDE_BIN
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -138,6 +138,20 @@ if jq -e '.status == "Shipped" and .total_amount == "35.00"' >/dev/null <<<"$bod
 else
   fail "after rebuild order-2 is: $body"
 fi
+
+run check
+[[ $rc == 0 ]] && pass "check exits 0 on the running stack" || fail "check exits $rc"
+expect_in "$out" "ok    relay" "check finds a relay leader"
+expect_in "$out" "ok    stream" "check finds the stream with its subjects and dedupe window"
+expect_in "$out" "ok    projections" "check finds the projections caught up"
+expect_in "$out" "all 6 checks passed" "read-side check passes all six"
+
+run events order-2
+[[ $rc == 0 ]] && pass "events order-2 exits 0" || fail "events exits $rc"
+expect_in "$out" "order order-2: 5 events" "events lists the five events of order-2"
+expect_in "$out" "OrderShipped" "events shows OrderShipped"
+run events no-such-order
+[[ $rc == 66 ]] && pass "events of an unknown order exits 66" || fail "events unknown exits $rc"
 
 run logs write-side
 [[ $rc == 0 && -s "$out" ]] && pass "logs write-side prints the log" || fail "logs exits $rc"

@@ -66,15 +66,12 @@ const std::string& path_param(const Request& req, const char* name) {
 
 WriteApi::WriteApi(ApiDeps deps) : deps_(std::move(deps)) {
   pg::Pool* pool = &deps_.pool;
-  deps_.metrics.gauge_callback("write_side_outbox_pending",
+  // Without a connection the scrape has no sample (the registry counts the failure).
+  deps_.metrics.gauge_callback("orders_outbox_pending",
                                "Outbox rows not yet sequenced by the relay (read at scrape time)",
                                [pool]() -> double {
-                                 try {
-                                   auto lease = pool->acquire(std::chrono::milliseconds(500));
-                                   return static_cast<double>(outbox_backlog(*lease));
-                                 } catch (...) {
-                                   return -1.0;
-                                 }
+                                 auto lease = pool->acquire(std::chrono::milliseconds(500));
+                                 return static_cast<double>(outbox_backlog(*lease));
                                });
 }
 
@@ -142,7 +139,8 @@ StoredResponse WriteApi::render(const std::string& order_id, bool created, const
 
 Response WriteApi::invalid(const Request&, std::string_view command, std::string_view detail) {
   deps_.metrics
-      .counter("commands_total", "Commands handled by the write-side pipeline, by type and outcome",
+      .counter("orders_commands_total",
+               "Commands handled by the write-side pipeline, by type and outcome",
                {{"type", std::string(command)}, {"outcome", "invalid"}})
       .inc();
   return bad_request(detail);

@@ -41,18 +41,20 @@ CommandPipeline::CommandPipeline(pg::Pool& pool, PipelineOptions options, log::L
   outcome_counters_.reserve(std::size(kCommandNames) * kOutcomes);
   for (auto command : kCommandNames) {
     for (auto outcome : kOutcomeNames) {
-      outcome_counters_.push_back(&metrics_.counter(
-          "commands_total", "Commands handled by the write-side pipeline, by type and outcome",
-          {{"type", std::string(command)}, {"outcome", std::string(outcome)}}));
+      outcome_counters_.push_back(
+          &metrics_.counter("orders_commands_total",
+                            "Commands handled by the write-side pipeline, by type and outcome",
+                            {{"type", std::string(command)}, {"outcome", std::string(outcome)}}));
     }
   }
   append_seconds_ = &metrics_.histogram(
-      "write_side_append_seconds", "Time of one group-commit append statement (one transaction)");
-  batch_size_ = &metrics_.histogram("group_commit_batch_size", "Commands per group-commit batch",
-                                    {}, {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
-  command_seconds_ = &metrics_.histogram("write_side_command_seconds",
+      "orders_append_seconds", "Time of one group-commit append statement (one transaction)");
+  batch_size_ =
+      &metrics_.histogram("orders_group_commit_batch_size", "Commands per group-commit batch", {},
+                          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+  command_seconds_ = &metrics_.histogram("orders_command_seconds",
                                          "Time from a command's submission to its outcome");
-  conflicts_ = &metrics_.counter("write_side_stream_conflicts_total",
+  conflicts_ = &metrics_.counter("orders_stream_conflicts_total",
                                  "Streams whose batch rows were dropped and re-run (stale state)");
 }
 

@@ -21,12 +21,13 @@
 #include "common/concurrency/worker.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/metrics.hpp"
+#include "common/pg/advisory_locks.hpp"
 #include "write-side/relay/relay_metrics.hpp"
 
 namespace orders::relay {
 
-// pg advisory lock key of the relay leader lease ("relay" in ASCII).
-inline constexpr std::int64_t kRelayLockKey = 0x72656c6179;
+// pg advisory lock key of the relay leader lease.
+using pg::kRelayLockKey;
 
 struct RelayOptions {
   std::string database_url = "postgresql://postgres@127.0.0.1:5432/orders";

@@ -780,13 +780,14 @@ void lag_at_rate(int rate, int seconds, int warmup) {
     HttpClient w("127.0.0.1", wport);
     auto m = w.get("/metrics");
     std::printf("  relay (write-side /metrics):\n%s%s",
-                histogram_summary(m.body, "relay_event_age_seconds").c_str(),
-                histogram_summary(m.body, "relay_step_seconds").c_str());
+                histogram_summary(m.body, "orders_relay_event_age_seconds").c_str(),
+                histogram_summary(m.body, "orders_relay_step_seconds").c_str());
     std::istringstream in(m.body);
     for (std::string line; std::getline(in, line);) {
-      if (line.rfind("relay_wakeups_total{", 0) == 0 || line.rfind("relay_steps_total{", 0) == 0 ||
-          line.rfind("relay_thread_cpu_seconds_total", 0) == 0 ||
-          line.rfind("relay_published_total", 0) == 0) {
+      if (line.rfind("orders_relay_wakeups_total{", 0) == 0 ||
+          line.rfind("orders_relay_steps_total{", 0) == 0 ||
+          line.rfind("orders_relay_thread_cpu_seconds_total", 0) == 0 ||
+          line.rfind("orders_relay_published_total", 0) == 0) {
         std::printf("    %s\n", line.c_str());
       }
     }
@@ -795,18 +796,18 @@ void lag_at_rate(int rate, int seconds, int warmup) {
     {
       std::istringstream in(rm.body);
       for (std::string line; std::getline(in, line);) {
-        if (line.rfind("projector_batch_failures_total", 0) == 0 ||
-            line.rfind("projector_duplicates_total", 0) == 0 ||
-            line.rfind("projector_gap_filled_total", 0) == 0 ||
-            line.rfind("read_side_order_requeries_total", 0) == 0) {
+        if (line.rfind("orders_projector_batch_failures_total", 0) == 0 ||
+            line.rfind("orders_projector_duplicates_total", 0) == 0 ||
+            line.rfind("orders_projector_gap_filled_total", 0) == 0 ||
+            line.rfind("orders_min_version_requeries_total", 0) == 0) {
           std::printf("    %s\n", line.c_str());
         }
       }
     }
     std::printf("  projector (read-side /metrics):\n%s%s%s",
-                histogram_summary(rm.body, "projector_event_age_seconds").c_str(),
-                histogram_summary(rm.body, "projector_batch_seconds").c_str(),
-                histogram_summary(rm.body, "projector_batch_size", 1, "events").c_str());
+                histogram_summary(rm.body, "orders_projector_event_age_seconds").c_str(),
+                histogram_summary(rm.body, "orders_projector_batch_seconds").c_str(),
+                histogram_summary(rm.body, "orders_projector_batch_size", 1, "events").c_str());
   }
   std::fflush(stdout);
 }

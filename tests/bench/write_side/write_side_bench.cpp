@@ -283,8 +283,8 @@ RunResult run(int port, int ws_pid, const std::string& db, int clients, int driv
   const double load_before = load_average();
   const auto cpu0 = cpu_jiffies();
   const auto own0 = cpu_sample(ws_pid, db);
-  const double batches0 = metric(port, "group_commit_batch_size_count");
-  const double cmds0 = metric(port, "group_commit_batch_size_sum");
+  const double batches0 = metric(port, "orders_group_commit_batch_size_count");
+  const double cmds0 = metric(port, "orders_group_commit_batch_size_sum");
   measuring = true;
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
@@ -292,8 +292,8 @@ RunResult run(int port, int ws_pid, const std::string& db, int clients, int driv
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto cpu1 = cpu_jiffies();
   const auto own1 = cpu_sample(ws_pid, db);
-  const double batches1 = metric(port, "group_commit_batch_size_count");
-  const double cmds1 = metric(port, "group_commit_batch_size_sum");
+  const double batches1 = metric(port, "orders_group_commit_batch_size_count");
+  const double cmds1 = metric(port, "orders_group_commit_batch_size_sum");
   stop = true;
   for (auto& t : threads) t.join();
 

@@ -152,7 +152,7 @@ TEST_F(Auth, MetricsNeedTheAdminTokenAndHealthStaysOpen) {
     EXPECT_TRUE(is_problem(command, 403, &why)) << "the command token opened /metrics: " << why;
     auto admin = send(port, "GET", "/metrics", "", bearer(kAdmin));
     EXPECT_EQ(admin.status, 200);
-    EXPECT_NE(admin.body.find("http_requests_total"), std::string::npos);
+    EXPECT_NE(admin.body.find("orders_http_requests_total"), std::string::npos);
     EXPECT_EQ(send(port, "GET", "/healthz", "", {}).status, 200);
     EXPECT_EQ(send(port, "GET", "/readyz", "", {}).status, 200);
     EXPECT_EQ(send(port, "GET", "/healthz", "", bearer("garbage")).status, 200);

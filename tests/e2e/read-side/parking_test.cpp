@@ -133,8 +133,9 @@ TEST_F(ParkingTest, AMalformedEventParksOnlyItsOrderAndUnparkAppliesItOnceAfterT
   ASSERT_TRUE(wait_until([&] { return parked_in_projections(c) == 2; }, 20s, 50ms))
       << shared_pg().psql(db_, "SELECT * FROM parked_events") << "\n"
       << projector_log(*rs);
-  EXPECT_GE(metric(c, "projector_events_parked_total"), 1);
-  EXPECT_TRUE(wait_until([&] { return metric(c, "projector_parked_events") == 2; }, 10s, 50ms));
+  EXPECT_GE(metric(c, "orders_projector_events_parked_total"), 1);
+  EXPECT_TRUE(
+      wait_until([&] { return metric(c, "orders_projector_parked_events") == 2; }, 10s, 50ms));
   EXPECT_NE(rs->log().find("event parked"), std::string::npos);
   EXPECT_NE(rs->log().find(sick), std::string::npos);
   EXPECT_EQ(order(c, sick, 2)["version"], 2);
@@ -182,7 +183,7 @@ TEST_F(ParkingTest, AMalformedEventParksOnlyItsOrderAndUnparkAppliesItOnceAfterT
   EXPECT_EQ(v["items"].size(), 2u);
   EXPECT_EQ(sql_int("SELECT count(*) FROM parked_events"), 0);
   auto again = cli({"unpark", sick});
-  EXPECT_EQ(again.code, 1);
+  EXPECT_EQ(again.code, 66);  // EX_NOINPUT
   EXPECT_NE(again.output.find("no parked events"), std::string::npos) << again.output;
 
   // Live again: its next event is applied (not parked), once.
@@ -193,7 +194,7 @@ TEST_F(ParkingTest, AMalformedEventParksOnlyItsOrderAndUnparkAppliesItOnceAfterT
   expect_model_equal();
 }
 
-TEST_F(ParkingTest, CliRejectsBadArgumentsWithExitTwoAndHelpOnlyPrintsHelp) {
+TEST_F(ParkingTest, CliRejectsBadArgumentsWithExit64AndHelpOnlyPrintsHelp) {
   ASSERT_EQ(cli({"migrate"}).code, 0);
   const std::vector<std::vector<std::string>> bad = {{"parked", "--frobnicate"},
                                                      {"parked", "extra"},
@@ -205,7 +206,7 @@ TEST_F(ParkingTest, CliRejectsBadArgumentsWithExitTwoAndHelpOnlyPrintsHelp) {
                                                      {"unpark", std::string(200, 'x')}};
   for (const auto& args : bad) {
     auto r = cli(args);
-    EXPECT_EQ(r.code, 2) << args.size() << " " << r.output;
+    EXPECT_EQ(r.code, 64) << args.size() << " " << r.output;  // EX_USAGE
     EXPECT_NE(r.output.find("Usage: read-side"), std::string::npos) << r.output;
   }
   for (const auto& sub : {"parked", "unpark"}) {
@@ -214,7 +215,7 @@ TEST_F(ParkingTest, CliRejectsBadArgumentsWithExitTwoAndHelpOnlyPrintsHelp) {
     EXPECT_NE(r.output.find("Usage: read-side"), std::string::npos) << r.output;
   }
   auto unknown = cli({"unpark", "no-such-order"});
-  EXPECT_EQ(unknown.code, 1) << unknown.output;
+  EXPECT_EQ(unknown.code, 66) << unknown.output;
   EXPECT_NE(unknown.output.find("no-such-order has no parked events"), std::string::npos)
       << unknown.output;
   auto empty = cli({"parked"});

@@ -25,9 +25,9 @@ double metric(HttpClient& c, const std::string& sample) {
   return std::stod(body.substr(pos + sample.size() + 2));
 }
 
-const std::string kRequeryReached = "read_side_order_requeries_total{cause=\"reached\"}";
-const std::string kRequeryWakeAll = "read_side_order_requeries_total{cause=\"wake_all\"}";
-const std::string kWaiting = "read_side_order_waiting";
+const std::string kRequeryReached = "orders_min_version_requeries_total{cause=\"reached\"}";
+const std::string kRequeryWakeAll = "orders_min_version_requeries_total{cause=\"wake_all\"}";
+const std::string kWaiting = "orders_min_version_waiting";
 
 class ReadSideTest : public ::testing::Test {
  protected:
@@ -103,7 +103,7 @@ TEST_F(ReadSideTest, SeedScenarioIsServedAndMinVersionWaitsForTheApply) {
   EXPECT_EQ(c.get("/readyz").status, 200);
   auto metrics = c.get("/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_NE(metrics.body.find("projector_events_applied_total"), std::string::npos);
+  EXPECT_NE(metrics.body.find("orders_projector_events_applied_total"), std::string::npos);
   expect_model_equal();
 }
 
@@ -225,8 +225,8 @@ TEST_F(ReadSideTest, DuplicatesAreSkippedAndGapsFilledFromTheEventStore) {
   EXPECT_EQ(j["item_count"], 2);
   // The gap was closed from the event store (one event), the replays skipped.
   auto m = c.get("/metrics").body;
-  EXPECT_NE(m.find("\nprojector_gap_filled_total 1\n"), std::string::npos) << m;
-  EXPECT_NE(m.find("\nprojector_duplicates_total 2\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\norders_projector_gap_filled_total 1\n"), std::string::npos) << m;
+  EXPECT_NE(m.find("\norders_projector_duplicates_total 2\n"), std::string::npos) << m;
   expect_model_equal();
 }
 
@@ -309,10 +309,10 @@ TEST_F(ReadSideTest, APoisonEventIsParkedAndStallsOnlyItsOrder) {
   for (const auto& id : others) {
     EXPECT_EQ(c.get("/orders/" + id + "?min_version=2&wait_ms=10000").status, 200) << id;
   }
-  EXPECT_TRUE(
-      wait_until([&] { return metric(c, "projector_batch_failures_total") >= 1; }, 10s, 100ms));
-  EXPECT_TRUE(
-      wait_until([&] { return metric(c, "projector_events_parked_total") >= 1; }, 10s, 100ms));
+  EXPECT_TRUE(wait_until([&] { return metric(c, "orders_projector_batch_failures_total") >= 1; },
+                         10s, 100ms));
+  EXPECT_TRUE(wait_until([&] { return metric(c, "orders_projector_events_parked_total") >= 1; },
+                         10s, 100ms));
   EXPECT_EQ(c.get("/orders/" + poison_id).status, 404);
   EXPECT_NE(rs->log().find("apply failed, will retry"), std::string::npos);
   EXPECT_NE(rs->log().find("event parked"), std::string::npos);
@@ -467,10 +467,11 @@ TEST_F(ReadSideTest, TheGroupDelayGathersBatchesOfManyPartitionsIntoOneTransacti
   auto rs = start_service(read_side_binary(), {"serve"}, e, port);
   HttpClient c("127.0.0.1", port);
   ASSERT_TRUE(wait_until(
-      [&] { return metric(c, "projector_owned_partitions") == codec::kPartitions; }, 20s, 20ms));
+      [&] { return metric(c, "orders_projector_owned_partitions") == codec::kPartitions; }, 20s,
+      20ms));
   feeder_->seed("group-first", "customer-g", 1);
   ASSERT_TRUE(wait_until([&] { return c.get("/orders/group-first").status == 200; }, 20s, 20ms));
-  const double groups0 = metric(c, "projector_batch_seconds_count");
+  const double groups0 = metric(c, "orders_projector_batch_seconds_count");
   // One event on each of 8 different partitions, published right after a group committed.
   std::set<int> partitions = {codec::partition_of("group-first")};
   std::vector<std::string> ids;
@@ -483,15 +484,15 @@ TEST_F(ReadSideTest, TheGroupDelayGathersBatchesOfManyPartitionsIntoOneTransacti
     ASSERT_TRUE(wait_until([&] { return c.get("/orders/" + id).status == 200; }, 20s, 10ms)) << id;
   }
   // One group for all 8, or two when the first event arrived just as the delay ran out.
-  EXPECT_LE(metric(c, "projector_batch_seconds_count") - groups0, 2);
+  EXPECT_LE(metric(c, "orders_projector_batch_seconds_count") - groups0, 2);
   expect_model_equal();
 }
 
 // A lone replica does not NOTIFY its applies (nobody else listens); a second replica announces
 // itself when it starts, and from then on the first one's applies reach it.
 TEST_F(ReadSideTest, ALoneReplicaBroadcastsNothingUntilAnotherAnnouncesItself) {
-  const std::string skipped = "read_side_applied_broadcasts_skipped_total";
-  const std::string heard = "read_side_applied_notifications_total{kind=\"orders\"}";
+  const std::string skipped = "orders_applied_broadcasts_skipped_total";
+  const std::string heard = "orders_applied_notifications_total{kind=\"orders\"}";
   const int port_a = free_port();
   auto a = start_replica(port_a, "replica-a");
   HttpClient ca("127.0.0.1", port_a);
@@ -566,9 +567,9 @@ TEST_F(ReadSideTest, AWaiterIsWokenByAnotherReplicasApply) {
   // Woken by a's notification naming the order (b does not apply that partition).
   EXPECT_EQ(partitions("replica-a"), owned_by_a);
   EXPECT_GE(metric(cb, kRequeryReached), reached0 + 1);
-  EXPECT_GE(metric(cb, "read_side_applied_notifications_total{kind=\"orders\"}"), 1);
+  EXPECT_GE(metric(cb, "orders_applied_notifications_total{kind=\"orders\"}"), 1);
   EXPECT_TRUE(wait_until(
-      [&] { return metric(ca, "read_side_applied_notifications_total{kind=\"own\"}") >= 1; }, 10s,
+      [&] { return metric(ca, "orders_applied_notifications_total{kind=\"own\"}") >= 1; }, 10s,
       20ms));
   expect_model_equal();
 }

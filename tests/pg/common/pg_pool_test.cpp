@@ -9,6 +9,7 @@
 #include "common/metrics/metrics.hpp"
 #include "common/pg/migrations.hpp"
 #include "common/pg/pool.hpp"
+#include "common/pg/pool_metrics.hpp"
 #include "common/pg/sqlstate.hpp"
 #include "tests/support/services.hpp"
 
@@ -22,6 +23,58 @@ using orders::testing::wait_until;
 int backend_pid(pqxx::connection& conn) {
   pqxx::work tx(conn);
   return tx.exec("SELECT pg_backend_pid()")[0][0].as<int>();
+}
+
+bool has(const metrics::Registry& r, const std::string& sample) {
+  return r.render().find(sample) != std::string::npos;
+}
+
+TEST(PoolMetrics, InUseWaitingAcquireTimeAndTimeouts) {
+  const std::string url = shared_pg().create_database("pool_metrics");
+  metrics::Registry registry;
+  Pool pool(url, 2, {}, 300ms);
+  register_pool_metrics(registry, pool, "main");
+  EXPECT_TRUE(has(registry, "orders_pg_pool_max_connections{pool=\"main\"} 2\n"));
+  {
+    auto a = pool.acquire();
+    auto b = pool.acquire();
+    EXPECT_TRUE(has(registry, "orders_pg_pool_connections{pool=\"main\",state=\"in_use\"} 2\n"))
+        << registry.render();
+    auto waiter = std::async(std::launch::async, [&] { return pool.acquire(5s); });
+    EXPECT_TRUE(
+        wait_until([&] { return has(registry, "orders_pg_pool_waiting{pool=\"main\"} 1\n"); }, 5s))
+        << registry.render();
+    { auto freed = std::move(a); }  // the waiter gets it
+    auto c = waiter.get();          // held: the pool is full again
+    EXPECT_THROW(pool.acquire(50ms), PoolExhausted);
+    EXPECT_TRUE(has(registry, "orders_pg_pool_acquire_timeouts_total{pool=\"main\"} 1\n"));
+  }
+  EXPECT_TRUE(has(registry, "orders_pg_pool_waiting{pool=\"main\"} 0\n"));
+  EXPECT_TRUE(has(registry, "orders_pg_pool_connections{pool=\"main\",state=\"in_use\"} 0\n"));
+  EXPECT_TRUE(has(registry, "orders_pg_pool_connections{pool=\"main\",state=\"idle\"} 2\n"));
+  EXPECT_TRUE(has(registry, "orders_pg_pool_acquire_seconds_count{pool=\"main\"} 3\n"))
+      << registry.render();
+}
+
+TEST(Migrations, StatusNamesMissingEditedAndStaleFunctions) {
+  const std::string url = shared_pg().create_database("migration_status");
+  pqxx::connection conn(url);
+  EXPECT_FALSE(migration_status(conn).current());
+  EXPECT_EQ(migration_status(conn).missing.size(), embedded_migrations().size());
+  apply_migrations(conn);
+  EXPECT_TRUE(migration_status(conn).current());
+  shared_pg().psql(url, "UPDATE schema_migrations SET checksum = 'x' WHERE version = 1");
+  shared_pg().psql(url, "UPDATE schema_repeatables SET checksum = 'x' WHERE file = '" +
+                            std::string(embedded_repeatables().front().file) + "'");
+  shared_pg().psql(
+      url, "INSERT INTO schema_migrations (version, name, checksum) VALUES (999, 'n', 'c')");
+  const auto st = migration_status(conn);
+  EXPECT_FALSE(st.current());
+  ASSERT_EQ(st.edited.size(), 1u);
+  EXPECT_EQ(st.edited[0], embedded_migrations().front().file);
+  ASSERT_EQ(st.stale_repeatables.size(), 1u);
+  EXPECT_EQ(st.unknown, std::vector<int>{999});
+  EXPECT_TRUE(st.missing.empty());
 }
 
 TEST(Migrations, ApplyingTwiceChangesNothing) {
@@ -52,6 +105,7 @@ TEST(Migrations, ApplyingTwiceChangesNothing) {
 TEST(Migrations, ConcurrentStartersApplyEachVersionOnce) {
   const std::string url = shared_pg().create_database("migrations_race");
   std::vector<std::future<MigrationReport>> runs;
+  runs.reserve(3);
   for (int i = 0; i < 3; ++i) {
     runs.push_back(std::async(std::launch::async, [url] {
       pqxx::connection conn(url);

@@ -494,11 +494,11 @@ TEST_F(WriteSideApi, HealthReadyAndMetrics) {
   make_order({{"a", 1, "1.00"}});
   auto m = c.get("/metrics");
   ASSERT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find("commands_total{type=\"CreateOrder\",outcome=\"committed\"}"),
+  EXPECT_NE(m.body.find("orders_commands_total{type=\"CreateOrder\",outcome=\"committed\"}"),
             std::string::npos);
-  EXPECT_NE(m.body.find("group_commit_batch_size_bucket"), std::string::npos);
-  EXPECT_NE(m.body.find("write_side_append_seconds_bucket"), std::string::npos);
-  EXPECT_NE(m.body.find("write_side_outbox_pending"), std::string::npos);
+  EXPECT_NE(m.body.find("orders_group_commit_batch_size_bucket"), std::string::npos);
+  EXPECT_NE(m.body.find("orders_append_seconds_bucket"), std::string::npos);
+  EXPECT_NE(m.body.find("orders_outbox_pending"), std::string::npos);
 }
 
 // ---- a service with snapshots every 3 events and no cache: every command loads its stream ----

@@ -542,11 +542,14 @@ TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {
   const auto has = [&](const std::string& needle) {
     return wait_until([&] { return metrics_.render().find(needle) != std::string::npos; }, 2s);
   };
-  EXPECT_TRUE(has("http_requests_total{method=\"GET\",route=\"/items/{id}\",status=\"200\"} 2\n"))
+  EXPECT_TRUE(
+      has("orders_http_requests_total{method=\"GET\",route=\"/items/{id}\",code=\"200\"} 2\n"))
       << metrics_.render();
-  EXPECT_TRUE(has("http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1\n"));
-  EXPECT_TRUE(has("http_request_duration_seconds_count{route=\"/items/{id}\"} 2\n"));
-  EXPECT_TRUE(has("http_request_duration_seconds_bucket{route=\"/items/{id}\",le=\"+Inf\"} 2\n"));
+  EXPECT_TRUE(
+      has("orders_http_requests_total{method=\"GET\",route=\"unmatched\",code=\"404\"} 1\n"));
+  EXPECT_TRUE(has("orders_http_request_duration_seconds_count{route=\"/items/{id}\"} 2\n"));
+  EXPECT_TRUE(
+      has("orders_http_request_duration_seconds_bucket{route=\"/items/{id}\",le=\"+Inf\"} 2\n"));
 }
 
 TEST_F(HttpServerTest, SlowClientThatNeverFinishesItsHeadersIsDisconnected) {

@@ -13,12 +13,14 @@ bool contains(const std::string& text, const std::string& needle) {
 
 TEST(Metrics, CounterWithLabelsRendersHelpTypeAndValue) {
   Registry r;
-  r.counter("commands_total", "Commands by type", {{"type", "AddItem"}, {"outcome", "ok"}}).inc();
-  r.counter("commands_total", "Commands by type", {{"type", "AddItem"}, {"outcome", "ok"}}).inc(2);
+  r.counter("orders_commands_total", "Commands by type", {{"type", "AddItem"}, {"outcome", "ok"}})
+      .inc();
+  r.counter("orders_commands_total", "Commands by type", {{"type", "AddItem"}, {"outcome", "ok"}})
+      .inc(2);
   const std::string text = r.render();
-  EXPECT_TRUE(contains(text, "# HELP commands_total Commands by type\n")) << text;
-  EXPECT_TRUE(contains(text, "# TYPE commands_total counter\n")) << text;
-  EXPECT_TRUE(contains(text, "commands_total{type=\"AddItem\",outcome=\"ok\"} 3\n")) << text;
+  EXPECT_TRUE(contains(text, "# HELP orders_commands_total Commands by type\n")) << text;
+  EXPECT_TRUE(contains(text, "# TYPE orders_commands_total counter\n")) << text;
+  EXPECT_TRUE(contains(text, "orders_commands_total{type=\"AddItem\",outcome=\"ok\"} 3\n")) << text;
 }
 
 TEST(Metrics, SameNameAndLabelsIsTheSameObject) {
@@ -66,12 +68,42 @@ TEST(Metrics, LabelValuesAreEscaped) {
 TEST(Metrics, GaugeCallbackIsEvaluatedAtRender) {
   Registry r;
   double backlog = 1;
-  r.gauge_callback("outbox_backlog", "Unpublished outbox rows", [&backlog] { return backlog; });
-  EXPECT_TRUE(contains(r.render(), "outbox_backlog 1\n"));
+  r.gauge_callback("orders_outbox_backlog", "Unpublished outbox rows",
+                   [&backlog] { return backlog; });
+  EXPECT_TRUE(contains(r.render(), "orders_outbox_backlog 1\n"));
   backlog = 42;
-  EXPECT_TRUE(contains(r.render(), "outbox_backlog 42\n"));
+  EXPECT_TRUE(contains(r.render(), "orders_outbox_backlog 42\n"));
+}
+
+TEST(Metrics, FailingCallbackHasNoSampleAndIsCounted) {
+  Registry r;
   r.gauge_callback("broken", "Throws", []() -> double { throw std::runtime_error("db down"); });
-  EXPECT_TRUE(contains(r.render(), "broken NaN\n")) << r.render();
+  const std::string first = r.render();
+  EXPECT_TRUE(contains(first, "# TYPE broken gauge\n")) << first;
+  EXPECT_FALSE(contains(first, "\nbroken ")) << first;  // no sample, no sentinel
+  EXPECT_TRUE(contains(first, "orders_metric_callback_errors_total{metric=\"broken\"} 0\n"))
+      << first;
+  EXPECT_TRUE(contains(r.render(), "orders_metric_callback_errors_total{metric=\"broken\"} 1\n"));
+}
+
+TEST(Metrics, CallbacksCarryLabelsAndCounterType) {
+  Registry r;
+  r.counter_callback("orders_x_total", "x", [] { return 3.0; }, {{"pool", "a"}});
+  r.gauge_callback("orders_y", "y", [] { return 4.0; }, {{"pool", "a"}, {"state", "idle"}});
+  const std::string text = r.render();
+  EXPECT_TRUE(contains(text, "# TYPE orders_x_total counter\norders_x_total{pool=\"a\"} 3\n"))
+      << text;
+  EXPECT_TRUE(contains(text, "orders_y{pool=\"a\",state=\"idle\"} 4\n")) << text;
+  EXPECT_THROW(r.counter("orders_x_total", "x"), std::logic_error);  // a callback family
+}
+
+TEST(Metrics, BadLabelNamesAreRejected) {
+  Registry r;
+  EXPECT_THROW(r.counter("c_total", "h", {{"le", "1"}}), std::invalid_argument);
+  EXPECT_THROW(r.counter("c_total", "h", {{"__name__", "x"}}), std::invalid_argument);
+  EXPECT_THROW(r.gauge("g", "h", {{"bad-name", "x"}}), std::invalid_argument);
+  EXPECT_THROW(r.gauge("g", "h", {{"1st", "x"}}), std::invalid_argument);
+  EXPECT_NO_THROW(r.gauge("g", "h", {{"code", "200"}}));
 }
 
 TEST(Metrics, NameReusedWithAnotherTypeIsAnError) {
@@ -86,6 +118,7 @@ TEST(Metrics, ConcurrentIncrementsAreNotLost) {
   auto& c = r.counter("n", "h");
   auto& h = r.histogram("h_seconds", "h");
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&] {
       for (int i = 0; i < 10000; ++i) {
