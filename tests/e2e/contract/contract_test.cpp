@@ -128,6 +128,17 @@ TEST_F(Contract, ConditionalRequestsAndLocation) {
       r.request("GET", "/orders/etag-1", "", bearer(kQuery, {{"If-None-Match", "W/\"3\""}}));
   EXPECT_EQ(view_same.status, 304);
   EXPECT_EQ(view_same.body, "");
+  // A wait for a version the client names: a 304 once it is applied (nothing rendered), a 200
+  // with the new ETag when the client holds an older one.
+  ASSERT_EQ(w.post("/orders/etag-1/items", item, bearer(kCommand)).status, 200);
+  auto waited = r.request("GET", "/orders/etag-1?min_version=4&wait_ms=10000", "",
+                          bearer(kQuery, {{"If-None-Match", "\"4\""}}));
+  EXPECT_EQ(waited.status, 304) << waited.body;
+  EXPECT_EQ(waited.headers.at("etag"), "\"4\"");
+  auto newer = r.request("GET", "/orders/etag-1?min_version=4&wait_ms=10000", "",
+                         bearer(kQuery, {{"If-None-Match", "\"3\""}}));
+  EXPECT_EQ(newer.status, 200) << newer.body;
+  EXPECT_EQ(newer.headers.at("etag"), "\"4\"");
 }
 
 TEST_F(Contract, ProblemTypesResolveAndInstancesNameTheRequest) {
