@@ -36,6 +36,14 @@ std::int64_t scalar(const std::string& url, const std::string& sql) {
   return tx.exec(sql)[0][0].as<std::int64_t>();
 }
 
+// Metadata as the write-side records it for a traced command (docs/design.md), so the relay
+// copies and reads what it does in production.
+const std::string kMetadataSql =
+    "jsonb_build_object('command', 'AddItem', 'request_id', 'bench-' || md5(random()::text), "
+    "'trace_id', md5(random()::text), 'span_id', substr(md5(random()::text), 1, 16), "
+    "'traceparent', '00-' || md5(random()::text) || '-' || substr(md5(random()::text), 1, 16) || "
+    "'-01', 'correlation_id', md5(random()::text), 'causation_id', 'bench-request')";
+
 double pct(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -64,10 +72,10 @@ int main(int argc, char** argv) {
     orders::pg::apply_migrations(c);
     pqxx::work tx(c);
     tx.exec_params(
-        "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
+        "INSERT INTO events (event_id, stream_id, version, type, schema_version, data, metadata) "
         "SELECT gen_random_uuid(), 'order-' || (g % 1000), g / 1000 + 1, 'OrderItemAdded', 1, "
-        "jsonb_build_object('product_id', 'p' || g, 'quantity', 1, 'price', '12.50') "
-        "FROM generate_series(0, $1::bigint - 1) g",
+        "jsonb_build_object('product_id', 'p' || g, 'quantity', 1, 'price', '12.50'), " +
+            kMetadataSql + " FROM generate_series(0, $1::bigint - 1) g",
         events);
     tx.exec("INSERT INTO outbox (position, xid) SELECT position, xid FROM events");
     tx.commit();
@@ -148,9 +156,9 @@ int main(int argc, char** argv) {
     ws.emplace_back([&, w] {
       pqxx::connection c(url2);
       c.prepare("ev",
-                "INSERT INTO events (event_id, stream_id, version, type, schema_version, data) "
-                "VALUES (gen_random_uuid(), $1, $2, 'OrderItemAdded', 1, '{}') RETURNING position, "
-                "event_id::text");
+                "INSERT INTO events (event_id, stream_id, version, type, schema_version, data, "
+                "metadata) VALUES (gen_random_uuid(), $1, $2, 'OrderItemAdded', 1, '{}', " +
+                    kMetadataSql + ") RETURNING position, event_id::text");
       c.prepare("ob", "INSERT INTO outbox (position) VALUES ($1)");
       auto start = Clock::now();
       auto interval =
