@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
         "jsonb_build_object('product_id', 'p' || g, 'quantity', 1, 'price', '12.50'), " +
             kMetadataSql + " FROM generate_series(0, $1::bigint - 1) g",
         events);
-    tx.exec("INSERT INTO outbox (position, xid) SELECT position, xid FROM events");
+    tx.exec("INSERT INTO outbox (position) SELECT position FROM events");
     tx.commit();
   }
   orders::relay::RelayOptions o;
