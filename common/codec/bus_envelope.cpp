@@ -69,6 +69,69 @@ void write_wire_json(std::string& out, const WireFields& f) {
   out += '}';
 }
 
+std::string_view metadata_string(std::string_view m, std::string_view key) {
+  for (std::size_t at = m.find(key); at != std::string_view::npos; at = m.find(key, at + 1)) {
+    const std::size_t end = at + key.size();
+    if (at == 0 || m[at - 1] != '"' || end >= m.size() || m[end] != '"') continue;
+    std::size_t i = end + 1;
+    const auto skip_ws = [&] {
+      while (i < m.size() && (m[i] == ' ' || m[i] == '\n' || m[i] == '\r' || m[i] == '\t')) ++i;
+    };
+    skip_ws();
+    if (i >= m.size() || m[i] != ':') continue;  // a value equal to the key, not the key
+    ++i;
+    skip_ws();
+    if (i >= m.size() || m[i] != '"') return {};
+    const std::size_t from = ++i;
+    while (i < m.size() && m[i] != '"') {
+      if (m[i] == '\\') return {};
+      ++i;
+    }
+    if (i >= m.size()) return {};
+    return m.substr(from, i - from);
+  }
+  return {};
+}
+
+namespace {
+
+// "00-<32 hex>-<16 hex>-<2 hex>" in shape (the write-side wrote it; this only keeps anything
+// else, which could break the header block, off the message).
+bool traceparent_shaped(std::string_view t) {
+  if (t.size() != 55) return false;
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    const bool dash = i == 2 || i == 35 || i == 52;
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+void set_header(BusHeaders& out, std::size_t i, std::string_view name, std::string_view value) {
+  if (out.size() <= i) out.resize(i + 1);
+  auto& [n, v] = out[i];
+  if (n != name) n.assign(name);
+  v.assign(value);
+}
+
+}  // namespace
+
+void write_bus_headers(BusHeaders& out, const WireFields& f) {
+  std::size_t n = 0;
+  set_header(out, n++, "ce-specversion", "1.0");
+  set_header(out, n++, "ce-id", f.event_id);
+  set_header(out, n++, "ce-source", kCloudEventsSource);
+  set_header(out, n, "ce-type", kCloudEventsTypePrefix);
+  out[n++].second.append(f.type);
+  set_header(out, n++, "ce-subject", f.stream_id);
+  set_header(out, n, "ce-time", {});
+  append_rfc3339_us(out[n++].second, f.recorded_at_us);
+  set_header(out, n++, "content-type", "application/json");
+  const std::string_view traceparent = metadata_string(f.metadata_json, "traceparent");
+  if (traceparent_shaped(traceparent)) set_header(out, n++, "traceparent", traceparent);
+  out.resize(n);
+}
+
 std::string wire_json(const RecordedEvent& e) {
   const std::string data = e.data.dump();
   const std::string metadata = e.metadata.dump();

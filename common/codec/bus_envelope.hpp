@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -39,6 +41,24 @@ struct WireFields {
 // of from_wire_json reads exactly this form.
 void write_wire_json(std::string& out, const WireFields& fields);
 std::string wire_json(const RecordedEvent& e);  // write_wire_json of e (data as stored)
+
+// The headers of a bus message besides JetStream's own: CloudEvents 1.0 in binary content mode
+// (NATS protocol binding: one "ce-" header per attribute; the CloudEvent's data is the message
+// body, the envelope above, hence content-type application/json) and the W3C traceparent the
+// write-side recorded in the event's metadata (docs/design.md, "Bus messages").
+using BusHeaders = std::vector<std::pair<std::string, std::string>>;
+inline constexpr std::string_view kCloudEventsSource = "/orders/write-side";
+inline constexpr std::string_view kCloudEventsTypePrefix = "orders.";  // + the event type
+// Fills `out` (cleared of values first) with ce-specversion "1.0", ce-id (event_id), ce-source,
+// ce-type ("orders.OrderCreated"), ce-subject (stream_id), ce-time (recorded_at, RFC 3339 with
+// microseconds), content-type, and traceparent when the metadata holds a well-formed one. The
+// strings of `out` are reused: a relay filling the same vector for every message allocates
+// nothing once they have grown.
+void write_bus_headers(BusHeaders& out, const WireFields& fields);
+// A string member of metadata JSON text (metadata is a flat object: the first member named
+// `key`), as written without escapes; "" when absent, not a string or escaped. For the relay's
+// hot path, which has the metadata as text and needs one field of it.
+std::string_view metadata_string(std::string_view metadata_json, std::string_view key);
 
 // The same envelope as a JSON document (field for field what write_wire_json writes).
 nlohmann::json to_wire_json(const RecordedEvent& e);

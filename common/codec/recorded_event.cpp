@@ -1,5 +1,6 @@
 #include "common/codec/recorded_event.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -55,6 +56,12 @@ std::int64_t unix_now_us() {
 }
 
 std::string format_rfc3339_us(std::int64_t unix_us) {
+  std::string out;
+  append_rfc3339_us(out, unix_us);
+  return out;
+}
+
+void append_rfc3339_us(std::string& out, std::int64_t unix_us) {
   std::int64_t secs = unix_us / 1'000'000;
   std::int64_t micros = unix_us % 1'000'000;
   if (micros < 0) {
@@ -71,11 +78,11 @@ std::string format_rfc3339_us(std::int64_t unix_us) {
   unsigned m, d;
   civil_from_days(days, y, m, d);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
-                static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
-                static_cast<long long>((sod / 60) % 60), static_cast<long long>(sod % 60),
-                static_cast<long long>(micros));
-  return buf;
+  const int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%06lldZ",
+                              static_cast<long long>(y), m, d, static_cast<long long>(sod / 3600),
+                              static_cast<long long>((sod / 60) % 60),
+                              static_cast<long long>(sod % 60), static_cast<long long>(micros));
+  out.append(buf, static_cast<std::size_t>(std::clamp(n, 0, static_cast<int>(sizeof buf) - 1)));
 }
 
 std::optional<std::int64_t> parse_rfc3339_us(std::string_view s) {
@@ -146,7 +153,8 @@ json to_audit_json(const RecordedEvent& e) {
           {"position", e.position},
           {"recorded_at", format_rfc3339_us(e.recorded_at_us)},
           {"schema_version", schema_version},
-          {"data", std::move(data)}};
+          {"data", std::move(data)},
+          {"metadata", e.metadata.is_object() ? e.metadata : json::object()}};
 }
 
 int partition_of(std::string_view order_id) {

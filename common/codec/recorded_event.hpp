@@ -26,6 +26,7 @@ struct RecordedEvent {
 
 // RFC 3339 UTC with microseconds: 2026-11-26T23:22:45.123456Z
 std::string format_rfc3339_us(std::int64_t unix_us);
+void append_rfc3339_us(std::string& out, std::int64_t unix_us);  // the same, appended to out
 // Now, in microseconds since the Unix epoch (the clock of recorded_at_us).
 std::int64_t unix_now_us();
 // Accepts RFC 3339 with 'Z' or a +hh:mm / -hh:mm offset, optional fraction (up to 9 digits,
@@ -33,8 +34,8 @@ std::int64_t unix_now_us();
 std::optional<std::int64_t> parse_rfc3339_us(std::string_view text);
 
 // The audit-trail JSON (docs/http-api.md, GET /orders/{id}/events):
-// {"event_id","type","version","position","recorded_at", "schema_version","data"}; data and
-// schema_version after upcasting to the current version.
+// {"event_id","type","version","position","recorded_at","schema_version","data","metadata"};
+// data and schema_version after upcasting to the current version, metadata as stored.
 nlohmann::json to_audit_json(const RecordedEvent& e);
 
 // The bus partition of an order (the subjects of common/codec/bus_envelope.hpp): stable FNV-1a 64

@@ -33,16 +33,19 @@ void Server::Impl::count_request(const std::string& method, const std::string& r
 
 void Server::Impl::access_log(const std::string& request_id, const std::string& method,
                               const std::string& route, int status,
-                              std::chrono::steady_clock::time_point started) {
+                              std::chrono::steady_clock::time_point started,
+                              const std::string& trace_id) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   count_request(metric_method(method), route, status, seconds);
   if (logger.enabled(log::Level::Info)) {
-    logger.info("request", {{"request_id", request_id},
-                            {"method", method},
-                            {"route", route},
-                            {"status", status},
-                            {"duration_ms", std::round(seconds * 1e6) / 1e3}});
+    nlohmann::json fields = {{"request_id", request_id},
+                             {"method", method},
+                             {"route", route},
+                             {"status", status},
+                             {"duration_ms", std::round(seconds * 1e6) / 1e3}};
+    if (!trace_id.empty()) fields["trace_id"] = trace_id;
+    logger.info("request", std::move(fields));
   }
 }
 

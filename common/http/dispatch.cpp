@@ -64,9 +64,11 @@ asio::awaitable<Response> Server::Impl::handle(Request& req) {
     }
   } else {
     const Handler* handler = match.handler;
+    // The handler may outlive this request's wait (handler_timeout): it runs on its own copy.
+    auto copy = std::make_shared<const Request>(req);
     asio::co_spawn(
         *workers,
-        [this, handler, req]() -> asio::awaitable<Response> { co_return invoke(*handler, req); },
+        [this, handler, copy]() -> asio::awaitable<Response> { co_return invoke(*handler, *copy); },
         [deliver](std::exception_ptr, Response r) { deliver(std::move(r)); });
   }
   co_await pending->timer.async_wait(use_tuple);

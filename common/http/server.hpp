@@ -3,8 +3,9 @@
 // through a callback. The server enforces the limits (header 431, body 413, connections 503, a
 // deadline per request, keep-alive idle time, handler time 503), routes (404 / 405), checks bearer
 // scopes (401 / 403), and answers a handler's exception with 503 when ServerOptions::is_transient
-// says so, else 500 (the text only logged). Every request gets a request id, an access-log line
-// and metrics. All its errors come from the problem table (common/http/problem.hpp).
+// says so, else 500 (the text only logged). Every request gets a request id, a W3C trace context
+// (trace_context.hpp; its traceparent is echoed), an access-log line and metrics. All its errors
+// come from the problem table (common/http/problem.hpp).
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -19,6 +20,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "common/http/trace_context.hpp"
 
 namespace orders::log {
 class Logger;
@@ -38,7 +41,8 @@ struct Request {
   std::map<std::string, std::string> headers;      // lower-case names
   std::string body;
   std::string request_id;
-  std::string route;  // the matched pattern, "/orders/{id}/items" (for metrics/logs)
+  TraceContext trace;  // from a valid `traceparent`, else a new trace; always a new span
+  std::string route;   // the matched pattern, "/orders/{id}/items" (for metrics/logs)
 
   std::optional<std::string> header(std::string_view lower_name) const;
 };

@@ -177,14 +177,16 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<SessionCtx> ctx, std
       Request req = to_request(msg);
       auto rid = req.header("x-request-id");
       req.request_id = rid && sane_request_id(*rid) ? *rid : request_ids.next();
+      req.trace = trace_context_for(req.header("traceparent"));
 
       Response res = co_await handle(req);
+      res.headers.emplace_back("traceparent", req.trace.traceparent());
       const bool close = !msg.keep_alive() || stopping.load();
       const int status = res.status;
       const bool written =
           co_await write_response(stream, std::move(res), req.request_id, msg.version(), close);
       access_log(req.request_id, req.method, req.route.empty() ? "unmatched" : req.route, status,
-                 started);
+                 started, req.trace.trace_id);
       if (!written) break;
       if (close) {
         beast::error_code ignored;

@@ -36,6 +36,9 @@ MsgGuard create_message(const OutMessage& msg) {
   check(natsMsg_Create(&m.p, msg.subject.c_str(), nullptr, msg.data.data(),
                        static_cast<int>(msg.data.size())),
         "create message");
+  for (const auto& [name, value] : msg.headers) {
+    check(natsMsgHeader_Set(m.p, name.c_str(), value.c_str()), "set message header");
+  }
   return m;
 }
 

@@ -1,6 +1,7 @@
 // JetStream publishing on one Connection: synchronous, or asynchronous with the acks collected by
-// wait_async. Each message may carry Nats-Msg-Id (de-duplication) and Nats-Expected-Last-Sequence
-// (the relay's order guarantee). One thread publishes; acks arrive on a cnats thread.
+// wait_async. Each message may carry Nats-Msg-Id (de-duplication), Nats-Expected-Last-Sequence
+// (the relay's order guarantee) and headers of its own (CloudEvents, traceparent). One thread
+// publishes; acks arrive on a cnats thread.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/nats/connection.hpp"
@@ -21,6 +23,7 @@ struct OutMessage {
   std::string data;
   std::string msg_id;                            // Nats-Msg-Id header ("" = none)
   std::optional<std::uint64_t> expect_last_seq;  // Nats-Expected-Last-Sequence (only when > 0)
+  std::vector<std::pair<std::string, std::string>> headers;  // any others, (name, value)
 };
 
 struct PubResult {

@@ -404,6 +404,23 @@ bool GroupApplier::fail_or_park(Pending& p, const std::exception& e, std::vector
   return true;
 }
 
+// One debug line per event of a committed batch (duplicates included: they are committed as
+// skipped), with the trace id the write-side recorded; at info a line per event would cost the
+// projector throughput.
+void GroupApplier::log_applied(int partition, const std::vector<codec::RecordedEvent>& events) {
+  for (const auto& e : events) {
+    const auto trace = e.metadata.find("trace_id");
+    ctx_.logger.debug("event applied", {{"partition", partition},
+                                        {"order_id", e.stream_id},
+                                        {"version", e.version},
+                                        {"event_id", e.event_id},
+                                        {"global_position", e.global_position.value_or(0)},
+                                        {"trace_id", trace != e.metadata.end() && trace->is_string()
+                                                         ? trace->get<std::string>()
+                                                         : std::string()}});
+  }
+}
+
 void GroupApplier::publish_applied(const std::vector<Pending*>& applied,
                                    std::vector<BatchStats>& stats, Clock::time_point started) {
   // Committed: each order is at least at its highest version in its batch (duplicates were
@@ -426,6 +443,8 @@ void GroupApplier::publish_applied(const std::vector<Pending*>& applied,
     events += applied[i]->events->size();
     for (const auto& e : *applied[i]->events)
       committed.push_back(AppliedVersion{e.stream_id, e.version});
+    if (ctx_.logger.enabled(log::Level::Debug))
+      log_applied(applied[i]->partition, *applied[i]->events);
     observe_event_ages(ctx_.metrics.event_age_applied, *applied[i]->events);
   }
   ctx_.waiters.applied(committed);

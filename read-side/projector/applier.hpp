@@ -91,6 +91,7 @@ class GroupApplier {
                   std::vector<BatchStats>& stats);
   void apply_group_of(const std::vector<Pending*>& group, std::vector<Pending*>& applied,
                       std::vector<BatchStats>& stats);
+  void log_applied(int partition, const std::vector<codec::RecordedEvent>& events);
   void publish_applied(const std::vector<Pending*>& applied, std::vector<BatchStats>& stats,
                        std::chrono::steady_clock::time_point started);
   void fail(Pending& p, const std::exception& e);  // Failed: the fetcher naks and retries

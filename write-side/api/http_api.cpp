@@ -62,6 +62,21 @@ const std::string& path_param(const Request& req, const char* name) {
   return it == req.path_params.end() ? kEmpty : it->second;
 }
 
+// The request's ids for the events' metadata. The correlation id is the client's
+// X-Correlation-Id when it is sane (the rule of X-Request-Id), else the trace id: a client that
+// propagates one traceparent across its calls gets them correlated without another header.
+CommandTrace command_trace(const Request& req) {
+  CommandTrace t;
+  t.request_id = req.request_id;
+  t.trace_id = req.trace.trace_id;
+  t.span_id = req.trace.span_id;
+  if (!req.trace.trace_id.empty()) t.traceparent = req.trace.traceparent();
+  auto correlation = req.header("x-correlation-id");
+  t.correlation_id =
+      correlation && http::sane_request_id(*correlation) ? *correlation : req.trace.trace_id;
+  return t;
+}
+
 }  // namespace
 
 WriteApi::WriteApi(ApiDeps deps) : deps_(std::move(deps)) {
@@ -167,7 +182,7 @@ void WriteApi::submit(const Request& req, std::string order_id, domain::Command 
   }
   cr.order_id = std::move(order_id);
   cr.command = std::move(command);
-  cr.request_id = req.request_id;
+  cr.trace = command_trace(req);
   std::string id = cr.order_id;
   deps_.pipeline.submit(std::move(cr), [id = std::move(id), created, rid = req.request_id,
                                         respond = std::move(respond)](const Outcome& o) {

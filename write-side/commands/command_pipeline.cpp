@@ -376,11 +376,8 @@ void CommandPipeline::decide_command(Batch& b, std::size_t i) {
     return;
   }
   auto& new_events = std::get<std::vector<domain::Event>>(decision);
-  std::string metadata = "{\"command\":";
-  append_json_string(metadata, domain::command_name(req.command));
-  metadata += ",\"request_id\":";
-  append_json_string(metadata, req.request_id);
-  metadata += "}";
+  // The command caused its first event, each event the next one.
+  std::string causation_id = req.trace.request_id;
   for (const auto& e : new_events) {
     w.state = domain::evolve(std::move(w.state), e);
     NewEvent ne;
@@ -390,7 +387,8 @@ void CommandPipeline::decide_command(Batch& b, std::size_t i) {
     ne.type = std::string(domain::event_type(e));
     ne.schema_version = codec::current_schema_version(ne.type);
     ne.data = codec::encode_event_data(e).dump();
-    ne.metadata = metadata;
+    ne.metadata = event_metadata(domain::command_name(req.command), req.trace, causation_id);
+    causation_id = ne.event_id;
     b.last_event[i] = ne.event_id;
     b.events.push_back(std::move(ne));
   }

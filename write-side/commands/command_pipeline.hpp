@@ -27,6 +27,7 @@
 
 #include "common/domain/order.hpp"
 #include "write-side/commands/aggregate_cache.hpp"
+#include "write-side/commands/event_metadata.hpp"
 #include "write-side/store/event_store.hpp"
 
 namespace orders::log {
@@ -82,8 +83,8 @@ struct CommandRequest {
   domain::Command command;
   std::optional<std::int64_t> expected_version;  // If-Match
   std::optional<IdempotencyInfo> idempotency;
-  Renderer render;         // required when idempotency is set
-  std::string request_id;  // recorded in the events' metadata
+  Renderer render;     // required when idempotency is set
+  CommandTrace trace;  // recorded in the events' metadata
 };
 
 struct PipelineOptions {

@@ -31,8 +31,9 @@ void observe_ages(metrics::Histogram& h, const std::vector<std::int64_t>& record
   }
 }
 
-// The envelope of a relay_step row (columns 3..12): data and metadata are jsonb text, copied.
-void write_row(std::string& out, const pqxx::row& row) {
+// The envelope fields of a relay_step row (columns 3..12): data and metadata are jsonb text,
+// copied into the body as they are.
+codec::WireFields fields_of(const pqxx::row& row) {
   codec::WireFields f;
   f.event_id = row[4].c_str();
   f.stream_id = row[5].c_str();
@@ -44,7 +45,18 @@ void write_row(std::string& out, const pqxx::row& row) {
   f.recorded_at_us = row[10].as<std::int64_t>();
   f.data_json = row[11].c_str();
   f.metadata_json = row[12].c_str();
-  codec::write_wire_json(out, f);
+  return f;
+}
+
+// The debug line of one publish, with the trace id the write-side recorded ("" for an event
+// written without one).
+void log_publish(log::Logger& log, const nats::OutMessage& m, std::uint64_t global_position,
+                 const codec::WireFields& f) {
+  log.debug("relay: publish", {{"event_id", m.msg_id},
+                               {"global_position", global_position},
+                               {"subject", m.subject},
+                               {"order_id", f.stream_id},
+                               {"trace_id", codec::metadata_string(f.metadata_json, "trace_id")}});
 }
 
 }  // namespace
@@ -166,22 +178,27 @@ void OutboxRelay::fail_publish(Session& s, std::uint64_t failures, const std::st
 }
 
 // Publishes the events of a relay_step result (rows 1.., columns 3..) asynchronously, right
-// after the in-flight ones (Nats-Msg-Id = event_id, expected last sequence = global_position - 1);
-// their acks are checked by a later settle(). Returns how many.
+// after the in-flight ones (Nats-Msg-Id = event_id, expected last sequence = global_position - 1,
+// the CloudEvents headers and traceparent); their acks are checked by a later settle(). Returns
+// how many. At debug level, one line per message with its trace id.
 std::uint64_t OutboxRelay::send(Session& s, const pqxx::result& rows) {
   try {
     const auto started = Clock::now();
     const std::size_t before = s.in_flight.size();
+    const bool debug = log_.enabled(log::Level::Debug);
     nats::OutMessage m;
     for (pqxx::result::size_type i = 1; i < rows.size(); ++i) {
       const auto& row = rows[i];
       const auto gp = row[3].as<std::uint64_t>();
-      m.subject = subjects_[static_cast<std::size_t>(codec::partition_of(row[5].c_str()))];
-      write_row(m.data, row);
-      m.msg_id = row[4].c_str();
+      const codec::WireFields f = fields_of(row);
+      m.subject = subjects_[static_cast<std::size_t>(codec::partition_of(f.stream_id))];
+      codec::write_wire_json(m.data, f);
+      codec::write_bus_headers(m.headers, f);
+      m.msg_id = f.event_id;
       m.expect_last_seq.reset();
       if (gp > 1) m.expect_last_seq = gp - 1;
       s.js->publish_async(m);
+      if (debug) log_publish(log_, m, gp, f);
       s.in_flight.emplace_back(gp, m.msg_id);
       s.in_flight_recorded_us.push_back(row[10].as<std::int64_t>());
     }

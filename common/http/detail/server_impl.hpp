@@ -94,9 +94,10 @@ struct Server::Impl {
   Response failure_response(const Request& req, const std::exception_ptr& ep);
 
   // access_log.cpp
+  // trace_id "" (a request that could not be read): no trace_id field.
   void access_log(const std::string& request_id, const std::string& method,
                   const std::string& route, int status,
-                  std::chrono::steady_clock::time_point started);
+                  std::chrono::steady_clock::time_point started, const std::string& trace_id = {});
   void count_request(const std::string& method, const std::string& route, int status,
                      double seconds);
 };

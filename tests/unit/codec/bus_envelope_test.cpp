@@ -86,3 +86,79 @@ TEST(BusEnvelope, SubjectScheme) {
 
 }  // namespace
 }  // namespace orders::codec
+
+namespace orders::codec {
+namespace {
+
+constexpr std::string_view kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+WireFields traced_fields(std::string_view metadata_json) {
+  WireFields f;
+  f.event_id = "0190c3a2-7b1e-7abc-8def-0123456789ab";
+  f.stream_id = "order-7";
+  f.version = 3;
+  f.position = 9;
+  f.global_position = 4;
+  f.type = "OrderShipped";
+  f.schema_version = 1;
+  f.recorded_at_us = 1764806400123456;
+  f.data_json = R"({"tracking_number":"T-1"})";
+  f.metadata_json = metadata_json;
+  return f;
+}
+
+TEST(BusHeaders, CarryTheCloudEventsAttributesAndTheTraceparent) {
+  // jsonb text as Postgres prints it: a space after each colon and comma.
+  const std::string metadata =
+      R"({"command": "ShipOrder", "traceparent": ")" + std::string(kTraceparent) + R"("})";
+  BusHeaders h;
+  write_bus_headers(h, traced_fields(metadata));
+  const BusHeaders want = {{"ce-specversion", "1.0"},
+                           {"ce-id", "0190c3a2-7b1e-7abc-8def-0123456789ab"},
+                           {"ce-source", "/orders/write-side"},
+                           {"ce-type", "orders.OrderShipped"},
+                           {"ce-subject", "order-7"},
+                           {"ce-time", "2025-12-04T00:00:00.123456Z"},
+                           {"content-type", "application/json"},
+                           {"traceparent", std::string(kTraceparent)}};
+  EXPECT_EQ(h, want);
+}
+
+TEST(BusHeaders, AReusedVectorIsRefilledWithoutStaleValues) {
+  BusHeaders h;
+  write_bus_headers(h, traced_fields(R"({"traceparent":")" + std::string(kTraceparent) + "\"}"));
+  ASSERT_EQ(h.size(), 8u);
+  auto untraced = traced_fields(R"({"command":"ShipOrder"})");
+  untraced.type = "OrderDelivered";
+  write_bus_headers(h, untraced);
+  ASSERT_EQ(h.size(), 7u);  // no traceparent for an event recorded without one
+  EXPECT_EQ(h[3].second, "orders.OrderDelivered");
+  EXPECT_EQ(h[5].second, "2025-12-04T00:00:00.123456Z");
+}
+
+TEST(BusHeaders, AMalformedTraceparentIsLeftOff) {
+  for (const std::string bad :
+       {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7", "x\\r\\nInjected: 1",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"}) {
+    BusHeaders h;
+    write_bus_headers(h, traced_fields(R"({"traceparent": ")" + bad + "\"}"));
+    EXPECT_EQ(h.size(), 7u) << bad;
+  }
+}
+
+TEST(MetadataString, FindsAMemberNotAValueEqualToItsName) {
+  const std::string m = R"({"command": "trace_id", "request_id": "r-1", "trace_id": "abc"})";
+  EXPECT_EQ(metadata_string(m, "trace_id"), "abc");
+  EXPECT_EQ(metadata_string(m, "request_id"), "r-1");
+  EXPECT_EQ(metadata_string(R"({"trace_id":"abc"})", "trace_id"), "abc");
+  EXPECT_EQ(metadata_string(R"({"trace_id" :	"abc"})", "trace_id"), "abc");
+  EXPECT_EQ(metadata_string(R"({"xtrace_id": "abc"})", "trace_id"), "");
+  EXPECT_EQ(metadata_string(R"({"trace_id": 7})", "trace_id"), "");
+  EXPECT_EQ(metadata_string(R"({"trace_id": "a\"b"})", "trace_id"), "");
+  EXPECT_EQ(metadata_string(R"({"trace_id": "abc)", "trace_id"), "");
+  EXPECT_EQ(metadata_string("{}", "trace_id"), "");
+  EXPECT_EQ(metadata_string("", "trace_id"), "");
+}
+
+}  // namespace
+}  // namespace orders::codec

@@ -152,6 +152,17 @@ TEST(Audit, UpcastsOldEvents) {
   EXPECT_EQ(j["data"]["price_cents"], 1050);
 }
 
+TEST(Audit, CarriesTheMetadataAsStored) {
+  RecordedEvent e;
+  e.type = "OrderConfirmed";
+  e.schema_version = 1;
+  e.data = nlohmann::json::object();
+  e.metadata = {{"command", "ConfirmOrder"}, {"trace_id", "4bf92f3577b34da6a3ce929d0e0e4736"}};
+  EXPECT_EQ(to_audit_json(e)["metadata"], e.metadata);
+  e.metadata = nullptr;  // a reader that could not parse it: an empty object, never null
+  EXPECT_EQ(to_audit_json(e)["metadata"], nlohmann::json::object());
+}
+
 TEST(Partition, StableAndInRange) {
   EXPECT_EQ(partition_of("order-1"), partition_of("order-1"));
   for (int i = 0; i < 1000; ++i) {
