@@ -1,5 +1,7 @@
 #include "tests/bench/pipeline/cpu_meter.hpp"
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -20,10 +22,11 @@ bool has(const std::string& s, const char* what) {
   return s.find(what) != std::string::npos;
 }
 
-// What a client backend does, from its owner (application_name) and its last statement.
+// What a client backend does, from its owner (application_name) and its last statement; "" when
+// the statement does not tell (COMMIT, an idle connection).
 std::string classify(const std::string& app, const std::string& query) {
+  if (query.empty() || query == "COMMIT" || query == "BEGIN" || query == "ROLLBACK") return "";
   if (app.rfind("write-side", 0) == 0) {
-    if (has(query, "ws_append")) return "pg: writes";
     if (has(query, "relay") || has(query, "advisory") || has(query, "global_log") ||
         has(query, "outbox")) {
       return "pg: relay";
@@ -31,9 +34,10 @@ std::string classify(const std::string& app, const std::string& query) {
     return "pg: writes";
   }
   if (app.rfind("read-side", 0) == 0) {
+    // pg_notify: the projector announcing applied versions to the read-your-writes waiters.
     if (has(query, "rs_apply") || has(query, "projection_checkpoints") || has(query, "lease") ||
         has(query, "parked") || has(query, "partition") || has(query, "global_log") ||
-        has(query, "FROM events")) {
+        has(query, "FROM events") || has(query, "pg_notify")) {
       return "pg: projector";
     }
     return "pg: queries";
@@ -62,7 +66,12 @@ std::vector<std::string> CpuMeter::parts() const {
 
 CpuSample CpuMeter::sample() {
   CpuSample s;
-  for (const auto& [name, pid] : processes_) s.by_part[name] += cpu_of(pid);
+  for (const auto& [name, pid] : processes_) {
+    s.by_part[name] += cpu_of(pid);
+    if (std::getenv("PIPELINE_SHOW_ROLES") != nullptr) {
+      std::fprintf(stderr, "process %d %s %.2f s\n", pid, name.c_str(), cpu_of(pid));
+    }
+  }
   try {
     pqxx::connection c(db_url_);
     pqxx::read_transaction tx(c);
@@ -76,14 +85,19 @@ CpuSample CpuMeter::sample() {
       if (type != "client backend") {
         role = "pg: background";
       } else if (row[3].as<bool>()) {
-        role = classify(row[1].as<std::string>(), row[5].as<std::string>());
+        const std::string app = row[1].as<std::string>();
+        role = classify(app, row[5].as<std::string>());
         auto& known = role_of_[pid];
-        if (known.empty() || (!sticky(known) && sticky(role))) known = role;
-        role = known;
+        if (!role.empty() && (known.empty() || (!sticky(known) && sticky(role)))) known = role;
+        role = known.empty() ? "pg: " + app + " (unclassified)" : known;
       } else {
         continue;  // another database's client (a previous run's leftovers)
       }
       const double cpu = cpu_of(pid);
+      if (std::getenv("PIPELINE_SHOW_ROLES") != nullptr) {  // checks the classification
+        std::fprintf(stderr, "backend %d %s [%s] %.2f s: %.100s\n", pid, role.c_str(),
+                     row[1].c_str(), cpu, row[5].c_str());
+      }
       s.backends[pid] = {role, cpu};
       s.by_part[role] += cpu;
     }
