@@ -25,6 +25,7 @@ bool has(const std::string& s, const char* what) {
 // What a client backend does, from its owner (application_name) and its last statement; "" when
 // the statement does not tell (COMMIT, an idle connection).
 std::string classify(const std::string& app, const std::string& query) {
+  if (app.rfind("write-side", 0) != 0 && app.rfind("read-side", 0) != 0) return "pg: other clients";
   if (query.empty() || query == "COMMIT" || query == "BEGIN" || query == "ROLLBACK") return "";
   if (app.rfind("write-side", 0) == 0) {
     if (has(query, "relay") || has(query, "advisory") || has(query, "global_log") ||
@@ -33,16 +34,13 @@ std::string classify(const std::string& app, const std::string& query) {
     }
     return "pg: writes";
   }
-  if (app.rfind("read-side", 0) == 0) {
-    // pg_notify: the projector announcing applied versions to the read-your-writes waiters.
-    if (has(query, "rs_apply") || has(query, "projection_checkpoints") || has(query, "lease") ||
-        has(query, "parked") || has(query, "partition") || has(query, "global_log") ||
-        has(query, "FROM events") || has(query, "pg_notify")) {
-      return "pg: projector";
-    }
-    return "pg: queries";
+  // pg_notify: the projector announcing applied versions to the read-your-writes waiters.
+  if (has(query, "rs_apply") || has(query, "projection_checkpoints") || has(query, "lease") ||
+      has(query, "parked") || has(query, "partition") || has(query, "global_log") ||
+      has(query, "FROM events") || has(query, "pg_notify")) {
+    return "pg: projector";
   }
-  return "pg: other clients";
+  return "pg: queries";
 }
 
 bool sticky(const std::string& role) {
