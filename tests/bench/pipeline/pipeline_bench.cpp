@@ -84,6 +84,10 @@ std::string scratch_dir() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::cout << kUsage;
+    return 0;
+  }
   Options o;
   try {
     o = parse(argc, argv);
