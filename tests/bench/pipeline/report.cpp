@@ -105,7 +105,6 @@ void Report::print_runs() const {
       std::printf(" %d x%lld", s, static_cast<long long>(n));
     std::printf("; e.g. %s\n", r->load.first_error.c_str());
   }
-  if (!emmett && options.peers) std::printf("  peer skipped: %s\n", emmett_why.c_str());
 }
 
 void Report::print_cpu() const {
