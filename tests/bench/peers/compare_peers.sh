@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Our write-side beside the peer event stores, on ONE throwaway PostgreSQL cluster, in one run:
 #   - write_side_bench (HTTP commands, group commit on/off, 1/16/64 clients)
-#   - Message DB write_message (pgbench)        ../shared/peers/message-db-bench.sh
-#   - Emmett appendToStream (node, npm package) ../shared/peers/emmett-bench.mjs
+#   - Message DB write_message (pgbench)        tests/bench/pipeline/peers/message-db-bench.sh
+#   - Emmett appendToStream (node, npm package) tests/bench/pipeline/peers/emmett-bench.mjs
 # Prints every figure and the command that reproduces it.
 #
 #   tests/bench/peers/compare_peers.sh            (after tests/run.sh or a build in build/)
@@ -10,7 +10,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 BUILD_DIR=${BUILD_DIR:-$ROOT/build}
-PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/peers}
+PEERS_DIR=${PEERS_DIR:-$ROOT/tests/bench/pipeline/peers}
 SECS=${SECONDS_PER_RUN:-10}
 BENCH=$BUILD_DIR/tests/bench/write_side/write_side_bench
 [ -x "$BENCH" ] || { echo "build first: $BENCH missing (tests/run.sh builds it)"; exit 1; }
