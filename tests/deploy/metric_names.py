@@ -8,7 +8,8 @@ string literals, label matchers ({...}), ranges ([...]) and the label lists of b
 ignoring / group_left / group_right are removed, then every identifier that is not a function
 (followed by "("), a keyword or `up` (Prometheus' own) is a metric name. A name exists when a
 scrape has a sample of it; a name ending in _bucket / _count / _sum must belong to a histogram
-family (its # TYPE) of the base name. Exit 1 with the missing names.
+family (its # TYPE) of the base name. A selector with an equality matcher (name{label="value"})
+needs a sample with that label value. Exit 1 with the missing names.
 """
 import json
 import re
@@ -20,6 +21,8 @@ KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and
             "offset", "bool", "inf", "nan"}
 PROMETHEUS_OWN = {"up"}
 IDENT = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
+EQUALS = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"')
 
 
 def strip_nested(expr, open_ch, close_ch):
@@ -51,36 +54,52 @@ def metric_names(expr):
     return names
 
 
+def equality_matchers(expr):
+    """(name, label, value) of every name{label="value"} matcher (not =~, !=, !~)."""
+    out = set()
+    for m in SELECTOR.finditer(expr):
+        for lm in EQUALS.finditer(m.group(2)):
+            before = m.group(2)[: lm.start(0) + len(lm.group(1))].rstrip()
+            if not before.endswith(("!", "=~", "!~")):
+                out.add((m.group(1), lm.group(1), lm.group(2)))
+    return out
+
+
 def queried(dashboard, alerts):
-    found = {}  # name -> where
-    for panel in json.load(open(dashboard))["panels"]:
-        for target in panel.get("targets", []):
-            for n in metric_names(target["expr"]):
-                found.setdefault(n, f"dashboard panel '{panel['title']}'")
-    for group in yaml.safe_load(open(alerts))["groups"]:
-        for rule in group["rules"]:
-            for n in metric_names(rule["expr"]):
-                found.setdefault(n, f"alert {rule.get('alert') or rule.get('record')}")
-    return found
+    found, matchers = {}, {}  # name or (name, label, value) -> where
+    exprs = [(t["expr"], f"dashboard panel '{p['title']}'")
+             for p in json.load(open(dashboard))["panels"] for t in p.get("targets", [])]
+    exprs += [(r["expr"], f"alert {r.get('alert') or r.get('record')}")
+              for g in yaml.safe_load(open(alerts))["groups"] for r in g["rules"]]
+    for expr, where in exprs:
+        for n in metric_names(expr):
+            found.setdefault(n, where)
+        for m in equality_matchers(expr):
+            matchers.setdefault(m, where)
+    return found, matchers
 
 
 def scraped(files):
-    samples, types = set(), {}
+    samples, types, labels = set(), {}, set()
     for path in files:
         for line in open(path):
             if line.startswith("# TYPE "):
                 _, _, name, kind = line.split()[:4]
                 types[name] = kind
             elif line.strip() and not line.startswith("#"):
-                samples.add(IDENT.match(line).group(0))
-    return samples, types
+                name = IDENT.match(line).group(0)
+                samples.add(name)
+                block = SELECTOR.match(line)
+                for lm in EQUALS.finditer(block.group(2) if block else ""):
+                    labels.add((name, lm.group(1), lm.group(2)))
+    return samples, types, labels
 
 
 def main():
     if len(sys.argv) < 4:
         sys.exit(__doc__)
-    found = queried(sys.argv[1], sys.argv[2])
-    samples, types = scraped(sys.argv[3:])
+    found, matchers = queried(sys.argv[1], sys.argv[2])
+    samples, types, labels = scraped(sys.argv[3:])
     missing = []
     for name, where in sorted(found.items()):
         ok = name in samples
@@ -90,6 +109,11 @@ def main():
         print(("ok   " if ok else "FAIL ") + f"{name} ({where})")
         if not ok:
             missing.append(name)
+    for (name, label, value), where in sorted(matchers.items()):
+        ok = (name, label, value) in labels
+        print(("ok   " if ok else "FAIL ") + f'{name}{{{label}="{value}"}} ({where})')
+        if not ok:
+            missing.append(f'{name}{{{label}="{value}"}}')
     if len(found) < 10:
         print(f"FAIL only {len(found)} metric names found in the dashboard and rules")
         return 1

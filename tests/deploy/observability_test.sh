@@ -97,7 +97,7 @@ targets_up() {
   curl -s --max-time 3 "$prom/api/v1/targets?state=active" | python3 -c '
 import json, sys
 t = json.load(sys.stdin)["data"]["activeTargets"]
-print(" ".join(f"{x[\"labels\"][\"job\"]}/{x[\"labels\"][\"instance\"]}={x[\"health\"]}" for x in t))
+print(" ".join("%s/%s=%s" % (x["labels"]["job"], x["labels"]["instance"], x["health"]) for x in t))
 sys.exit(0 if len(t) == 3 and all(x["health"] == "up" for x in t) else 1)'
 }
 deadline=$((SECONDS + 30))
