@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by stack.sh: `up --observability` also runs Debian's prometheus (package `prometheus`)
 # on 127.0.0.1, scraping the local write-side and both read-side replicas with the alert rules of
 # deploy/observability; `down` stops it and deletes its data (throwaway), `status` shows it.

@@ -33,7 +33,7 @@ die() {
   exit 1
 }
 
-# shellcheck source=observability.sh
+# shellcheck source=SCRIPTDIR/observability.sh
 source "$ROOT/deploy/local/observability.sh"
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }

@@ -78,12 +78,13 @@ call 200 GET "$r1/orders/obs-1?min_version=3&wait_ms=5000" "$QUERY_TOKEN"
 call 200 GET "$r2/orders/obs-1?min_version=3&wait_ms=5000" "$QUERY_TOKEN"
 call 404 GET "$r1/orders/no-such-order" "$QUERY_TOKEN"
 
-for svc in "write-side $w" "read-side-1 $r1" "read-side-2 $r2"; do
-  set -- $svc
-  code=$(curl -s -o "$scrapes/$1.txt" -w '%{http_code}' --max-time 10 \
-    -H "Authorization: Bearer $ADMIN_TOKEN" "$2/metrics") || code=000
-  [[ $code == 200 ]] && pass "scraped $1" || fail "GET $2/metrics answered $code"
-done
+while read -r name url; do
+  code=$(curl -s -o "$scrapes/$name.txt" -w '%{http_code}' --max-time 10 \
+    -H "Authorization: Bearer $ADMIN_TOKEN" "$url/metrics") || code=000
+  if [[ $code == 200 ]]; then pass "scraped $name"; else fail "GET $url/metrics answered $code"; fi
+done <<<"write-side $w
+read-side-1 $r1
+read-side-2 $r2"
 if python3 "$ROOT/tests/deploy/metric_names.py" "$OBS/grafana/dashboards/orders.json" \
   "$OBS/alerts.yml" "$scrapes"/*.txt; then
   pass "every metric of the dashboard and the rules is in the scrapes"

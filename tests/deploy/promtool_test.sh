@@ -22,10 +22,9 @@ check_config() {
   local token
   for token in local-admin ""; do
     (
-      DATA="$tmp/local-${token:-noauth}" WRITE_PORT=18080 READ_PORT=18081 READ_PORT2=18082
-      ADMIN_TOKEN=$token
-      say() { :; }
-      # shellcheck source=../../deploy/local/observability.sh
+      # shellcheck disable=SC2034  # read by the sourced observability.sh
+      DATA="$tmp/local-${token:-noauth}" WRITE_PORT=18080 READ_PORT=18081 READ_PORT2=18082 ADMIN_TOKEN=$token
+      # shellcheck source=SCRIPTDIR/../../deploy/local/observability.sh
       source "$ROOT/deploy/local/observability.sh"
       obs_write_config
       conf="$OBS_DIR/config/prometheus.yml"
