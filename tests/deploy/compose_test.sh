@@ -149,6 +149,14 @@ check(ds["datasources"][0]["url"] == "http://prometheus:9090", "grafana datasour
 prov = yaml.safe_load(open(os.path.join(obs, "grafana/provisioning/dashboards/orders.yml")))
 check(prov["providers"][0]["options"]["path"] in graf, "dashboard provider path is the mounted dashboards folder")
 check("/etc/grafana/provisioning" in graf, "grafana provisioning is mounted")
+import json
+dash = json.load(open(os.path.join(obs, "grafana/dashboards/orders.json")))
+uid = ds["datasources"][0]["uid"]
+panels = dash.get("panels", [])
+check(len(panels) >= 8 and all(p.get("targets") for p in panels), f"dashboard has {len(panels)} panels, each with queries")
+check(all(p["datasource"]["uid"] == uid and all(t["datasource"]["uid"] == uid for t in p["targets"]) for p in panels),
+      f"every dashboard panel and query uses the provisioned datasource {uid}")
+check(len({p["id"] for p in panels}) == len(panels), "dashboard panel ids are unique")
 sys.exit(1 if errors else 0)
 PY
 

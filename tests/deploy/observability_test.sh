@@ -4,7 +4,8 @@
 # prometheus; a few commands and queries make the labelled series exist; every metric the
 # dashboard and the alert rules query is in the scrapes of the write-side and both read-side
 # replicas (tests/deploy/metric_names.py); prometheus reports all three targets up and loaded the
-# rules, orders_ready is 1 everywhere; status shows it; down stops it.
+# rules, orders_ready is 1 everywhere, it accepts every dashboard query; status shows it; down
+# stops it.
 #   observability_test.sh WRITE_SIDE_BIN READ_SIDE_BIN
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -113,6 +114,23 @@ n=$(query 'count(orders_ready == 1)' | python3 -c 'import json,sys; r=json.load(
 rules=$(curl -s --max-time 3 "$prom/api/v1/rules" | python3 -c 'import json,sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
 expected=$(grep -c -- '- alert:' "$OBS/alerts.yml")
 [[ $rules == "$expected" ]] && pass "prometheus loaded the $expected alert rules" || fail "prometheus has $rules rules, expected $expected"
+
+# Every dashboard query is valid PromQL for this Prometheus (Grafana's $__rate_interval as 1m).
+bad=$(python3 - "$OBS/grafana/dashboards/orders.json" "$prom" <<'PY'
+import json, sys, urllib.parse, urllib.request
+for p in json.load(open(sys.argv[1]))["panels"]:
+    for t in p["targets"]:
+        q = t["expr"].replace("$__rate_interval", "1m")
+        try:
+            data = urllib.parse.urlencode({"query": q}).encode()
+            status = json.load(urllib.request.urlopen(sys.argv[2] + "/api/v1/query", data, timeout=5))["status"]
+        except Exception as e:  # 400 with the parse error
+            status = str(e)
+        if status != "success":
+            print(f"{p['title']}: {q}: {status}")
+PY
+)
+[[ -z "$bad" ]] && pass "prometheus accepts every dashboard query" || fail "dashboard queries refused: $bad"
 
 run status
 grep -q "prometheus   running  $PROMETHEUS_PORT .*targets up=3" "$out" && pass "status shows prometheus with 3 targets up" ||
