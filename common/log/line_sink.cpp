@@ -42,9 +42,13 @@ void LineSink::append(std::string_view line) {
   if (wake) wake_.notify_one();
 }
 
-void LineSink::append_now(std::string_view line) { drain(line); }
+void LineSink::append_now(std::string_view line) {
+  drain(line);
+}
 
-void LineSink::flush() { drain(); }
+void LineSink::flush() {
+  drain();
+}
 
 std::uint64_t LineSink::dropped() const {
   std::lock_guard lock(mu_);
@@ -56,8 +60,7 @@ void LineSink::run() {
     bool stopping = false;
     {
       std::unique_lock lock(mu_);
-      wake_.wait(lock,
-                 [&] { return stop_ || !pending_.empty() || dropped_ != dropped_reported_; });
+      wake_.wait(lock, [&] { return stop_ || !pending_.empty() || dropped_ != dropped_reported_; });
       wake_.wait_for(lock, opt_.interval,
                      [&] { return stop_ || pending_.size() >= opt_.batch_bytes; });
       stopping = stop_;
@@ -76,8 +79,9 @@ void LineSink::drain(std::string_view extra) {
     std::lock_guard lock(mu_);
     writing_.swap(pending_);
     if (dropped_ != dropped_reported_) {
-      writing_ += "{\"level\":\"warn\",\"msg\":\"log lines dropped: the log output is too slow\","
-                  "\"dropped_total\":";
+      writing_ +=
+          "{\"level\":\"warn\",\"msg\":\"log lines dropped: the log output is too slow\","
+          "\"dropped_total\":";
       writing_ += std::to_string(dropped_);
       writing_ += "}\n";
       dropped_reported_ = dropped_;

@@ -30,8 +30,10 @@ double cpu_seconds() {
 class BaselineLogger {
  public:
   void access(const std::string& id, int status, double seconds) {
-    nlohmann::json fields = {{"request_id", id},     {"method", "POST"},
-                             {"route", "/orders"},   {"status", status},
+    nlohmann::json fields = {{"request_id", id},
+                             {"method", "POST"},
+                             {"route", "/orders"},
+                             {"status", status},
                              {"duration_ms", std::round(seconds * 1e6) / 1e3}};
     std::string line = R"({"ts":"2026-12-04T01:00:00.000000Z","level":"info","service":"w")";
     line += R"(,"msg":"request")";
@@ -102,8 +104,9 @@ int main(int argc, char** argv) {
   std::printf("log_bench: %d threads x %ld access lines to %s (CPU per line, all threads)\n",
               threads, lines, out.c_str());
   std::printf("| logger | CPU us/line |\n|---|---|\n");
-  std::printf("| baseline: JSON object + fwrite/fflush under a mutex (the previous logger) | %.2f |\n",
-              before);
+  std::printf(
+      "| baseline: JSON object + fwrite/fflush under a mutex (the previous logger) | %.2f |\n",
+      before);
   std::printf("| shipped: rendered line, buffered, writer thread | %.2f |\n", shipped);
   std::printf("reproduce: build/tests/bench/log/log_bench --lines %ld --threads %d\n", lines,
               threads);

@@ -67,8 +67,8 @@ TEST(LineSink, BufferedLinesArriveInOrderWithoutAFlush) {
     expected += line;
   }
   std::string got;
-  ASSERT_TRUE(wait_until([&] { return (got += pipe.read_available()).size() >= expected.size(); },
-                         5s));
+  ASSERT_TRUE(
+      wait_until([&] { return (got += pipe.read_available()).size() >= expected.size(); }, 5s));
   EXPECT_EQ(got, expected);
 }
 
