@@ -81,12 +81,14 @@ class ProgressLine {
     if (!final && now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
     const double span = static_cast<double>(scope_.horizon - scope_.first_position + 1);
-    const double done = span > 0 ? 100.0 * static_cast<double>(position - scope_.first_position + 1) / span : 100.0;
+    const double done =
+        span > 0 ? 100.0 * static_cast<double>(position - scope_.first_position + 1) / span : 100.0;
     char buf[200];
-    std::snprintf(buf, sizeof buf, "\rarchive: %5.1f%% of the old positions  %s orders  %s events  %s ev/s ",
-                  final ? 100.0 : std::min(done, 100.0), thousands(t.orders).c_str(),
-                  thousands(t.events).c_str(),
-                  thousands(t.seconds > 0 ? static_cast<std::int64_t>(t.events / t.seconds) : 0).c_str());
+    std::snprintf(
+        buf, sizeof buf, "\rarchive: %5.1f%% of the old positions  %s orders  %s events  %s ev/s ",
+        final ? 100.0 : std::min(done, 100.0), thousands(t.orders).c_str(),
+        thousands(t.events).c_str(),
+        thousands(t.seconds > 0 ? static_cast<std::int64_t>(t.events / t.seconds) : 0).c_str());
     err_ << buf << (final ? "\n" : "") << std::flush;
   }
 
@@ -135,10 +137,14 @@ void print_summary(const c::Invocation& in, const RunOptions& o, const Totals& t
   const std::int64_t rate = t.seconds > 0 ? static_cast<std::int64_t>(t.events / t.seconds) : 0;
   const std::int64_t freed = before.hot_bytes - after.hot_bytes;
   if (o.json) {
-    in.out << nlohmann::json{{"dry_run", o.dry_run},       {"orders", t.orders},
-                             {"events", t.events},         {"row_bytes", t.bytes},
-                             {"batches", t.batches},       {"seconds", t.seconds},
-                             {"events_per_second", rate},  {"complete", t.complete},
+    in.out << nlohmann::json{{"dry_run", o.dry_run},
+                             {"orders", t.orders},
+                             {"events", t.events},
+                             {"row_bytes", t.bytes},
+                             {"batches", t.batches},
+                             {"seconds", t.seconds},
+                             {"events_per_second", rate},
+                             {"complete", t.complete},
                              {"interrupted", t.interrupted},
                              {"hot_bytes_before", before.hot_bytes},
                              {"hot_bytes_after", after.hot_bytes},

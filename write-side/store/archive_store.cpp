@@ -9,10 +9,12 @@ void prepare_archive_statements(pqxx::connection& conn) {
                "IS NOT NULL");
   conn.prepare("ar_cutoff",
                "SELECT (extract(epoch FROM now()) * 1000000)::bigint - $1::bigint * 1000000");
-  conn.prepare("ar_first", "SELECT coalesce((SELECT position FROM events ORDER BY position LIMIT 1), 0)");
+  conn.prepare("ar_first",
+               "SELECT coalesce((SELECT position FROM events ORDER BY position LIMIT 1), 0)");
   conn.prepare("ar_horizon", "SELECT ws_archive_horizon($1)");
-  conn.prepare("ar_batch",
-               "SELECT orders, events, bytes, last_position FROM ws_archive_batch($1, $2, $3, $4, $5)");
+  conn.prepare(
+      "ar_batch",
+      "SELECT orders, events, bytes, last_position FROM ws_archive_batch($1, $2, $3, $4, $5)");
   conn.prepare("ar_sizes",
                "SELECT pg_total_relation_size('events'), pg_total_relation_size('events_archive')");
 }
@@ -25,9 +27,8 @@ bool archive_tier_present(pqxx::connection& conn) {
 ArchiveScope archive_scope(pqxx::connection& conn, std::chrono::seconds older_than) {
   pqxx::nontransaction tx(conn);
   ArchiveScope scope;
-  scope.cutoff_us =
-      tx.exec_prepared1("ar_cutoff", static_cast<std::int64_t>(older_than.count()))[0]
-          .as<std::int64_t>();
+  scope.cutoff_us = tx.exec_prepared1("ar_cutoff", static_cast<std::int64_t>(older_than.count()))[0]
+                        .as<std::int64_t>();
   scope.first_position = tx.exec_prepared1("ar_first")[0].as<std::int64_t>();
   scope.horizon = tx.exec_prepared1("ar_horizon", scope.cutoff_us)[0].as<std::int64_t>();
   return scope;

@@ -20,7 +20,7 @@ struct ArchiveScope {
 struct ArchiveBatch {
   std::int64_t orders = 0;
   std::int64_t events = 0;
-  std::int64_t bytes = 0;                    // the rows' sizes (pg_column_size)
+  std::int64_t bytes = 0;                     // the rows' sizes (pg_column_size)
   std::optional<std::int64_t> last_position;  // the highest OrderDelivered picked
 };
 

@@ -93,7 +93,8 @@ class Archive : public ::testing::Test {
       const auto s = c.get("/orders/" + id + "/state?version=" + std::to_string(v));
       out["v" + std::to_string(v)] = std::to_string(s.status) + s.body;
     }
-    const auto at = nlohmann::json::parse(trail.body)["events"][2]["recorded_at"].get<std::string>();
+    const auto at =
+        nlohmann::json::parse(trail.body)["events"][2]["recorded_at"].get<std::string>();
     const auto s = c.get("/orders/" + id + "/state?at=" + at);
     out["at"] = std::to_string(s.status) + s.body;
     out["state"] = c.get("/orders/" + id + "/state").body;
@@ -113,7 +114,8 @@ class Archive : public ::testing::Test {
         "SELECT (SELECT string_agg(o::text, '|' ORDER BY order_id) FROM orders o) || "
         "(SELECT string_agg(i::text, '|' ORDER BY order_id, product_id) FROM order_items i) || "
         "(SELECT string_agg(c::text, '|' ORDER BY order_id) FROM customer_orders c) || "
-        "(SELECT string_agg(m::text, '|' ORDER BY order_id, product_id) FROM customer_order_items m)");
+        "(SELECT string_agg(m::text, '|' ORDER BY order_id, product_id) FROM customer_order_items "
+        "m)");
   }
   std::int64_t count(const std::string& q) { return stack_->sql_int(q); }
 
@@ -188,8 +190,9 @@ TEST_F(Archive, KilledMidBatchThenRerunLosesNothingAndDuplicatesNothing) {
     return count("SELECT count(DISTINCT stream_id) FROM events_archive");
   };
   const auto split_orders = [&] {  // orders with events in both tiers: must never exist
-    return count("SELECT count(*) FROM (SELECT DISTINCT stream_id FROM events) h "
-                 "JOIN (SELECT DISTINCT stream_id FROM events_archive) a USING (stream_id)");
+    return count(
+        "SELECT count(*) FROM (SELECT DISTINCT stream_id FROM events) h "
+        "JOIN (SELECT DISTINCT stream_id FROM events_archive) a USING (stream_id)");
   };
 
   auto part = archive({"--older-than", "30d", "--batch-orders", "4", "--max-batches", "2"});
@@ -200,15 +203,16 @@ TEST_F(Archive, KilledMidBatchThenRerunLosesNothingAndDuplicatesNothing) {
   // Hold the row locks of the 7th order still to archive: the run (one order per batch) commits
   // six batches, then blocks inside the seventh's DELETE, where it is killed.
   const auto blocker = stack_->sql(
-      "SELECT stream_id FROM events WHERE type = 'OrderDelivered' ORDER BY position OFFSET 6 LIMIT 1");
+      "SELECT stream_id FROM events WHERE type = 'OrderDelivered' ORDER BY position OFFSET 6 LIMIT "
+      "1");
   pqxx::connection lock_conn(stack_->db_url());
   pqxx::work lock(lock_conn);
   lock.exec("SELECT 1 FROM events WHERE stream_id = " + lock.quote(blocker) + " FOR UPDATE");
   auto env = stack_->write_env();
   env["LOG_LEVEL"] = "warn";
   Process run(write_side_binary(), {"archive", "--older-than", "30d", "--batch-orders", "1"}, env);
-  ASSERT_TRUE(wait_until(
-      [&] { return count("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0; }, 30s))
+  ASSERT_TRUE(
+      wait_until([&] { return count("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0; }, 30s))
       << run.log();
   EXPECT_EQ(archived_orders(), 14);
   run.kill9();
@@ -216,8 +220,9 @@ TEST_F(Archive, KilledMidBatchThenRerunLosesNothingAndDuplicatesNothing) {
   // The killed run's backend may still finish the statement it was blocked in; wait for it.
   ASSERT_TRUE(wait_until(
       [&] {
-        return count("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%ws_archive_batch%' "
-                     "AND state <> 'idle' AND pid <> pg_backend_pid()") == 0;
+        return count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%ws_archive_batch%' "
+                   "AND state <> 'idle' AND pid <> pg_backend_pid()") == 0;
       },
       30s));
   EXPECT_EQ(split_orders(), 0);
