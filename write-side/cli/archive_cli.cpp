@@ -29,6 +29,7 @@ struct RunOptions {
   int batch_orders = 500;
   std::int64_t max_batches = std::numeric_limits<std::int64_t>::max();
   bool vacuum = true;
+  bool compact = false;
   bool json = false;
 };
 
@@ -65,6 +66,11 @@ RunOptions parse_options(const c::Invocation& in) {
   o.batch_orders = static_cast<int>(in.args.integer("--batch-orders", 500, 1, 100000));
   o.max_batches = in.args.integer("--max-batches", o.max_batches, 1, o.max_batches);
   o.vacuum = !in.args.flag("--no-vacuum");
+  o.compact = in.args.flag("--compact");
+  if (o.compact && (!o.vacuum || o.dry_run)) {
+    throw c::UsageError(
+        "archive: --compact rewrites the hot table; not with --no-vacuum or --dry-run");
+  }
   o.json = in.args.flag("--json");
   return o;
 }
@@ -179,7 +185,11 @@ int run_archive(const c::Invocation& in) {
   const auto before = tier_sizes(*conn);
   const auto scope = archive_scope(*conn, o.older_than);
   const auto totals = run_batches(*conn, scope, o, in.err);
-  if (!o.dry_run && o.vacuum && totals.events > 0) vacuum_hot(*conn);
+  if (o.compact) {
+    compact_hot(*conn);
+  } else if (!o.dry_run && o.vacuum && totals.events > 0) {
+    vacuum_hot(*conn);
+  }
   print_summary(in, o, totals, before, tier_sizes(*conn));
   return totals.interrupted ? c::kTempFail : c::kOk;
 }
@@ -196,6 +206,8 @@ orders::cli::Command archive_command() {
       {"--batch-orders", "N", "orders per batch, each batch one transaction (500)"},
       {"--max-batches", "N", "stop after N batches (no limit); a rerun goes on"},
       {"--no-vacuum", "", "skip the VACUUM (ANALYZE) of both tiers after moving"},
+      {"--compact", "",
+       "then VACUUM FULL the hot table: its file shrinks, but every command waits meanwhile"},
       {"--json", "", "the summary as one JSON object"}};
   spec.description =
       "  An order is archived when it is Delivered and its OrderDelivered event (its last) was\n"

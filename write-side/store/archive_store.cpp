@@ -58,4 +58,10 @@ void vacuum_hot(pqxx::connection& conn) {
   tx.exec("VACUUM (ANALYZE) events, events_archive");
 }
 
+void compact_hot(pqxx::connection& conn) {
+  pqxx::nontransaction tx(conn);
+  tx.exec("VACUUM (FULL, ANALYZE) events");
+  tx.exec("VACUUM (ANALYZE) events_archive");
+}
+
 }  // namespace orders::write_side

@@ -41,5 +41,8 @@ TierSizes tier_sizes(pqxx::connection& conn);
 // Plain VACUUM (ANALYZE) of both tiers: the moved rows' space in the hot table becomes reusable
 // by new appends (the file keeps its size; docs/storage.md).
 void vacuum_hot(pqxx::connection& conn);
+// VACUUM (FULL, ANALYZE) of the hot table: rewrites it without the moved rows' space, so its size
+// drops, under an ACCESS EXCLUSIVE lock (every append and read of it waits): a maintenance window.
+void compact_hot(pqxx::connection& conn);
 
 }  // namespace orders::write_side
