@@ -427,7 +427,7 @@ BEGIN
   IF jsonb_array_length(p_checks) > 0 THEN
     SELECT coalesce(array_agg(DISTINCT c.stream_id), '{}') INTO v_failed
       FROM jsonb_to_recordset(p_checks) AS c(stream_id text, version bigint)
-     WHERE EXISTS (SELECT 1 FROM events e WHERE e.stream_id = c.stream_id AND e.version = c.version + 1);
+     WHERE EXISTS (SELECT 1 FROM all_events e WHERE e.stream_id = c.stream_id AND e.version = c.version + 1);
   END IF;
 
   -- 2. events; a (stream_id, version) taken by another writer is skipped, not an error

@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "tests/e2e/support/stack.hpp"
+#include "tests/support/write_side_fixture.hpp"
 
 namespace orders::testing::e2e {
 namespace {
@@ -183,6 +184,33 @@ TEST_F(Archive, RoundTripAnswersExactlyAsBeforeFromTheArchive) {
       "(gen_random_uuid(), 'arc-d2', 6, 'OrderDelivered', 1, '{}')"));  // unique across tiers
 }
 
+// A second write-side that cached two orders while Shipped, before another one delivered them and
+// they were archived: its stale state must not append a version the archive has (the database
+// refuses it, the command is re-run on fresh state) nor answer a rejection from the stale state.
+TEST_F(Archive, AStaleCacheOfArchivedOrdersGetsTheFreshAnswer) {
+  make_order("arc-c1", 5);
+  make_order("arc-c2", 5);
+  auto other = ws::WriteSide::start(stack_->db_url(), {{"CACHE_SIZE", "1000"}});
+  auto cached = other->client();
+  EXPECT_EQ(cached.post("/orders/arc-c1/confirm", "").status, 409);  // loads both into its cache
+  EXPECT_EQ(cached.post("/orders/arc-c2/confirm", "").status, 409);
+  HttpClient c("127.0.0.1", stack_->write_port());
+  ASSERT_EQ(c.post("/orders/arc-c1/deliver", "").status, 200);
+  ASSERT_EQ(c.post("/orders/arc-c2/deliver", "").status, 200);
+  const auto fresh = rejection("arc-c2");
+  stack_->sql("UPDATE events SET recorded_at = recorded_at - interval '40 days'");
+  ASSERT_EQ(archive({"--older-than", "30d"})["orders"], 2);
+
+  const auto deliver = cached.post("/orders/arc-c1/deliver", "");
+  EXPECT_EQ(deliver.status, 409) << deliver.body;  // not 503, not 200 with a second version 6
+  EXPECT_NE(deliver.body.find("order-not-shipped"), std::string::npos) << deliver.body;
+  EXPECT_EQ(count("SELECT count(*) FROM all_events WHERE stream_id = 'arc-c1'"), 6);
+  auto confirm = cached.post("/orders/arc-c2/confirm", "");
+  auto j = nlohmann::json::parse(confirm.body, nullptr, false);
+  if (j.is_object()) j.erase("instance");
+  EXPECT_EQ(std::to_string(confirm.status) + j.dump(), fresh);  // "Delivered", not "Shipped"
+}
+
 TEST_F(Archive, KilledMidBatchThenRerunLosesNothingAndDuplicatesNothing) {
   constexpr int kOrders = 24;
   for (int i = 1; i <= kOrders; ++i) make_order("arc-k" + std::to_string(i));
@@ -213,8 +241,13 @@ TEST_F(Archive, KilledMidBatchThenRerunLosesNothingAndDuplicatesNothing) {
   auto env = stack_->write_env();
   env["LOG_LEVEL"] = "warn";
   Process run(write_side_binary(), {"archive", "--older-than", "30d", "--batch-orders", "1"}, env);
-  ASSERT_TRUE(
-      wait_until([&] { return count("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0; }, 30s))
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                   "AND query LIKE '%ws_archive_batch%' AND pid <> pg_backend_pid()") > 0;
+      },
+      30s))
       << run.log();
   EXPECT_EQ(archived_orders(), 14);
   run.kill9();
