@@ -182,6 +182,10 @@ int run_archive(const c::Invocation& in) {
     in.err << "archive: the database has no archive tier yet: run `write-side migrate` first\n";
     return c::kConfig;
   }
+  if (!try_lock_archive(*conn)) {
+    in.err << "archive: another archive run is active (it holds the archive lock); try later\n";
+    return c::kTempFail;
+  }
   const auto before = tier_sizes(*conn);
   const auto scope = archive_scope(*conn, o.older_than);
   const auto totals = run_batches(*conn, scope, o, in.err);
@@ -216,7 +220,7 @@ orders::cli::Command archive_command() {
       "  tier and a rerun completes the work. Reads (/events, /state, commands, the CLI, the\n"
       "  relay, rebuilds) see both tiers. Progress on stderr when it is a terminal; the summary\n"
       "  (orders, events, row bytes, table sizes before/after) on stdout. Exit 75 when SIGINT or\n"
-      "  SIGTERM stopped it between batches.";
+      "  SIGTERM stopped it between batches, or another archive run is active (one at a time).";
   return {std::move(spec), run_archive};
 }
 

@@ -1,5 +1,7 @@
 #include "write-side/store/archive_store.hpp"
 
+#include "common/pg/advisory_locks.hpp"
+
 namespace orders::write_side {
 
 void prepare_archive_statements(pqxx::connection& conn) {
@@ -22,6 +24,11 @@ void prepare_archive_statements(pqxx::connection& conn) {
 bool archive_tier_present(pqxx::connection& conn) {
   pqxx::nontransaction tx(conn);
   return tx.exec_prepared1("ar_present")[0].as<bool>();
+}
+
+bool try_lock_archive(pqxx::connection& conn) {
+  pqxx::nontransaction tx(conn);
+  return tx.exec_params1("SELECT pg_try_advisory_lock($1)", pg::kArchiveLockKey)[0].as<bool>();
 }
 
 ArchiveScope archive_scope(pqxx::connection& conn, std::chrono::seconds older_than) {

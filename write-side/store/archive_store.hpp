@@ -32,6 +32,8 @@ struct TierSizes {
 void prepare_archive_statements(pqxx::connection& conn);
 // False when the database lacks the archive tier (migrations not applied yet).
 bool archive_tier_present(pqxx::connection& conn);
+// Takes the archive run's session lock (pg::kArchiveLockKey); false when another run holds it.
+bool try_lock_archive(pqxx::connection& conn);
 ArchiveScope archive_scope(pqxx::connection& conn, std::chrono::seconds older_than);
 // One batch in its own transaction (autocommit): moves (or, when !move, counts) up to `orders`
 // orders after position `after`.
