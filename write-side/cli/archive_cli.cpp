@@ -94,7 +94,10 @@ class ProgressLine {
         buf, sizeof buf, "\rarchive: %5.1f%% of the old positions  %s orders  %s events  %s ev/s ",
         final ? 100.0 : std::min(done, 100.0), thousands(t.orders).c_str(),
         thousands(t.events).c_str(),
-        thousands(t.seconds > 0 ? static_cast<std::int64_t>(t.events / t.seconds) : 0).c_str());
+        thousands(t.seconds > 0
+                      ? static_cast<std::int64_t>(static_cast<double>(t.events) / t.seconds)
+                      : 0)
+            .c_str());
     err_ << buf << (final ? "\n" : "") << std::flush;
   }
 
@@ -140,7 +143,8 @@ Totals run_batches(pqxx::connection& conn, const ArchiveScope& scope, const RunO
 
 void print_summary(const c::Invocation& in, const RunOptions& o, const Totals& t,
                    const TierSizes& before, const TierSizes& after) {
-  const std::int64_t rate = t.seconds > 0 ? static_cast<std::int64_t>(t.events / t.seconds) : 0;
+  const std::int64_t rate =
+      t.seconds > 0 ? static_cast<std::int64_t>(static_cast<double>(t.events) / t.seconds) : 0;
   const std::int64_t freed = before.hot_bytes - after.hot_bytes;
   if (o.json) {
     in.out << nlohmann::json{{"dry_run", o.dry_run},
