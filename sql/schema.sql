@@ -1,3 +1,26 @@
+CREATE FUNCTION public.events_tier_check() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_clash text;
+BEGIN
+  IF TG_TABLE_NAME = 'events' THEN
+    SELECT n.stream_id || ' version ' || n.version INTO v_clash
+      FROM new_rows n JOIN events_archive a ON a.stream_id = n.stream_id AND a.version = n.version
+     LIMIT 1;
+  ELSE
+    SELECT n.stream_id || ' version ' || n.version INTO v_clash
+      FROM new_rows n JOIN events h ON h.stream_id = n.stream_id AND h.version = n.version
+     LIMIT 1;
+  END IF;
+  IF v_clash IS NOT NULL THEN
+    RAISE EXCEPTION 'stream % is already in the other tier of the event store', v_clash
+      USING ERRCODE = 'unique_violation', CONSTRAINT = 'events_stream_version';
+  END IF;
+  RETURN NULL;
+END
+$$;
+
 CREATE FUNCTION public.rebuild_analyze_shadow(p_table text) RETURNS void
     LANGUAGE plpgsql
     AS $$
@@ -220,7 +243,7 @@ BEGIN
       SELECT NULL::bigint, NULL::bigint, NULL::bigint, g.global_position, e.event_id::text, e.stream_id,
              e.version, e.position, e.type, e.schema_version,
              (extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.data::text, e.metadata::text
-        FROM global_log g JOIN events e ON e.position = g.position
+        FROM global_log g JOIN all_events e ON e.position = g.position
        WHERE g.global_position > p_cursor
        ORDER BY g.global_position
        LIMIT p_pub_limit;
@@ -404,7 +427,7 @@ BEGIN
   IF jsonb_array_length(p_checks) > 0 THEN
     SELECT coalesce(array_agg(DISTINCT c.stream_id), '{}') INTO v_failed
       FROM jsonb_to_recordset(p_checks) AS c(stream_id text, version bigint)
-     WHERE EXISTS (SELECT 1 FROM events e WHERE e.stream_id = c.stream_id AND e.version = c.version + 1);
+     WHERE EXISTS (SELECT 1 FROM all_events e WHERE e.stream_id = c.stream_id AND e.version = c.version + 1);
   END IF;
 
   -- 2. events; a (stream_id, version) taken by another writer is skipped, not an error
@@ -418,6 +441,9 @@ BEGIN
            coalesce(i.metadata, '{}'::jsonb)
       FROM input i
      WHERE NOT (i.stream_id = ANY (v_failed))
+       -- an archived version is taken too: skipped here, the stream fails like a conflict
+       AND NOT EXISTS (SELECT 1 FROM events_archive a
+                        WHERE a.stream_id = i.stream_id AND a.version = i.version)
      ORDER BY i.stream_id, i.version
     ON CONFLICT (stream_id, version) DO NOTHING
     RETURNING position, event_id, stream_id, recorded_at
@@ -504,6 +530,132 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.ws_archive_batch(p_after bigint, p_upto bigint, p_cutoff_us bigint, p_orders integer, p_move boolean) RETURNS TABLE(orders bigint, events bigint, bytes bigint, last_position bigint)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_cutoff timestamptz := 'epoch'::timestamptz + p_cutoff_us * interval '1 microsecond';
+  v_streams text[];
+  v_last    bigint;
+BEGIN
+  SELECT coalesce(array_agg(p.stream_id), '{}'), max(p.position) INTO v_streams, v_last
+    FROM (SELECT d.stream_id, d.position FROM events d
+           WHERE d.position > p_after AND d.position <= p_upto AND d.type = 'OrderDelivered'
+             AND d.recorded_at < v_cutoff
+             AND NOT EXISTS (SELECT 1 FROM events l
+                              WHERE l.stream_id = d.stream_id AND l.version > d.version)
+           ORDER BY d.position LIMIT p_orders) p;
+  IF NOT p_move THEN
+    RETURN QUERY
+      SELECT cardinality(v_streams)::bigint, count(*), coalesce(sum(pg_column_size(e.*)), 0)::bigint,
+             v_last
+        FROM events e WHERE e.stream_id = ANY (v_streams);
+    RETURN;
+  END IF;
+  RETURN QUERY
+    WITH moved AS (
+      DELETE FROM events e WHERE e.stream_id = ANY (v_streams)
+      RETURNING e.position, e.event_id, e.stream_id, e.version, e.type, e.schema_version, e.data,
+                e.metadata, e.recorded_at, e.xid, pg_column_size(e.*) AS size
+    ), ins AS (
+      INSERT INTO events_archive (position, event_id, stream_id, version, type, schema_version,
+                                  data, metadata, recorded_at, xid)
+      SELECT m.position, m.event_id, m.stream_id, m.version, m.type, m.schema_version, m.data,
+             m.metadata, m.recorded_at, m.xid FROM moved m ORDER BY m.position
+      RETURNING 1
+    )
+    SELECT cardinality(v_streams)::bigint, (SELECT count(*) FROM ins),
+           coalesce(sum(m.size), 0)::bigint, v_last
+      FROM moved m;
+END
+$$;
+
+CREATE FUNCTION public.ws_archive_horizon(p_cutoff_us bigint) RETURNS bigint
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+  v_cutoff timestamptz := 'epoch'::timestamptz + p_cutoff_us * interval '1 microsecond';
+  v_lo  bigint;
+  v_hi  bigint;
+  v_mid bigint;
+  v_pos bigint;
+  v_at  timestamptz;
+BEGIN
+  SELECT e.position INTO v_lo FROM events e ORDER BY e.position LIMIT 1;
+  SELECT e.position INTO v_hi FROM events e ORDER BY e.position DESC LIMIT 1;
+  IF v_lo IS NULL THEN
+    RETURN 0;
+  END IF;
+  v_lo := v_lo - 1;  -- invariant: every position <= v_lo is old; the answer is in [v_lo, v_hi]
+  WHILE v_lo < v_hi LOOP
+    v_mid := v_lo + (v_hi - v_lo + 1) / 2;
+    SELECT e.position, e.recorded_at INTO v_pos, v_at FROM events e
+     WHERE e.position >= v_mid ORDER BY e.position LIMIT 1;
+    IF v_at < v_cutoff THEN
+      v_lo := v_pos;
+    ELSE
+      v_hi := v_mid - 1;
+    END IF;
+  END LOOP;
+  RETURN v_lo;
+END
+$$;
+
+CREATE TABLE public.events (
+    "position" bigint NOT NULL,
+    event_id uuid NOT NULL,
+    stream_id text NOT NULL,
+    version bigint NOT NULL,
+    type text NOT NULL,
+    schema_version integer NOT NULL,
+    data jsonb NOT NULL,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    CONSTRAINT events_version_check CHECK ((version >= 1))
+);
+
+CREATE TABLE public.events_archive (
+    "position" bigint NOT NULL,
+    event_id uuid NOT NULL,
+    stream_id text NOT NULL,
+    version bigint NOT NULL,
+    type text NOT NULL,
+    schema_version integer NOT NULL,
+    data jsonb NOT NULL,
+    metadata jsonb NOT NULL,
+    recorded_at timestamp with time zone NOT NULL,
+    xid xid8 NOT NULL,
+    CONSTRAINT events_archive_version_check CHECK ((version >= 1))
+);
+ALTER TABLE ONLY public.events_archive ALTER COLUMN data SET COMPRESSION lz4;
+ALTER TABLE ONLY public.events_archive ALTER COLUMN metadata SET COMPRESSION lz4;
+
+CREATE VIEW public.all_events AS
+ SELECT events."position",
+    events.event_id,
+    events.stream_id,
+    events.version,
+    events.type,
+    events.schema_version,
+    events.data,
+    events.metadata,
+    events.recorded_at,
+    events.xid
+   FROM public.events
+UNION ALL
+ SELECT events_archive."position",
+    events_archive.event_id,
+    events_archive.stream_id,
+    events_archive.version,
+    events_archive.type,
+    events_archive.schema_version,
+    events_archive.data,
+    events_archive.metadata,
+    events_archive.recorded_at,
+    events_archive.xid
+   FROM public.events_archive;
+
 CREATE TABLE public.customer_order_items (
     order_id text NOT NULL,
     product_id text NOT NULL,
@@ -521,20 +673,6 @@ CREATE TABLE public.customer_orders (
     last_global_position bigint DEFAULT 0 NOT NULL
 )
 WITH (fillfactor='50');
-
-CREATE TABLE public.events (
-    "position" bigint NOT NULL,
-    event_id uuid NOT NULL,
-    stream_id text NOT NULL,
-    version bigint NOT NULL,
-    type text NOT NULL,
-    schema_version integer NOT NULL,
-    data jsonb NOT NULL,
-    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
-    recorded_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
-    CONSTRAINT events_version_check CHECK ((version >= 1))
-);
 
 CREATE SEQUENCE public.events_position_seq
     START WITH 1
@@ -658,6 +796,15 @@ ALTER TABLE ONLY public.customer_order_items
 ALTER TABLE ONLY public.customer_orders
     ADD CONSTRAINT customer_orders_pkey PRIMARY KEY (order_id);
 
+ALTER TABLE ONLY public.events_archive
+    ADD CONSTRAINT events_archive_event_id_key UNIQUE (event_id);
+
+ALTER TABLE ONLY public.events_archive
+    ADD CONSTRAINT events_archive_pkey PRIMARY KEY ("position");
+
+ALTER TABLE ONLY public.events_archive
+    ADD CONSTRAINT events_archive_stream_version UNIQUE (stream_id, version);
+
 ALTER TABLE ONLY public.events
     ADD CONSTRAINT events_event_id_key UNIQUE (event_id);
 
@@ -716,3 +863,7 @@ CREATE INDEX idempotency_keys_created_at ON public.idempotency_keys USING btree 
 CREATE INDEX orders_by_customer ON public.orders USING btree (customer_id, created_at DESC, order_id DESC);
 
 CREATE INDEX orders_by_status ON public.orders USING btree (status, created_at DESC, order_id DESC);
+
+CREATE TRIGGER events_archive_tier_check AFTER INSERT ON public.events_archive REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.events_tier_check();
+
+CREATE TRIGGER events_tier_check AFTER INSERT ON public.events REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.events_tier_check();

@@ -11,6 +11,7 @@
 #   deploy/local/stack.sh rebuild-projection NAME  NAME: orders | customers | --all  (extra args passed on)
 #   deploy/local/stack.sh check [ARGS]             write-side check and read-side check: exit 1 when any fails
 #   deploy/local/stack.sh events ORDER_ID [ARGS]   the order's events (write-side events; ARGS passed on)
+#   deploy/local/stack.sh archive --older-than D [ARGS]  write-side archive (old Delivered orders)
 #   deploy/local/stack.sh down [--purge]           stop what `up` started; --purge also deletes the data
 #
 # Settings (environment, read by `up`; later commands reuse what `up` chose):
@@ -504,6 +505,14 @@ cmd_events() {
   exec env "${envs[@]}" "$WRITE_BIN" events "$@"
 }
 
+cmd_archive() {
+  load_settings
+  [[ -x "$WRITE_BIN" ]] || die "no write-side binary at $WRITE_BIN (run $0 up first)"
+  local envs=()
+  mapfile -t envs < <(service_env)
+  exec env "${envs[@]}" "$WRITE_BIN" archive "$@"
+}
+
 stop_pid() {  # name match
   local name=$1 pid
   alive "$name" "$2" || { rm -f "$RUN/$name.pid"; return 0; }
@@ -553,6 +562,7 @@ case "${1:-}" in
   rebuild-projection) shift; cmd_rebuild "$@" ;;
   check) shift; cmd_check "$@" ;;
   events) shift; cmd_events "$@" ;;
+  archive) shift; cmd_archive "$@" ;;
   down) shift; cmd_down "$@" ;;
   -h | --help | help) usage ;;
   *)

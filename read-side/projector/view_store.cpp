@@ -152,7 +152,7 @@ const char* const kEventColumns =
     "e.event_id::text, e.stream_id, e.version, e.position, g.global_position, e.type, "
     "e.schema_version, (extract(epoch from e.recorded_at) * 1000000)::bigint, e.data::text, "
     "e.metadata::text";
-const char* const kEventFrom = "events e LEFT JOIN global_log g ON g.position = e.position";
+const char* const kEventFrom = "all_events e LEFT JOIN global_log g ON g.position = e.position";
 
 codec::RecordedEvent event_from_row(const pqxx::row& row) {
   codec::RecordedEvent e;

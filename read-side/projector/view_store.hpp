@@ -40,7 +40,7 @@ std::string all_views_sql(ProjectionKind kind, const std::string& table);
 std::string upsert_views_sql(ProjectionKind kind, const std::string& table);
 // Columns of an event row (with its global position when sequenced), then a FROM clause.
 extern const char* const kEventColumns;  // e.event_id::text, e.stream_id, ... (10 columns)
-extern const char* const kEventFrom;     // events e LEFT JOIN global_log g ON ...
+extern const char* const kEventFrom;     // all_events e LEFT JOIN global_log g ON ...
 
 codec::RecordedEvent event_from_row(const pqxx::row& row);  // a row of kEventColumns
 // A row of load_views_sql -> view.

@@ -15,7 +15,7 @@ void prepare_status_statements(pqxx::connection& conn) {
   conn.prepare(
       "rs_event_age",
       "SELECT greatest(extract(epoch from (clock_timestamp() - e.recorded_at)), 0)::float8 "
-      "FROM global_log g JOIN events e ON e.position = g.position "
+      "FROM global_log g JOIN all_events e ON e.position = g.position "
       "WHERE g.global_position = $1");
 }
 

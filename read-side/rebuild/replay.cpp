@@ -9,7 +9,7 @@ namespace orders::read_side::rebuild {
 void prepare_replay_statements(pqxx::connection& conn) {
   conn.prepare("rb_head", "SELECT coalesce(max(global_position), 0) FROM global_log");
   conn.prepare("rb_page", std::string("SELECT ") + kEventColumns +
-                              " FROM global_log g JOIN events e ON e.position = g.position"
+                              " FROM global_log g JOIN all_events e ON e.position = g.position"
                               " WHERE g.global_position > $1 AND g.global_position <= $2"
                               " ORDER BY g.global_position LIMIT $3");
 }

@@ -53,7 +53,7 @@ BEGIN
       SELECT NULL::bigint, NULL::bigint, NULL::bigint, g.global_position, e.event_id::text, e.stream_id,
              e.version, e.position, e.type, e.schema_version,
              (extract(epoch FROM e.recorded_at) * 1000000)::bigint, e.data::text, e.metadata::text
-        FROM global_log g JOIN events e ON e.position = g.position
+        FROM global_log g JOIN all_events e ON e.position = g.position
        WHERE g.global_position > p_cursor
        ORDER BY g.global_position
        LIMIT p_pub_limit;

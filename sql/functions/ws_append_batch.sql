@@ -9,7 +9,7 @@
 --                row's position is that of last_event_id's event (NULL when none)
 -- p_snapshots: [{"stream_id","version","state_schema","state"}] (at most one per stream)
 -- p_checks:    [{"stream_id","version"}]: streams decided without appending; version + 1 must not
---                exist.
+--                exist, hot or archived.
 -- Returns ('e', event_id, position, recorded_at_us) per kept event, ('f', stream_id, NULL, NULL)
 -- per failed stream. Rows are inserted in (stream_id, version) / key order so that concurrent
 -- writers lock in the same order. Steps run only when they have input; the search for skipped
@@ -34,7 +34,7 @@ BEGIN
   IF jsonb_array_length(p_checks) > 0 THEN
     SELECT coalesce(array_agg(DISTINCT c.stream_id), '{}') INTO v_failed
       FROM jsonb_to_recordset(p_checks) AS c(stream_id text, version bigint)
-     WHERE EXISTS (SELECT 1 FROM events e WHERE e.stream_id = c.stream_id AND e.version = c.version + 1);
+     WHERE EXISTS (SELECT 1 FROM all_events e WHERE e.stream_id = c.stream_id AND e.version = c.version + 1);
   END IF;
 
   -- 2. events; a (stream_id, version) taken by another writer is skipped, not an error
@@ -48,6 +48,9 @@ BEGIN
            coalesce(i.metadata, '{}'::jsonb)
       FROM input i
      WHERE NOT (i.stream_id = ANY (v_failed))
+       -- an archived version is taken too: skipped here, the stream fails like a conflict
+       AND NOT EXISTS (SELECT 1 FROM events_archive a
+                        WHERE a.stream_id = i.stream_id AND a.version = i.version)
      ORDER BY i.stream_id, i.version
     ON CONFLICT (stream_id, version) DO NOTHING
     RETURNING position, event_id, stream_id, recorded_at

@@ -2,7 +2,8 @@
 # End-to-end test of deploy/local/stack.sh with the built binaries, on free ports and a temp data
 # folder: up, status, demo (Shipped, 35.00, 2 items; both read-side replicas serve it), a port in
 # use gives a clear error, down stops everything, up again reuses the data, demo again on the same
-# stack, rebuild-projection, check (both binaries), events ORDER_ID, down --purge deletes the data.
+# stack, rebuild-projection, check (both binaries), events ORDER_ID, archive (dry run, bad duration),
+# down --purge deletes the data.
 #   stack_test.sh WRITE_SIDE_BIN READ_SIDE_BIN
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -152,6 +153,12 @@ expect_in "$out" "order order-2: 5 events" "events lists the five events of orde
 expect_in "$out" "OrderShipped" "events shows OrderShipped"
 run events no-such-order
 [[ $rc == 66 ]] && pass "events of an unknown order exits 66" || fail "events unknown exits $rc"
+
+run archive --older-than 30d --dry-run
+[[ $rc == 0 ]] && pass "archive --dry-run exits 0" || fail "archive --dry-run exits $rc"
+expect_in "$out" "archive (dry run, nothing moved): 0 orders" "archive finds nothing old to move"
+run archive --older-than 30x
+[[ $rc == 64 ]] && pass "archive with a bad duration exits 64" || fail "archive bad duration exits $rc"
 
 run logs write-side
 [[ $rc == 0 && -s "$out" ]] && pass "logs write-side prints the log" || fail "logs exits $rc"

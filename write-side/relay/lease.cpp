@@ -33,9 +33,10 @@ RelayState prepare_work(pqxx::connection& w, std::chrono::milliseconds statement
   w.prepare("relay_step", "SELECT * FROM relay_step($1, $2, $3, $4)");
   w.prepare("relay_set_published", "UPDATE relay_state SET last_published = $1 WHERE id = 1");
   w.prepare("relay_state", "SELECT last_sequenced, last_published FROM relay_state WHERE id = 1");
-  w.prepare("relay_event_at",
-            "SELECT e.event_id::text FROM global_log g JOIN events e ON e.position = g.position "
-            "WHERE g.global_position = $1");
+  w.prepare(
+      "relay_event_at",
+      "SELECT e.event_id::text FROM global_log g JOIN all_events e ON e.position = g.position "
+      "WHERE g.global_position = $1");
   w.prepare("relay_outbox_count", "SELECT count(*) FROM outbox");
   pqxx::nontransaction tx(w);
   tx.exec_prepared("relay_timeout", std::to_string(statement_timeout.count()));

@@ -29,26 +29,26 @@ constexpr Statement kStatements[] = {
      // which the generic plan picked when one long stream dominated the table's statistics.
      "SELECT 1, e.stream_id, e.version, e.type, e.schema_version, e.data::text "
      "  FROM ids LEFT JOIN s ON s.stream_id = ids.stream_id "
-     "  CROSS JOIN LATERAL (SELECT * FROM events ev WHERE ev.stream_id = ids.stream_id "
+     "  CROSS JOIN LATERAL (SELECT * FROM all_events ev WHERE ev.stream_id = ids.stream_id "
      "                        AND ev.version > coalesce(s.version, 0) "
      "                      ORDER BY ev.version OFFSET 0) e "
      "ORDER BY 2, 1, 3"},
     {"ws_events_range",
-     "SELECT version, type, schema_version, data::text FROM events "
+     "SELECT version, type, schema_version, data::text FROM all_events "
      "WHERE stream_id = $1 AND version > $2 AND version <= $3 ORDER BY version"},
     {"ws_snapshot_at_most",
      "SELECT version, state::text FROM snapshots "
      "WHERE stream_id = $1 AND state_schema = $2 AND version <= $3"},
     {"ws_events_until",
-     "SELECT version, type, schema_version, data::text FROM events "
+     "SELECT version, type, schema_version, data::text FROM all_events "
      "WHERE stream_id = $1 AND recorded_at <= 'epoch'::timestamptz + $2::bigint * interval '1 "
      "microsecond' "
      "ORDER BY version"},
     {"ws_read_events",
      "SELECT event_id::text, version, position, type, schema_version, data::text, metadata::text, "
      "       (extract(epoch FROM recorded_at) * 1000000)::bigint "
-     "FROM events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"},
-    {"ws_stream_version", "SELECT coalesce(max(version), 0) FROM events WHERE stream_id = $1"},
+     "FROM all_events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"},
+    {"ws_stream_version", "SELECT coalesce(max(version), 0) FROM all_events WHERE stream_id = $1"},
     {"ws_append",
      "SELECT kind, id, pos, recorded_at_us FROM ws_append_batch($1::jsonb, $2::jsonb, $3::jsonb, "
      "$4::jsonb)"},

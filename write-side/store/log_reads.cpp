@@ -41,7 +41,7 @@ std::vector<codec::RecordedEvent> read_order_events(pqxx::connection& conn,
   pqxx::read_transaction tx(conn);
   return to_events(
       tx.exec_params(std::string(kColumns) +
-                         "FROM events e LEFT JOIN global_log g ON g.position = e.position "
+                         "FROM all_events e LEFT JOIN global_log g ON g.position = e.position "
                          "WHERE e.stream_id = $1 AND e.version >= $2 ORDER BY e.version LIMIT $3",
                      order_id, from_version, limit));
 }
@@ -49,11 +49,11 @@ std::vector<codec::RecordedEvent> read_order_events(pqxx::connection& conn,
 std::vector<codec::RecordedEvent> read_global_log(pqxx::connection& conn,
                                                   std::int64_t from_position, std::int64_t limit) {
   pqxx::read_transaction tx(conn);
-  return to_events(tx.exec_params(std::string(kColumns) +
-                                      "FROM global_log g JOIN events e ON e.position = g.position "
-                                      "WHERE g.global_position >= $1 "
-                                      "ORDER BY g.global_position LIMIT $2",
-                                  from_position, limit));
+  return to_events(tx.exec_params(
+      std::string(kColumns) + "FROM global_log g JOIN all_events e ON e.position = g.position "
+                              "WHERE g.global_position >= $1 "
+                              "ORDER BY g.global_position LIMIT $2",
+      from_position, limit));
 }
 
 }  // namespace orders::write_side
