@@ -56,7 +56,8 @@ struct LinesDiff {
   std::int64_t orders = 0;  // orders whose lines differ
   nlohmann::json examples;  // [{"key","live": lines,"shadow": lines}]
 };
-struct Comparison {
+// One scope of a comparison (sql/functions/rebuild_scope.sql).
+struct ComparisonPart {
   TableDigest live;
   TableDigest shadow;
   TableDigest live_lines;
@@ -65,7 +66,17 @@ struct Comparison {
   LinesDiff lines_diff;  // filled only when the lines' digests differ
   bool identical() const { return live == shadow && live_lines == shadow_lines; }
 };
-Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples);
+enum class CompareScope { All, Settled, Unsettled };
+// The verified cutover's comparison: the rows of the orders settled at global position
+// settled_through, compared before the cutover lock (the bulk of the work, the live projector
+// keeps applying), and the orders with later events, compared under the lock (`delta`).
+struct Comparison : ComparisonPart {
+  std::int64_t settled_through = 0;
+  ComparisonPart delta;
+  bool identical() const { return ComparisonPart::identical() && delta.identical(); }
+};
+ComparisonPart compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples,
+                                 CompareScope scope, std::int64_t after);
 // Human-readable report of a comparison (several lines).
 std::string describe(const ProjectionDef& p, const Comparison& c);
 
