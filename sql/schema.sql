@@ -66,13 +66,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.rebuild_lines_diff(p_table text, p_limit integer, p_scope text, p_after bigint) RETURNS TABLE(orders bigint, examples jsonb)
+CREATE FUNCTION public.rebuild_lines_diff(p_table text, p_limit integer, p_scope text, p_after bigint, p_keys text[]) RETURNS TABLE(orders bigint, examples jsonb)
     LANGUAGE plpgsql
     AS $_$
-DECLARE
-  v_keys text[];
 BEGIN
-  IF p_scope = 'unsettled' THEN v_keys := rebuild_unsettled_orders(p_after); END IF;
   RETURN QUERY EXECUTE format(
     'WITH d AS MATERIALIZED ('
     '  SELECT x.order_id AS k FROM ((SELECT * FROM %1$I t WHERE %4$s EXCEPT ALL'
@@ -86,7 +83,7 @@ BEGIN
     '                                 FROM %2$I s WHERE s.order_id = e.k)) ORDER BY e.k)'
     '                    FROM (SELECT k FROM d ORDER BY k LIMIT %3$s) e), ''[]''::jsonb)'
     '   FROM d', p_table, p_table || '_shadow', p_limit, rebuild_scope(p_scope, 'order_id'))
-    USING p_after, v_keys;
+    USING p_after, p_keys;
 END
 $_$;
 
@@ -118,7 +115,7 @@ BEGIN
     WHEN 'settled' THEN format('NOT EXISTS (SELECT 1 FROM global_log g JOIN events e'
                                ' ON e.position = g.position WHERE g.global_position > $1'
                                ' AND e.stream_id = t.%I)', p_key)
-    WHEN 'unsettled' THEN format('t.%I = ANY ($2)', p_key)
+    WHEN 'keys' THEN format('t.%I = ANY ($2)', p_key)
   END;
 END
 $_$;
@@ -158,13 +155,10 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.rebuild_table_diff(p_table text, p_key text, p_limit integer, p_scope text, p_after bigint) RETURNS TABLE(only_live bigint, only_shadow bigint, changed bigint, behind bigint, examples jsonb)
+CREATE FUNCTION public.rebuild_table_diff(p_table text, p_key text, p_limit integer, p_scope text, p_after bigint, p_keys text[]) RETURNS TABLE(only_live bigint, only_shadow bigint, changed bigint, behind bigint, examples jsonb)
     LANGUAGE plpgsql
     AS $_$
-DECLARE
-  v_keys text[];
 BEGIN
-  IF p_scope = 'unsettled' THEN v_keys := rebuild_unsettled_orders(p_after); END IF;
   RETURN QUERY EXECUTE format(
     'WITH d AS MATERIALIZED ('
     '  SELECT coalesce(l.%1$I, s.%1$I) AS k, l.%1$I IS NULL AS no_live, s.%1$I IS NULL AS no_shadow,'
@@ -180,29 +174,19 @@ BEGIN
     '                    ''shadow'', (SELECT to_jsonb(s) FROM %3$I s WHERE s.%1$I = x.k)) ORDER BY x.k)'
     '                    FROM (SELECT k FROM d ORDER BY k LIMIT %4$s) x), ''[]''::jsonb)'
     '   FROM d', p_key, p_table, p_table || '_shadow', p_limit, rebuild_scope(p_scope, p_key))
-    USING p_after, v_keys;
+    USING p_after, p_keys;
 END
 $_$;
 
-CREATE FUNCTION public.rebuild_table_digest(p_table text, p_key text, p_scope text, p_after bigint) RETURNS TABLE(row_count bigint, digest text)
+CREATE FUNCTION public.rebuild_table_digest(p_table text, p_key text, p_scope text, p_after bigint, p_keys text[]) RETURNS TABLE(row_count bigint, digest text)
     LANGUAGE plpgsql
     AS $$
-DECLARE
-  v_keys text[];
 BEGIN
-  IF p_scope = 'unsettled' THEN v_keys := rebuild_unsettled_orders(p_after); END IF;
   RETURN QUERY EXECUTE format(
     'SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text '
     'FROM %I t WHERE t.%I IS NOT NULL AND %s', p_table, p_key, rebuild_scope(p_scope, p_key))
-    USING p_after, v_keys;
+    USING p_after, p_keys;
 END
-$$;
-
-CREATE FUNCTION public.rebuild_unsettled_orders(p_after bigint) RETURNS text[]
-    LANGUAGE sql STABLE
-    AS $$
-  SELECT coalesce(array_agg(DISTINCT e.stream_id), '{}') FROM global_log g
-    JOIN events e ON e.position = g.position WHERE g.global_position > p_after
 $$;
 
 CREATE FUNCTION public.relay_sequence(p_limit integer) RETURNS TABLE(sequenced bigint, last_sequenced bigint)

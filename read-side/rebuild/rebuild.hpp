@@ -40,10 +40,12 @@ namespace orders::read_side::rebuild {
 struct RebuildOptions {
   std::vector<ProjectionDef> projections;
   bool dry_run = false;
-  int page_size = 20000;                // events per keyset page
-  int fold_workers = 2;                 // ranges of order ids folded in parallel
-  std::size_t copy_chunk_rows = 25000;  // rows per COPY transaction
-  std::int64_t near_head = 2000;        // catch-up ends within this many events of the head
+  int page_size = 20000;                    // events per keyset page
+  int fold_workers = 2;                     // ranges of order ids folded in parallel
+  std::size_t page_bytes = 4 << 20;         // a fold page's events at most about this much (text)
+  std::size_t copy_chunk_bytes = 16 << 20;  // and a chunk's views about this much in memory
+  std::size_t copy_chunk_rows = 25000;      // rows per COPY transaction
+  std::int64_t near_head = 2000;            // catch-up ends within this many events of the head
   int max_catch_up_rounds = 20;
   // Shadow UNLOGGED during the COPY, then SET LOGGED (a rewrite) before the indexes. Off: at
   // 100k orders the LOGGED COPY measured faster overall (write+index 6.1 s vs 8.5 s, loaded

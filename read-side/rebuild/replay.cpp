@@ -161,7 +161,10 @@ void OrderFolder::add(const codec::RecordedEvent& e) {
 
 void OrderFolder::close_current() {
   if (!open_) return;
-  if (view_.state.exists()) ready_.push_back(std::move(view_));
+  if (view_.state.exists()) {
+    ready_bytes_ += approx_bytes(view_);
+    ready_.push_back(std::move(view_));
+  }
   if (parked_) totals_.parked[current_id_] = std::move(*parked_);
   view_ = OrderView{};
   parked_.reset();
@@ -175,7 +178,17 @@ void OrderFolder::finish() {
 std::vector<OrderView> OrderFolder::take_ready() {
   std::vector<OrderView> out;
   out.swap(ready_);
+  ready_bytes_ = 0;
   return out;
+}
+
+std::size_t approx_bytes(const OrderView& v) {
+  const auto& st = v.state;
+  std::size_t n =
+      sizeof(OrderView) + st.order_id.size() + st.customer_id.size() + st.tracking_number.size();
+  for (const auto& item : st.items) n += sizeof(item) + sizeof(LineStamp) + item.product_id.size();
+  for (const auto& r : v.removed) n += sizeof(r) + r.product_id.size();
+  return n;
 }
 
 std::vector<OrderRange> split_orders(pqxx::transaction_base& tx, int n) {
@@ -231,14 +244,18 @@ std::vector<codec::RecordedEvent> read_order_page(pqxx::transaction_base& tx,
                                                   const OrderRange& range,
                                                   const std::string& after_id,
                                                   std::int64_t after_version, std::int64_t upto,
-                                                  int limit) {
+                                                  int limit, std::size_t* bytes) {
   auto rows =
       range.to.empty()
           ? tx.exec_prepared("rb_order_page", after_id, after_version, upto, limit)
           : tx.exec_prepared("rb_order_page_to", after_id, after_version, upto, limit, range.to);
   std::vector<codec::RecordedEvent> out;
   out.reserve(rows.size());
-  for (const auto& row : rows) out.push_back(event_from_row(row));
+  *bytes = 0;
+  for (const auto& row : rows) {
+    for (const auto& field : row) *bytes += field.size();
+    out.push_back(event_from_row(row));
+  }
   return out;
 }
 

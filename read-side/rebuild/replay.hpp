@@ -106,6 +106,7 @@ class OrderFolder {
   // The finished views that have a row, handed over to the caller.
   std::vector<OrderView> take_ready();
   std::size_t ready_count() const { return ready_.size(); }
+  std::size_t ready_bytes() const { return ready_bytes_; }  // about, in memory
   const FoldTotals& totals() const { return totals_; }
 
  private:
@@ -115,8 +116,12 @@ class OrderFolder {
   OrderView view_;
   std::optional<ParkedOrder> parked_;
   std::vector<OrderView> ready_;
+  std::size_t ready_bytes_ = 0;
   FoldTotals totals_;
 };
+
+// About the memory a view takes (for chunks bounded in bytes as well as rows).
+std::size_t approx_bytes(const OrderView& v);
 
 // Orders by id in [from, to) ("" to: no upper bound): the unit a fold worker streams.
 struct OrderRange {
@@ -130,12 +135,13 @@ std::vector<OrderRange> split_orders(pqxx::transaction_base& tx, int n);
 // Prepares "rb_order_page", "rb_order_page_to" and "rb_orders_upto" on conn.
 void prepare_order_statements(pqxx::connection& conn);
 // Up to limit events of orders in the range after (after_id, after_version), in (order id,
-// version) order, with global position <= upto (sequenced events only).
+// version) order, with global position <= upto (sequenced events only). *bytes: their size
+// as read (text).
 std::vector<codec::RecordedEvent> read_order_page(pqxx::transaction_base& tx,
                                                   const OrderRange& range,
                                                   const std::string& after_id,
                                                   std::int64_t after_version, std::int64_t upto,
-                                                  int limit);
+                                                  int limit, std::size_t* bytes);
 // Every event of these orders with global position <= upto, in (order id, version) order.
 std::vector<codec::RecordedEvent> read_orders(pqxx::transaction_base& tx,
                                               const std::vector<std::string>& ids,

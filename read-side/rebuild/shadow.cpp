@@ -18,13 +18,23 @@ void prepare_shadow_statements(pqxx::connection& conn) {
   conn.prepare("rb_log_shadow", "SELECT rebuild_log_shadow($1)");
   conn.prepare("rb_analyze_shadow", "SELECT rebuild_analyze_shadow($1)");
   conn.prepare("rb_swap", "SELECT rebuild_swap($1)");
-  conn.prepare("rb_digest",
-               "SELECT row_count, digest FROM rebuild_table_digest($1, 'order_id', $2, $3)");
+  const std::string keys = "ARRAY(SELECT jsonb_array_elements_text($KEYS::jsonb))";
+  auto with_keys = [&](std::string sql, const char* n) {
+    return sql.replace(sql.find("$KEYS"), 5, n);
+  };
+  conn.prepare("rb_digest", with_keys("SELECT row_count, digest FROM rebuild_table_digest($1, "
+                                      "'order_id', $2, $3, " +
+                                          keys + ")",
+                                      "$4"));
   conn.prepare("rb_lines_diff",
-               "SELECT orders, examples::text FROM rebuild_lines_diff($1, $2, $3, $4)");
-  conn.prepare("rb_diff",
-               "SELECT only_live, only_shadow, changed, behind, examples::text "
-               "FROM rebuild_table_diff($1, 'order_id', $2, $3, $4)");
+               with_keys("SELECT orders, examples::text FROM rebuild_lines_diff($1, $2, $3, $4, " +
+                             keys + ")",
+                         "$5"));
+  conn.prepare("rb_diff", with_keys("SELECT only_live, only_shadow, changed, behind, "
+                                    "examples::text FROM rebuild_table_diff($1, 'order_id', $2, "
+                                    "$3, $4, " +
+                                        keys + ")",
+                                    "$5"));
   conn.prepare("rb_set_state",
                "UPDATE projections SET state = $2, updated_at = now() WHERE name = $1");
   conn.prepare("rb_drop_checkpoints", "DELETE FROM projection_checkpoints WHERE projection = $1");
@@ -206,8 +216,8 @@ const char* scope_name(CompareScope scope) {
   switch (scope) {
     case CompareScope::Settled:
       return "settled";
-    case CompareScope::Unsettled:
-      return "unsettled";
+    case CompareScope::Keys:
+      return "keys";
     case CompareScope::All:
       break;
   }
@@ -222,10 +232,10 @@ std::string short_json(const nlohmann::json& j) {
 }  // namespace
 
 ComparisonPart compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples,
-                                 CompareScope scope, std::int64_t after) {
+                                 CompareScope scope, std::int64_t after, const std::string& keys) {
   const std::string sc = scope_name(scope);
   auto digest_of = [&](const std::string& table) {
-    auto row = tx.exec_prepared1("rb_digest", table, sc, after);
+    auto row = tx.exec_prepared1("rb_digest", table, sc, after, keys);
     return TableDigest{row[0].as<std::int64_t>(), row[1].as<std::string>()};
   };
   ComparisonPart c;
@@ -237,12 +247,12 @@ ComparisonPart compare_with_live(pqxx::transaction_base& tx, const ProjectionDef
   c.diff.examples = nlohmann::json::array();
   c.lines_diff.examples = nlohmann::json::array();
   if (c.live_lines != c.shadow_lines) {
-    auto l = tx.exec_prepared1("rb_lines_diff", lines, examples, sc, after);
+    auto l = tx.exec_prepared1("rb_lines_diff", lines, examples, sc, after, keys);
     c.lines_diff.orders = l[0].as<std::int64_t>();
     c.lines_diff.examples = nlohmann::json::parse(l[1].as<std::string>());
   }
   if (c.live == c.shadow) return c;
-  auto row = tx.exec_prepared1("rb_diff", p.table, examples, sc, after);
+  auto row = tx.exec_prepared1("rb_diff", p.table, examples, sc, after, keys);
   c.diff.only_live = row[0].as<std::int64_t>();
   c.diff.only_shadow = row[1].as<std::int64_t>();
   c.diff.changed = row[2].as<std::int64_t>();

@@ -66,7 +66,9 @@ struct ComparisonPart {
   LinesDiff lines_diff;  // filled only when the lines' digests differ
   bool identical() const { return live == shadow && live_lines == shadow_lines; }
 };
-enum class CompareScope { All, Settled, Unsettled };
+// All rows; Settled: orders without an event after `after`; Keys: the orders of `keys` (a JSON
+// array of order ids).
+enum class CompareScope { All, Settled, Keys };
 // The verified cutover's comparison: the rows of the orders settled at global position
 // settled_through, compared before the cutover lock (the bulk of the work, the live projector
 // keeps applying), and the orders with later events, compared under the lock (`delta`).
@@ -76,7 +78,8 @@ struct Comparison : ComparisonPart {
   bool identical() const { return ComparisonPart::identical() && delta.identical(); }
 };
 ComparisonPart compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples,
-                                 CompareScope scope, std::int64_t after);
+                                 CompareScope scope, std::int64_t after = 0,
+                                 const std::string& keys = "[]");
 // Human-readable report of a comparison (several lines).
 std::string describe(const ProjectionDef& p, const Comparison& c);
 

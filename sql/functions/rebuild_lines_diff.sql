@@ -1,14 +1,11 @@
 -- The orders whose lines differ between a lines table (order_items, customer_order_items) and its
--- shadow, among the orders in scope (rebuild_scope; p_after its $1): their count, and up to
--- p_limit examples [{"key","live": lines,"shadow": lines}] (lines as
+-- shadow, among the orders in scope (rebuild_scope; p_after its $1, p_keys its $2): their count,
+-- and up to p_limit examples [{"key","live": lines,"shadow": lines}] (lines as
 -- [{"product_id","quantity","price_cents","line"}] in line order, [] when none).
 CREATE OR REPLACE FUNCTION rebuild_lines_diff(p_table text, p_limit int, p_scope text,
-                                              p_after bigint)
+                                              p_after bigint, p_keys text[])
 RETURNS TABLE (orders bigint, examples jsonb) LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_keys text[];
 BEGIN
-  IF p_scope = 'unsettled' THEN v_keys := rebuild_unsettled_orders(p_after); END IF;
   RETURN QUERY EXECUTE format(
     'WITH d AS MATERIALIZED ('
     '  SELECT x.order_id AS k FROM ((SELECT * FROM %1$I t WHERE %4$s EXCEPT ALL'
@@ -22,6 +19,6 @@ BEGIN
     '                                 FROM %2$I s WHERE s.order_id = e.k)) ORDER BY e.k)'
     '                    FROM (SELECT k FROM d ORDER BY k LIMIT %3$s) e), ''[]''::jsonb)'
     '   FROM d', p_table, p_table || '_shadow', p_limit, rebuild_scope(p_scope, 'order_id'))
-    USING p_after, v_keys;
+    USING p_after, p_keys;
 END
 $fn$;

@@ -2,8 +2,8 @@
 --   'all'        every row;
 --   'settled'    orders without an event after global position $1 (the compare before the
 --                cutover lock: the rows the live projector and the rebuild both have final);
---   'unsettled'  the orders in $2 (text[]: those with an event after $1, compared again under
---                the cutover lock, by key).
+--   'keys'       the orders in $2 (text[]: under the cutover lock, those with an event after
+--                the compare's position, compared by key).
 CREATE OR REPLACE FUNCTION rebuild_scope(p_scope text, p_key text)
 RETURNS text LANGUAGE plpgsql IMMUTABLE AS $fn$
 BEGIN
@@ -12,7 +12,7 @@ BEGIN
     WHEN 'settled' THEN format('NOT EXISTS (SELECT 1 FROM global_log g JOIN events e'
                                ' ON e.position = g.position WHERE g.global_position > $1'
                                ' AND e.stream_id = t.%I)', p_key)
-    WHEN 'unsettled' THEN format('t.%I = ANY ($2)', p_key)
+    WHEN 'keys' THEN format('t.%I = ANY ($2)', p_key)
   END;
 END
 $fn$;
