@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <deque>
+#include <functional>
 #include <future>
 #include <optional>
 #include <set>
@@ -206,6 +208,12 @@ void copy_ready(pqxx::connection& writer, const std::vector<ProjectionDef>& ps, 
 
 // One fold worker: streams the orders of a range (events <= upto, order by order) and copies
 // their views into the shadows every copy_chunk_rows orders. Memory: a page and a chunk.
+struct OrderPage {
+  std::vector<codec::RecordedEvent> events;
+  std::size_t bytes = 0;
+  int limit = 0;
+};
+
 FoldTotals fold_range(const std::string& url, const std::vector<ProjectionDef>& ps,
                       const OrderRange& range, std::int64_t upto, const RebuildOptions& o,
                       std::atomic<std::int64_t>& events, std::atomic<std::int64_t>& rows,
@@ -218,27 +226,32 @@ FoldTotals fold_range(const std::string& url, const std::vector<ProjectionDef>& 
   reader.set_variable("max_parallel_workers_per_gather", "0");
   prepare_order_statements(reader);
   pqxx::connection writer(url);
+  auto fetch = [&](std::string after_id, std::int64_t after_version, int limit) {
+    OrderPage page;
+    page.limit = limit;
+    pqxx::read_transaction tx(reader);
+    page.events = read_order_page(tx, range, after_id, after_version, upto, limit, &page.bytes);
+    return page;
+  };
   OrderFolder folder;
-  std::string after_id = range.from;
-  std::int64_t after_version = 0;
-  int limit = o.page_size;
-  while (!stop) {
-    std::vector<codec::RecordedEvent> page;
-    std::size_t bytes = 0;
-    {
-      pqxx::read_transaction tx(reader);
-      page = read_order_page(tx, range, after_id, after_version, upto, limit, &bytes);
+  // One page read ahead (on the reader connection) while this one is folded and copied.
+  auto next = std::async(std::launch::async, fetch, range.from, std::int64_t{0}, o.page_size);
+  while (true) {
+    auto page = next.get();
+    const bool last = static_cast<int>(page.events.size()) < page.limit || stop;
+    if (!last) {
+      // Large events: fewer per page, so a page stays about page_bytes.
+      const double scale = static_cast<double>(o.page_bytes) / static_cast<double>(page.bytes + 1);
+      const int limit =
+          std::clamp(static_cast<int>(page.limit * std::min(2.0, scale)), 100, o.page_size);
+      next = std::async(std::launch::async, fetch, page.events.back().stream_id,
+                        page.events.back().version, limit);
     }
-    for (const auto& e : page) folder.add(e);
-    events += static_cast<std::int64_t>(page.size());
-    if (static_cast<int>(page.size()) < limit) break;
-    after_id = page.back().stream_id;
-    after_version = page.back().version;
+    for (const auto& e : page.events) folder.add(e);
+    events += static_cast<std::int64_t>(page.events.size());
+    if (last) break;
     if (folder.ready_count() >= o.copy_chunk_rows || folder.ready_bytes() >= o.copy_chunk_bytes)
       copy_ready(writer, ps, folder, o, rows);
-    // Large events: fewer per page, so a page stays about page_bytes.
-    const double scale = static_cast<double>(o.page_bytes) / static_cast<double>(bytes + 1);
-    limit = std::clamp(static_cast<int>(limit * std::min(2.0, scale)), 100, o.page_size);
   }
   folder.finish();
   copy_ready(writer, ps, folder, o, rows);
@@ -521,6 +534,12 @@ std::string rebuild_usage() {
          "  --dry-run  build and compare, then drop the shadow tables (live tables unchanged)\n"
          "Projections:";
   for (const auto& p : projections()) out << " " << p.name << " (table " << p.table << ")";
+  out << "\nSettings (environment):\n"
+         "  REBUILD_FOLD_WORKERS=2         ranges of order ids folded in parallel\n"
+         "  REBUILD_PAGE_EVENTS=20000      events per page of the fold\n"
+         "  REBUILD_PAGE_BYTES=4194304     and at most about this many bytes per page\n"
+         "  REBUILD_CHUNK_BYTES=16777216   finished views copied once they take this much memory\n"
+         "  (a worker holds about a page and a chunk: memory does not grow with the store)";
   out << "\nExit: 0 success, 64 usage error, 69 PostgreSQL unreachable, 70 failure (live tables\n"
          "  untouched), 75 a rebuild of the projection is already running\n";
   return out.str();
@@ -545,9 +564,44 @@ void report_parked(const RebuildResult& r, std::ostream& out) {
 
 }  // namespace
 
+namespace {
+
+// REBUILD_* environment settings (rebuild_usage() lists them); false after a message on err.
+bool read_tuning(RebuildOptions& o, std::ostream& err) {
+  struct Setting {
+    const char* env;
+    std::int64_t min;
+    std::function<void(std::int64_t)> set;
+  };
+  const Setting settings[] = {
+      {"REBUILD_FOLD_WORKERS", 1, [&](std::int64_t v) { o.fold_workers = static_cast<int>(v); }},
+      {"REBUILD_PAGE_EVENTS", 100, [&](std::int64_t v) { o.page_size = static_cast<int>(v); }},
+      {"REBUILD_PAGE_BYTES", 65536,
+       [&](std::int64_t v) { o.page_bytes = static_cast<std::size_t>(v); }},
+      {"REBUILD_CHUNK_BYTES", 65536,
+       [&](std::int64_t v) { o.copy_chunk_bytes = static_cast<std::size_t>(v); }},
+  };
+  for (const auto& s : settings) {
+    const char* v = std::getenv(s.env);
+    if (v == nullptr || *v == '\0') continue;
+    char* end = nullptr;
+    const long long n = std::strtoll(v, &end, 10);
+    if (*end != '\0' || n < s.min || n > (1LL << 40)) {
+      err << "rebuild-projection: " << s.env << "=" << v << ": expected an integer >= " << s.min
+          << "\n";
+      return false;
+    }
+    s.set(n);
+  }
+  return true;
+}
+
+}  // namespace
+
 int rebuild_projection_main(const std::string& database_url, const std::vector<std::string>& args,
                             std::ostream& out, std::ostream& err, bool tty) {
   RebuildOptions options;
+  if (!read_tuning(options, err)) return cli::kUsage;
   bool all = false;
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {
