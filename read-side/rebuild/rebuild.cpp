@@ -458,8 +458,9 @@ void cutover(const std::string& url, pqxx::connection& ctl, RunState& st,
              const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
              std::vector<Comparison> comparisons, Progress& progress, RebuildResult& result,
              bool& swapped) {
-  const auto requested = Clock::now();
   pqxx::work tx(ctl);
+  for (const auto& p : ps) hold_off_vacuum(tx, p);  // before the hold: may wait ~1 s per table
+  const auto requested = Clock::now();
   for (const auto& p : ps)
     tx.exec_prepared("rb_cutover_lock", kCutoverLockClass, projection_index(p));
   result.lock_wait_seconds = since(requested);

@@ -47,6 +47,12 @@ void prepare_shadow_statements(pqxx::connection& conn) {
                "last_global_position bigint, last_recorded_at_us bigint, events_applied bigint)");
   for (const auto& p : projections()) {
     conn.prepare("rb_upsert_" + p.name, upsert_views_sql(p.kind, shadow_table(p)));
+    std::string tables;
+    for (const auto& t : {p.table, lines_table(p.table)}) {
+      tables += (tables.empty() ? "" : ", ") + t + ", " + t + "_shadow";
+    }
+    conn.prepare("rb_hold_vacuum_" + p.name,
+                 "LOCK TABLE " + tables + " IN SHARE UPDATE EXCLUSIVE MODE");
   }
 }
 
@@ -101,6 +107,10 @@ int index_shadow(pqxx::connection& conn, const ProjectionDef& p) {
   int built = 0;
   for (const auto& t : tables_of(p)) built += index_table_shadow(conn, t);
   return built;
+}
+
+void hold_off_vacuum(pqxx::transaction_base& tx, const ProjectionDef& p) {
+  tx.exec_prepared("rb_hold_vacuum_" + p.name);
 }
 
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {

@@ -25,6 +25,10 @@ void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
 // short transaction per index, then ANALYZE. Returns the number of indexes built.
 int index_shadow(pqxx::connection& conn, const ProjectionDef& p);
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
+// SHARE UPDATE EXCLUSIVE on the live and shadow tables: waits out (autovacuum is cancelled
+// after deadlock_timeout) and keeps off vacuum and ANALYZE, which would otherwise block the
+// swap's DROP and RENAME while the projector is held. Queries and live applies are not blocked.
+void hold_off_vacuum(pqxx::transaction_base& tx, const ProjectionDef& p);
 
 // COPY of views into the (empty, index-less) shadow, on conn, one transaction per chunk_rows so
 // no write transaction holds the xmin horizon (vacuum) back for long. Returns rows written.
