@@ -554,6 +554,8 @@ CREATE TABLE public.events (
     xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     CONSTRAINT events_version_check CHECK ((version >= 1))
 );
+ALTER TABLE ONLY public.events ALTER COLUMN data SET COMPRESSION lz4;
+ALTER TABLE ONLY public.events ALTER COLUMN metadata SET COMPRESSION lz4;
 
 CREATE SEQUENCE public.events_position_seq
     START WITH 1
