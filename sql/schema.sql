@@ -89,14 +89,15 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.rebuild_lines_diff(p_table text, p_limit integer) RETURNS TABLE(orders bigint, examples jsonb)
+CREATE FUNCTION public.rebuild_lines_diff(p_table text, p_limit integer, p_scope text, p_after bigint, p_keys text[]) RETURNS TABLE(orders bigint, examples jsonb)
     LANGUAGE plpgsql
     AS $_$
 BEGIN
   RETURN QUERY EXECUTE format(
     'WITH d AS MATERIALIZED ('
-    '  SELECT x.order_id AS k FROM ((SELECT * FROM %1$I EXCEPT ALL SELECT * FROM %2$I)'
-    '    UNION ALL (SELECT * FROM %2$I EXCEPT ALL SELECT * FROM %1$I)) x GROUP BY x.order_id)'
+    '  SELECT x.order_id AS k FROM ((SELECT * FROM %1$I t WHERE %4$s EXCEPT ALL'
+    '    SELECT * FROM %2$I t WHERE %4$s) UNION ALL (SELECT * FROM %2$I t WHERE %4$s EXCEPT ALL'
+    '    SELECT * FROM %1$I t WHERE %4$s)) x GROUP BY x.order_id)'
     ' SELECT count(*),'
     '        coalesce((SELECT jsonb_agg(jsonb_build_object(''key'', e.k,'
     '                    ''live'', (SELECT coalesce(jsonb_agg(to_jsonb(l) - ''order_id'' ORDER BY l.line), ''[]'')'
@@ -104,7 +105,8 @@ BEGIN
     '                    ''shadow'', (SELECT coalesce(jsonb_agg(to_jsonb(s) - ''order_id'' ORDER BY s.line), ''[]'')'
     '                                 FROM %2$I s WHERE s.order_id = e.k)) ORDER BY e.k)'
     '                    FROM (SELECT k FROM d ORDER BY k LIMIT %3$s) e), ''[]''::jsonb)'
-    '   FROM d', p_table, p_table || '_shadow', p_limit);
+    '   FROM d', p_table, p_table || '_shadow', p_limit, rebuild_scope(p_scope, 'order_id'))
+    USING p_after, p_keys;
 END
 $_$;
 
@@ -126,6 +128,20 @@ BEGIN
   END IF;
 END
 $$;
+
+CREATE FUNCTION public.rebuild_scope(p_scope text, p_key text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE
+    AS $_$
+BEGIN
+  RETURN CASE p_scope
+    WHEN 'all' THEN 'true'
+    WHEN 'settled' THEN format('NOT EXISTS (SELECT 1 FROM global_log g JOIN all_events e'
+                               ' ON e.position = g.position WHERE g.global_position > $1'
+                               ' AND e.stream_id = t.%I)', p_key)
+    WHEN 'keys' THEN format('t.%I = ANY ($2)', p_key)
+  END;
+END
+$_$;
 
 CREATE FUNCTION public.rebuild_shadow_index_name(p_index text) RETURNS text
     LANGUAGE sql IMMUTABLE
@@ -162,7 +178,7 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION public.rebuild_table_diff(p_table text, p_key text, p_limit integer) RETURNS TABLE(only_live bigint, only_shadow bigint, changed bigint, behind bigint, examples jsonb)
+CREATE FUNCTION public.rebuild_table_diff(p_table text, p_key text, p_limit integer, p_scope text, p_after bigint, p_keys text[]) RETURNS TABLE(only_live bigint, only_shadow bigint, changed bigint, behind bigint, examples jsonb)
     LANGUAGE plpgsql
     AS $_$
 BEGIN
@@ -170,7 +186,8 @@ BEGIN
     'WITH d AS MATERIALIZED ('
     '  SELECT coalesce(l.%1$I, s.%1$I) AS k, l.%1$I IS NULL AS no_live, s.%1$I IS NULL AS no_shadow,'
     '         l.version < s.version AS is_behind'
-    '    FROM %2$I l FULL JOIN %3$I s ON s.%1$I = l.%1$I'
+    '    FROM (SELECT * FROM %2$I t WHERE %5$s) l FULL JOIN (SELECT * FROM %3$I t WHERE %5$s) s'
+    '      ON s.%1$I = l.%1$I'
     '   WHERE l.%1$I IS NULL OR s.%1$I IS NULL OR l::text <> s::text)'
     ' SELECT count(*) FILTER (WHERE no_shadow), count(*) FILTER (WHERE no_live),'
     '        count(*) FILTER (WHERE NOT no_live AND NOT no_shadow),'
@@ -179,17 +196,19 @@ BEGIN
     '                    ''live'', (SELECT to_jsonb(l) FROM %2$I l WHERE l.%1$I = x.k),'
     '                    ''shadow'', (SELECT to_jsonb(s) FROM %3$I s WHERE s.%1$I = x.k)) ORDER BY x.k)'
     '                    FROM (SELECT k FROM d ORDER BY k LIMIT %4$s) x), ''[]''::jsonb)'
-    '   FROM d', p_key, p_table, p_table || '_shadow', p_limit);
+    '   FROM d', p_key, p_table, p_table || '_shadow', p_limit, rebuild_scope(p_scope, p_key))
+    USING p_after, p_keys;
 END
 $_$;
 
-CREATE FUNCTION public.rebuild_table_digest(p_table text, p_key text) RETURNS TABLE(row_count bigint, digest text)
+CREATE FUNCTION public.rebuild_table_digest(p_table text, p_key text, p_scope text, p_after bigint, p_keys text[]) RETURNS TABLE(row_count bigint, digest text)
     LANGUAGE plpgsql
     AS $$
 BEGIN
   RETURN QUERY EXECUTE format(
     'SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)), 0)::text '
-    'FROM %I t WHERE t.%I IS NOT NULL', p_table, p_key);
+    'FROM %I t WHERE t.%I IS NOT NULL AND %s', p_table, p_key, rebuild_scope(p_scope, p_key))
+    USING p_after, p_keys;
 END
 $$;
 
@@ -614,6 +633,8 @@ CREATE TABLE public.events (
     xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     CONSTRAINT events_version_check CHECK ((version >= 1))
 );
+ALTER TABLE ONLY public.events ALTER COLUMN data SET COMPRESSION lz4;
+ALTER TABLE ONLY public.events ALTER COLUMN metadata SET COMPRESSION lz4;
 
 CREATE TABLE public.events_archive (
     "position" bigint NOT NULL,

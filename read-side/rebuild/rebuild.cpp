@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <deque>
+#include <functional>
 #include <future>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <pqxx/pqxx>
@@ -49,6 +52,12 @@ void prepare_lock_statements(pqxx::connection& conn) {
                " AND l.objid::bigint = $2 AND l.objsubid = 2 LIMIT 1");
   conn.prepare("rb_cutover_lock", "SELECT pg_advisory_xact_lock($1::int, $2::int)");
   conn.prepare("rb_lock_timeout", "SELECT set_config('lock_timeout', $1, true)");
+  conn.prepare("rb_unsettled",
+               "SELECT coalesce(jsonb_agg(DISTINCT e.stream_id), '[]')::text FROM global_log g"
+               " JOIN all_events e ON e.position = g.position WHERE g.global_position > $1");
+  conn.prepare("rb_live_low",
+               "SELECT min(last_global_position) FROM projection_checkpoints WHERE projection IN "
+               "(SELECT jsonb_array_elements_text($1::jsonb))");
 }
 
 // Session locks, released by RunLocks when the run ends. (Not left to the connection's close: a
@@ -88,27 +97,9 @@ void take_run_locks(RunLocks& locks, const std::vector<ProjectionDef>& ps) {
   }
 }
 
-// Replays (after, upto] through a read-ahead reader into the state.
-void replay_range(const std::string& url, ReplayState& state, std::int64_t upto, int page_size,
-                  Progress& progress, std::int64_t done_before) {
-  if (upto <= state.last_global_position()) return;
-  PagePrefetcher pages(url, state.last_global_position(), upto, page_size);
-  while (auto page = pages.next()) {
-    state.apply(*page);
-    progress.update(done_before + state.events());
-  }
-}
-
-std::vector<const OrderView*> all_views(const ReplayState& state) {
-  std::vector<const OrderView*> out;
-  out.reserve(state.views().size());
-  for (const auto& [id, v] : state.views()) out.push_back(&v);
-  return out;
-}
-
-nlohmann::json checkpoint_rows(const ReplayState& state) {
+nlohmann::json checkpoint_rows(const FoldTotals& totals) {
   auto rows = nlohmann::json::array();
-  const auto& parts = state.partitions();
+  const auto& parts = totals.partitions;
   for (std::size_t i = 0; i < parts.size(); ++i) {
     if (parts[i].events == 0) continue;
     rows.push_back({{"partition", static_cast<int>(i)},
@@ -117,6 +108,13 @@ nlohmann::json checkpoint_rows(const ReplayState& state) {
                     {"events_applied", parts[i].events}});
   }
   return rows;
+}
+
+std::vector<const OrderView*> pointers(const std::vector<OrderView>& views) {
+  std::vector<const OrderView*> out;
+  out.reserve(views.size());
+  for (const auto& v : views) out.push_back(&v);
+  return out;
 }
 
 // Best-effort undo of a failed or dry run: drop the shadows, projections live again.
@@ -191,182 +189,290 @@ void prepare_shadows(pqxx::connection& ctl, const std::vector<ProjectionDef>& ps
   tx.commit();
 }
 
-// Phase 1: replays the log up to (near) the head, folding in memory; returns its seconds.
-double replay_to_head(const std::string& url, pqxx::connection& ctl, ReplayState& state,
-                      const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
-                      Progress& progress) {
-  std::int64_t head = head_now(ctl);
-  progress.note("rebuild " + names_of(ps) + ": replaying " + with_thousands(head) +
-                " events from the event store into shadow tables" +
-                (o.dry_run ? " (dry run)" : ""));
-  const auto replay_started = Clock::now();
-  progress.begin("replay", head);
-  for (int round = 0;; ++round) {
-    replay_range(url, state, head, o.page_size, progress, 0);
-    head = head_now(ctl);
-    if (head - state.last_global_position() <= o.near_head || round >= o.max_catch_up_rounds) break;
-    progress.set_total(head);
-  }
-  progress.update(state.events());
-  progress.end();
-  return since(replay_started);
-}
-
-struct WriteOutcome {
-  int indexes = 0;
-  double copy_seconds = 0;
-  double index_seconds = 0;
+// What the shadows hold so far.
+struct RunState {
+  std::int64_t position = 0;  // every event up to this global position is folded in
+  std::int64_t orders = 0;    // rows per table
+  FoldTotals totals;
 };
 
-// One projection's bulk write on its own connection: COPY in chunks, then its indexes.
-WriteOutcome write_shadow(const std::string& url, const ProjectionDef& p,
-                          const std::vector<const OrderView*>& views, const RebuildOptions& o,
-                          std::atomic<std::int64_t>& written) {
-  WriteOutcome w;
-  pqxx::connection conn(url);
-  prepare_shadow_statements(conn);
-  const auto t0 = Clock::now();
-  for (std::size_t begin = 0; begin < views.size(); begin += o.copy_chunk_rows) {
-    const auto end = std::min(views.size(), begin + o.copy_chunk_rows);
-    std::vector<const OrderView*> chunk(views.begin() + static_cast<std::ptrdiff_t>(begin),
-                                        views.begin() + static_cast<std::ptrdiff_t>(end));
-    written += copy_views(conn, p, chunk, o.copy_chunk_rows);
-  }
-  w.copy_seconds = since(t0);
-  const auto t1 = Clock::now();
-  w.indexes = index_shadow(conn, p);
-  w.index_seconds = since(t1);
-  return w;
+// Copies finished views into every projection's shadow (one COPY transaction per projection).
+void copy_ready(pqxx::connection& writer, const std::vector<ProjectionDef>& ps, OrderFolder& folder,
+                const RebuildOptions& o, std::atomic<std::int64_t>& rows) {
+  const auto views = folder.take_ready();
+  if (views.empty()) return;
+  const auto ptrs = pointers(views);
+  for (const auto& p : ps) copy_views(writer, p, ptrs, o.copy_chunk_rows);
+  rows += static_cast<std::int64_t>(views.size());
 }
 
-// Reports the writers' rows as they go (and when the copies are done, the index phase), then
-// collects their outcomes (rethrowing a writer's error).
-std::vector<WriteOutcome> await_writers(std::vector<std::future<WriteOutcome>>& tasks,
-                                        const std::deque<std::atomic<std::int64_t>>& written,
-                                        std::int64_t rows_total, Progress& progress) {
-  bool copied = false;
+// One fold worker: streams the orders of a range (events <= upto, order by order) and copies
+// their views into the shadows every copy_chunk_rows orders. Memory: a page and a chunk.
+struct OrderPage {
+  std::vector<codec::RecordedEvent> events;
+  std::size_t bytes = 0;
+  int limit = 0;
+};
+
+FoldTotals fold_range(const std::string& url, const std::vector<ProjectionDef>& ps,
+                      const OrderRange& range, std::int64_t upto, const RebuildOptions& o,
+                      std::atomic<std::int64_t>& events, std::atomic<std::int64_t>& rows,
+                      const std::atomic<bool>& stop) {
+  pqxx::connection reader(url);
+  // (order id, version) ranges of the events index, each event's global_log row by its key: an
+  // index nested loop; a hash join would scan the whole global_log for every page.
+  reader.set_variable("enable_hashjoin", "off");
+  reader.set_variable("enable_mergejoin", "off");
+  reader.set_variable("max_parallel_workers_per_gather", "0");
+  prepare_order_statements(reader);
+  pqxx::connection writer(url);
+  auto fetch = [&](std::string after_id, std::int64_t after_version, int limit) {
+    OrderPage page;
+    page.limit = limit;
+    pqxx::read_transaction tx(reader);
+    page.events = read_order_page(tx, range, after_id, after_version, upto, limit, &page.bytes);
+    return page;
+  };
+  OrderFolder folder;
+  // One page read ahead (on the reader connection) while this one is folded and copied.
+  auto next = std::async(std::launch::async, fetch, range.from, std::int64_t{0}, o.page_size);
+  while (true) {
+    auto page = next.get();
+    const bool last = static_cast<int>(page.events.size()) < page.limit || stop;
+    if (!last) {
+      // Large events: fewer per page, so a page stays about page_bytes.
+      const double scale = static_cast<double>(o.page_bytes) / static_cast<double>(page.bytes + 1);
+      const int limit =
+          std::clamp(static_cast<int>(page.limit * std::min(2.0, scale)), 100, o.page_size);
+      next = std::async(std::launch::async, fetch, page.events.back().stream_id,
+                        page.events.back().version, limit);
+    }
+    for (const auto& e : page.events) folder.add(e);
+    events += static_cast<std::int64_t>(page.events.size());
+    if (last) break;
+    if (folder.ready_count() >= o.copy_chunk_rows || folder.ready_bytes() >= o.copy_chunk_bytes)
+      copy_ready(writer, ps, folder, o, rows);
+  }
+  folder.finish();
+  copy_ready(writer, ps, folder, o, rows);
+  return folder.totals();
+}
+
+// Waits for the workers, showing progress; the first error stops the others and is rethrown.
+FoldTotals await_folds(std::vector<std::future<FoldTotals>>& tasks,
+                       const std::atomic<std::int64_t>& events, std::atomic<bool>& stop,
+                       Progress& progress) {
+  FoldTotals totals;
+  std::exception_ptr error;
   for (auto& t : tasks) {
     while (t.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
-      if (copied) continue;
-      std::int64_t sum = 0;
-      for (const auto& w : written) sum += w.load();
-      progress.update(sum);
-      if (sum == rows_total) {
-        progress.end();
-        progress.note("building indexes on the shadow tables");
-        copied = true;
-      }
+      progress.update(events.load());
+    }
+    try {
+      totals.merge(t.get());
+    } catch (...) {
+      stop = true;
+      if (!error) error = std::current_exception();
     }
   }
-  std::vector<WriteOutcome> outcomes;
-  outcomes.reserve(tasks.size());
-  for (auto& t : tasks) outcomes.push_back(t.get());  // rethrows a writer's error
-  if (!copied) {
-    progress.update(rows_total);
-    progress.end();
-  }
-  return outcomes;
+  if (error) std::rethrow_exception(error);
+  return totals;
 }
 
-// Phase 2: bulk write, then the indexes: one connection and thread per projection, in parallel.
-// Returns its seconds.
-double write_shadows(const std::string& url, const ReplayState& state,
-                     const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
+// Phase 1: folds every order of the store up to the head, order by order, in fold_workers
+// ranges of order ids in parallel, copying the views into the shadows as it goes (memory stays
+// bounded whatever the store's size). Returns its seconds.
+double fold_into_shadows(const std::string& url, pqxx::connection& ctl,
+                         const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
+                         Progress& progress, RunState& st) {
+  const auto started = Clock::now();
+  const std::int64_t head = head_now(ctl);
+  std::vector<OrderRange> ranges;
+  {
+    pqxx::read_transaction tx(ctl);
+    ranges = split_orders(tx, o.fold_workers);
+  }
+  progress.note("rebuild " + names_of(ps) + ": folding " + with_thousands(head) +
+                " events from the event store into shadow tables, order by order (" +
+                std::to_string(ranges.size()) + " workers)" + (o.dry_run ? " (dry run)" : ""));
+  progress.begin("fold+copy", head);
+  std::atomic<std::int64_t> events{0};
+  std::atomic<std::int64_t> rows{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::future<FoldTotals>> tasks;
+  for (const auto& range : ranges) {
+    tasks.push_back(std::async(std::launch::async, [&, range] {
+      return fold_range(url, ps, range, head, o, events, rows, stop);
+    }));
+  }
+  st.totals = await_folds(tasks, events, stop, progress);
+  progress.update(events.load());
+  progress.end();
+  st.position = head;
+  st.orders = rows.load();
+  const double secs = since(started);
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "fold+copy: %s orders into %zu shadow tables in %.2f s",
+                with_thousands(st.orders).c_str(), ps.size() * 2, secs);
+  progress.note(buf);
+  return secs;
+}
+
+// Phase 2: the live tables' indexes on the shadows, one connection per projection. Seconds.
+double index_shadows(const std::string& url, const std::vector<ProjectionDef>& ps,
                      Progress& progress) {
-  const auto write_started = Clock::now();
-  const auto views = all_views(state);
-  const auto rows_total = static_cast<std::int64_t>(views.size() * ps.size());
-  progress.begin("write", rows_total);
-  std::deque<std::atomic<std::int64_t>> written(ps.size());
-  std::vector<std::future<WriteOutcome>> tasks;
-  for (std::size_t i = 0; i < ps.size(); ++i) {
-    tasks.push_back(std::async(std::launch::async,
-                               [&, i] { return write_shadow(url, ps[i], views, o, written[i]); }));
+  const auto started = Clock::now();
+  progress.note("index: building the live tables' indexes on the shadow tables");
+  std::vector<std::future<int>> tasks;
+  for (const auto& p : ps) {
+    tasks.push_back(std::async(std::launch::async, [&url, p] {
+      pqxx::connection conn(url);
+      prepare_shadow_statements(conn);
+      return index_shadow(conn, p);
+    }));
   }
-  const auto outcomes = await_writers(tasks, written, rows_total, progress);
-  for (std::size_t i = 0; i < ps.size(); ++i) {
-    char buf[200];
-    std::snprintf(buf, sizeof buf,
-                  "%s: %zu rows copied in %.2f s; %d indexes built, logged and analyzed in %.2f s",
-                  shadow_table(ps[i]).c_str(), views.size(), outcomes[i].copy_seconds,
-                  outcomes[i].indexes, outcomes[i].index_seconds);
-    progress.note(buf);
+  int built = 0;
+  for (auto& t : tasks) built += t.get();
+  const double secs = since(started);
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "index: %d indexes built, logged and analyzed in %.2f s", built,
+                secs);
+  progress.note(buf);
+  return secs;
+}
+
+// Folds the events in (st.position, upto] into the shadows, a page of the log at a time: the
+// orders a page touches are folded again from the store (their events up to the page's end) and
+// upserted. Memory: a page's orders.
+void apply_tail(pqxx::transaction_base& tx, const std::vector<ProjectionDef>& ps, RunState& st,
+                std::int64_t upto, int page_size) {
+  while (st.position < upto) {
+    const auto page = read_page(tx, st.position, upto, page_size);
+    if (page.empty())
+      throw RebuildError("the global log ends before its head " + std::to_string(upto));
+    const std::int64_t end = page.back().global_position.value_or(upto);
+    std::vector<std::string> ids;
+    std::set<std::string> seen;
+    std::set<std::string> created;
+    for (const auto& e : page) {
+      if (seen.insert(e.stream_id).second) ids.push_back(e.stream_id);
+      if (e.version == 1) created.insert(e.stream_id);
+    }
+    OrderFolder folder;
+    for (const auto& e : read_orders(tx, ids, end)) folder.add(e);
+    folder.finish();
+    auto& parked = st.totals.parked;
+    for (const auto& id : ids) parked.erase(id);
+    for (const auto& [id, p] : folder.totals().parked) parked[id] = p;
+    for (const auto& e : page) {
+      auto it = parked.find(e.stream_id);
+      if (it == parked.end() || it->second.first_position > e.global_position.value_or(0))
+        st.totals.count(e);
+    }
+    const auto views = folder.take_ready();
+    for (const auto& v : views) st.orders += created.count(v.state.order_id);
+    const auto ptrs = pointers(views);
+    for (const auto& p : ps) upsert_shadow(tx, p, ptrs);
+    st.position = end;
   }
-  return since(write_started);
 }
 
 // Phase 3: catches up with what was appended meanwhile (upserts into the indexed shadows).
-void catch_up(const std::string& url, pqxx::connection& ctl, ReplayState& state,
-              const std::vector<ProjectionDef>& ps, const RebuildOptions& o, Progress& progress) {
-  state.track_changes(true);
+void catch_up(pqxx::connection& ctl, RunState& st, const std::vector<ProjectionDef>& ps,
+              const RebuildOptions& o, Progress& progress) {
   for (int round = 0; round < o.max_catch_up_rounds; ++round) {
     const std::int64_t head = head_now(ctl);
-    if (head - state.last_global_position() <= o.near_head) break;
-    const auto before = state.events();
-    progress.begin("catch-up", head - state.last_global_position());
-    replay_range(url, state, head, o.page_size, progress, -before);
-    auto changed = state.take_changed();
+    if (head - st.position <= o.near_head) break;
+    progress.begin("catch-up", head - st.position);
+    const auto from = st.position;
     pqxx::work tx(ctl);
-    for (const auto& p : ps) upsert_shadow(tx, p, changed);
+    apply_tail(tx, ps, st, head, o.page_size);
     tx.commit();
+    progress.update(st.position - from);
     progress.end();
   }
 }
 
-// Under the cutover locks (writers of the projections wait): folds the last events into the
-// shadows, so they hold the whole log up to its head.
-void apply_final_tail(pqxx::work& tx, ReplayState& state, const std::vector<ProjectionDef>& ps,
-                      const RebuildOptions& o, Progress& progress) {
+// Phase 4, before the cutover lock (the live projector keeps applying): compares the orders
+// settled at a snapshot (no event after the lower of the shadows' and the live checkpoints'
+// positions) between each shadow and its live table; the others are compared under the lock.
+std::vector<Comparison> compare_settled(pqxx::connection& ctl, const RunState& st,
+                                        const std::vector<ProjectionDef>& ps,
+                                        const RebuildOptions& o, Progress& progress) {
+  const auto started = Clock::now();
+  pqxx::transaction<pqxx::isolation_level::repeatable_read, pqxx::read_only> tx(ctl);
+  auto names = nlohmann::json::array();
+  for (const auto& p : ps) names.push_back(p.name);
+  const auto low = tx.exec_prepared1("rb_live_low", names.dump());
+  std::int64_t settled = st.position;
+  if (!low[0].is_null()) settled = std::min(settled, low[0].as<std::int64_t>());
+  // A live projector far behind: its missing rows are differences ("behind"), not deferred.
+  settled = std::max(settled, st.position - o.verify_window);
+  std::vector<Comparison> out;
+  for (const auto& p : ps) {
+    Comparison c;
+    static_cast<ComparisonPart&>(c) =
+        compare_with_live(tx, p, o.diff_examples, CompareScope::Settled, settled);
+    c.settled_through = settled;
+    out.push_back(std::move(c));
+  }
+  char buf[200];
+  std::snprintf(buf, sizeof buf,
+                "compare: orders settled at global position %s compared in %.2f s, before the "
+                "cutover lock",
+                with_thousands(settled).c_str(), since(started));
+  progress.note(buf);
+  return out;
+}
+
+// Under the cutover lock: the final tail, then the orders with events after the settled
+// position compared (by key: proportional to what changed since the compare).
+void verify_delta(pqxx::work& tx, RunState& st, const std::vector<ProjectionDef>& ps,
+                  const RebuildOptions& o, std::vector<Comparison>& comparisons, Progress& progress,
+                  RebuildResult& result) {
+  const auto from = st.position;
+  apply_tail(tx, ps, st, read_head(tx), o.page_size);
+  const auto settled = comparisons.empty() ? st.position : comparisons[0].settled_through;
+  const auto keys = tx.exec_prepared1("rb_unsettled", settled)[0].as<std::string>();
+  for (std::size_t i = 0; i < ps.size(); ++i) {
+    auto& c = comparisons[i];
+    c.delta = compare_with_live(tx, ps[i], o.diff_examples, CompareScope::Keys, 0, keys);
+    progress.note(describe(ps[i], c));
+    result.projections.push_back({ps[i].name, c});
+  }
+  progress.note("cutover: final tail of " + with_thousands(st.position - from) +
+                " events applied, event store folded through global position " +
+                with_thousands(st.position) + " (" + with_thousands(st.totals.events) +
+                " events, " + with_thousands(st.orders) + " orders)");
+  result.events = st.totals.events;
+  result.orders = st.orders;
+  result.last_global_position = st.position;
+  result.parked = st.totals.parked;
+}
+
+// Phase 5: the verified cutover, one transaction under the cutover locks (the live projector
+// waits from the lock request to the commit: the hold): final tail, delta compare, then swap
+// the shadows in with their checkpoints (or, in a dry run, drop them). `swapped` is set as soon
+// as the swap committed (nothing to undo after that).
+void cutover(const std::string& url, pqxx::connection& ctl, RunState& st,
+             const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
+             std::vector<Comparison> comparisons, Progress& progress, RebuildResult& result,
+             bool& swapped) {
+  pqxx::work tx(ctl);
+  for (const auto& p : ps) hold_off_vacuum(tx, p);  // before the hold: may wait ~1 s per table
+  const auto requested = Clock::now();
   for (const auto& p : ps)
     tx.exec_prepared("rb_cutover_lock", kCutoverLockClass, projection_index(p));
-  const std::int64_t head = read_head(tx);
-  while (state.last_global_position() < head) {
-    auto page = read_page(tx, state.last_global_position(), head, o.page_size);
-    if (page.empty())
-      throw RebuildError("the global log ends before its head " + std::to_string(head));
-    state.apply(page);
-  }
-  const auto tail = state.take_changed();
-  for (const auto& p : ps) upsert_shadow(tx, p, tail);
-  progress.note("cutover: final tail applied, event store replayed through global position " +
-                with_thousands(state.last_global_position()) + " (" +
-                with_thousands(state.events()) + " events, " +
-                with_thousands(static_cast<std::int64_t>(state.views().size())) + " orders)");
-}
-
-// Compares each shadow with its live table and records the totals of the replay.
-void compare_with_live_tables(pqxx::work& tx, const ReplayState& state,
-                              const std::vector<ProjectionDef>& ps, const RebuildOptions& o,
-                              Progress& progress, RebuildResult& result) {
-  for (const auto& p : ps) {
-    auto c = compare_with_live(tx, p, o.diff_examples);
-    progress.note(describe(p, c));
-    result.projections.push_back({p.name, std::move(c)});
-  }
-  result.events = state.events();
-  result.orders = static_cast<std::int64_t>(state.views().size());
-  result.last_global_position = state.last_global_position();
-  result.parked = state.parked();
-}
-
-// Phase 4: the verified cutover, one transaction under the cutover locks: final tail, compare,
-// then swap the shadows in with their checkpoints (or, in a dry run, drop them). `swapped` is
-// set as soon as the swap committed (nothing to undo after that).
-void cutover(const std::string& url, pqxx::connection& ctl, ReplayState& state,
-             const std::vector<ProjectionDef>& ps, const RebuildOptions& o, Progress& progress,
-             RebuildResult& result, bool& swapped) {
-  const auto cutover_started = Clock::now();
-  pqxx::work tx(ctl);
-  apply_final_tail(tx, state, ps, o, progress);
-  compare_with_live_tables(tx, state, ps, o, progress, result);
+  result.lock_wait_seconds = since(requested);
+  verify_delta(tx, st, ps, o, comparisons, progress, result);
   if (o.dry_run) {
     tx.abort();
-    result.cutover_seconds = since(cutover_started);
+    result.cutover_seconds = since(requested);
     cleanup(url, &ctl, ps, progress);
     progress.note("dry run: shadow tables dropped, live tables unchanged");
     return;
   }
-  const auto checkpoints = checkpoint_rows(state);
+  const auto checkpoints = checkpoint_rows(st.totals);
   for (const auto& p : ps) {
     replace_checkpoints(tx, p.name, checkpoints);
     set_projection_state(tx, p.name, "live");
@@ -374,11 +480,13 @@ void cutover(const std::string& url, pqxx::connection& ctl, ReplayState& state,
   swap_with_retries(tx, ps, o, progress);
   tx.commit();
   swapped = true;
-  result.cutover_seconds = since(cutover_started);
+  result.cutover_seconds = since(requested);
   result.swapped = true;
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "swapped in: %s live again (cutover transaction %.3f s)",
-                names_of(ps).c_str(), result.cutover_seconds);
+  char buf[240];
+  std::snprintf(buf, sizeof buf,
+                "swapped in: %s live again; projector held %.3f s by the cutover lock (of which "
+                "%.3f s waiting for in-flight applies)",
+                names_of(ps).c_str(), result.cutover_seconds, result.lock_wait_seconds);
   progress.note(buf);
 }
 
@@ -393,6 +501,7 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
   pqxx::connection ctl(url);
   prepare_lock_statements(ctl);
   prepare_replay_statements(ctl);
+  prepare_order_statements(ctl);
   prepare_shadow_statements(ctl);
   RunLocks run_locks{ctl, {}};
   take_run_locks(run_locks, ps);  // throws AlreadyRunning: nothing touched
@@ -400,11 +509,15 @@ RebuildResult rebuild(const std::string& url, const RebuildOptions& o, Progress&
   bool swapped = false;
   try {
     prepare_shadows(ctl, ps, o);
-    ReplayState state;
-    result.replay_seconds = replay_to_head(url, ctl, state, ps, o, progress);
-    result.write_seconds = write_shadows(url, state, ps, o, progress);
-    catch_up(url, ctl, state, ps, o, progress);
-    cutover(url, ctl, state, ps, o, progress, result, swapped);
+    RunState st;
+    result.replay_seconds = fold_into_shadows(url, ctl, ps, o, progress, st);
+    result.write_seconds = index_shadows(url, ps, progress);
+    catch_up(ctl, st, ps, o, progress);
+    const auto compare_started = Clock::now();
+    auto comparisons = compare_settled(ctl, st, ps, o, progress);
+    result.compare_seconds = since(compare_started);
+    catch_up(ctl, st, ps, o, progress);  // what arrived during the compare
+    cutover(url, ctl, st, ps, o, std::move(comparisons), progress, result, swapped);
   } catch (...) {
     if (!swapped) cleanup(url, &ctl, ps, progress);
     throw;
@@ -422,6 +535,12 @@ std::string rebuild_usage() {
          "  --dry-run  build and compare, then drop the shadow tables (live tables unchanged)\n"
          "Projections:";
   for (const auto& p : projections()) out << " " << p.name << " (table " << p.table << ")";
+  out << "\nSettings (environment):\n"
+         "  REBUILD_FOLD_WORKERS=2         ranges of order ids folded in parallel\n"
+         "  REBUILD_PAGE_EVENTS=20000      events per page of the fold\n"
+         "  REBUILD_PAGE_BYTES=4194304     and at most about this many bytes per page\n"
+         "  REBUILD_CHUNK_BYTES=16777216   finished views copied once they take this much memory\n"
+         "  (a worker holds about a page and a chunk: memory does not grow with the store)";
   out << "\nExit: 0 success, 64 usage error, 69 PostgreSQL unreachable, 70 failure (live tables\n"
          "  untouched), 75 a rebuild of the projection is already running\n";
   return out.str();
@@ -446,9 +565,44 @@ void report_parked(const RebuildResult& r, std::ostream& out) {
 
 }  // namespace
 
+namespace {
+
+// REBUILD_* environment settings (rebuild_usage() lists them); false after a message on err.
+bool read_tuning(RebuildOptions& o, std::ostream& err) {
+  struct Setting {
+    const char* env;
+    std::int64_t min;
+    std::function<void(std::int64_t)> set;
+  };
+  const Setting settings[] = {
+      {"REBUILD_FOLD_WORKERS", 1, [&](std::int64_t v) { o.fold_workers = static_cast<int>(v); }},
+      {"REBUILD_PAGE_EVENTS", 100, [&](std::int64_t v) { o.page_size = static_cast<int>(v); }},
+      {"REBUILD_PAGE_BYTES", 65536,
+       [&](std::int64_t v) { o.page_bytes = static_cast<std::size_t>(v); }},
+      {"REBUILD_CHUNK_BYTES", 65536,
+       [&](std::int64_t v) { o.copy_chunk_bytes = static_cast<std::size_t>(v); }},
+  };
+  for (const auto& s : settings) {
+    const char* v = std::getenv(s.env);
+    if (v == nullptr || *v == '\0') continue;
+    char* end = nullptr;
+    const long long n = std::strtoll(v, &end, 10);
+    if (*end != '\0' || n < s.min || n > (1LL << 40)) {
+      err << "rebuild-projection: " << s.env << "=" << v << ": expected an integer >= " << s.min
+          << "\n";
+      return false;
+    }
+    s.set(n);
+  }
+  return true;
+}
+
+}  // namespace
+
 int rebuild_projection_main(const std::string& database_url, const std::vector<std::string>& args,
                             std::ostream& out, std::ostream& err, bool tty) {
   RebuildOptions options;
+  if (!read_tuning(options, err)) return cli::kUsage;
   bool all = false;
   for (const auto& a : args) {
     if (a == "--help" || a == "-h") {
@@ -481,15 +635,15 @@ int rebuild_projection_main(const std::string& database_url, const std::vector<s
     const auto r = rebuild(database_url, options, progress);
     char buf[256];
     std::snprintf(buf, sizeof buf,
-                  "%s: %s events, %s orders in %.2f s (%s events/s; replay %.2f s, write %.2f s, "
-                  "cutover %.3f s)",
+                  "%s: %s events, %s orders in %.2f s (%s events/s; fold+copy %.2f s, index %.2f "
+                  "s, compare %.2f s, projector held %.3f s)",
                   options.dry_run ? "dry run done" : "rebuild done",
                   with_thousands(r.events).c_str(), with_thousands(r.orders).c_str(), r.seconds,
                   with_thousands(r.seconds > 0 ? static_cast<std::int64_t>(
                                                      static_cast<double>(r.events) / r.seconds)
                                                : 0)
                       .c_str(),
-                  r.replay_seconds, r.write_seconds, r.cutover_seconds);
+                  r.replay_seconds, r.write_seconds, r.compare_seconds, r.cutover_seconds);
     out << buf << std::endl;
     report_parked(r, out);
     return 0;

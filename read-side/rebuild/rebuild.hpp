@@ -1,19 +1,25 @@
 // read-side rebuild-projection NAME... | --all [--dry-run]
 //
-// Rebuilds projections from the event store (the source of truth) without query downtime:
+// Rebuilds projections from the event store (the source of truth) without query downtime, in
+// memory bounded whatever the store's size:
 //  1. takes the projection's run lock (a second rebuild of it is refused) and marks it
 //     "rebuilding" (GET /projections);
-//  2. replays the global log (global_log JOIN events, pages of global positions read ahead on
-//     two connections in parallel) and folds every order in memory with the live projector's fold;
-//  3. writes the views into the shadow tables with COPY (one connection per table, in parallel),
-//     chunked transactions (a long write transaction would hold vacuum's xmin horizon back),
-//     then builds the live table's indexes on the shadow, one transaction each, and ANALYZE;
-//  4. catches up with new events (multi-row upserts) until close to the head;
-//  5. verified cutover in ONE transaction: the projection's cutover lock EXCLUSIVE (live apply
-//     transactions take it shared), the final tail, compare shadow vs live (row count + checksum
-//     per table, what differs), then swap (drop live, rename shadow and its indexes), checkpoints
-//     set to what the rebuild applied, state back to "live". --dry-run compares and drops the
-//     shadow.
+//  2. folds the store up to its head order by order ((stream_id, version) keyset pages of the
+//     events index, fold_workers ranges of order ids in parallel) with the live projector's
+//     fold, copying each chunk of finished views into the shadow tables with COPY (short
+//     transactions: a long one would hold vacuum's xmin horizon back): a page and a chunk in
+//     memory per worker, never every order's view;
+//  3. builds the live table's indexes on the shadows, one transaction each, and ANALYZE;
+//  4. catches up with new events (the orders a page of the log touches folded again from the
+//     store and upserted) until close to the head;
+//  5. compares, BEFORE the cutover lock, the orders settled at a snapshot (no event after the
+//     shadows' and the live checkpoints' positions) between shadow and live (row count +
+//     checksum per table, what differs), then catches up again;
+//  6. verified cutover in ONE transaction: the projection's cutover lock EXCLUSIVE (live apply
+//     transactions take it shared: the projector is held from the request to the commit), the
+//     final tail, the compare of only the orders with events after the settled position, then
+//     swap (drop live, rename shadow and its indexes), checkpoints set to what the rebuild
+//     applied, state back to "live". --dry-run compares and drops the shadow.
 // A failure at any step drops the shadow tables and leaves the live tables untouched.
 #pragma once
 #include <chrono>
@@ -34,9 +40,12 @@ namespace orders::read_side::rebuild {
 struct RebuildOptions {
   std::vector<ProjectionDef> projections;
   bool dry_run = false;
-  int page_size = 20000;                // events per keyset page
-  std::size_t copy_chunk_rows = 25000;  // rows per COPY transaction
-  std::int64_t near_head = 2000;        // catch-up ends within this many events of the head
+  int page_size = 20000;                    // events per keyset page
+  int fold_workers = 2;                     // ranges of order ids folded in parallel
+  std::size_t page_bytes = 4 << 20;         // a fold page's events at most about this much (text)
+  std::size_t copy_chunk_bytes = 16 << 20;  // and a chunk's views about this much in memory
+  std::size_t copy_chunk_rows = 25000;      // rows per COPY transaction
+  std::int64_t near_head = 2000;            // catch-up ends within this many events of the head
   int max_catch_up_rounds = 20;
   // Shadow UNLOGGED during the COPY, then SET LOGGED (a rewrite) before the indexes. Off: at
   // 100k orders the LOGGED COPY measured faster overall (write+index 6.1 s vs 8.5 s, loaded
@@ -45,6 +54,9 @@ struct RebuildOptions {
   std::chrono::milliseconds swap_lock_timeout{2000};  // per attempt to take the table locks
   int swap_attempts = 5;
   int diff_examples = 5;
+  // At most this many events before the shadows' position are left to the compare under the
+  // lock (a live projector further behind: its missing rows are reported as differences).
+  std::int64_t verify_window = 200000;
 };
 
 struct AlreadyRunning : std::runtime_error {
@@ -61,9 +73,11 @@ struct RebuildResult {
   std::int64_t orders = 0;  // rows per table
   std::int64_t last_global_position = 0;
   double seconds = 0.0;
-  double replay_seconds = 0.0;   // initial replay (read + fold)
-  double write_seconds = 0.0;    // COPY + indexes
-  double cutover_seconds = 0.0;  // the exclusive-lock transaction
+  double replay_seconds = 0.0;     // the bulk fold (read + fold + COPY)
+  double write_seconds = 0.0;      // the indexes
+  double compare_seconds = 0.0;    // the compare before the cutover lock
+  double cutover_seconds = 0.0;    // the projector's hold: cutover lock request to commit
+  double lock_wait_seconds = 0.0;  // of which waiting for in-flight live applies
   bool swapped = false;
   std::vector<ProjectionOutcome> projections;
   std::map<std::string, ParkedOrder> parked;  // orders whose events do not all fold (skipped)

@@ -1,5 +1,6 @@
-// Replaying the event store in global order (global_log JOIN events, keyset pages) and folding it
-// in memory into one OrderView per order with the fold the live projector uses (fold_event).
+// Reading the event store for a rebuild: in global order (global_log JOIN events, keyset pages:
+// the tail), and order by order ((stream_id, version) keyset pages: the bulk fold, whose memory
+// stays bounded whatever the store's size), folded with the live projector's fold_event.
 #pragma once
 #include <array>
 #include <condition_variable>
@@ -12,8 +13,6 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -85,32 +84,67 @@ struct ParkedOrder {
   std::string error;
 };
 
-// The in-memory fold of the whole log.
-class ReplayState {
+// What a fold applied, per bus partition, and the orders it parked; merged across workers.
+struct FoldTotals {
+  std::int64_t events = 0;  // events applied (parked ones not counted)
+  std::vector<PartitionTally> partitions = std::vector<PartitionTally>(codec::kPartitions);
+  std::map<std::string, ParkedOrder> parked;
+  // Counts an applied event in its partition (tallies keep the highest global position).
+  void count(const codec::RecordedEvent& e);
+  void merge(const FoldTotals& other);
+};
+
+// Folds events sorted by order, then version (each order's events together, orders in any
+// order), one order at a time: memory holds the order being folded and the finished views not
+// yet taken, never the whole store. An event that does not decode, an order that does not start
+// with OrderCreated, or a version gap parks its order (totals().parked; the live projector parks
+// the same events): its view stops before that event, and has no row if nothing folded.
+class OrderFolder {
  public:
-  // Folds events that follow last_global_position() in global order. An event that does not
-  // decode, an order that does not start with OrderCreated, or a version gap parks its order
-  // (parked()): reported, not a failure; the rest of the log is folded.
-  void apply(const std::vector<codec::RecordedEvent>& events);
-  const std::map<std::string, ParkedOrder>& parked() const { return parked_; }
-
-  // Changed views are remembered from now on (after the bulk load), for upserts.
-  void track_changes(bool on) { track_changes_ = on; }
-  std::vector<const OrderView*> take_changed();
-
-  const std::unordered_map<std::string, OrderView>& views() const { return views_; }
-  std::int64_t last_global_position() const { return last_global_position_; }
-  std::int64_t events() const { return events_; }
-  const std::vector<PartitionTally>& partitions() const { return partitions_; }
+  void add(const codec::RecordedEvent& e);
+  void finish();  // ends the last order (call at the end of the input)
+  // The finished views that have a row, handed over to the caller.
+  std::vector<OrderView> take_ready();
+  std::size_t ready_count() const { return ready_.size(); }
+  std::size_t ready_bytes() const { return ready_bytes_; }  // about, in memory
+  const FoldTotals& totals() const { return totals_; }
 
  private:
-  std::unordered_map<std::string, OrderView> views_;
-  std::unordered_set<std::string> changed_;
-  std::map<std::string, ParkedOrder> parked_;
-  bool track_changes_ = false;
-  std::int64_t last_global_position_ = 0;
-  std::int64_t events_ = 0;
-  std::vector<PartitionTally> partitions_ = std::vector<PartitionTally>(codec::kPartitions);
+  void close_current();
+  std::string current_id_;
+  bool open_ = false;
+  OrderView view_;
+  std::optional<ParkedOrder> parked_;
+  std::vector<OrderView> ready_;
+  std::size_t ready_bytes_ = 0;
+  FoldTotals totals_;
 };
+
+// About the memory a view takes (for chunks bounded in bytes as well as rows).
+std::size_t approx_bytes(const OrderView& v);
+
+// Orders by id in [from, to) ("" to: no upper bound): the unit a fold worker streams.
+struct OrderRange {
+  std::string from;
+  std::string to;
+};
+// Splits the order ids of the store into about n ranges of similar event counts (from a sample
+// of the events table); one range when the store is small.
+std::vector<OrderRange> split_orders(pqxx::transaction_base& tx, int n);
+
+// Prepares "rb_order_page", "rb_order_page_to" and "rb_orders_upto" on conn.
+void prepare_order_statements(pqxx::connection& conn);
+// Up to limit events of orders in the range after (after_id, after_version), in (order id,
+// version) order, with global position <= upto (sequenced events only). *bytes: their size
+// as read (text).
+std::vector<codec::RecordedEvent> read_order_page(pqxx::transaction_base& tx,
+                                                  const OrderRange& range,
+                                                  const std::string& after_id,
+                                                  std::int64_t after_version, std::int64_t upto,
+                                                  int limit, std::size_t* bytes);
+// Every event of these orders with global position <= upto, in (order id, version) order.
+std::vector<codec::RecordedEvent> read_orders(pqxx::transaction_base& tx,
+                                              const std::vector<std::string>& ids,
+                                              std::int64_t upto);
 
 }  // namespace orders::read_side::rebuild

@@ -18,11 +18,23 @@ void prepare_shadow_statements(pqxx::connection& conn) {
   conn.prepare("rb_log_shadow", "SELECT rebuild_log_shadow($1)");
   conn.prepare("rb_analyze_shadow", "SELECT rebuild_analyze_shadow($1)");
   conn.prepare("rb_swap", "SELECT rebuild_swap($1)");
-  conn.prepare("rb_digest", "SELECT row_count, digest FROM rebuild_table_digest($1, 'order_id')");
-  conn.prepare("rb_lines_diff", "SELECT orders, examples::text FROM rebuild_lines_diff($1, $2)");
-  conn.prepare("rb_diff",
-               "SELECT only_live, only_shadow, changed, behind, examples::text "
-               "FROM rebuild_table_diff($1, 'order_id', $2)");
+  const std::string keys = "ARRAY(SELECT jsonb_array_elements_text($KEYS::jsonb))";
+  auto with_keys = [&](std::string sql, const char* n) {
+    return sql.replace(sql.find("$KEYS"), 5, n);
+  };
+  conn.prepare("rb_digest", with_keys("SELECT row_count, digest FROM rebuild_table_digest($1, "
+                                      "'order_id', $2, $3, " +
+                                          keys + ")",
+                                      "$4"));
+  conn.prepare("rb_lines_diff",
+               with_keys("SELECT orders, examples::text FROM rebuild_lines_diff($1, $2, $3, $4, " +
+                             keys + ")",
+                         "$5"));
+  conn.prepare("rb_diff", with_keys("SELECT only_live, only_shadow, changed, behind, "
+                                    "examples::text FROM rebuild_table_diff($1, 'order_id', $2, "
+                                    "$3, $4, " +
+                                        keys + ")",
+                                    "$5"));
   conn.prepare("rb_set_state",
                "UPDATE projections SET state = $2, updated_at = now() WHERE name = $1");
   conn.prepare("rb_drop_checkpoints", "DELETE FROM projection_checkpoints WHERE projection = $1");
@@ -35,6 +47,12 @@ void prepare_shadow_statements(pqxx::connection& conn) {
                "last_global_position bigint, last_recorded_at_us bigint, events_applied bigint)");
   for (const auto& p : projections()) {
     conn.prepare("rb_upsert_" + p.name, upsert_views_sql(p.kind, shadow_table(p)));
+    std::string tables;
+    for (const auto& t : {p.table, lines_table(p.table)}) {
+      tables += (tables.empty() ? "" : ", ") + t + ", " + t + "_shadow";
+    }
+    conn.prepare("rb_hold_vacuum_" + p.name,
+                 "LOCK TABLE " + tables + " IN SHARE UPDATE EXCLUSIVE MODE");
   }
 }
 
@@ -89,6 +107,10 @@ int index_shadow(pqxx::connection& conn, const ProjectionDef& p) {
   int built = 0;
   for (const auto& t : tables_of(p)) built += index_table_shadow(conn, t);
   return built;
+}
+
+void hold_off_vacuum(pqxx::transaction_base& tx, const ProjectionDef& p) {
+  tx.exec_prepared("rb_hold_vacuum_" + p.name);
 }
 
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p) {
@@ -200,9 +222,16 @@ void upsert_shadow(pqxx::transaction_base& tx, const ProjectionDef& p,
 
 namespace {
 
-TableDigest digest_of(pqxx::transaction_base& tx, const std::string& table) {
-  auto row = tx.exec_prepared1("rb_digest", table);
-  return {row[0].as<std::int64_t>(), row[1].as<std::string>()};
+const char* scope_name(CompareScope scope) {
+  switch (scope) {
+    case CompareScope::Settled:
+      return "settled";
+    case CompareScope::Keys:
+      return "keys";
+    case CompareScope::All:
+      break;
+  }
+  return "all";
 }
 
 std::string short_json(const nlohmann::json& j) {
@@ -212,22 +241,28 @@ std::string short_json(const nlohmann::json& j) {
 
 }  // namespace
 
-Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples) {
-  Comparison c;
-  c.live = digest_of(tx, p.table);
-  c.shadow = digest_of(tx, shadow_table(p));
+ComparisonPart compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples,
+                                 CompareScope scope, std::int64_t after, const std::string& keys) {
+  const std::string sc = scope_name(scope);
+  auto digest_of = [&](const std::string& table) {
+    auto row = tx.exec_prepared1("rb_digest", table, sc, after, keys);
+    return TableDigest{row[0].as<std::int64_t>(), row[1].as<std::string>()};
+  };
+  ComparisonPart c;
+  c.live = digest_of(p.table);
+  c.shadow = digest_of(shadow_table(p));
   const auto lines = lines_table(p.table);
-  c.live_lines = digest_of(tx, lines);
-  c.shadow_lines = digest_of(tx, lines + "_shadow");
+  c.live_lines = digest_of(lines);
+  c.shadow_lines = digest_of(lines + "_shadow");
   c.diff.examples = nlohmann::json::array();
   c.lines_diff.examples = nlohmann::json::array();
   if (c.live_lines != c.shadow_lines) {
-    auto l = tx.exec_prepared1("rb_lines_diff", lines, examples);
+    auto l = tx.exec_prepared1("rb_lines_diff", lines, examples, sc, after, keys);
     c.lines_diff.orders = l[0].as<std::int64_t>();
     c.lines_diff.examples = nlohmann::json::parse(l[1].as<std::string>());
   }
   if (c.live == c.shadow) return c;
-  auto row = tx.exec_prepared1("rb_diff", p.table, examples);
+  auto row = tx.exec_prepared1("rb_diff", p.table, examples, sc, after, keys);
   c.diff.only_live = row[0].as<std::int64_t>();
   c.diff.only_shadow = row[1].as<std::int64_t>();
   c.diff.changed = row[2].as<std::int64_t>();
@@ -278,19 +313,37 @@ void describe_lines_diff(std::ostringstream& out, const LinesDiff& d) {
 
 }  // namespace
 
-std::string describe(const ProjectionDef& p, const Comparison& c) {
-  std::ostringstream out;
-  out << "compare " << p.name << " (" << p.table << "): live " << c.live.rows << " rows checksum "
-      << c.live.checksum << ", rebuilt " << c.shadow.rows << " rows checksum " << c.shadow.checksum
-      << "; lines: live " << c.live_lines.rows << " rows checksum " << c.live_lines.checksum
-      << ", rebuilt " << c.shadow_lines.rows << " rows checksum " << c.shadow_lines.checksum;
+namespace {
+
+void describe_part(std::ostringstream& out, const ComparisonPart& c) {
+  out << "live " << c.live.rows << " rows checksum " << c.live.checksum << ", rebuilt "
+      << c.shadow.rows << " rows checksum " << c.shadow.checksum << "; lines: live "
+      << c.live_lines.rows << " rows checksum " << c.live_lines.checksum << ", rebuilt "
+      << c.shadow_lines.rows << " rows checksum " << c.shadow_lines.checksum;
   if (c.identical()) {
     out << ": identical";
-    return out.str();
+    return;
   }
   out << ": DIFFERENT";
   if (c.live != c.shadow) describe_rows_diff(out, c.diff);
   if (c.live_lines != c.shadow_lines) describe_lines_diff(out, c.lines_diff);
+}
+
+}  // namespace
+
+std::string describe(const ProjectionDef& p, const Comparison& c) {
+  std::ostringstream out;
+  out << "compare " << p.name << " (" << p.table << "), orders settled at global position "
+      << c.settled_through << " (before the cutover lock): ";
+  describe_part(out, c);
+  out << "\ncompare " << p.name << " (" << p.table
+      << "), orders with later events (under the cutover lock): ";
+  const auto& d = c.delta;
+  if (d.live.rows + d.shadow.rows + d.live_lines.rows + d.shadow_lines.rows == 0) {
+    out << "none";
+  } else {
+    describe_part(out, d);
+  }
   return out.str();
 }
 

@@ -25,6 +25,10 @@ void drop_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
 // short transaction per index, then ANALYZE. Returns the number of indexes built.
 int index_shadow(pqxx::connection& conn, const ProjectionDef& p);
 void swap_in_shadow(pqxx::transaction_base& tx, const ProjectionDef& p);
+// SHARE UPDATE EXCLUSIVE on the live and shadow tables: waits out (autovacuum is cancelled
+// after deadlock_timeout) and keeps off vacuum and ANALYZE, which would otherwise block the
+// swap's DROP and RENAME while the projector is held. Queries and live applies are not blocked.
+void hold_off_vacuum(pqxx::transaction_base& tx, const ProjectionDef& p);
 
 // COPY of views into the (empty, index-less) shadow, on conn, one transaction per chunk_rows so
 // no write transaction holds the xmin horizon (vacuum) back for long. Returns rows written.
@@ -56,7 +60,8 @@ struct LinesDiff {
   std::int64_t orders = 0;  // orders whose lines differ
   nlohmann::json examples;  // [{"key","live": lines,"shadow": lines}]
 };
-struct Comparison {
+// One scope of a comparison (sql/functions/rebuild_scope.sql).
+struct ComparisonPart {
   TableDigest live;
   TableDigest shadow;
   TableDigest live_lines;
@@ -65,7 +70,20 @@ struct Comparison {
   LinesDiff lines_diff;  // filled only when the lines' digests differ
   bool identical() const { return live == shadow && live_lines == shadow_lines; }
 };
-Comparison compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples);
+// All rows; Settled: orders without an event after `after`; Keys: the orders of `keys` (a JSON
+// array of order ids).
+enum class CompareScope { All, Settled, Keys };
+// The verified cutover's comparison: the rows of the orders settled at global position
+// settled_through, compared before the cutover lock (the bulk of the work, the live projector
+// keeps applying), and the orders with later events, compared under the lock (`delta`).
+struct Comparison : ComparisonPart {
+  std::int64_t settled_through = 0;
+  ComparisonPart delta;
+  bool identical() const { return ComparisonPart::identical() && delta.identical(); }
+};
+ComparisonPart compare_with_live(pqxx::transaction_base& tx, const ProjectionDef& p, int examples,
+                                 CompareScope scope, std::int64_t after = 0,
+                                 const std::string& keys = "[]");
 // Human-readable report of a comparison (several lines).
 std::string describe(const ProjectionDef& p, const Comparison& c);
 

@@ -47,6 +47,20 @@ SELECT gen_random_uuid(), oid, v,
  ORDER BY (o - 1) / 1000, v, o
 )SQL";
 
+// $1 orders, $2 items per order, $3 product id length, $4 prefix.
+constexpr const char* kWideSql = R"SQL(
+INSERT INTO events (event_id, stream_id, version, type, schema_version, data)
+SELECT gen_random_uuid(), $4::text || '-' || o, v,
+       CASE WHEN v = 1 THEN 'OrderCreated' ELSE 'OrderItemAdded' END,
+       CASE WHEN v = 1 THEN 1 ELSE 2 END,
+       CASE WHEN v = 1 THEN jsonb_build_object('order_id', $4::text || '-' || o,
+                                               'customer_id', $4::text || '-c' || (o % 97))
+            ELSE jsonb_build_object('product_id', lpad(v::text, $3::int, 'p'), 'quantity', 1,
+                                    'price_cents', 100 + v) END
+  FROM generate_series(1, $1::bigint) o, generate_series(1, 1 + $2::int) v
+ ORDER BY v, o
+)SQL";
+
 constexpr const char* kSequenceSql = R"SQL(
 WITH head AS (SELECT coalesce(max(global_position), 0) AS h FROM global_log),
      todo AS (SELECT e.position FROM events e
@@ -76,6 +90,15 @@ nlohmann::json normalized(const std::string& table, nlohmann::json r) {
 std::int64_t load_events(pqxx::connection& conn, const LoadSpec& spec) {
   pqxx::work tx(conn);
   auto r = tx.exec_params(kLoadSql, spec.orders, spec.prefix);
+  tx.exec(kSequenceSql);
+  tx.commit();
+  return static_cast<std::int64_t>(r.affected_rows());
+}
+
+std::int64_t load_wide_orders(pqxx::connection& conn, std::int64_t orders, int items, int id_bytes,
+                              const std::string& prefix) {
+  pqxx::work tx(conn);
+  auto r = tx.exec_params(kWideSql, orders, items, id_bytes, prefix);
   tx.exec(kSequenceSql);
   tx.commit();
   return static_cast<std::int64_t>(r.affected_rows());

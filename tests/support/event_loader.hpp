@@ -27,6 +27,12 @@ struct LoadSpec {
 // head, advancing relay_state as the relay would. Returns the number of events written.
 std::int64_t load_events(pqxx::connection& conn, const LoadSpec& spec);
 
+// Orders with many long lines (large views, for memory tests): OrderCreated, then `items`
+// OrderItemAdded whose product ids are `id_bytes` long, per order ("<prefix>-<n>"). Sequenced
+// like load_events. Returns the number of events written.
+std::int64_t load_wide_orders(pqxx::connection& conn, std::int64_t orders, int items, int id_bytes,
+                              const std::string& prefix = "wide");
+
 // The read model a fresh fold of the whole event store gives (read_side::fold_all over every
 // sequenced event, global order): order_id -> row JSON in the column encoding of the table
 // ("orders" or "customer_orders"), as read by read_table().

@@ -114,7 +114,13 @@ TEST(RebuildPg, RebuildsFromTheStoreComparesAndSwapsRepeatedly) {
             "15000");
 
   // A second rebuild of a healthy model: identical, and the swap works again (names kept).
+  // Nothing changed since the compare before the lock: under it only the few orders after the
+  // lowest partition checkpoint (the last events of the other partitions), a short hold.
   r = run(url, all_projections(), &log);
+  EXPECT_LT(r.projections[0].comparison.delta.shadow.rows, 100) << log;
+  EXPECT_GT(r.projections[0].comparison.shadow.rows, 1400) << log;
+  EXPECT_LT(r.cutover_seconds, 1.0) << log;
+  EXPECT_NE(log.find("projector held"), std::string::npos) << log;
   EXPECT_TRUE(r.projections[0].comparison.identical()) << log;
   EXPECT_TRUE(r.projections[1].comparison.identical()) << log;
   EXPECT_NE(log.find("identical"), std::string::npos) << log;
@@ -328,6 +334,15 @@ TEST(RebuildPg, CutoverWaitsForAnInFlightApplyAndIncludesWhatItWrote) {
   EXPECT_TRUE(r.swapped);
   EXPECT_EQ(r.events, 5400);  // the tail read under the exclusive lock has the late events
   expect_model_equals_fold(c);
+  // The 500 orders were compared before the lock; under it only the 40 that changed since.
+  const auto& cmp = r.projections[0].comparison;
+  EXPECT_EQ(cmp.settled_through, 5000);
+  EXPECT_EQ(cmp.shadow.rows, 500);
+  EXPECT_EQ(cmp.diff.only_shadow, 500);
+  EXPECT_EQ(cmp.delta.shadow.rows, 40);
+  EXPECT_EQ(cmp.delta.live.rows, 0);
+  EXPECT_EQ(cmp.delta.diff.only_shadow, 40);
+  EXPECT_EQ(cmp.delta.shadow_lines.rows, 200);
 }
 
 }  // namespace

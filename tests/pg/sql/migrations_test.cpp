@@ -85,7 +85,7 @@ TEST(Migrations, ADatabaseOfTheLastReleaseUpgradesInPlaceToTheFreshSchema) {
   EXPECT_FALSE(migrations_current(conn));
 
   const auto report = apply_migrations(conn);
-  EXPECT_EQ(report.applied, (std::vector<int>{41, 42, 43, 44, 45}));
+  EXPECT_EQ(report.applied, (std::vector<int>{41, 42, 43, 44, 45, 50, 51}));
   // The lines moved to their tables, keyed by the version that created them (as the fold does).
   for (const char* lines : {"order_items", "customer_order_items"}) {
     EXPECT_EQ(q(url, std::string("SELECT string_agg(product_id || ':' || line || ':' || quantity "
@@ -174,6 +174,19 @@ TEST(Migrations, AnEditedFunctionFileIsReappliedAndOnlyIt) {
   EXPECT_EQ(report.repeatables, std::vector<std::string>{file});
   EXPECT_EQ(q(url, "SELECT rebuild_shadow_index_name('i')"), "i_shadow");
   EXPECT_TRUE(migrations_current(conn));
+}
+
+// A large payload (over the TOAST threshold) is compressed with lz4 (V051), and reads back.
+TEST(Migrations, LargeEventPayloadsAreCompressedWithLz4) {
+  const auto url = migrated_database("lz4");
+  q(url,
+    "INSERT INTO events (event_id, stream_id, version, type, schema_version, data, metadata) "
+    "VALUES (gen_random_uuid(), 'lz4-1', 1, 'OrderCreated', 1, '{}', "
+    "jsonb_build_object('blob', repeat('metadata ', 4000)))");
+  EXPECT_EQ(q(url, "SELECT pg_column_compression(metadata) FROM events WHERE stream_id = 'lz4-1'"),
+            "lz4");
+  EXPECT_EQ(q(url, "SELECT length(metadata->>'blob') FROM events WHERE stream_id = 'lz4-1'"),
+            "36000");
 }
 
 TEST(Migrations, RunningTwiceAppliesNothing) {
