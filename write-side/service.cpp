@@ -12,6 +12,7 @@
 #include "common/pg/notify_broadcaster.hpp"
 #include "common/pg/pool.hpp"
 #include "common/pg/pool_metrics.hpp"
+#include "console/console_settings.hpp"
 #include "write-side/api/http_api.hpp"
 #include "write-side/commands/command_pipeline.hpp"
 #include "write-side/relay/outbox_relay.hpp"
@@ -88,6 +89,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                              logger);
 
   ApiDeps deps{pipeline, pool, logger, registry, {}};
+  deps.console = console::console_options(settings, "write-side");
   if (relay) {
     relay::OutboxRelay* r = relay.get();
     deps.extra_ready = [r] { return !r->is_leader() || r->nats_connected(); };

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "common/http/auth.hpp"
+#include "common/http/cors.hpp"
 #include "common/http/detail/server_impl.hpp"
 #include "common/http/problem.hpp"
 #include "common/log/logger.hpp"
@@ -36,6 +37,7 @@ asio::awaitable<Response> Server::Impl::handle(Request& req) {
     co_return problem(Problem::InvalidRequest,
                       "malformed request target (bad percent-encoding or NUL byte)");
   }
+  if (auto preflight = cors_preflight(req, opts.cors_origins)) co_return std::move(*preflight);
   const auto match = router.match(req);
   if (match.status == 404) co_return problem(Problem::NotFound, "no such resource");
   if (match.status == 405) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 
+#include "common/http/cors.hpp"
 #include "common/http/detail/server_impl.hpp"
 #include "common/http/http_date.hpp"
 #include "common/http/problem.hpp"
@@ -45,7 +46,7 @@ Request to_request(bhttp::request<bhttp::string_body>& msg) {
 }
 
 // Every response: Date, X-Request-Id, and a problem's instance naming the request it answers.
-// A 304 has no body, so neither Content-Type nor Content-Length.
+// A 304 or 204 has no body, so neither Content-Type nor Content-Length.
 void fill(bhttp::response<bhttp::string_body>& out, Response& res, const std::string& request_id,
           bool close) {
   add_instance(res, request_id);
@@ -56,7 +57,7 @@ void fill(bhttp::response<bhttp::string_body>& out, Response& res, const std::st
   for (auto& [k, v] : res.headers) out.insert(k, v);
   out.body() = std::move(res.body);
   out.keep_alive(!close);
-  if (res.status != 304) out.content_length(out.body().size());
+  if (res.status != 304 && res.status != 204) out.content_length(out.body().size());
 }
 
 }  // namespace
@@ -180,6 +181,7 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<SessionCtx> ctx, std
       req.trace = trace_context_for(req.header("traceparent"));
 
       Response res = co_await handle(req);
+      add_cors_headers(req, res, opts.cors_origins);
       res.headers.emplace_back("traceparent", req.trace.traceparent());
       const bool close = !msg.keep_alive() || stopping.load();
       const int status = res.status;

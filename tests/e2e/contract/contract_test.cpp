@@ -237,6 +237,20 @@ void exercise_queries(Recorder& rec, HttpClient& w, HttpClient& r) {
   rec.call(r, kR, "GET", "/customers/nobody", "", query);  // 404
   rec.call(r, kR, "GET", "/projections", "", query);
   rec.call(r, kR, "GET", "/projections", "", bearer(kAdmin));  // 403
+  // The global feed (oa-1's events are sequenced: the read side has them): a page, a long poll
+  // that times out empty, an oversized limit.
+  auto feed = rec.call(w, kW, "GET", "/events?after_position=0&limit=3", "", query);
+  EXPECT_EQ(feed.json()["events"].size(), 3u) << feed.body;
+  const auto head = feed.json().value("last_position", 0);
+  auto idle = rec.call(
+      w, kW, "GET", "/events?after_position=" + std::to_string(head) + "&wait_ms=300", "", query);
+  // Empty after 300 ms, unless a late event was sequenced meanwhile: then it is the next one.
+  if (idle.json()["events"].empty()) {
+    EXPECT_EQ(idle.json().value("next_after_position", -1), head) << idle.body;
+  } else {
+    EXPECT_EQ(idle.json()["events"][0].value("global_position", 0), head + 1) << idle.body;
+  }
+  rec.call(w, kW, "GET", "/events?limit=1001", "", query);  // 400
 }
 
 // The routes both services have: health, metrics, the documents, the problem pages; a 431 for
@@ -255,6 +269,12 @@ void exercise_shared(Recorder& rec, HttpClient& c, const std::string& service) {
   rec.call(c, service, "GET", "/problems/no-such-type");
   rec.call(c, service, "PUT", "/healthz");
   rec.call(c, service, "GET", "/no/such/path");
+  rec.call(c, service, "GET", "/ui?order=oa-1");
+  rec.call(c, service, "GET", "/ui", "", big);
+  rec.call(c, service, "GET", "/ui/console.js");
+  rec.call(c, service, "GET", "/ui/console.css");
+  rec.call(c, service, "GET", "/ui/config.json");
+  rec.call(c, service, "GET", "/ui/no-such-file");  // 404
 }
 
 // The document a service serves, saved to a file, after checking it is the build's.
