@@ -40,7 +40,8 @@ http::Response page(std::string_view name, std::string body, const ConsoleOption
 }
 
 std::string config_json(const ConsoleOptions& o) {
-  return nlohmann::json{{"service", o.service}, {"write_url", o.write_url}, {"read_url", o.read_url}}
+  return nlohmann::json{
+      {"service", o.service}, {"write_url", o.write_url}, {"read_url", o.read_url}}
       .dump();
 }
 

@@ -7,8 +7,9 @@ namespace orders::console {
 std::vector<std::string> origins_setting(const config::Settings& settings, const std::string& env) {
   auto origins = http::parse_origins(settings.str(env));
   if (!origins) {
-    throw config::ConfigError(env + " must be a comma-separated list of origins such as "
-                                    "http://127.0.0.1:8080 (scheme://host:port, no path)");
+    throw config::ConfigError(env +
+                              " must be a comma-separated list of origins such as "
+                              "http://127.0.0.1:8080 (scheme://host:port, no path)");
   }
   return *origins;
 }
@@ -16,8 +17,9 @@ std::vector<std::string> origins_setting(const config::Settings& settings, const
 std::string origin_setting(const config::Settings& settings, const std::string& env) {
   auto origins = http::parse_origins(settings.str(env));
   if (!origins || origins->size() > 1) {
-    throw config::ConfigError(env + " must be one origin such as http://127.0.0.1:8081 "
-                                    "(scheme://host:port, no path) or empty");
+    throw config::ConfigError(env +
+                              " must be one origin such as http://127.0.0.1:8081 "
+                              "(scheme://host:port, no path) or empty");
   }
   return origins->empty() ? std::string() : origins->front();
 }

@@ -119,8 +119,9 @@ int serve(const config::Settings& settings, log::Logger& logger) {
 
   http::wait_for_termination_signal();
   logger.info("shutting down: draining requests");
-  server.stop();    // stop accepting; in-flight requests finish (their commands still commit)
-  pipeline.stop();  // finish anything queued and the batches in flight
+  api.stop_waiting();  // long-polling GET /events answer now
+  server.stop();       // stop accepting; in-flight requests finish (their commands still commit)
+  pipeline.stop();     // finish anything queued and the batches in flight
   janitor.stop();
   if (relay) relay->stop();
   logger.info("write-side stopped");

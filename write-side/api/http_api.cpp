@@ -1,7 +1,6 @@
 #include "write-side/api/http_api.hpp"
 
 #include <charconv>
-#include <thread>
 
 #include "api/openapi_specs.hpp"
 #include "common/codec/command_codec.hpp"
@@ -31,7 +30,8 @@ constexpr std::int64_t kDefaultFeedLimit = 100;
 constexpr std::int64_t kMaxFeedLimit = 1000;
 constexpr std::int64_t kMaxFeedWaitMs = 10000;  // well under the server's handler_timeout
 // The global log has no wake-up to wait on here (the outbox NOTIFY trigger is gone, V012): a
-// waiting feed request re-reads at this period, holding a worker thread but no connection.
+// waiting feed request re-reads at this period, holding a worker thread but no connection; only
+// a shutdown (stop_waiting) wakes it early.
 constexpr auto kFeedPoll = std::chrono::milliseconds(200);
 
 Response bad_request(std::string_view detail) {
@@ -360,9 +360,21 @@ Response WriteApi::global_events(const Request& req) {
     }
     const auto now = std::chrono::steady_clock::now();
     if (!events.empty() || now >= deadline) return feed_response(events, q.after, head);
-    std::this_thread::sleep_for(
-        std::min<std::chrono::steady_clock::duration>(kFeedPoll, deadline - now));
+    std::unique_lock lock(feed_mu_);
+    if (feed_cv_.wait_for(lock,
+                          std::min<std::chrono::steady_clock::duration>(kFeedPoll, deadline - now),
+                          [this] { return stopping_; })) {
+      return feed_response(events, q.after, head);
+    }
   }
+}
+
+void WriteApi::stop_waiting() {
+  {
+    std::lock_guard lock(feed_mu_);
+    stopping_ = true;
+  }
+  feed_cv_.notify_all();
 }
 
 Response WriteApi::state(const Request& req) {

@@ -4,7 +4,9 @@
 // waiting in between. Reads (/events, /state) go to the event store through the pool. Every error
 // is application/problem+json.
 #pragma once
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "common/http/server.hpp"
@@ -46,6 +48,9 @@ class WriteApi {
   // GET /events?after_position=P&limit=N&wait_ms=W: the global log after P, oldest first; with
   // wait_ms, waits (long polling, re-reading every 200 ms) until an event is there or W passes.
   http::Response global_events(const http::Request& req);
+  // Shutdown: waiting GET /events requests answer at once (empty), so a graceful stop does not
+  // wait out their wait_ms. Call before http::Server::stop().
+  void stop_waiting();
   // GET /orders/{id}/state and GET /orders/{id} (the Location of a 201): ETag "version",
   // If-None-Match -> 304.
   http::Response state(const http::Request& req);
@@ -63,6 +68,9 @@ class WriteApi {
 
   ApiDeps deps_;
   std::atomic<bool> migrations_ok_{false};
+  std::mutex feed_mu_;
+  std::condition_variable feed_cv_;
+  bool stopping_ = false;  // guarded by feed_mu_
 };
 
 }  // namespace orders::write_side

@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import tempfile
+import time
 from urllib.parse import quote
 
 from selenium import webdriver
@@ -38,6 +39,7 @@ class Console:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
         self.passed = 0
+        self.started = time.monotonic()
 
     def close(self):
         self.driver.quit()
@@ -55,10 +57,10 @@ class Console:
         if not ok:
             self.fail(what)
         self.passed += 1
-        print(f"ok   {what}")
+        print(f"ok   {what} [{time.monotonic() - self.started:.1f} s]", flush=True)
 
     def fail(self, what):
-        print(f"FAIL {what}")
+        print(f"FAIL {what} [{time.monotonic() - self.started:.1f} s]", flush=True)
         self.shot("failure")
         for entry in self.driver.get_log("browser"):
             print("     browser:", entry.get("message"))
@@ -70,11 +72,15 @@ class Console:
         self.driver.save_screenshot(path)
         print(f"     screenshot {path}")
 
+    # Read in one script: the panels re-render, so an element found first may be gone when its
+    # text is asked for (a stale element reference).
     def texts(self, css):
-        return [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, css)]
+        return self.js("return [...document.querySelectorAll(arguments[0])]"
+                       ".map(e => e.textContent.trim());", css)
 
     def text(self, element_id):
-        return self.driver.find_element(By.ID, element_id).text
+        return self.js("const e = document.getElementById(arguments[0]);"
+                       "return e ? e.textContent.trim() : null;", element_id)
 
     def js(self, script, *args):
         return self.driver.execute_script(script, *args)

@@ -27,11 +27,14 @@ done
 PYTHON="${CONSOLE_TEST_PYTHON:-/usr/bin/python3}"
 "$PYTHON" -c 'import selenium' 2>/dev/null || { echo "SKIP: python3-selenium missing"; exit 77; }
 
+started=$SECONDS
 STACK_DATA=$(mktemp -d /tmp/orders-console-test-XXXXXX)
 chmod 755 "$STACK_DATA"  # the postgres user must reach the cluster inside
 export STACK_DATA
 cleanup() {
+  echo "browser done after $((SECONDS - started)) s"
   "$STACK" down --purge >/dev/null 2>&1 || true
+  echo "stack down after $((SECONDS - started)) s"
   rm -rf "$STACK_DATA"
 }
 trap cleanup EXIT
@@ -52,7 +55,7 @@ export COMMAND_TOKEN=console-test-command QUERY_TOKEN=console-test-query ADMIN_T
 W="http://127.0.0.1:$WRITE_PORT" R="http://127.0.0.1:$READ_PORT"
 
 "$STACK" demo >"$STACK_DATA.demo.out" 2>&1 || { cat "$STACK_DATA.demo.out"; exit 1; }
-grep 'status Shipped' "$STACK_DATA.demo.out"
+echo "stack up and demo in $((SECONDS - started)) s: $(grep 'status Shipped' "$STACK_DATA.demo.out")"
 rm -f "$STACK_DATA.demo.out"
 
 send() {  # method path [body] -> fails unless 2xx
@@ -91,6 +94,7 @@ INSERT INTO outbox (position) SELECT position FROM e;
 SQL
 visible order-hostile 3
 visible paged-11 1
+echo "test data in place after $((SECONDS - started)) s"
 
 "$PYTHON" "$HERE/console_browser.py" --write "$W" --read "$R" --token "$QUERY_TOKEN" \
   --hostile "$HOSTILE" --artifacts "$ARTIFACTS"

@@ -45,9 +45,9 @@ TEST(Cors, AnAllowedOriginsGetGetsTheHeader) {
 }
 
 TEST(Cors, OtherOriginsAndMethodsGetNothing) {
-  for (const auto& req : {request("GET", {{"origin", "http://evil.example"}}),
-                          request("POST", {{"origin", "http://127.0.0.1:8080"}}),
-                          request("GET", {})}) {
+  for (const auto& req :
+       {request("GET", {{"origin", "http://evil.example"}}),
+        request("POST", {{"origin", "http://127.0.0.1:8080"}}), request("GET", {})}) {
     Response res;
     add_cors_headers(req, res, kOrigins);
     EXPECT_TRUE(res.headers.empty()) << req.method;
@@ -58,10 +58,11 @@ TEST(Cors, OtherOriginsAndMethodsGetNothing) {
 }
 
 TEST(Cors, PreflightOfAGetFromAnAllowedOrigin) {
-  auto res = cors_preflight(request("OPTIONS", {{"origin", "https://console.example"},
-                                                {"access-control-request-method", "GET"},
-                                                {"access-control-request-headers", "authorization"}}),
-                            kOrigins);
+  auto res =
+      cors_preflight(request("OPTIONS", {{"origin", "https://console.example"},
+                                         {"access-control-request-method", "GET"},
+                                         {"access-control-request-headers", "authorization"}}),
+                     kOrigins);
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 204);
   EXPECT_EQ(header(*res, "Access-Control-Allow-Origin"), "https://console.example");
@@ -76,9 +77,9 @@ TEST(Cors, NoPreflightForCommandsOrOtherOrigins) {
   EXPECT_FALSE(cors_preflight(request("OPTIONS", {{"origin", "http://evil.example"},
                                                   {"access-control-request-method", "GET"}}),
                               kOrigins));
-  EXPECT_FALSE(cors_preflight(
-      request("GET", {{"origin", "https://console.example"}, {"access-control-request-method", "GET"}}),
-      kOrigins));
+  EXPECT_FALSE(cors_preflight(request("GET", {{"origin", "https://console.example"},
+                                              {"access-control-request-method", "GET"}}),
+                              kOrigins));
 }
 
 }  // namespace
