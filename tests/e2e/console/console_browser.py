@@ -2,7 +2,8 @@
 """Drives the web console in headless Chromium (Selenium + Debian's chromedriver) and checks what
 a person would see; writes a screenshot of each step to --artifacts.
 
-  console_browser.py --write W_URL --read R_URL --token QUERY_TOKEN --hostile TEXT --artifacts DIR
+  console_browser.py --write W_URL --read R_URL --token QUERY_TOKEN --command-token COMMAND_TOKEN
+                     --hostile TEXT --artifacts DIR
 
 Run by console_test.sh on a stack that holds the demo's order-1, orders paged-01..11 of
 customer-paged and order-hostile (its third event's product id and request id are TEXT).
@@ -13,6 +14,7 @@ import os
 import sys
 import tempfile
 import time
+import urllib.request
 from urllib.parse import quote
 
 from selenium import webdriver
@@ -34,7 +36,7 @@ class Console:
         for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                      "--no-first-run", "--disable-background-networking",
                      "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-                     "--window-size=1400,1500", f"--user-data-dir={self.profile.name}"):
+                     "--window-size=1400,2100", f"--user-data-dir={self.profile.name}"):
             opts.add_argument(flag)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
@@ -143,6 +145,20 @@ class Console:
         self.check(True, "the live tail of the global log shows the demo's events")
         self.shot("write-side-overview")
 
+    def live_tail_follows(self):
+        # An order created now reaches the open page through the long-polling feed.
+        req = urllib.request.Request(
+            self.args.write + "/orders", method="POST",
+            data=b'{"order_id":"tail-live","customer_id":"customer-tail"}',
+            headers={"Authorization": "Bearer " + self.args.command_token,
+                     "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as res:
+            self.check(res.status == 201, "an order created while the console is open (201)")
+        self.wait("the live tail shows the new order",
+                  lambda: any("tail-live" in r and "OrderCreated" in r
+                              for r in self.texts("#tail tbody tr")))
+        self.check(True, "the live tail shows an event appended while it waits")
+
     def customer_pages(self):
         field = self.driver.find_element(By.ID, "customer-id")
         field.clear()
@@ -194,6 +210,7 @@ class Console:
         self.slider_at_version_3()
         self.projections_live()
         self.live_tail()
+        self.live_tail_follows()
         self.customer_pages()
         self.hostile_text(w)
         # The read-side's console reads the write-side cross-origin (CORS, preflighted: a token).
@@ -205,7 +222,7 @@ class Console:
 
 def main():
     p = argparse.ArgumentParser()
-    for name in ("write", "read", "token", "hostile", "artifacts"):
+    for name in ("write", "read", "token", "command-token", "hostile", "artifacts"):
         p.add_argument("--" + name, required=True)
     console = Console(p.parse_args())
     try:

@@ -97,4 +97,5 @@ visible paged-11 1
 echo "test data in place after $((SECONDS - started)) s"
 
 "$PYTHON" "$HERE/console_browser.py" --write "$W" --read "$R" --token "$QUERY_TOKEN" \
+  --command-token "$COMMAND_TOKEN" \
   --hostile "$HOSTILE" --artifacts "$ARTIFACTS"
