@@ -250,7 +250,10 @@ void exercise_queries(Recorder& rec, HttpClient& w, HttpClient& r) {
   } else {
     EXPECT_EQ(idle.json()["events"][0].value("global_position", 0), head + 1) << idle.body;
   }
-  rec.call(w, kW, "GET", "/events?limit=1001", "", query);  // 400
+  for (const std::string bad : {"limit=1001", "limit=0", "after_position=-1", "after_position=x",
+                                "wait_ms=10001", "wait_ms=1e3"}) {
+    EXPECT_EQ(rec.call(w, kW, "GET", "/events?" + bad, "", query).status, 400) << bad;
+  }
 }
 
 // The routes both services have: health, metrics, the documents, the problem pages; a 431 for
