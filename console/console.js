@@ -193,11 +193,15 @@
   }
 
   // ---- (b) projections ----
+  // One refresh loop: a refresh started again (a new token) supersedes the one in flight.
   let projectionsTimer = null;
+  let projectionsRun = 0;
   async function refreshProjections() {
     clearTimeout(projectionsTimer);
+    const run = ++projectionsRun;
     try {
       const list = await api("read-side", "/projections");
+      if (run !== projectionsRun) return;
       const tbody = $("projections").tBodies[0];
       clear(tbody);
       for (const p of list) {
@@ -210,6 +214,7 @@
       say("projections-message", "updated " + new Date().toLocaleTimeString() + "; refreshes every " +
         PROJECTIONS_EVERY_MS / 1000 + " s");
     } catch (e) {
+      if (run !== projectionsRun) return;
       say("projections-message", e.message, true);
     }
     projectionsTimer = setTimeout(refreshProjections, PROJECTIONS_EVERY_MS);
