@@ -71,7 +71,7 @@ asio::awaitable<Response> Server::Impl::handle(Request& req) {
     asio::co_spawn(
         *workers,
         [this, handler, copy]() -> asio::awaitable<Response> { co_return invoke(*handler, *copy); },
-        [deliver](std::exception_ptr, Response r) { deliver(std::move(r)); });
+        [deliver](const std::exception_ptr&, Response r) { deliver(std::move(r)); });
   }
   co_await pending->timer.async_wait(use_tuple);
   pending->decided = true;

@@ -13,7 +13,7 @@ namespace orders::http {
 
 namespace {
 
-constexpr std::size_t kLingerMaxBytes = 8 * 1024 * 1024;
+constexpr std::size_t kLingerMaxBytes = std::size_t{8} * 1024 * 1024;
 constexpr auto kLingerTime = std::chrono::milliseconds(1000);
 
 std::string lower(std::string_view s) {
@@ -68,7 +68,7 @@ asio::awaitable<void> Server::Impl::linger_close(beast::tcp_stream& stream) {
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.expires_after(kLingerTime);
-  std::array<char, 16 * 1024> sink;
+  std::array<char, std::size_t{16} * 1024> sink;
   std::size_t total = 0;
   while (total < kLingerMaxBytes) {
     auto [e, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
@@ -155,7 +155,8 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<SessionCtx> ctx, std
         if (stopping.load()) break;
         ctx->idle = true;
         stream.expires_after(first ? opts.request_read_timeout : opts.idle_timeout);
-        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8 * 1024), use_tuple);
+        auto [ec, n] =
+            co_await stream.async_read_some(buffer.prepare(std::size_t{8} * 1024), use_tuple);
         ctx->idle = false;
         if (ec) break;
         buffer.commit(n);

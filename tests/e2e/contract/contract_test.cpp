@@ -259,7 +259,7 @@ void exercise_queries(Recorder& rec, HttpClient& w, HttpClient& r) {
 // The routes both services have: health, metrics, the documents, the problem pages; a 431 for
 // those that can fail no other way; a 405 and an unknown path.
 void exercise_shared(Recorder& rec, HttpClient& c, const std::string& service) {
-  const Headers big = {{"X-Big", std::string(20 * 1024, 'h')}};
+  const Headers big = {{"X-Big", std::string(std::size_t{20} * 1024, 'h')}};
   rec.call(c, service, "GET", "/healthz");
   rec.call(c, service, "GET", "/healthz", "", big);
   rec.call(c, service, "GET", "/readyz");
@@ -285,7 +285,7 @@ std::string served_document(HttpClient& c, const std::string& service, const std
   auto doc = c.get("/openapi.json");
   EXPECT_EQ(doc.status, 200);
   EXPECT_EQ(doc.headers["content-type"], "application/json");
-  const std::string file = dir + "/contract_" + service + ".openapi.json";
+  std::string file = dir + "/contract_" + service + ".openapi.json";
   std::ofstream(file) << doc.body;
   std::ifstream built(std::string(OPENAPI_JSON_DIR) + "/" + service + ".openapi.json");
   EXPECT_TRUE(built);
