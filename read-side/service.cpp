@@ -15,6 +15,7 @@
 #include "common/pg/pool.hpp"
 #include "common/pg/pool_metrics.hpp"
 #include "common/pg/sqlstate.hpp"
+#include "console/console_settings.hpp"
 #include "read-side/projector/context.hpp"
 #include "read-side/projector/coordinator.hpp"
 #include "read-side/projector/view_store.hpp"
@@ -126,6 +127,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   auto bus = nats::Connection::connect(bus_options(settings));
 
   QueryApiContext api{pool, waiters, registry, logger, [&bus] { return bus.connected(); }};
+  api.console = console::console_options(settings, "read-side");
 
   http::ServerOptions options;
   options.address = settings.str("READ_ADDRESS");
@@ -134,6 +136,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
   options.service_name = "read-side";
   options.is_transient = pg::is_transient;
   options.tokens = {{"query", settings.str("QUERY_TOKEN")}, {"admin", settings.str("ADMIN_TOKEN")}};
+  options.cors_origins = console::origins_setting(settings, "CORS_ORIGINS");
   if (options.tokens["query"].empty())
     logger.warn("QUERY_TOKEN is empty: queries need no authentication");
   if (options.tokens["admin"].empty())

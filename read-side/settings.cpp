@@ -34,6 +34,12 @@ std::vector<config::SettingSpec> setting_specs() {
        "park, retry forever)"},
       {"QUERY_TOKEN", "", "Bearer token for queries (empty: no auth)"},
       {"ADMIN_TOKEN", "", "Bearer token for /metrics and admin (empty: no auth)"},
+      {"CONSOLE_WRITE_URL", "http://127.0.0.1:8080",
+       "The write-side's origin as a browser reaches it: the web console at /ui reads order "
+       "timelines and the global log there (empty: the console shows no write-side panels)"},
+      {"CORS_ORIGINS", "http://127.0.0.1:8080",
+       "Origins whose pages may GET this service cross-origin (comma-separated; the write-side's "
+       "console; empty: none)"},
   };
 }
 

@@ -14,7 +14,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config libpqxx-dev libpq-dev l
 RUNTIME_PKGS=(libpqxx-6.4 libpq5 libnats3.4 ca-certificates curl)
 TEST_PKGS=(ccache postgresql nats-server googletest libgtest-dev util-linux procps curl jq
   python3-jsonschema docker-compose wrk hyperfine clang libclang-rt-14-dev clang-format clang-tidy
-  prometheus)
+  prometheus chromium chromium-driver python3-selenium)
 
 mode=all
 case "${1:-}" in

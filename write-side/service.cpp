@@ -12,6 +12,7 @@
 #include "common/pg/notify_broadcaster.hpp"
 #include "common/pg/pool.hpp"
 #include "common/pg/pool_metrics.hpp"
+#include "console/console_settings.hpp"
 #include "write-side/api/http_api.hpp"
 #include "write-side/commands/command_pipeline.hpp"
 #include "write-side/relay/outbox_relay.hpp"
@@ -88,6 +89,7 @@ int serve(const config::Settings& settings, log::Logger& logger) {
                              logger);
 
   ApiDeps deps{pipeline, pool, logger, registry, {}};
+  deps.console = console::console_options(settings, "write-side");
   if (relay) {
     relay::OutboxRelay* r = relay.get();
     deps.extra_ready = [r] { return !r->is_leader() || r->nats_connected(); };
@@ -117,8 +119,9 @@ int serve(const config::Settings& settings, log::Logger& logger) {
 
   http::wait_for_termination_signal();
   logger.info("shutting down: draining requests");
-  server.stop();    // stop accepting; in-flight requests finish (their commands still commit)
-  pipeline.stop();  // finish anything queued and the batches in flight
+  api.stop_waiting();  // long-polling GET /events answer now
+  server.stop();       // stop accepting; in-flight requests finish (their commands still commit)
+  pipeline.stop();     // finish anything queued and the batches in flight
   janitor.stop();
   if (relay) relay->stop();
   logger.info("write-side stopped");

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/pg/sqlstate.hpp"
+#include "console/console_settings.hpp"
 
 namespace orders::write_side {
 
@@ -42,6 +43,12 @@ std::vector<config::SettingSpec> setting_specs() {
       {"COMMAND_TOKEN", "", "Bearer token for commands (empty: no auth)"},
       {"QUERY_TOKEN", "", "Bearer token for /events and /state (empty: no auth)"},
       {"ADMIN_TOKEN", "", "Bearer token for /metrics (empty: no auth)"},
+      {"CONSOLE_READ_URL", "http://127.0.0.1:8081",
+       "The read-side's origin as a browser reaches it: the web console at /ui reads projections "
+       "and customers' orders there (empty: the console shows no read-side panels)"},
+      {"CORS_ORIGINS", "http://127.0.0.1:8081",
+       "Origins whose pages may GET this service cross-origin (comma-separated; the read-side's "
+       "console; empty: none)"},
   };
 }
 
@@ -76,6 +83,7 @@ http::ServerOptions server_options(const config::Settings& settings) {
   so.tokens = {{"command", settings.str("COMMAND_TOKEN")},
                {"query", settings.str("QUERY_TOKEN")},
                {"admin", settings.str("ADMIN_TOKEN")}};
+  so.cors_origins = console::origins_setting(settings, "CORS_ORIGINS");
   return so;
 }
 

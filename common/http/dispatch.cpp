@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "common/http/auth.hpp"
+#include "common/http/cors.hpp"
 #include "common/http/detail/server_impl.hpp"
 #include "common/http/problem.hpp"
 #include "common/log/logger.hpp"
@@ -36,6 +37,7 @@ asio::awaitable<Response> Server::Impl::handle(Request& req) {
     co_return problem(Problem::InvalidRequest,
                       "malformed request target (bad percent-encoding or NUL byte)");
   }
+  if (auto preflight = cors_preflight(req, opts.cors_origins)) co_return std::move(*preflight);
   const auto match = router.match(req);
   if (match.status == 404) co_return problem(Problem::NotFound, "no such resource");
   if (match.status == 405) {
@@ -69,7 +71,7 @@ asio::awaitable<Response> Server::Impl::handle(Request& req) {
     asio::co_spawn(
         *workers,
         [this, handler, copy]() -> asio::awaitable<Response> { co_return invoke(*handler, *copy); },
-        [deliver](std::exception_ptr, Response r) { deliver(std::move(r)); });
+        [deliver](const std::exception_ptr&, Response r) { deliver(std::move(r)); });
   }
   co_await pending->timer.async_wait(use_tuple);
   pending->decided = true;

@@ -132,6 +132,9 @@ struct ServerOptions {
   // scope -> bearer token ("command", "query", "admin"). A route whose scope has a non-empty token
   // needs "Authorization: Bearer <token>": missing -> 401 (WWW-Authenticate: Bearer), wrong -> 403.
   std::map<std::string, std::string> tokens;
+  // Origins (scheme://host:port) whose pages may GET any route cross-origin (common/http/cors.hpp;
+  // the web console). Empty: no CORS headers, preflights are 405 like any OPTIONS.
+  std::vector<std::string> cors_origins;
   // Whether a handler's exception is worth a 503 + Retry-After (nothing was done, a retry may
   // work) rather than a 500; the services pass pg::is_transient. Unset: always 500.
   std::function<bool(const std::exception_ptr&)> is_transient;

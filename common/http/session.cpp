@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 
+#include "common/http/cors.hpp"
 #include "common/http/detail/server_impl.hpp"
 #include "common/http/http_date.hpp"
 #include "common/http/problem.hpp"
@@ -12,7 +13,7 @@ namespace orders::http {
 
 namespace {
 
-constexpr std::size_t kLingerMaxBytes = 8 * 1024 * 1024;
+constexpr std::size_t kLingerMaxBytes = std::size_t{8} * 1024 * 1024;
 constexpr auto kLingerTime = std::chrono::milliseconds(1000);
 
 std::string lower(std::string_view s) {
@@ -45,7 +46,7 @@ Request to_request(bhttp::request<bhttp::string_body>& msg) {
 }
 
 // Every response: Date, X-Request-Id, and a problem's instance naming the request it answers.
-// A 304 has no body, so neither Content-Type nor Content-Length.
+// A 304 or 204 has no body, so neither Content-Type nor Content-Length.
 void fill(bhttp::response<bhttp::string_body>& out, Response& res, const std::string& request_id,
           bool close) {
   add_instance(res, request_id);
@@ -56,7 +57,7 @@ void fill(bhttp::response<bhttp::string_body>& out, Response& res, const std::st
   for (auto& [k, v] : res.headers) out.insert(k, v);
   out.body() = std::move(res.body);
   out.keep_alive(!close);
-  if (res.status != 304) out.content_length(out.body().size());
+  if (res.status != 304 && res.status != 204) out.content_length(out.body().size());
 }
 
 }  // namespace
@@ -67,7 +68,7 @@ asio::awaitable<void> Server::Impl::linger_close(beast::tcp_stream& stream) {
   beast::error_code ec;
   stream.socket().shutdown(tcp::socket::shutdown_send, ec);
   stream.expires_after(kLingerTime);
-  std::array<char, 16 * 1024> sink;
+  std::array<char, std::size_t{16} * 1024> sink;
   std::size_t total = 0;
   while (total < kLingerMaxBytes) {
     auto [e, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
@@ -154,7 +155,8 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<SessionCtx> ctx, std
         if (stopping.load()) break;
         ctx->idle = true;
         stream.expires_after(first ? opts.request_read_timeout : opts.idle_timeout);
-        auto [ec, n] = co_await stream.async_read_some(buffer.prepare(8 * 1024), use_tuple);
+        auto [ec, n] =
+            co_await stream.async_read_some(buffer.prepare(std::size_t{8} * 1024), use_tuple);
         ctx->idle = false;
         if (ec) break;
         buffer.commit(n);
@@ -180,6 +182,7 @@ asio::awaitable<void> Server::Impl::session(std::shared_ptr<SessionCtx> ctx, std
       req.trace = trace_context_for(req.header("traceparent"));
 
       Response res = co_await handle(req);
+      add_cors_headers(req, res, opts.cors_origins);
       res.headers.emplace_back("traceparent", req.trace.traceparent());
       const bool close = !msg.keep_alive() || stopping.load();
       const int status = res.status;

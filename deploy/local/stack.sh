@@ -319,12 +319,15 @@ cmd_up() {
     { tail -n 20 "$LOGS/migrate.log" >&2; die "write-side migrate failed (log: $LOGS/migrate.log)"; }
   env "${envs[@]}" "$READ_BIN" migrate >>"$LOGS/migrate.log" 2>&1 ||
     { tail -n 20 "$LOGS/migrate.log" >&2; die "read-side migrate failed (log: $LOGS/migrate.log)"; }
+  # The web console (/ui) on each service reads the other one: its origin, and CORS for it.
+  local w="http://127.0.0.1:$WRITE_PORT" r="http://127.0.0.1:$READ_PORT"
   start_service write-side "$WRITE_BIN" "$WRITE_PORT" WRITE_ADDRESS=127.0.0.1 \
-    "WRITE_PORT=$WRITE_PORT" "COMMAND_TOKEN=$COMMAND_TOKEN"
+    "WRITE_PORT=$WRITE_PORT" "COMMAND_TOKEN=$COMMAND_TOKEN" "CONSOLE_READ_URL=$r" \
+    "CORS_ORIGINS=$r,http://127.0.0.1:$READ_PORT2"
   start_service read-side-1 "$READ_BIN" "$READ_PORT" READ_ADDRESS=127.0.0.1 \
-    "READ_PORT=$READ_PORT" REPLICA_ID=local-1
+    "READ_PORT=$READ_PORT" REPLICA_ID=local-1 "CONSOLE_WRITE_URL=$w" "CORS_ORIGINS=$w"
   start_service read-side-2 "$READ_BIN" "$READ_PORT2" READ_ADDRESS=127.0.0.1 \
-    "READ_PORT=$READ_PORT2" REPLICA_ID=local-2
+    "READ_PORT=$READ_PORT2" REPLICA_ID=local-2 "CONSOLE_WRITE_URL=$w" "CORS_ORIGINS=$w"
   if ((observability)); then obs_up; fi
   say ""
   say "stack is up (data: $DATA)"
@@ -332,6 +335,7 @@ cmd_up() {
 }
 
 print_urls() {
+  say "  console      http://127.0.0.1:$WRITE_PORT/ui   (the web console; also on each read-side)"
   say "  write-side   http://127.0.0.1:$WRITE_PORT   (POST /orders, /metrics)"
   say "  read-side 1  http://127.0.0.1:$READ_PORT   (GET /orders/{id}, /projections)"
   say "  read-side 2  http://127.0.0.1:$READ_PORT2"

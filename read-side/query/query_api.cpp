@@ -423,6 +423,7 @@ http::Router make_query_router(QueryApiContext& ctx) {
   });
   router.add("GET", "/readyz", [&ctx](const http::Request&) { return readyz(ctx); });
   http::add_contract_routes(router, api::read_side_openapi_json());
+  console::add_console_routes(router, ctx.console);
   return router;
 }
 

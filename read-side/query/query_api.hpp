@@ -8,6 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "common/http/server.hpp"
+#include "console/console_routes.hpp"
 
 namespace orders::pg {
 class Pool;
@@ -38,6 +39,8 @@ struct QueryApiContext {
   metrics::Counter* requery_periodic = nullptr;
   metrics::Gauge* waiting =
       nullptr;  // orders_min_version_waiting: requests waiting for min_version
+  // GET /ui: the web console, and where it finds the write-side (console/console_routes.hpp).
+  console::ConsoleOptions console{};
 };
 
 // Prepares the query statements (use as the pool's ConnectionInit).

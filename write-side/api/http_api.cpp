@@ -15,6 +15,7 @@
 #include "common/pg/pool.hpp"
 #include "write-side/crypto/sha256.hpp"
 #include "write-side/crypto/uuid.hpp"
+#include "write-side/store/log_reads.hpp"
 
 namespace orders::write_side {
 namespace {
@@ -25,6 +26,13 @@ using http::Response;
 constexpr std::int64_t kDefaultEventsLimit = 1000;
 constexpr std::int64_t kMaxEventsLimit = 10000;
 constexpr std::size_t kMaxIdempotencyKeyLength = 255;
+constexpr std::int64_t kDefaultFeedLimit = 100;
+constexpr std::int64_t kMaxFeedLimit = 1000;
+constexpr std::int64_t kMaxFeedWaitMs = 10000;  // well under the server's handler_timeout
+// The global log has no wake-up to wait on here (the outbox NOTIFY trigger is gone, V012): a
+// waiting feed request re-reads at this period, holding a worker thread but no connection; only
+// a shutdown (stop_waiting) wakes it early.
+constexpr auto kFeedPoll = std::chrono::milliseconds(200);
 
 Response bad_request(std::string_view detail) {
   return http::problem(http::Problem::InvalidRequest, detail);
@@ -115,10 +123,12 @@ void WriteApi::register_routes(http::Router& router) {
   router.add("GET", "/orders/{id}", bind(&WriteApi::state), "query");
   router.add("GET", "/orders/{id}/events", bind(&WriteApi::events), "query");
   router.add("GET", "/orders/{id}/state", bind(&WriteApi::state), "query");
+  router.add("GET", "/events", bind(&WriteApi::global_events), "query");
   router.add("GET", "/healthz", bind(&WriteApi::healthz), "public");
   router.add("GET", "/readyz", bind(&WriteApi::readyz), "public");
   router.add("GET", "/metrics", bind(&WriteApi::metrics), "admin");
   http::add_contract_routes(router, api::write_side_openapi_json());
+  console::add_console_routes(router, deps_.console);
 }
 
 StoredResponse WriteApi::render(const std::string& order_id, bool created, const Outcome& outcome,
@@ -288,6 +298,88 @@ Response WriteApi::events(const Request& req) {
   auto list = nlohmann::json::array();
   for (const auto& e : events) list.push_back(codec::to_audit_json(e));
   return http::json_response(200, {{"order_id", id}, {"events", std::move(list)}});
+}
+
+namespace {
+
+struct FeedQuery {
+  std::int64_t after = 0;
+  std::int64_t limit = kDefaultFeedLimit;
+  std::int64_t wait_ms = 0;
+};
+
+// after_position (default 0), limit (1..1000, default 100), wait_ms (0..10000, default 0).
+std::variant<FeedQuery, Response> parse_feed_query(const Request& req) {
+  FeedQuery q;
+  struct Param {
+    const char* name;
+    std::int64_t* value;
+    std::int64_t min;
+    std::int64_t max;
+  };
+  for (const Param& p : {Param{"after_position", &q.after, 0, std::int64_t{1} << 53},
+                         Param{"limit", &q.limit, 1, kMaxFeedLimit},
+                         Param{"wait_ms", &q.wait_ms, 0, kMaxFeedWaitMs}}) {
+    auto it = req.query.find(p.name);
+    if (it == req.query.end()) continue;
+    auto v = parse_count(it->second);
+    if (!v || *v < p.min || *v > p.max) {
+      return bad_request(std::string(p.name) + " must be an integer from " + std::to_string(p.min) +
+                         " to " + std::to_string(p.max));
+    }
+    *p.value = *v;
+  }
+  return q;
+}
+
+Response feed_response(const std::vector<codec::RecordedEvent>& events, std::int64_t after,
+                       std::int64_t head) {
+  auto list = nlohmann::json::array();
+  std::int64_t next = after;
+  for (const auto& e : events) {
+    auto j = codec::to_audit_json(e);
+    j["order_id"] = e.stream_id;
+    j["global_position"] = e.global_position.value_or(0);
+    next = e.global_position.value_or(next);
+    list.push_back(std::move(j));
+  }
+  return http::json_response(200, {{"events", std::move(list)},
+                                   {"next_after_position", next},
+                                   {"last_position", std::max(head, next)}});
+}
+
+}  // namespace
+
+Response WriteApi::global_events(const Request& req) {
+  auto parsed = parse_feed_query(req);
+  if (auto* r = std::get_if<Response>(&parsed)) return std::move(*r);
+  const auto q = std::get<FeedQuery>(parsed);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(q.wait_ms);
+  while (true) {
+    std::vector<codec::RecordedEvent> events;
+    std::int64_t head = 0;
+    {
+      auto lease = deps_.pool.acquire();
+      events = read_global_log(*lease, q.after + 1, q.limit);
+      head = global_log_head(*lease);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!events.empty() || now >= deadline) return feed_response(events, q.after, head);
+    std::unique_lock lock(feed_mu_);
+    if (feed_cv_.wait_for(lock,
+                          std::min<std::chrono::steady_clock::duration>(kFeedPoll, deadline - now),
+                          [this] { return stopping_; })) {
+      return feed_response(events, q.after, head);
+    }
+  }
+}
+
+void WriteApi::stop_waiting() {
+  {
+    std::lock_guard lock(feed_mu_);
+    stopping_ = true;
+  }
+  feed_cv_.notify_all();
 }
 
 Response WriteApi::state(const Request& req) {

@@ -4,10 +4,13 @@
 // waiting in between. Reads (/events, /state) go to the event store through the pool. Every error
 // is application/problem+json.
 #pragma once
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "common/http/server.hpp"
+#include "console/console_routes.hpp"
 #include "write-side/commands/command_pipeline.hpp"
 
 namespace orders::write_side {
@@ -19,6 +22,8 @@ struct ApiDeps {
   metrics::Registry& metrics;
   // /readyz: extra readiness (e.g. the relay reaches NATS). Empty: always ready.
   std::function<bool()> extra_ready;
+  // GET /ui: the web console, and where it finds the read-side (console/console_routes.hpp).
+  console::ConsoleOptions console{};
 };
 
 class WriteApi {
@@ -40,6 +45,12 @@ class WriteApi {
   void ship(const http::Request& req, http::Respond respond);
   void deliver(const http::Request& req, http::Respond respond);
   http::Response events(const http::Request& req);
+  // GET /events?after_position=P&limit=N&wait_ms=W: the global log after P, oldest first; with
+  // wait_ms, waits (long polling, re-reading every 200 ms) until an event is there or W passes.
+  http::Response global_events(const http::Request& req);
+  // Shutdown: waiting GET /events requests answer at once (empty), so a graceful stop does not
+  // wait out their wait_ms. Call before http::Server::stop().
+  void stop_waiting();
   // GET /orders/{id}/state and GET /orders/{id} (the Location of a 201): ETag "version",
   // If-None-Match -> 304.
   http::Response state(const http::Request& req);
@@ -57,6 +68,9 @@ class WriteApi {
 
   ApiDeps deps_;
   std::atomic<bool> migrations_ok_{false};
+  std::mutex feed_mu_;
+  std::condition_variable feed_cv_;
+  bool stopping_ = false;  // guarded by feed_mu_
 };
 
 }  // namespace orders::write_side

@@ -56,4 +56,9 @@ std::vector<codec::RecordedEvent> read_global_log(pqxx::connection& conn,
       from_position, limit));
 }
 
+std::int64_t global_log_head(pqxx::connection& conn) {
+  pqxx::read_transaction tx(conn);
+  return tx.exec1("SELECT coalesce(max(global_position), 0) FROM global_log")[0].as<std::int64_t>();
+}
+
 }  // namespace orders::write_side

@@ -22,4 +22,7 @@ std::vector<codec::RecordedEvent> read_order_events(pqxx::connection& conn,
 std::vector<codec::RecordedEvent> read_global_log(pqxx::connection& conn,
                                                   std::int64_t from_position, std::int64_t limit);
 
+// The highest global position sequenced so far (0: none yet): where a live tail starts.
+std::int64_t global_log_head(pqxx::connection& conn);
+
 }  // namespace orders::write_side

@@ -237,12 +237,29 @@ void exercise_queries(Recorder& rec, HttpClient& w, HttpClient& r) {
   rec.call(r, kR, "GET", "/customers/nobody", "", query);  // 404
   rec.call(r, kR, "GET", "/projections", "", query);
   rec.call(r, kR, "GET", "/projections", "", bearer(kAdmin));  // 403
+  // The global feed (oa-1's events are sequenced: the read side has them): a page, a long poll
+  // that times out empty, an oversized limit.
+  auto feed = rec.call(w, kW, "GET", "/events?after_position=0&limit=3", "", query);
+  EXPECT_EQ(feed.json()["events"].size(), 3u) << feed.body;
+  const auto head = feed.json().value("last_position", 0);
+  auto idle = rec.call(
+      w, kW, "GET", "/events?after_position=" + std::to_string(head) + "&wait_ms=300", "", query);
+  // Empty after 300 ms, unless a late event was sequenced meanwhile: then it is the next one.
+  if (idle.json()["events"].empty()) {
+    EXPECT_EQ(idle.json().value("next_after_position", -1), head) << idle.body;
+  } else {
+    EXPECT_EQ(idle.json()["events"][0].value("global_position", 0), head + 1) << idle.body;
+  }
+  for (const std::string bad : {"limit=1001", "limit=0", "after_position=-1", "after_position=x",
+                                "wait_ms=10001", "wait_ms=1e3"}) {
+    EXPECT_EQ(rec.call(w, kW, "GET", "/events?" + bad, "", query).status, 400) << bad;
+  }
 }
 
 // The routes both services have: health, metrics, the documents, the problem pages; a 431 for
 // those that can fail no other way; a 405 and an unknown path.
 void exercise_shared(Recorder& rec, HttpClient& c, const std::string& service) {
-  const Headers big = {{"X-Big", std::string(20 * 1024, 'h')}};
+  const Headers big = {{"X-Big", std::string(std::size_t{20} * 1024, 'h')}};
   rec.call(c, service, "GET", "/healthz");
   rec.call(c, service, "GET", "/healthz", "", big);
   rec.call(c, service, "GET", "/readyz");
@@ -255,6 +272,12 @@ void exercise_shared(Recorder& rec, HttpClient& c, const std::string& service) {
   rec.call(c, service, "GET", "/problems/no-such-type");
   rec.call(c, service, "PUT", "/healthz");
   rec.call(c, service, "GET", "/no/such/path");
+  rec.call(c, service, "GET", "/ui?order=oa-1");
+  rec.call(c, service, "GET", "/ui", "", big);
+  rec.call(c, service, "GET", "/ui/console.js");
+  rec.call(c, service, "GET", "/ui/console.css");
+  rec.call(c, service, "GET", "/ui/config.json");
+  rec.call(c, service, "GET", "/ui/no-such-file");  // 404
 }
 
 // The document a service serves, saved to a file, after checking it is the build's.
@@ -262,7 +285,7 @@ std::string served_document(HttpClient& c, const std::string& service, const std
   auto doc = c.get("/openapi.json");
   EXPECT_EQ(doc.status, 200);
   EXPECT_EQ(doc.headers["content-type"], "application/json");
-  const std::string file = dir + "/contract_" + service + ".openapi.json";
+  std::string file = dir + "/contract_" + service + ".openapi.json";
   std::ofstream(file) << doc.body;
   std::ifstream built(std::string(OPENAPI_JSON_DIR) + "/" + service + ".openapi.json");
   EXPECT_TRUE(built);

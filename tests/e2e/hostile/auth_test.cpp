@@ -2,7 +2,7 @@
 // without a token gets 401 problem+json with WWW-Authenticate: Bearer, a wrong token 403, the right
 // token 2xx; the query token does not open commands; /metrics needs the admin token; health
 // endpoints stay open; a refused request stores nothing. Without tokens the services start with a
-// clear warning in their log.
+// clear warning in their log. The web console's page is open; CORS lets only its origin read.
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -18,6 +18,7 @@ using Headers = std::map<std::string, std::string>;
 const std::string kCommand = "cmd-7f3a9c1e5b";
 const std::string kQuery = "qry-2d8e4b6a0c";
 const std::string kAdmin = "adm-9b1c3e5f7a";
+const std::string kConsole = "http://console.test:8080";  // the one origin in CORS_ORIGINS
 
 Headers bearer(const std::string& token) {
   return {{"Authorization", "Bearer " + token}};
@@ -28,8 +29,11 @@ class Auth : public ::testing::Test {
   static void SetUpTestSuite() {
     StackOptions so;
     so.db_hint = "auth";
-    so.write_env = {{"COMMAND_TOKEN", kCommand}, {"QUERY_TOKEN", kQuery}, {"ADMIN_TOKEN", kAdmin}};
-    so.read_env = {{"QUERY_TOKEN", kQuery}, {"ADMIN_TOKEN", kAdmin}};
+    so.write_env = {{"COMMAND_TOKEN", kCommand},
+                    {"QUERY_TOKEN", kQuery},
+                    {"ADMIN_TOKEN", kAdmin},
+                    {"CORS_ORIGINS", kConsole}};
+    so.read_env = {{"QUERY_TOKEN", kQuery}, {"ADMIN_TOKEN", kAdmin}, {"CORS_ORIGINS", kConsole}};
     stack_ = std::make_unique<Stack>(so);
   }
   static void TearDownTestSuite() { stack_.reset(); }
@@ -120,6 +124,7 @@ TEST_F(Auth, QueriesNeedTheQueryTokenOnBothSides) {
   const std::vector<std::pair<int, std::string>> queries = {
       {w, "/orders/auth-q/events"}, {w, "/orders/auth-q/state"}, {rd, "/orders/auth-q"},
       {rd, "/orders?limit=5"},      {rd, "/customers/cq"},       {rd, "/projections"},
+      {w, "/events?limit=1"},
   };
   for (const auto& [port, target] : queries) {
     SCOPED_TRACE(target + (port == w ? " (write-side)" : " (read-side)"));
@@ -168,6 +173,50 @@ TEST_F(Auth, ErrorsDoNotLeakTheTokens) {
   for (const auto& t : {kCommand, kQuery, kAdmin}) {
     EXPECT_EQ(log.find(t), std::string::npos) << "a token appears in a service log";
   }
+}
+
+// The web console (/ui) is open (it holds no data); its cross-origin reads are allowed for the
+// listed origin only, for GET only, and still need the query token.
+TEST_F(Auth, TheConsoleIsOpenAndCorsAllowsOnlyItsOriginToRead) {
+  for (int port : {stack_->write_port(), stack_->read_port()}) {
+    SCOPED_TRACE(port == stack_->write_port() ? "write-side" : "read-side");
+    auto page = send(port, "GET", "/ui", "", {});
+    EXPECT_EQ(page.status, 200);
+    EXPECT_NE(page.headers["content-security-policy"].find("script-src 'self'"), std::string::npos);
+    EXPECT_EQ(send(port, "GET", "/ui/console.js", "", {}).status, 200);
+
+    const Headers preflight = {{"Origin", kConsole},
+                               {"Access-Control-Request-Method", "GET"},
+                               {"Access-Control-Request-Headers", "authorization"}};
+    auto pre = send(port, "OPTIONS", "/healthz", "", preflight);
+    EXPECT_EQ(pre.status, 204);
+    EXPECT_EQ(pre.headers["access-control-allow-origin"], kConsole);
+    Headers other = preflight;
+    other["Origin"] = "http://evil.test";
+    EXPECT_EQ(send(port, "OPTIONS", "/healthz", "", other).status, 405);
+    Headers post = preflight;
+    post["Access-Control-Request-Method"] = "POST";
+    EXPECT_EQ(send(port, "OPTIONS", "/orders", "", post).status, 405);
+
+    Headers read = bearer(kQuery);
+    read["Origin"] = kConsole;
+    auto ok = send(port, "GET", "/ui/config.json", "", read);
+    EXPECT_EQ(ok.headers["access-control-allow-origin"], kConsole);
+    read["Origin"] = "http://evil.test";
+    EXPECT_EQ(
+        send(port, "GET", "/ui/config.json", "", read).headers.count("access-control-allow-origin"),
+        0u);
+    auto no_token = send(port, "GET", port == stack_->write_port() ? "/events" : "/projections", "",
+                         {{"Origin", kConsole}});
+    EXPECT_EQ(no_token.status, 401) << "CORS must not bypass the token";
+  }
+  // A command from the console's origin gets no CORS header: a page cannot read its answer.
+  Headers cmd = bearer(kCommand);
+  cmd["Origin"] = kConsole;
+  auto created = send(stack_->write_port(), "POST", "/orders",
+                      R"({"order_id":"auth-cors","customer_id":"c"})", cmd);
+  EXPECT_EQ(created.status, 201);
+  EXPECT_EQ(created.headers.count("access-control-allow-origin"), 0u);
 }
 
 // Local stack default: no tokens; each service says so at start.

@@ -64,7 +64,7 @@ TEST(OpenApi, WriteSideRoutesAreTheSpecsRoutes) {
   http::Router router;
   api.register_routes(router);
   const auto routes = router_routes(router);
-  EXPECT_EQ(routes.size(), 14u);
+  EXPECT_EQ(routes.size(), 17u);  // 14 + GET /events, /ui, /ui/{asset}
   expect_same(routes, spec_routes(api::write_side_openapi_json()));
 }
 
@@ -73,7 +73,7 @@ TEST(OpenApi, ReadSideRoutesAreTheSpecsRoutes) {
   read_side::VersionWaiters waiters;
   read_side::QueryApiContext ctx{d.pool, waiters, d.metrics, d.logger, {}};
   const auto routes = router_routes(read_side::make_query_router(ctx));
-  EXPECT_EQ(routes.size(), 9u);
+  EXPECT_EQ(routes.size(), 11u);  // 9 + GET /ui, /ui/{asset}
   expect_same(routes, spec_routes(api::read_side_openapi_json()));
 }
 
