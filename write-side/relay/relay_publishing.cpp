@@ -79,6 +79,7 @@ void OutboxRelay::ensure_nats(Session& s) {
       nats::StreamSpec spec;
       spec.name = opt_.stream;
       spec.duplicate_window = opt_.duplicate_window;
+      spec.replicas = opt_.stream_replicas;
       s.admin->ensure_stream(spec);
       s.need_resync = true;
       s.nats_backoff.reset();
@@ -115,6 +116,7 @@ bool OutboxRelay::resync(Session& s) {
   nats::StreamSpec spec;
   spec.name = opt_.stream;
   spec.duplicate_window = opt_.duplicate_window;
+  spec.replicas = opt_.stream_replicas;
   const std::uint64_t last = s.admin->ensure_stream(spec).last_seq;
   std::uint64_t db_sequenced = 0, db_published = 0;
   std::optional<std::string> event_at_last;
