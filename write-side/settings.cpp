@@ -41,6 +41,9 @@ std::vector<config::SettingSpec> setting_specs() {
       {"SNAPSHOT_EVERY", "100",
        "Snapshot an order every N events, and when its load folded N or more (0: off)"},
       {"IDEMPOTENCY_RETENTION_HOURS", "48", "Idempotency keys are kept at least this long (>= 24)"},
+      {"RELAY_ACK_TIMEOUT_MS", "5000",
+       "How long the relay waits for JetStream's publish acks (and stream requests) before it "
+       "resyncs; shorter on a NATS cluster, where a lost server's acks never come"},
       {"RELAY_ENABLED", "on",
        "Run the outbox relay (Postgres outbox -> NATS JetStream) in-process"},
       {"LOG_LEVEL", "info", "debug, info, warn or error"},

@@ -175,7 +175,7 @@ start_service() {  # write-N | read-N
   case $n in
     write-*)
       spawn "$n" env "${envs[@]}" WRITE_ADDRESS=127.0.0.1 "WRITE_PORT=$(port_of "$n")" \
-        "COMMAND_TOKEN=$COMMAND_TOKEN" RELAY_ENABLED=on "$WRITE_BIN" serve
+        "COMMAND_TOKEN=$COMMAND_TOKEN" RELAY_ENABLED=on RELAY_ACK_TIMEOUT_MS=1500 "$WRITE_BIN" serve
       ;;
     read-*)
       spawn "$n" env "${envs[@]}" READ_ADDRESS=127.0.0.1 "READ_PORT=$(port_of "$n")" \
@@ -204,27 +204,6 @@ start_one() {  # name; waits until it is ready
     haproxy) start_haproxy ;;
     *) die "unknown process '$n' (one of: ${NODES[*]})" ;;
   esac
-}
-
-# Patroni's view: the member names by role (leader / sync_standby / replica) with their state.
-cluster_json() {
-  local n
-  for n in pg-1 pg-2 pg-3; do
-    if curl -sf --max-time 2 "http://127.0.0.1:$(rest_port "$n")/cluster" 2>/dev/null; then return 0; fi
-  done
-  return 1
-}
-pg_primary() {  # name of the Patroni leader that is running
-  cluster_json | $PY -c 'import json,sys
-for m in json.load(sys.stdin)["members"]:
-    if m["role"] == "leader" and m["state"] == "running": print(m["name"])'
-}
-pg_synchronous() {  # a leader and a streaming synchronous standby
-  cluster_json | $PY -c 'import json,sys
-ms = json.load(sys.stdin)["members"]
-ok = any(m["role"] == "leader" and m["state"] == "running" for m in ms) and \
-     any(m["role"] == "sync_standby" and m["state"] in ("streaming", "running") for m in ms)
-sys.exit(0 if ok else 1)' 2>/dev/null
 }
 
 build_binaries() {
@@ -314,11 +293,16 @@ cmd_stop() {  # name: SIGTERM and wait (Patroni stops its PostgreSQL first)
 # One process at a time, each back and ready (and Postgres synchronous again) before the next.
 # The Patroni primary goes last, by a switchover to the synchronous standby first.
 cmd_restart_all() {
-  local n primary
-  for n in haproxy read-1 read-2 write-1 write-2 nats-1 nats-2 nats-3; do
+  local n primary t0=$SECONDS
+  # haproxy is reloaded, as it is upgraded or reconfigured: its master keeps the ports and a new
+  # worker takes the new connections while the old one finishes its requests.
+  say "==> reloading haproxy"
+  kill -USR2 "$(pid_of haproxy)"
+  for n in read-1 read-2 write-1 write-2 nats-1 nats-2 nats-3; do
     cmd_stop "$n"
     start_one "$n"
     [[ $n == nats-* ]] && wait_for "the stream's 3 replicas current" 30 stream_current
+    say "    ($((SECONDS - t0)) s)"
   done
   primary=$(pg_primary)
   for n in pg-1 pg-2 pg-3; do
@@ -326,6 +310,7 @@ cmd_restart_all() {
     cmd_stop "$n"
     start_one "$n"
     wait_for "synchronous replication" 60 pg_synchronous
+    say "    ($((SECONDS - t0)) s)"
   done
   say "==> switchover away from $primary"
   curl -sf --max-time 30 -X POST -H 'Content-Type: application/json' \
@@ -336,8 +321,11 @@ cmd_restart_all() {
   cmd_stop "$primary"
   start_one "$primary"
   wait_for "synchronous replication" 60 pg_synchronous
-  # etcd last: Patroni keeps the primary while its store is briefly away (retry_timeout).
-  say "restarted every process"
+  say "    ($((SECONDS - t0)) s)"
+  # etcd last: Patroni keeps the primary while its store is briefly away (retry_timeout < ttl).
+  cmd_stop etcd
+  start_one etcd
+  say "restarted every process in $((SECONDS - t0)) s"
 }
 
 cmd_url() {

@@ -26,6 +26,7 @@ bootstrap:
     retry_timeout: $retry
     maximum_lag_on_failover: 1048576
     synchronous_mode: true
+    failsafe_mode: true
     postgresql:
       use_pg_rewind: true
       use_slots: true
@@ -127,14 +128,14 @@ backend write_sides
   balance roundrobin
   option httpchk GET /readyz
   http-check expect status 200
-  default-server inter 500ms fastinter 250ms fall 2 rise 1 on-marked-down shutdown-sessions
+  default-server inter 500ms fastinter 250ms fall 2 rise 1
   server write-1 127.0.0.1:$(port_of write-1) check
   server write-2 127.0.0.1:$(port_of write-2) check
 backend read_sides
   balance roundrobin
   option httpchk GET /readyz
   http-check expect status 200
-  default-server inter 500ms fastinter 250ms fall 2 rise 1 on-marked-down shutdown-sessions
+  default-server inter 500ms fastinter 250ms fall 2 rise 1
   server read-1 127.0.0.1:$(port_of read-1) check
   server read-2 127.0.0.1:$(port_of read-2) check
 EOF

@@ -74,7 +74,7 @@ void OutboxRelay::ensure_nats(Session& s) {
       nats::PublisherOptions po;
       po.max_pending = std::max<std::int64_t>(1024, 2 * opt_.publish_batch);
       po.publish_ack_wait = opt_.ack_timeout;
-      s.admin.emplace(*s.nc);
+      s.admin.emplace(*s.nc, opt_.ack_timeout);
       s.js.emplace(*s.nc, po);
       nats::StreamSpec spec;
       spec.name = opt_.stream;
