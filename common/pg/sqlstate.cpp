@@ -25,8 +25,6 @@ bool is_transient(const std::exception_ptr& error) {
     return true;
   } catch (const pqxx::broken_connection&) {
     return true;
-  } catch (const pqxx::in_doubt_error&) {  // the connection broke during COMMIT (a failover)
-    return true;
   } catch (const pqxx::serialization_failure&) {  // libpqxx 6.4: not an sql_error
     return true;
   } catch (const pqxx::deadlock_detected&) {
