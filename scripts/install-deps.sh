@@ -15,7 +15,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config libpqxx-dev libpq-dev l
 RUNTIME_PKGS=(libpqxx-6.4 libpq5 libnats3.4 ca-certificates curl)
 TEST_PKGS=(ccache postgresql nats-server googletest libgtest-dev util-linux procps curl jq
   python3-jsonschema docker-compose wrk hyperfine clang libclang-rt-14-dev clang-format clang-tidy
-  patroni etcd-server haproxy)
+  patroni etcd-server haproxy prometheus)
 # The HA topology (deploy/local/ha.sh): Patroni on etcd, haproxy in front of the replicas.
 HA_PKGS=(patroni python3-etcd etcd-server haproxy)
 

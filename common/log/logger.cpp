@@ -1,8 +1,12 @@
 #include "common/log/logger.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+
+#include "common/log/line_sink.hpp"
 
 namespace orders::log {
 namespace {
@@ -56,7 +60,12 @@ Level parse_level(std::string_view s) {
 }
 
 Logger::Logger(std::string service, Level min_level)
-    : service_(std::move(service)), min_(min_level) {}
+    : service_json_(dump(std::move(service))),
+      min_(min_level),
+      sink_(std::make_unique<LineSink>(STDERR_FILENO)) {}
+
+Logger::~Logger() = default;
+Logger::Logger(Logger&&) noexcept = default;
 
 void Logger::debug(std::string_view msg, nlohmann::json fields) {
   write(Level::Debug, msg, std::move(fields));
@@ -71,19 +80,24 @@ void Logger::error(std::string_view msg, nlohmann::json fields) {
   write(Level::Error, msg, std::move(fields));
 }
 
-void Logger::write(Level level, std::string_view msg, nlohmann::json fields) {
-  if (!enabled(level)) return;
-  // Fixed keys first (ts, level, service, msg), then the caller's fields in their own order.
+// Fixed keys first (ts, level, service, msg), then the caller's fields in their own order.
+std::string Logger::head(Level level, std::string_view msg) const {
   std::string line;
-  line.reserve(160);
+  line.reserve(192);
   line += "{\"ts\":\"";
   line += now_rfc3339();
   line += "\",\"level\":\"";
   line += level_name(level);
   line += "\",\"service\":";
-  line += dump(service_);
+  line += service_json_;
   line += ",\"msg\":";
-  line += dump(std::string(msg));
+  append_json_string(line, msg);
+  return line;
+}
+
+void Logger::write(Level level, std::string_view msg, nlohmann::json fields) {
+  if (!enabled(level)) return;
+  std::string line = head(level, msg);
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) {
       const std::string& key = it.key();
@@ -98,9 +112,49 @@ void Logger::write(Level level, std::string_view msg, nlohmann::json fields) {
     line += dump(fields);
   }
   line += "}\n";
-  std::lock_guard lock(mu_);
-  std::fwrite(line.data(), 1, line.size(), stderr);
-  std::fflush(stderr);
+  emit(level, line);
+}
+
+void Logger::write_rendered(Level level, std::string_view msg, std::string_view fields) {
+  if (!enabled(level)) return;
+  std::string line = head(level, msg);
+  if (!fields.empty()) {
+    line += ',';
+    line += fields;
+  }
+  line += "}\n";
+  emit(level, line);
+}
+
+void Logger::emit(Level level, const std::string& line) {
+  if (level >= Level::Warn) {
+    sink_->append_now(line);
+  } else {
+    sink_->append(line);
+  }
+}
+
+void Logger::flush() {
+  sink_->flush();
+}
+
+void append_json_string(std::string& out, std::string_view s) {
+  // Plain printable ASCII (ids, methods, routes: nearly every value) is copied as it is.
+  bool plain = true;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) {
+    out += '"';
+    out += s;
+    out += '"';
+  } else {
+    out += dump(std::string(s));
+  }
 }
 
 }  // namespace orders::log

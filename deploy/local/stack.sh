@@ -4,6 +4,7 @@
 # deploy/local/.data.
 #
 #   deploy/local/stack.sh up                       install missing packages, build (Release), start all
+#   deploy/local/stack.sh up --observability       also Debian's prometheus scraping the stack (alert rules)
 #   deploy/local/stack.sh up --ha                  the HA topology instead (deploy/local/ha.sh: Patroni,
 #                                                  3 nats-servers, 2+2 replicas behind haproxy); then
 #                                                  status [--json], logs, down go to ha.sh
@@ -18,7 +19,7 @@
 # Settings (environment, read by `up`; later commands reuse what `up` chose):
 #   WRITE_PORT=8080  READ_PORT=8081 (2nd replica: next free port)  PG_PORT=55432  NATS_PORT=4222
 #   COMMAND_TOKEN= QUERY_TOKEN= ADMIN_TOKEN= (empty: auth off)  LOG_LEVEL=info
-#   STACK_DATA=deploy/local/.data  STACK_BUILD_DIR=build-release
+#   STACK_DATA=deploy/local/.data  STACK_BUILD_DIR=build-release  PROMETHEUS_PORT=9090 (next free)
 #   WRITE_SIDE_BIN / READ_SIDE_BIN: use these binaries instead of building
 set -euo pipefail
 
@@ -34,6 +35,9 @@ die() {
   printf 'stack.sh: %s\n' "$*" >&2
   exit 1
 }
+
+# shellcheck source=SCRIPTDIR/observability.sh
+source "$ROOT/deploy/local/observability.sh"
 
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 
@@ -286,6 +290,13 @@ start_service() {  # name binary port extra-env...
 }
 
 cmd_up() {
+  local observability=0 a
+  for a in "$@"; do
+    case $a in
+      --observability) observability=1 ;;
+      *) die "usage: $0 up [--observability]" ;;
+    esac
+  done
   reset_settings_if_stopped
   if ! custom_binaries; then
     "$ROOT/scripts/install-deps.sh" --stack
@@ -316,6 +327,7 @@ cmd_up() {
     "READ_PORT=$READ_PORT" REPLICA_ID=local-1
   start_service read-side-2 "$READ_BIN" "$READ_PORT2" READ_ADDRESS=127.0.0.1 \
     "READ_PORT=$READ_PORT2" REPLICA_ID=local-2
+  if ((observability)); then obs_up; fi
   say ""
   say "stack is up (data: $DATA)"
   print_urls
@@ -327,6 +339,7 @@ print_urls() {
   say "  read-side 2  http://127.0.0.1:$READ_PORT2"
   say "  postgres     $(database_url)"
   say "  nats         nats://127.0.0.1:$NATS_PORT  (stream ORDERS)"
+  obs_print_url
   [[ -n "$COMMAND_TOKEN$QUERY_TOKEN$ADMIN_TOKEN" ]] && say "  auth: bearer tokens on (from COMMAND_TOKEN / QUERY_TOKEN / ADMIN_TOKEN)"
   return 0
 }
@@ -431,6 +444,7 @@ cmd_status() {
       row "$name" stopped "$port" "http://127.0.0.1:$port"
     fi
   done
+  obs_status_row
   if alive read-side-1 read-side; then
     api GET "http://127.0.0.1:$READ_PORT/projections" "" "$QUERY_TOKEN"
     if [[ "$API_STATUS" == 200 ]]; then
@@ -516,6 +530,7 @@ cmd_down() {
     *) die "usage: $0 down [--purge]" ;;
   esac
   load_settings
+  obs_down
   stop_pid read-side-2 read-side
   stop_pid read-side-1 read-side
   stop_pid write-side write-side
@@ -541,7 +556,7 @@ if [[ "${1:-}" == up && "${2:-}" == --ha ]] ||
 fi
 
 case "${1:-}" in
-  up) cmd_up ;;
+  up) shift; cmd_up "$@" ;;
   demo) cmd_demo ;;
   status) cmd_status ;;
   logs) shift; cmd_logs "$@" ;;

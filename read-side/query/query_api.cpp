@@ -395,6 +395,9 @@ http::Router make_query_router(QueryApiContext& ctx) {
       &ctx.metrics.counter("orders_min_version_requeries_total", help, {{"cause", "periodic"}});
   ctx.waiting = &ctx.metrics.gauge("orders_min_version_waiting",
                                    "GET /orders/{id} requests waiting for min_version");
+  // /readyz as a gauge, for the "not ready" alert (`up` only says the scrape worked).
+  ctx.metrics.gauge_callback("orders_ready", "1 when GET /readyz answers 200 (read at scrape time)",
+                             [&ctx] { return readyz(ctx).status == 200 ? 1.0 : 0.0; });
   http::Router router;
   router.add(
       "GET", "/orders/{id}", [&ctx](const http::Request& r) { return get_order(ctx, r); }, "query");

@@ -2,7 +2,8 @@
 # Validates deploy/docker-compose.yml and deploy/Dockerfile without a Docker engine:
 # `docker-compose config -q`, the structure the issue asks for (postgres 15, JetStream on a volume,
 # health checks, depends_on conditions, two read-side replicas, tokens required), and that every
-# setting the compose file gives write-side / read-side is one that binary's --help lists.
+# setting the compose file gives write-side / read-side is one that binary's --help lists; the
+# profile `observability` (Prometheus, Grafana) with its files and targets.
 #   compose_test.sh [WRITE_SIDE_BIN] [READ_SIDE_BIN]
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -104,6 +105,85 @@ check(all(ha.get(n, {}).get("environment", {}).get("NATS_STREAM_REPLICAS") == "3
       "ha: the stream at 3 replicas")
 hap = open(sys.argv[4]).read()
 check("haproxy" in ha and hap.count("option httpchk GET /readyz") == 2, "ha: haproxy health-checks both pairs on /readyz")
+sys.exit(1 if errors else 0)
+PY
+
+# The profile `observability`: Prometheus and Grafana, pinned images, their files mounted, and the
+# scrape targets / datasource / dashboard path agreeing with the compose services and mounts.
+docker-compose -f "$COMPOSE" --profile observability config >"$tmp/observability.yml" &&
+  pass "docker-compose --profile observability config" || fail "docker-compose --profile observability config"
+python3 - "$tmp/observability.yml" "$ROOT/deploy/observability" <<'PY' || failures=$((failures + 1))
+import os, sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+obs = sys.argv[2]
+services = cfg["services"]
+errors = []
+def check(cond, msg):
+    print(("ok   " if cond else "FAIL ") + msg)
+    if not cond:
+        errors.append(msg)
+
+def mounts(svc):  # target -> host source, for bind mounts
+    out = {}
+    for v in svc.get("volumes", []):
+        if isinstance(v, dict):
+            out[v["target"]] = v.get("source", "")
+        else:
+            parts = str(v).split(":")
+            out[parts[1]] = parts[0]
+    return out
+
+for name, image in (("prometheus", "prom/prometheus:"), ("grafana", "grafana/grafana:")):
+    svc = services.get(name, {})
+    check(svc.get("profiles") == ["observability"], f"{name} is in profile observability only")
+    img = svc.get("image", "")
+    check(img.startswith(image) and img.split(":")[1] not in ("", "latest"), f"{name} image pinned ({img})")
+    for target, source in mounts(svc).items():
+        if source.startswith("/"):
+            check(os.path.exists(source), f"{name}: mounted {source} exists")
+    ports = [str(p.get("host_ip", "")) if isinstance(p, dict) else str(p) for p in svc.get("ports", [])]
+    check(ports and all(p.startswith("127.0.0.1") for p in ports), f"{name}: published on 127.0.0.1 only")
+for name, svc in services.items():
+    if name not in ("prometheus", "grafana") and "ha" not in (svc.get("profiles") or []):
+        check("profiles" not in svc, f"{name} runs without a profile")
+
+prom = services.get("prometheus", {})
+prom_dir = mounts(prom).get("/etc/prometheus/orders", "")
+check(os.path.samefile(prom_dir, obs) if prom_dir else False, "prometheus mounts deploy/observability")
+script = " ".join(prom.get("command", []))
+conf = yaml.safe_load(open(os.path.join(obs, "prometheus.yml")))
+for f in conf.get("rule_files", []):
+    check(f"/etc/prometheus/orders/{f}" in script, f"prometheus entrypoint copies rule file {f}")
+check("admin_token" in script and "ADMIN_TOKEN" in prom.get("environment", {}), "prometheus gets the admin token")
+for job in conf["scrape_configs"]:
+    check(job.get("authorization", {}).get("credentials_file") == "admin_token", f"job {job['job_name']} sends the admin token")
+    for sc in job["static_configs"]:
+        for target in sc["targets"]:
+            host, port = target.split(":")
+            svc = services.get(host)
+            env = (svc or {}).get("environment", {})
+            check(svc is not None and port in (str(env.get("WRITE_PORT")), str(env.get("READ_PORT"))),
+                  f"scrape target {target} is a compose service on its port")
+targets = {t.split(":")[0] for j in conf["scrape_configs"] for sc in j["static_configs"] for t in sc["targets"]}
+# The default stack's services (profile `ha` is another topology, checked above).
+apps = {n for n, s in services.items() if (s.get("command") or [""])[0] in ("write-side", "read-side")
+        and "ha" not in (s.get("profiles") or [])}
+check(apps <= targets, f"every write-side/read-side service is scraped ({sorted(apps - targets)} missing)")
+
+graf = mounts(services.get("grafana", {}))
+ds = yaml.safe_load(open(os.path.join(obs, "grafana/provisioning/datasources/prometheus.yml")))
+check(ds["datasources"][0]["url"] == "http://prometheus:9090", "grafana datasource is the prometheus service")
+prov = yaml.safe_load(open(os.path.join(obs, "grafana/provisioning/dashboards/orders.yml")))
+check(prov["providers"][0]["options"]["path"] in graf, "dashboard provider path is the mounted dashboards folder")
+check("/etc/grafana/provisioning" in graf, "grafana provisioning is mounted")
+import json
+dash = json.load(open(os.path.join(obs, "grafana/dashboards/orders.json")))
+uid = ds["datasources"][0]["uid"]
+panels = dash.get("panels", [])
+check(len(panels) >= 8 and all(p.get("targets") for p in panels), f"dashboard has {len(panels)} panels, each with queries")
+check(all(p["datasource"]["uid"] == uid and all(t["datasource"]["uid"] == uid for t in p["targets"]) for p in panels),
+      f"every dashboard panel and query uses the provisioned datasource {uid}")
+check(len({p["id"] for p in panels}) == len(panels), "dashboard panel ids are unique")
 sys.exit(1 if errors else 0)
 PY
 

@@ -88,6 +88,11 @@ WriteApi::WriteApi(ApiDeps deps) : deps_(std::move(deps)) {
                                  auto lease = pool->acquire(std::chrono::milliseconds(500));
                                  return static_cast<double>(outbox_backlog(*lease));
                                });
+  // /readyz as a gauge: Prometheus' `up` only says the scrape worked, and /metrics answers while
+  // Postgres or NATS is down, so the "not ready" alert needs the readiness itself.
+  deps_.metrics.gauge_callback("orders_ready",
+                               "1 when GET /readyz answers 200 (read at scrape time)",
+                               [this] { return readyz(Request{}).status == 200 ? 1.0 : 0.0; });
 }
 
 void WriteApi::register_routes(http::Router& router) {

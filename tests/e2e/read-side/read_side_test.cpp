@@ -104,6 +104,7 @@ TEST_F(ReadSideTest, SeedScenarioIsServedAndMinVersionWaitsForTheApply) {
   auto metrics = c.get("/metrics");
   EXPECT_EQ(metrics.status, 200);
   EXPECT_NE(metrics.body.find("orders_projector_events_applied_total"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\norders_ready 1\n"), std::string::npos);  // /readyz as a gauge
   expect_model_equal();
 }
 

@@ -24,13 +24,22 @@ TEST(WriteSideWithRelay, OutboxDrainsToJetStream) {
                          std::chrono::seconds(20)))
       << ws->sql("SELECT last_sequenced, last_published FROM relay_state");
   EXPECT_EQ(c.get("/readyz").status, 200);
+  // The readiness gauge the "not ready" alert reads follows /readyz.
+  auto ready_gauge = [&] {
+    const auto body = c.get("/metrics").body;
+    if (body.find("\norders_ready 1\n") != std::string::npos) return 1;
+    return body.find("\norders_ready 0\n") != std::string::npos ? 0 : -1;
+  };
+  EXPECT_EQ(ready_gauge(), 1);
 
   // NATS down: the leader's relay reports it, /readyz says not ready, commands still commit.
   nats.stop();
   EXPECT_TRUE(wait_until([&] { return c.get("/readyz").status == 503; }, std::chrono::seconds(20)));
+  EXPECT_EQ(ready_gauge(), 0);
   EXPECT_EQ(c.post("/orders", create_body("relay-late")).status, 201);
   nats.start();
   EXPECT_TRUE(wait_until([&] { return c.get("/readyz").status == 200; }, std::chrono::seconds(30)));
+  EXPECT_EQ(ready_gauge(), 1);
   EXPECT_TRUE(wait_until([&] { return ws->count("SELECT last_published FROM relay_state") == 11; },
                          std::chrono::seconds(30)));
   ws->process->signal(SIGTERM);

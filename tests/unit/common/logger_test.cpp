@@ -60,6 +60,7 @@ TEST(Logger, OneJsonObjectPerLineWithFixedKeysAndFields) {
   CaptureStderr capture;
   Logger logger("write-side", Level::Info);
   logger.info("request", {{"request_id", "r1"}, {"status", 201}, {"msg", "ignored: reserved"}});
+  logger.flush();
   const auto got = lines(capture.text());
   ASSERT_EQ(got.size(), 1u);
   const auto& j = got[0];
@@ -79,6 +80,7 @@ TEST(Logger, LevelFilterDropsLowerLevels) {
   logger.info("i");
   logger.warn("w");
   logger.error("e");
+  logger.flush();
   const auto got = lines(capture.text());
   ASSERT_EQ(got.size(), 2u);
   EXPECT_EQ(got[0].at("level"), "warn");
@@ -92,6 +94,43 @@ TEST(Logger, HostileTextStaysOneValidLine) {
   logger.error("bad \xff utf8\nand a newline", {{"detail", "quote \" backslash \\ \xfe"}});
   const auto got = lines(capture.text());
   ASSERT_EQ(got.size(), 1u);
+}
+
+TEST(Logger, WarnAndErrorAreWrittenBeforeTheCallReturnsAndAfterEarlierLines) {
+  CaptureStderr capture;
+  Logger logger("svc", Level::Info);
+  logger.info("buffered");
+  logger.warn("urgent");  // no flush: a warn line must survive an exit right after it
+  const auto got = lines(capture.text());
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].at("msg"), "buffered");
+  EXPECT_EQ(got[1].at("msg"), "urgent");
+}
+
+TEST(Logger, InfoLinesAreWrittenWhenTheLoggerEnds) {
+  CaptureStderr capture;
+  {
+    Logger logger("svc", Level::Info);
+    logger.info("last words", {{"n", 1}});
+  }
+  const auto got = lines(capture.text());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].at("n"), 1);
+}
+
+TEST(Logger, RenderedFieldsAndEscapedStrings) {
+  CaptureStderr capture;
+  Logger logger("svc", Level::Info);
+  std::string fields = "\"id\":";
+  append_json_string(fields, "plain-id-1");
+  fields += ",\"hostile\":";
+  append_json_string(fields, "q\" b\\ \n \xff");
+  logger.write_rendered(Level::Info, "request", fields);
+  logger.flush();
+  const auto got = lines(capture.text());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].at("id"), "plain-id-1");
+  EXPECT_EQ(got[0].at("hostile").get<std::string>().substr(0, 7), "q\" b\\ \n");
 }
 
 TEST(Logger, ParseLevel) {
