@@ -21,9 +21,9 @@
 #   deploy/local/ha.sh down [--purge]
 #
 # Settings (read by `up`, kept in STACK_DATA/ha.env): WRITE_PORT=8080 READ_PORT=8081
-#   HA_PORT_BASE=56100 (every other port: pg +0..2, patroni REST +10..12, etcd +20/21,
-#   nats +30..32, nats routes +40..42, nats monitoring +50..52, write-sides +60/61,
-#   read-sides +70/71)   LOG_LEVEL=info  COMMAND_TOKEN QUERY_TOKEN ADMIN_TOKEN
+#   HA_PORT_BASE=26100 (below the kernel's ephemeral ports, 32768+; every other port:
+#   pg +0..2, patroni REST +10..12, etcd +20/21, nats +30..32, nats routes +40..42,
+#   nats monitoring +50..52, write-sides +60/61, read-sides +70/71)   LOG_LEVEL=info  COMMAND_TOKEN QUERY_TOKEN ADMIN_TOKEN
 #   STACK_BUILD_DIR=build-release  WRITE_SIDE_BIN / READ_SIDE_BIN: use these binaries
 #   PATRONI_TTL=8 (s: a dead primary's leader key expires after this; failover follows)
 set -euo pipefail
@@ -51,7 +51,7 @@ load_settings() {
   [[ -f "$ENV_FILE" ]] && source "$ENV_FILE"
   WRITE_PORT="${S_WRITE_PORT:-${WRITE_PORT:-8080}}"
   READ_PORT="${S_READ_PORT:-${READ_PORT:-8081}}"
-  BASE="${S_BASE:-${HA_PORT_BASE:-56100}}"
+  BASE="${S_BASE:-${HA_PORT_BASE:-26100}}"
   LOG_LEVEL="${S_LOG_LEVEL:-${LOG_LEVEL:-info}}"
   COMMAND_TOKEN="${S_COMMAND_TOKEN-${COMMAND_TOKEN:-}}"
   QUERY_TOKEN="${S_QUERY_TOKEN-${QUERY_TOKEN:-}}"
@@ -239,7 +239,10 @@ cmd_up() {
   for n in pg-1 pg-2 pg-3; do alive "$n" || { say "==> starting $n"; start_pg "$n"; }; done
   wait_for "a Patroni primary with a synchronous standby" 120 pg_synchronous
   for n in nats-1 nats-2 nats-3; do alive "$n" || { say "==> starting $n"; start_nats "$n"; }; done
-  for n in nats-1 nats-2 nats-3; do wait_for "$n" 20 port_busy "$(port_of "$n")"; done
+  for n in nats-1 nats-2 nats-3; do
+    wait_for "$n on port $(port_of "$n")" 20 port_busy "$(port_of "$n")" ||
+      { tail -n 5 "$LOGS/$n.log" >&2; exit 1; }
+  done
   local envs=() admin_url
   admin_url=$(database_url | sed 's|/orders?|/postgres?|')
   if [[ "$("$(pg_bin)/psql" -X -tAc "SELECT 1 FROM pg_database WHERE datname = 'orders'" "$admin_url")" != 1 ]]; then

@@ -38,7 +38,9 @@ class Ha {
  public:
   Ha() {
     data_ = "/tmp/orders-ha-test-" + std::to_string(::getpid());
-    base_ = 20000 + static_cast<int>(::getpid() % 300) * 100;
+    // Below the kernel's ephemeral range (32768+), where an outgoing connection could take a
+    // port between ha.sh's check and a server's bind.
+    base_ = 20000 + static_cast<int>(::getpid() % 120) * 100;
     write_port_ = base_ + 90;
     read_port_ = base_ + 91;
     ::setenv("STACK_DATA", data_.c_str(), 1);
