@@ -23,7 +23,8 @@
 # Settings (read by `up`, kept in STACK_DATA/ha.env): WRITE_PORT=8080 READ_PORT=8081
 #   HA_PORT_BASE=26100 (below the kernel's ephemeral ports, 32768+; every other port:
 #   pg +0..2, patroni REST +10..12, etcd +20/21, nats +30..32, nats routes +40..42,
-#   nats monitoring +50..52, write-sides +60/61, read-sides +70/71)   LOG_LEVEL=info  COMMAND_TOKEN QUERY_TOKEN ADMIN_TOKEN
+#   nats monitoring +50..52, write-sides +60/61, read-sides +70/71)
+#   LOG_LEVEL=info  COMMAND_TOKEN QUERY_TOKEN ADMIN_TOKEN
 #   STACK_BUILD_DIR=build-release  WRITE_SIDE_BIN / READ_SIDE_BIN: use these binaries
 #   PATRONI_TTL=8 (s: a dead primary's leader key expires after this; failover follows)
 set -euo pipefail
