@@ -6,6 +6,7 @@
 #   scripts/install-deps.sh --build    only what compiles the services (Dockerfile build stage)
 #   scripts/install-deps.sh --runtime  only what the built services need at run time (Docker image)
 #   scripts/install-deps.sh --stack    build + run the local stack (deploy/local/stack.sh)
+#   scripts/install-deps.sh --ha       the local stack + its HA topology (stack.sh up --ha)
 #   scripts/install-deps.sh --check    exit 1 and list what is missing, install nothing
 set -euo pipefail
 
@@ -14,7 +15,9 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config libpqxx-dev libpq-dev l
 RUNTIME_PKGS=(libpqxx-6.4 libpq5 libnats3.4 ca-certificates curl)
 TEST_PKGS=(ccache postgresql nats-server googletest libgtest-dev util-linux procps curl jq
   python3-jsonschema docker-compose wrk hyperfine clang libclang-rt-14-dev clang-format clang-tidy
-  prometheus chromium chromium-driver python3-selenium)
+  prometheus chromium chromium-driver python3-selenium patroni python3-etcd etcd-server haproxy)
+# The HA topology (deploy/local/ha.sh): Patroni on etcd, haproxy in front of the replicas.
+HA_PKGS=(patroni python3-etcd etcd-server haproxy)
 
 mode=all
 case "${1:-}" in
@@ -22,6 +25,7 @@ case "${1:-}" in
   --build) mode=build ;;
   --runtime) mode=runtime ;;
   --stack) mode=stack ;;
+  --ha) mode=ha ;;
   --check) mode=check ;;
   -h | --help)
     awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -37,7 +41,9 @@ case "$mode" in
   build) wanted=("${BUILD_PKGS[@]}") ;;
   runtime) wanted=("${RUNTIME_PKGS[@]}") ;;
   stack) wanted=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" ccache postgresql nats-server util-linux procps jq) ;;
-  *) wanted=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+  ha) wanted=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" ccache postgresql nats-server util-linux procps jq
+    "${HA_PKGS[@]}") ;;
+  *) wanted=("${BUILD_PKGS[@]}" "${RUNTIME_PKGS[@]}" "${TEST_PKGS[@]}" "${HA_PKGS[@]}") ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -42,6 +42,9 @@ std::unique_ptr<relay::OutboxRelay> make_relay(const config::Settings& settings,
   ro.database_url = settings.str("DATABASE_URL");
   ro.nats_url = settings.str("NATS_URL");
   ro.stream = settings.str("NATS_STREAM");
+  ro.ack_timeout =
+      std::chrono::milliseconds(settings.integer("RELAY_ACK_TIMEOUT_MS", 100, 600'000));
+  ro.stream_replicas = static_cast<int>(settings.integer("NATS_STREAM_REPLICAS", 1, 5));
   return std::make_unique<relay::OutboxRelay>(ro, logger, registry);
 }
 

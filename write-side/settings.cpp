@@ -11,9 +11,14 @@ std::vector<config::SettingSpec> setting_specs() {
   return {
       {"WRITE_ADDRESS", "127.0.0.1", "Address the write-side HTTP server listens on"},
       {"WRITE_PORT", "8080", "Port the write-side HTTP server listens on (0: any free port)"},
-      {"DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders", "PostgreSQL connection URL"},
-      {"NATS_URL", "nats://127.0.0.1:4222", "NATS server URL (outbox relay)"},
+      {"DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/orders",
+       "PostgreSQL connection URL; a Patroni cluster: "
+       "host1:p1,host2:p2/db?target_session_attrs=read-write"},
+      {"NATS_URL", "nats://127.0.0.1:4222",
+       "NATS server URL (outbox relay); a cluster: comma-separated URLs"},
       {"NATS_STREAM", "ORDERS", "JetStream stream the relay publishes to"},
+      {"NATS_STREAM_REPLICAS", "1",
+       "Replicas of the stream the relay creates (3 on a 3-server JetStream cluster)"},
       {"PG_POOL_SIZE", "16", "PostgreSQL connections in the pool (committers + queries)"},
       {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled connection, ms"},
       {"HTTP_WORKERS", "64",
@@ -37,6 +42,9 @@ std::vector<config::SettingSpec> setting_specs() {
       {"SNAPSHOT_EVERY", "100",
        "Snapshot an order every N events, and when its load folded N or more (0: off)"},
       {"IDEMPOTENCY_RETENTION_HOURS", "48", "Idempotency keys are kept at least this long (>= 24)"},
+      {"RELAY_ACK_TIMEOUT_MS", "5000",
+       "How long the relay waits for JetStream's publish acks (and stream requests) before it "
+       "resyncs; shorter on a NATS cluster, where a lost server's acks never come"},
       {"RELAY_ENABLED", "on",
        "Run the outbox relay (Postgres outbox -> NATS JetStream) in-process"},
       {"LOG_LEVEL", "info", "debug, info, warn or error"},

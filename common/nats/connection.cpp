@@ -75,6 +75,29 @@ struct OptionsPtr {
   }
 };
 
+// "nats://a:4222,nats://b:4222": every server of a cluster (cnats tries them in turn and learns
+// the others from the cluster); one URL: that server.
+void set_servers(natsOptions* opts, const std::string& url) {
+  std::vector<std::string> urls;
+  for (std::size_t start = 0; start <= url.size();) {
+    std::size_t end = url.find(',', start);
+    if (end == std::string::npos) end = url.size();
+    std::string one = url.substr(start, end - start);
+    one.erase(0, one.find_first_not_of(' '));
+    one.erase(one.find_last_not_of(' ') + 1);
+    if (!one.empty()) urls.push_back(std::move(one));
+    start = end + 1;
+  }
+  if (urls.size() <= 1) {
+    check(natsOptions_SetURL(opts, url.c_str()), "nats url " + url);
+    return;
+  }
+  std::vector<const char*> ptrs;
+  for (const auto& u : urls) ptrs.push_back(u.c_str());
+  check(natsOptions_SetServers(opts, ptrs.data(), static_cast<int>(ptrs.size())),
+        "nats servers " + url);
+}
+
 }  // namespace
 
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -87,7 +110,7 @@ Connection Connection::connect(const ConnectOptions& o) {
   impl->on_change = o.on_connection_change;
   OptionsPtr opts;
   check(natsOptions_Create(&opts.p), "natsOptions_Create");
-  check(natsOptions_SetURL(opts.p, o.url.c_str()), "nats url " + o.url);
+  set_servers(opts.p, o.url);
   if (!o.name.empty()) check(natsOptions_SetName(opts.p, o.name.c_str()), "nats name");
   check(natsOptions_SetTimeout(opts.p, ms(o.connect_timeout)), "nats timeout");
   check(natsOptions_SetAllowReconnect(opts.p, true), "nats reconnect");

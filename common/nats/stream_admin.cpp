@@ -47,7 +47,8 @@ jsOptions api_options(std::chrono::milliseconds timeout) {
 bool same_config(const jsStreamConfig* cur, const jsStreamConfig& want,
                  const std::vector<std::string>& subjects) {
   bool same = cur != nullptr && cur->SubjectsLen == want.SubjectsLen &&
-              cur->Duplicates == want.Duplicates && cur->Storage == want.Storage;
+              cur->Duplicates == want.Duplicates && cur->Storage == want.Storage &&
+              cur->Replicas == want.Replicas;
   for (int i = 0; same && i < want.SubjectsLen; ++i) {
     same = std::string(cur->Subjects[i]) == subjects[static_cast<std::size_t>(i)];
   }

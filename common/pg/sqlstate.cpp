@@ -31,7 +31,9 @@ bool is_transient(const std::exception_ptr& error) {
     return true;
   } catch (const pqxx::sql_error& e) {
     const std::string cls = e.sqlstate().substr(0, 2);
-    return cls == "08" || cls == "53" || cls == "57" || is_retryable_conflict(e);
+    // 25006: a read-only transaction, i.e. a node that was demoted to a replica under us.
+    return cls == "08" || cls == "53" || cls == "57" || e.sqlstate() == "25006" ||
+           is_retryable_conflict(e);
   } catch (...) {
     return false;
   }

@@ -5,6 +5,9 @@
 #
 #   deploy/local/stack.sh up                       install missing packages, build (Release), start all
 #   deploy/local/stack.sh up --observability       also Debian's prometheus scraping the stack (alert rules)
+#   deploy/local/stack.sh up --ha                  the HA topology instead (deploy/local/ha.sh: Patroni,
+#                                                  3 nats-servers, 2+2 replicas behind haproxy); then
+#                                                  status [--json], logs, down go to ha.sh
 #   deploy/local/stack.sh demo                     up if needed, run the order scenario, print the read model
 #   deploy/local/stack.sh status                   what runs, where, and whether it is ready
 #   deploy/local/stack.sh logs [NAME] [-f]         NAME: postgres nats write-side read-side-1 read-side-2
@@ -557,6 +560,13 @@ cmd_down() {
     say "stopped; data kept in $DATA (delete with: $0 down --purge)"
   fi
 }
+
+# The HA topology has its own script; once it runs here, status / logs / down are its.
+if [[ "${1:-}" == up && "${2:-}" == --ha ]] ||
+  [[ -f "$DATA/ha.env" && "${1:-}" =~ ^(status|logs|down)$ ]]; then
+  [[ "${1:-}" == up ]] && set -- up
+  exec "$ROOT/deploy/local/ha.sh" "$@"
+fi
 
 case "${1:-}" in
   up) shift; cmd_up "$@" ;;

@@ -30,7 +30,8 @@ fi
 docker-compose -f "$COMPOSE" config >"$tmp/config.yml"
 
 # Structure checks, and the env settings per binary (lines "write-side NAME" / "read-side NAME").
-python3 - "$tmp/config.yml" "$tmp/settings.txt" <<'PY' || failures=$((failures + 1))
+python3 - "$tmp/config.yml" "$tmp/settings.txt" "$ROOT/deploy/patroni/patroni.yml" \
+  "$ROOT/deploy/haproxy/haproxy.cfg" <<'PY' || failures=$((failures + 1))
 import sys, yaml
 cfg = yaml.safe_load(open(sys.argv[1]))
 services = cfg["services"]
@@ -50,16 +51,19 @@ for name in ("postgres", "nats"):
     check("healthcheck" in services.get(name, {}), f"{name} has a health check")
 
 by_binary = {"write-side": [], "read-side": []}
+ha = {n: s for n, s in services.items() if "ha" in (s.get("profiles") or [])}
 with open(sys.argv[2], "w") as out:
     for name, svc in services.items():
         command = svc.get("command") or []
         if not command or command[0] not in by_binary:
             continue
         binary = command[0]
-        by_binary[binary].append(name)
         env = svc.get("environment", {})
         for key in env:
             out.write(f"{binary} {key}\n")
+        if name in ha:  # checked below
+            continue
+        by_binary[binary].append(name)
         port_var = "WRITE_PORT" if binary == "write-side" else "READ_PORT"
         port = str(env.get(port_var, ""))
         check(port != "", f"{name}: sets {port_var}")
@@ -80,6 +84,27 @@ with open(sys.argv[2], "w") as out:
 check(len(by_binary["write-side"]) == 1, "one write-side service")
 replicas = sum(services[n].get("deploy", {}).get("replicas", 1) for n in by_binary["read-side"])
 check(replicas >= 2, f"read-side runs as {replicas} replicas")
+
+# Profile `ha` (deploy/local/ha.sh's topology): Patroni x3 synchronous, NATS x3 clustered, 2 + 2
+# replicas that take multi-host URLs, haproxy health-checking them.
+check(sorted(n for n in ha if n.startswith("pg-")) == ["pg-1", "pg-2", "pg-3"], "ha: three Patroni nodes")
+check(all("PATRONI_ETCD3_HOSTS" in ha[n].get("environment", {}) for n in ("pg-1", "pg-2", "pg-3")), "ha: Patroni on etcd")
+pat = yaml.safe_load(open(sys.argv[3]))
+check(pat["bootstrap"]["dcs"].get("synchronous_mode") is True, "ha: Patroni synchronous_mode")
+for n in ("nats-1", "nats-2", "nats-3"):
+    cmd = " ".join(ha.get(n, {}).get("command", []))
+    check("--routes" in cmd and "-js" in cmd and "--cluster_name" in cmd, f"ha: {n} is a clustered JetStream server")
+for n, binary in (("write-1", "write-side"), ("write-2", "write-side"), ("read-1", "read-side"), ("read-2", "read-side")):
+    env = ha.get(n, {}).get("environment", {})
+    check(ha.get(n, {}).get("command", [None])[0] == binary, f"ha: {n} runs {binary}")
+    check("pg-1:5432,pg-2:5432,pg-3:5432" in env.get("DATABASE_URL", "") and
+          "target_session_attrs=read-write" in env.get("DATABASE_URL", ""), f"ha: {n} takes the multi-host DATABASE_URL")
+    check(env.get("NATS_URL", "").count("nats://") == 3, f"ha: {n} takes the three NATS servers")
+    check("/readyz" in " ".join(ha.get(n, {}).get("healthcheck", {}).get("test", [])), f"ha: {n} health check on /readyz")
+check(all(ha.get(n, {}).get("environment", {}).get("NATS_STREAM_REPLICAS") == "3" for n in ("write-1", "write-2")),
+      "ha: the stream at 3 replicas")
+hap = open(sys.argv[4]).read()
+check("haproxy" in ha and hap.count("option httpchk GET /readyz") == 2, "ha: haproxy health-checks both pairs on /readyz")
 sys.exit(1 if errors else 0)
 PY
 
@@ -119,7 +144,7 @@ for name, image in (("prometheus", "prom/prometheus:"), ("grafana", "grafana/gra
     ports = [str(p.get("host_ip", "")) if isinstance(p, dict) else str(p) for p in svc.get("ports", [])]
     check(ports and all(p.startswith("127.0.0.1") for p in ports), f"{name}: published on 127.0.0.1 only")
 for name, svc in services.items():
-    if name not in ("prometheus", "grafana"):
+    if name not in ("prometheus", "grafana") and "ha" not in (svc.get("profiles") or []):
         check("profiles" not in svc, f"{name} runs without a profile")
 
 prom = services.get("prometheus", {})
@@ -140,7 +165,9 @@ for job in conf["scrape_configs"]:
             check(svc is not None and port in (str(env.get("WRITE_PORT")), str(env.get("READ_PORT"))),
                   f"scrape target {target} is a compose service on its port")
 targets = {t.split(":")[0] for j in conf["scrape_configs"] for sc in j["static_configs"] for t in sc["targets"]}
-apps = {n for n, s in services.items() if (s.get("command") or [""])[0] in ("write-side", "read-side")}
+# The default stack's services (profile `ha` is another topology, checked above).
+apps = {n for n, s in services.items() if (s.get("command") or [""])[0] in ("write-side", "read-side")
+        and "ha" not in (s.get("profiles") or [])}
 check(apps <= targets, f"every write-side/read-side service is scraped ({sorted(apps - targets)} missing)")
 
 graf = mounts(services.get("grafana", {}))

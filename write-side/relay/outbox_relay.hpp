@@ -33,6 +33,7 @@ struct RelayOptions {
   std::string database_url = "postgresql://postgres@127.0.0.1:5432/orders";
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string stream = "ORDERS";
+  int stream_replicas = 1;     // JetStream replicas of the stream (3 on a 3-server cluster)
   int sequence_batch = 10000;  // outbox rows numbered per transaction
   int publish_batch = 5000;    // messages in flight per publish batch
   std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};

@@ -74,11 +74,12 @@ void OutboxRelay::ensure_nats(Session& s) {
       nats::PublisherOptions po;
       po.max_pending = std::max<std::int64_t>(1024, 2 * opt_.publish_batch);
       po.publish_ack_wait = opt_.ack_timeout;
-      s.admin.emplace(*s.nc);
+      s.admin.emplace(*s.nc, opt_.ack_timeout);
       s.js.emplace(*s.nc, po);
       nats::StreamSpec spec;
       spec.name = opt_.stream;
       spec.duplicate_window = opt_.duplicate_window;
+      spec.replicas = opt_.stream_replicas;
       s.admin->ensure_stream(spec);
       s.need_resync = true;
       s.nats_backoff.reset();
@@ -115,6 +116,7 @@ bool OutboxRelay::resync(Session& s) {
   nats::StreamSpec spec;
   spec.name = opt_.stream;
   spec.duplicate_window = opt_.duplicate_window;
+  spec.replicas = opt_.stream_replicas;
   const std::uint64_t last = s.admin->ensure_stream(spec).last_seq;
   std::uint64_t db_sequenced = 0, db_published = 0;
   std::optional<std::string> event_at_last;

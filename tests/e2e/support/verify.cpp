@@ -61,10 +61,10 @@ std::vector<domain::Item> parse_items(const std::string& text, bool* ok) {
 
 }  // namespace
 
-LossReport check_lost(const Stack& stack, const std::vector<Ack>& acks) {
+LossReport check_lost(const StoreTarget& stack, const std::vector<Ack>& acks) {
   LossReport rep;
   rep.acked = static_cast<std::int64_t>(acks.size());
-  pqxx::connection conn(stack.db_url());
+  pqxx::connection conn(stack.db_url);
   pqxx::work tx(conn);
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> stored;
   for (const auto& row : tx.exec("SELECT stream_id, version, position FROM events")) {
@@ -89,9 +89,9 @@ LossReport check_lost(const Stack& stack, const std::vector<Ack>& acks) {
   return rep;
 }
 
-OutboxReport check_outbox(const Stack& stack) {
+OutboxReport check_outbox(const StoreTarget& stack) {
   OutboxReport rep;
-  pqxx::connection conn(stack.db_url());
+  pqxx::connection conn(stack.db_url);
   pqxx::work tx(conn);
   rep.events = scalar(tx, "SELECT count(*) FROM events");
   rep.outbox_rows = scalar(tx, "SELECT count(*) FROM outbox");
@@ -110,9 +110,9 @@ std::string OutboxReport::describe() const {
   return out.str();
 }
 
-DivergenceReport check_divergence(const Stack& stack) {
+DivergenceReport check_divergence(const StoreTarget& stack) {
   DivergenceReport rep;
-  pqxx::connection conn(stack.db_url());
+  pqxx::connection conn(stack.db_url);
   pqxx::work tx(conn);
 
   // A fresh fold of the event store with the domain's own evolve.
@@ -215,11 +215,11 @@ DivergenceReport check_divergence(const Stack& stack) {
   return rep;
 }
 
-DuplicateReport check_duplicates(Stack& stack) {
+DuplicateReport check_duplicates(const StoreTarget& stack) {
   DuplicateReport rep;
   std::map<std::int64_t, std::string> event_at;  // global_position -> event_id
   {
-    pqxx::connection conn(stack.db_url());
+    pqxx::connection conn(stack.db_url);
     pqxx::work tx(conn);
     rep.events = scalar(tx, "SELECT count(*) FROM events");
     rep.applied_orders =
@@ -236,7 +236,7 @@ DuplicateReport check_duplicates(Stack& stack) {
     }
   }
   nats::ConnectOptions co;
-  co.url = stack.nats().url();
+  co.url = stack.nats_url;
   co.name = "fault-test-verify";
   auto conn = nats::Connection::connect(co);
   nats::StreamAdmin js(conn);
@@ -264,12 +264,12 @@ std::string DuplicateReport::describe() const {
   return out.str();
 }
 
-bool wait_drained(const Stack& stack, std::chrono::milliseconds deadline) {
+bool wait_drained(const StoreTarget& stack, std::chrono::milliseconds deadline) {
   return wait_until(
       [&] {
         try {
           if (!check_outbox(stack).drained()) return false;
-          pqxx::connection conn(stack.db_url());
+          pqxx::connection conn(stack.db_url);
           pqxx::work tx(conn);
           for (const char* table : {"orders", "customer_orders"}) {
             auto behind = scalar(
@@ -291,11 +291,12 @@ bool wait_drained(const Stack& stack, std::chrono::milliseconds deadline) {
 
 namespace orders::testing::e2e {
 
-std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& order_ids) {
+std::string diagnose_divergence(const StoreTarget& stack,
+                                const std::vector<std::string>& order_ids) {
   std::ostringstream out;
   std::set<int> partitions;
   try {
-    pqxx::connection conn(stack.db_url());
+    pqxx::connection conn(stack.db_url);
     pqxx::work tx(conn);
     for (const auto& id : order_ids) {
       const int p = codec::partition_of(id);
@@ -337,7 +338,7 @@ std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& or
   }
   try {
     nats::ConnectOptions co;
-    co.url = stack.nats().url();
+    co.url = stack.nats_url;
     co.name = "fault-test-diagnose";
     auto conn = nats::Connection::connect(co);
     nats::StreamAdmin js(conn);
@@ -367,6 +368,14 @@ std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& or
     out << "  (NATS diagnostics failed: " << e.what() << ")\n";
   }
   return out.str();
+}
+
+}  // namespace orders::testing::e2e
+
+namespace orders::testing::e2e {
+
+StoreTarget target_of(Stack& stack) {
+  return StoreTarget{stack.db_url(), stack.nats().url()};
 }
 
 }  // namespace orders::testing::e2e

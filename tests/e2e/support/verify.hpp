@@ -2,6 +2,7 @@
 // the event store, the outbox and relay state, the query tables against a fresh fold of the
 // events, and duplicates on the bus and in the projections.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -10,6 +11,14 @@
 #include "tests/e2e/support/stack.hpp"
 
 namespace orders::testing::e2e {
+
+// Where the checks read: the event store's database and the bus (one URL or a comma-separated
+// cluster). A Stack's own, or an HA topology's multi-host URLs.
+struct StoreTarget {
+  std::string db_url;
+  std::string nats_url;
+};
+StoreTarget target_of(Stack& stack);
 
 // One acknowledged (2xx) command: what the write-side said it stored.
 struct Ack {
@@ -40,7 +49,7 @@ struct LossReport {
   std::int64_t position_mismatch = 0;  // in events, but at another position than acknowledged
   std::vector<std::string> examples;
 };
-LossReport check_lost(const Stack& stack, const std::vector<Ack>& acks);
+LossReport check_lost(const StoreTarget& stack, const std::vector<Ack>& acks);
 
 struct OutboxReport {
   std::int64_t events = 0;
@@ -55,7 +64,7 @@ struct OutboxReport {
   }
   std::string describe() const;
 };
-OutboxReport check_outbox(const Stack& stack);
+OutboxReport check_outbox(const StoreTarget& stack);
 
 struct DivergenceReport {
   std::int64_t streams = 0;
@@ -66,11 +75,12 @@ struct DivergenceReport {
   std::vector<std::string> diverged_ids;  // orders whose rows differ (first 20)
   std::int64_t diverged() const { return diverged_orders + diverged_customers; }
 };
-DivergenceReport check_divergence(const Stack& stack);
+DivergenceReport check_divergence(const StoreTarget& stack);
 
 // For diverged orders: their partition, the events the query tables miss (global position and
 // recorded_at), the partition's checkpoints and its JetStream durable consumer's state.
-std::string diagnose_divergence(Stack& stack, const std::vector<std::string>& order_ids);
+std::string diagnose_divergence(const StoreTarget& stack,
+                                const std::vector<std::string>& order_ids);
 
 struct DuplicateReport {
   std::int64_t bus_messages = 0;
@@ -85,9 +95,29 @@ struct DuplicateReport {
   }
   std::string describe() const;
 };
-DuplicateReport check_duplicates(Stack& stack);
+DuplicateReport check_duplicates(const StoreTarget& stack);
 
 // Waits (deadline) until the outbox is drained and both query tables hold every event.
-bool wait_drained(const Stack& stack, std::chrono::milliseconds deadline);
+bool wait_drained(const StoreTarget& stack, std::chrono::milliseconds deadline);
+
+// The same checks on a Stack.
+inline LossReport check_lost(Stack& s, const std::vector<Ack>& acks) {
+  return check_lost(target_of(s), acks);
+}
+inline OutboxReport check_outbox(Stack& s) {
+  return check_outbox(target_of(s));
+}
+inline DivergenceReport check_divergence(Stack& s) {
+  return check_divergence(target_of(s));
+}
+inline DuplicateReport check_duplicates(Stack& s) {
+  return check_duplicates(target_of(s));
+}
+inline bool wait_drained(Stack& s, std::chrono::milliseconds deadline) {
+  return wait_drained(target_of(s), deadline);
+}
+inline std::string diagnose_divergence(Stack& s, const std::vector<std::string>& order_ids) {
+  return diagnose_divergence(target_of(s), order_ids);
+}
 
 }  // namespace orders::testing::e2e

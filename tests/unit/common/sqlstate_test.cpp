@@ -20,6 +20,8 @@ TEST(TransientFailure, ClassifiesBySqlstateAndType) {
   EXPECT_TRUE(is_transient(make(pqxx::sql_error("admin shutdown", "", "57P01"))));
   EXPECT_TRUE(is_transient(make(pqxx::sql_error("conn failure", "", "08006"))));
   EXPECT_TRUE(is_transient(make(pqxx::sql_error("too many", "", "53300"))));
+  // A node demoted to a replica under a pooled connection (Patroni switchover).
+  EXPECT_TRUE(is_transient(make(pqxx::sql_error("read-only", "INSERT", "25006"))));
   EXPECT_TRUE(is_transient(make(pqxx::serialization_failure("retry"))));
   EXPECT_TRUE(is_transient(make(pqxx::deadlock_detected("retry"))));
 
