@@ -15,7 +15,7 @@
 #include "common/pg/pool.hpp"
 #include "common/pg/pool_metrics.hpp"
 #include "common/pg/sqlstate.hpp"
-#include "console/console_settings.hpp"
+#include "common/console/console_settings.hpp"
 #include "read-side/projector/context.hpp"
 #include "read-side/projector/coordinator.hpp"
 #include "read-side/projector/view_store.hpp"

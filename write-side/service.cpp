@@ -12,7 +12,7 @@
 #include "common/pg/notify_broadcaster.hpp"
 #include "common/pg/pool.hpp"
 #include "common/pg/pool_metrics.hpp"
-#include "console/console_settings.hpp"
+#include "common/console/console_settings.hpp"
 #include "write-side/api/http_api.hpp"
 #include "write-side/commands/command_pipeline.hpp"
 #include "write-side/relay/outbox_relay.hpp"

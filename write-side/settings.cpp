@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "common/pg/sqlstate.hpp"
-#include "console/console_settings.hpp"
+#include "common/console/console_settings.hpp"
 
 namespace orders::write_side {
 

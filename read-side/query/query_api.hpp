@@ -8,7 +8,7 @@
 #include <pqxx/pqxx>
 
 #include "common/http/server.hpp"
-#include "console/console_routes.hpp"
+#include "common/console/console_routes.hpp"
 
 namespace orders::pg {
 class Pool;

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "common/http/server.hpp"
-#include "console/console_routes.hpp"
+#include "common/console/console_routes.hpp"
 #include "write-side/commands/command_pipeline.hpp"
 
 namespace orders::write_side {

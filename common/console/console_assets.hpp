@@ -1,5 +1,5 @@
-// The web console's static files (console/*.html, *.js, *.css), embedded at build time by
-// console/embed.py.
+// The web console's static files (common/console/*.html, *.js, *.css), embedded at build time by
+// common/console/embed.py.
 #pragma once
 #include <span>
 #include <string_view>

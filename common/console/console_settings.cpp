@@ -1,4 +1,4 @@
-#include "console/console_settings.hpp"
+#include "common/console/console_settings.hpp"
 
 #include "common/http/cors.hpp"
 

@@ -1,9 +1,9 @@
-#include "console/console_routes.hpp"
+#include "common/console/console_routes.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include "common/http/problem.hpp"
-#include "console/console_assets.hpp"
+#include "common/console/console_assets.hpp"
 
 namespace orders::console {
 namespace {

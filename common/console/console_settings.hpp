@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/config/settings.hpp"
-#include "console/console_routes.hpp"
+#include "common/console/console_routes.hpp"
 
 namespace orders::console {
 
