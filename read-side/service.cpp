@@ -5,6 +5,7 @@
 
 #include <pqxx/pqxx>
 
+#include "common/console/console_settings.hpp"
 #include "common/http/server.hpp"
 #include "common/log/logger.hpp"
 #include "common/metrics/build_info_metric.hpp"
@@ -15,7 +16,6 @@
 #include "common/pg/pool.hpp"
 #include "common/pg/pool_metrics.hpp"
 #include "common/pg/sqlstate.hpp"
-#include "common/console/console_settings.hpp"
 #include "read-side/projector/context.hpp"
 #include "read-side/projector/coordinator.hpp"
 #include "read-side/projector/view_store.hpp"

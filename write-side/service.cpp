@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "common/console/console_settings.hpp"
 #include "common/http/server.hpp"
 #include "common/metrics/build_info_metric.hpp"
 #include "common/metrics/metrics.hpp"
@@ -12,7 +13,6 @@
 #include "common/pg/notify_broadcaster.hpp"
 #include "common/pg/pool.hpp"
 #include "common/pg/pool_metrics.hpp"
-#include "common/console/console_settings.hpp"
 #include "write-side/api/http_api.hpp"
 #include "write-side/commands/command_pipeline.hpp"
 #include "write-side/relay/outbox_relay.hpp"

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "common/pg/sqlstate.hpp"
 #include "common/console/console_settings.hpp"
+#include "common/pg/sqlstate.hpp"
 
 namespace orders::write_side {
 

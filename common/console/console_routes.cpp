@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/http/problem.hpp"
 #include "common/console/console_assets.hpp"
+#include "common/http/problem.hpp"
 
 namespace orders::console {
 namespace {

@@ -7,8 +7,8 @@
 
 #include <pqxx/pqxx>
 
-#include "common/http/server.hpp"
 #include "common/console/console_routes.hpp"
+#include "common/http/server.hpp"
 
 namespace orders::pg {
 class Pool;

@@ -9,8 +9,8 @@
 #include <mutex>
 #include <string>
 
-#include "common/http/server.hpp"
 #include "common/console/console_routes.hpp"
+#include "common/http/server.hpp"
 #include "write-side/commands/command_pipeline.hpp"
 
 namespace orders::write_side {
