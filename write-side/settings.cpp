@@ -26,6 +26,9 @@ std::vector<config::SettingSpec> setting_specs() {
       {"HTTP_IO_THREADS", "2", "Threads doing socket I/O"},
       {"HTTP_MAX_CONNECTIONS", "1024", "Open client connections beyond which new ones get 503"},
       {"BODY_LIMIT_BYTES", "1048576", "Largest request body; above it 413"},
+      {"EVENT_LIMIT_BYTES", "65536",
+       "Largest event a command may append (encoded data + metadata); above it 413 "
+       "event-too-large and nothing is appended"},
       {"GROUP_COMMIT", "on", "on: many commands per transaction; off: one command per transaction"},
       {"GROUP_COMMIT_MAX_BATCH", "256", "Most commands in one group-commit transaction"},
       {"GROUP_COMMIT_CONNECTIONS", "2",
@@ -74,6 +77,7 @@ PipelineOptions pipeline_options(const config::Settings& settings) {
   po.cache_size = static_cast<std::size_t>(settings.integer("CACHE_SIZE", 0, 100'000'000));
   po.snapshot_every = settings.integer("SNAPSHOT_EVERY", 0, 1'000'000'000);
   po.limits.max_lines = static_cast<std::size_t>(settings.integer("MAX_ORDER_LINES", 1, 100'000));
+  po.event_limit = static_cast<std::size_t>(settings.integer("EVENT_LIMIT_BYTES", 1, 1LL << 30));
   return po;
 }
 
