@@ -19,6 +19,12 @@ std::vector<config::SettingSpec> setting_specs() {
       {"NATS_STREAM", "ORDERS", "JetStream stream the relay publishes to"},
       {"NATS_STREAM_REPLICAS", "1",
        "Replicas of the stream the relay creates (3 on a 3-server JetStream cluster)"},
+      {"NATS_STREAM_MAX_AGE_S", "0",
+       "Retention of the stream: messages older than this many seconds are dropped (0: kept "
+       "forever); applied when the relay creates or finds the stream"},
+      {"NATS_STREAM_MAX_BYTES", "-1",
+       "Retention of the stream: the oldest messages beyond this many bytes are dropped (-1: no "
+       "limit)"},
       {"PG_POOL_SIZE", "16", "PostgreSQL connections in the pool (committers + queries)"},
       {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled connection, ms"},
       {"HTTP_WORKERS", "64",

@@ -642,9 +642,10 @@ TEST(WriteSideCli, MigrateIsIdempotentAndHelpListsSettings) {
             "1");
   Process help(write_side_binary(), {"--help"}, {});
   ASSERT_EQ(help.wait(std::chrono::seconds(10)).value_or(-1), 0);
-  for (const char* s : {"WRITE_PORT", "DATABASE_URL", "GROUP_COMMIT", "GROUP_COMMIT_DELAY_US",
-                        "BODY_LIMIT_BYTES", "EVENT_LIMIT_BYTES", "SNAPSHOT_EVERY", "CACHE_SIZE",
-                        "PG_STATEMENT_TIMEOUT_MS", "COMMAND_TOKEN"}) {
+  for (const char* s :
+       {"WRITE_PORT", "DATABASE_URL", "GROUP_COMMIT", "GROUP_COMMIT_DELAY_US", "BODY_LIMIT_BYTES",
+        "EVENT_LIMIT_BYTES", "NATS_STREAM_MAX_AGE_S", "SNAPSHOT_EVERY", "CACHE_SIZE",
+        "PG_STATEMENT_TIMEOUT_MS", "COMMAND_TOKEN"}) {
     EXPECT_NE(help.log().find(s), std::string::npos) << s;
   }
 }
