@@ -19,6 +19,12 @@ std::vector<config::SettingSpec> setting_specs() {
       {"NATS_STREAM", "ORDERS", "JetStream stream the relay publishes to"},
       {"NATS_STREAM_REPLICAS", "1",
        "Replicas of the stream the relay creates (3 on a 3-server JetStream cluster)"},
+      {"NATS_STREAM_MAX_AGE_S", "0",
+       "Retention of the stream: messages older than this many seconds are dropped (0: kept "
+       "forever); applied when the relay creates or finds the stream"},
+      {"NATS_STREAM_MAX_BYTES", "-1",
+       "Retention of the stream: the oldest messages beyond this many bytes are dropped (-1: no "
+       "limit)"},
       {"PG_POOL_SIZE", "16", "PostgreSQL connections in the pool (committers + queries)"},
       {"PG_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every pooled connection, ms"},
       {"HTTP_WORKERS", "64",
@@ -26,6 +32,9 @@ std::vector<config::SettingSpec> setting_specs() {
       {"HTTP_IO_THREADS", "2", "Threads doing socket I/O"},
       {"HTTP_MAX_CONNECTIONS", "1024", "Open client connections beyond which new ones get 503"},
       {"BODY_LIMIT_BYTES", "1048576", "Largest request body; above it 413"},
+      {"EVENT_LIMIT_BYTES", "65536",
+       "Largest event a command may append (encoded data + metadata); above it 413 "
+       "event-too-large and nothing is appended"},
       {"GROUP_COMMIT", "on", "on: many commands per transaction; off: one command per transaction"},
       {"GROUP_COMMIT_MAX_BATCH", "256", "Most commands in one group-commit transaction"},
       {"GROUP_COMMIT_CONNECTIONS", "2",
@@ -74,6 +83,7 @@ PipelineOptions pipeline_options(const config::Settings& settings) {
   po.cache_size = static_cast<std::size_t>(settings.integer("CACHE_SIZE", 0, 100'000'000));
   po.snapshot_every = settings.integer("SNAPSHOT_EVERY", 0, 1'000'000'000);
   po.limits.max_lines = static_cast<std::size_t>(settings.integer("MAX_ORDER_LINES", 1, 100'000));
+  po.event_limit = static_cast<std::size_t>(settings.integer("EVENT_LIMIT_BYTES", 1, 1LL << 30));
   return po;
 }
 

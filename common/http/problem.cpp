@@ -69,6 +69,11 @@ constexpr std::array kKinds = {
                 "The request body exceeds the body limit (1 MiB by default); the connection is "
                 "closed.",
                 "Send a smaller body."},
+    ProblemKind{413, "event-too-large", "Event too large", false,
+                "An event the command would append exceeds the event size limit (data + "
+                "metadata, EVENT_LIMIT_BYTES, 64 KiB by default); nothing was appended.",
+                "Send shorter field values or headers (X-Request-Id, X-Correlation-Id); sending "
+                "it again unchanged fails again."},
     ProblemKind{422, "idempotency-key-reused", "Idempotency-Key reused", false,
                 "The Idempotency-Key was used before for another body or endpoint.",
                 "Use a new key for a new request; reuse a key only to retry the same request."},

@@ -30,7 +30,8 @@ enum class Problem {
   OrderTotalTooLarge,
   TooManyLines,
   VersionMismatch,       // 412: If-Match
-  PayloadTooLarge,       // 413
+  PayloadTooLarge,       // 413: the request body
+  EventTooLarge,         // 413: an event the command would append
   IdempotencyKeyReused,  // 422
   HeaderTooLarge,        // 431
   Internal,              // 500

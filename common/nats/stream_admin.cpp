@@ -21,6 +21,9 @@ StreamInfo to_info(const jsStreamInfo* si) {
       info.subjects.emplace_back(si->Config->Subjects[i]);
     info.duplicate_window = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::nanoseconds(si->Config->Duplicates));
+    info.max_age = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::nanoseconds(si->Config->MaxAge));
+    info.max_bytes = si->Config->MaxBytes;
   }
   info.first_seq = si->State.FirstSeq;
   info.last_seq = si->State.LastSeq;
@@ -48,7 +51,8 @@ bool same_config(const jsStreamConfig* cur, const jsStreamConfig& want,
                  const std::vector<std::string>& subjects) {
   bool same = cur != nullptr && cur->SubjectsLen == want.SubjectsLen &&
               cur->Duplicates == want.Duplicates && cur->Storage == want.Storage &&
-              cur->Replicas == want.Replicas;
+              cur->Replicas == want.Replicas && cur->MaxAge == want.MaxAge &&
+              cur->MaxBytes == want.MaxBytes;
   for (int i = 0; same && i < want.SubjectsLen; ++i) {
     same = std::string(cur->Subjects[i]) == subjects[static_cast<std::size_t>(i)];
   }
@@ -101,6 +105,10 @@ StreamInfo StreamAdmin::ensure_stream(const StreamSpec& spec) {
   cfg.Storage = spec.file_storage ? js_FileStorage : js_MemoryStorage;
   cfg.Duplicates = ns(spec.duplicate_window);
   cfg.Replicas = spec.replicas;
+  cfg.MaxAge = ns(spec.max_age);
+  cfg.MaxBytes = spec.max_bytes;
+  // JetStream refuses a duplicate window longer than the stream's max age.
+  if (cfg.MaxAge > 0 && cfg.Duplicates > cfg.MaxAge) cfg.Duplicates = cfg.MaxAge;
 
   jsOptions o = api_options(api_timeout_);
   for (int attempt = 0; attempt < 2; ++attempt) {

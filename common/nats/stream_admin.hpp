@@ -25,6 +25,10 @@ struct StreamSpec {
   bool file_storage = true;
   std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
   std::int64_t replicas = 1;
+  // Retention: messages older than max_age, or the oldest beyond max_bytes, are dropped by the
+  // server (0 / -1: unlimited). A duplicate window longer than max_age is cut to max_age.
+  std::chrono::milliseconds max_age{0};
+  std::int64_t max_bytes = -1;
 };
 
 struct StreamInfo {
@@ -36,6 +40,8 @@ struct StreamInfo {
   std::int64_t consumers = 0;
   std::vector<std::string> subjects;              // as configured
   std::chrono::milliseconds duplicate_window{0};  // as configured
+  std::chrono::milliseconds max_age{0};           // as configured (0: unlimited)
+  std::int64_t max_bytes = -1;                    // as configured (-1: unlimited)
 };
 
 class StreamAdmin {
@@ -46,7 +52,8 @@ class StreamAdmin {
   StreamAdmin& operator=(StreamAdmin&&) noexcept;
   ~StreamAdmin();
 
-  // Creates the stream, or updates it when its subjects / duplicate window / storage differ.
+  // Creates the stream, or updates it when its subjects / duplicate window / storage / replicas /
+  // retention limits differ.
   StreamInfo ensure_stream(const StreamSpec& spec);
   std::optional<StreamInfo> stream_info(const std::string& stream);  // nullopt when not found
   void delete_stream(const std::string& stream);                     // no error when missing

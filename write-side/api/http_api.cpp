@@ -163,6 +163,12 @@ StoredResponse WriteApi::render(const std::string& order_id, bool created, const
                            "(another body or endpoint)");
           },
           [&](const Unavailable& u) { return problem(http::Problem::Unavailable, u.detail); },
+          [&](const EventTooLarge& t) {
+            return problem(http::Problem::EventTooLarge,
+                           "the " + t.event_type + " event would take " + std::to_string(t.size) +
+                               " bytes (data + metadata), over the limit of " +
+                               std::to_string(t.limit) + " (EVENT_LIMIT_BYTES)");
+          },
       },
       outcome);
 }

@@ -15,7 +15,8 @@ namespace orders::write_side {
 namespace {
 
 constexpr std::string_view kOutcomeNames[] = {"committed", "rejected",   "version_mismatch",
-                                              "replayed",  "key_reused", "unavailable"};
+                                              "replayed",  "key_reused", "unavailable",
+                                              "too_large"};
 constexpr std::size_t kOutcomes = std::size(kOutcomeNames);
 constexpr std::string_view kCommandNames[] = {"CreateOrder",  "AddItem",   "RemoveItem",
                                               "ConfirmOrder", "ShipOrder", "DeliverOrder"};
@@ -376,21 +377,32 @@ void CommandPipeline::decide_command(Batch& b, std::size_t i) {
     return;
   }
   auto& new_events = std::get<std::vector<domain::Event>>(decision);
-  // The command caused its first event, each event the next one.
+  // Encoded and measured before the state moves: an event over the limit leaves the stream as
+  // it was. The command caused its first event, each event the next one.
+  std::vector<NewEvent> encoded;
+  encoded.reserve(new_events.size());
   std::string causation_id = req.trace.request_id;
   for (const auto& e : new_events) {
-    w.state = domain::evolve(std::move(w.state), e);
     NewEvent ne;
     ne.event_id = uuid_v7();
     ne.stream_id = req.order_id;
-    ne.version = w.state.version;
     ne.type = std::string(domain::event_type(e));
     ne.schema_version = codec::current_schema_version(ne.type);
     ne.data = codec::encode_event_data(e).dump();
     ne.metadata = event_metadata(domain::command_name(req.command), req.trace, causation_id);
+    const std::size_t size = ne.data.size() + ne.metadata.size();
+    if (size > options_.event_limit) {
+      b.outcomes[i] = EventTooLarge{ne.type, size, options_.event_limit};
+      return;
+    }
     causation_id = ne.event_id;
-    b.last_event[i] = ne.event_id;
-    b.events.push_back(std::move(ne));
+    encoded.push_back(std::move(ne));
+  }
+  for (std::size_t k = 0; k < new_events.size(); ++k) {
+    w.state = domain::evolve(std::move(w.state), new_events[k]);
+    encoded[k].version = w.state.version;
+    b.last_event[i] = encoded[k].event_id;
+    b.events.push_back(std::move(encoded[k]));
   }
   if (!new_events.empty()) w.appended = true;
   b.outcomes[i] = Committed{w.state.version, kPendingPosition};

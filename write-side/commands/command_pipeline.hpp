@@ -66,12 +66,17 @@ struct VersionMismatch {
 struct Replayed {  // same Idempotency-Key, same request: the first response
   StoredResponse response;
 };
-struct KeyReused {};  // same Idempotency-Key, another request (422)
+struct KeyReused {};    // same Idempotency-Key, another request (422)
+struct EventTooLarge {  // an event's encoded data + metadata over event_limit (413)
+  std::string event_type;
+  std::size_t size = 0;
+  std::size_t limit = 0;
+};
 struct Unavailable {  // not committed (or not known to be): 503
   std::string detail;
 };
-using Outcome =
-    std::variant<Committed, Rejected, VersionMismatch, Replayed, KeyReused, Unavailable>;
+using Outcome = std::variant<Committed, Rejected, VersionMismatch, Replayed, KeyReused, Unavailable,
+                             EventTooLarge>;
 
 // Renders the response of an outcome, stored with an Idempotency-Key. For Committed the position is
 // kPendingPosition and must be rendered as "position":null: the store records the position of the
@@ -94,7 +99,11 @@ struct PipelineOptions {
   std::size_t cache_size = 100'000;
   std::int64_t snapshot_every = 100;  // 0: no snapshots
   domain::OrderLimits limits;         // MAX_ORDER_LINES
-  int max_attempts = 20;              // re-runs after conflicts before answering 503
+  // EVENT_LIMIT_BYTES: most bytes of one event's encoded data + metadata. Every client field is
+  // bounded already (ids 1-128 characters), so no event comes near the default; the check guards
+  // the store and the bus against a future field or header that is not.
+  std::size_t event_limit = 65536;
+  int max_attempts = 20;  // re-runs after conflicts before answering 503
   // While other batches are in flight, a committer starts another one only when the queue holds
   // at least half an average in-flight batch, or this many commands: tiny pipelined batches would
   // spend the CPU on per-transaction overhead instead of batching.

@@ -33,9 +33,11 @@ struct RelayOptions {
   std::string database_url = "postgresql://postgres@127.0.0.1:5432/orders";
   std::string nats_url = "nats://127.0.0.1:4222";
   std::string stream = "ORDERS";
-  int stream_replicas = 1;     // JetStream replicas of the stream (3 on a 3-server cluster)
-  int sequence_batch = 10000;  // outbox rows numbered per transaction
-  int publish_batch = 5000;    // messages in flight per publish batch
+  int stream_replicas = 1;  // JetStream replicas of the stream (3 on a 3-server cluster)
+  std::chrono::milliseconds stream_max_age{0};  // the stream's retention (0: unlimited)
+  std::int64_t stream_max_bytes = -1;           // likewise (-1: unlimited)
+  int sequence_batch = 10000;                   // outbox rows numbered per transaction
+  int publish_batch = 5000;                     // messages in flight per publish batch
   std::chrono::milliseconds duplicate_window{std::chrono::minutes(2)};
   std::chrono::milliseconds poll_interval{200};  // fallback wake-up (a missed notification)
   std::chrono::milliseconds leader_retry{1000};  // candidates retry the lock this often

@@ -59,6 +59,17 @@ void log_publish(log::Logger& log, const nats::OutMessage& m, std::uint64_t glob
                                {"trace_id", codec::metadata_string(f.metadata_json, "trace_id")}});
 }
 
+// The stream the relay publishes to, as the settings describe it (created or updated).
+nats::StreamSpec stream_spec(const RelayOptions& opt) {
+  nats::StreamSpec spec;
+  spec.name = opt.stream;
+  spec.duplicate_window = opt.duplicate_window;
+  spec.replicas = opt.stream_replicas;
+  spec.max_age = opt.stream_max_age;
+  spec.max_bytes = opt.stream_max_bytes;
+  return spec;
+}
+
 }  // namespace
 
 // Connects to NATS when not connected and the back-off allows; keeps the nats_connected state.
@@ -76,11 +87,7 @@ void OutboxRelay::ensure_nats(Session& s) {
       po.publish_ack_wait = opt_.ack_timeout;
       s.admin.emplace(*s.nc, opt_.ack_timeout);
       s.js.emplace(*s.nc, po);
-      nats::StreamSpec spec;
-      spec.name = opt_.stream;
-      spec.duplicate_window = opt_.duplicate_window;
-      spec.replicas = opt_.stream_replicas;
-      s.admin->ensure_stream(spec);
+      s.admin->ensure_stream(stream_spec(opt_));
       s.need_resync = true;
       s.nats_backoff.reset();
       log_.info("relay: connected to NATS", {{"url", opt_.nats_url}, {"stream", opt_.stream}});
@@ -113,11 +120,7 @@ bool OutboxRelay::can_publish(Session& s) {
 // Reads the stream's last sequence and restarts publishing right after it. False when the
 // stream does not belong to this database (nothing may be published).
 bool OutboxRelay::resync(Session& s) {
-  nats::StreamSpec spec;
-  spec.name = opt_.stream;
-  spec.duplicate_window = opt_.duplicate_window;
-  spec.replicas = opt_.stream_replicas;
-  const std::uint64_t last = s.admin->ensure_stream(spec).last_seq;
+  const std::uint64_t last = s.admin->ensure_stream(stream_spec(opt_)).last_seq;
   std::uint64_t db_sequenced = 0, db_published = 0;
   std::optional<std::string> event_at_last;
   {

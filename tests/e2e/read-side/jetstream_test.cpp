@@ -130,6 +130,34 @@ class JetStreamBus : public ::testing::Test {
   nats::ConsumerOptions options_;
 };
 
+// ensure_stream applies retention limits to an existing stream (and takes them off again); with a
+// byte limit the server drops the stream's oldest messages, so its first sequence moves up.
+TEST_F(JetStreamBus, EnsureStreamAppliesAndUpdatesRetentionLimits) {
+  nats::StreamSpec spec;
+  spec.name = kStream;
+  spec.max_age = std::chrono::hours(1);
+  spec.max_bytes = 4096;
+  auto info = pub_admin_->ensure_stream(spec);
+  EXPECT_EQ(info.max_age, std::chrono::hours(1));
+  EXPECT_EQ(info.max_bytes, 4096);
+  EXPECT_EQ(info.duplicate_window, std::chrono::minutes(2));
+  const auto seqs = publish(200, std::string(64, 'r'));
+  auto after = admin_->stream_info(kStream);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->last_seq, seqs.back());
+  EXPECT_GT(after->first_seq, 1u);
+  EXPECT_LE(after->bytes, 4096u);
+  spec.max_bytes = 8192;  // one limit alone changes too
+  EXPECT_EQ(pub_admin_->ensure_stream(spec).max_bytes, 8192);
+  spec.max_age = std::chrono::hours(2);
+  EXPECT_EQ(pub_admin_->ensure_stream(spec).max_age, std::chrono::hours(2));
+  spec.max_age = std::chrono::milliseconds(0);
+  spec.max_bytes = -1;
+  info = pub_admin_->ensure_stream(spec);
+  EXPECT_EQ(info.max_age, std::chrono::milliseconds(0));
+  EXPECT_EQ(info.max_bytes, -1);
+}
+
 TEST_F(JetStreamBus, DeliversAllInStreamOrderAndAcks) {
   auto seqs = publish(120);
   nats::PullConsumer c(*bus_, options_);

@@ -3,6 +3,7 @@
 // reflects NATS.
 #include <csignal>
 
+#include "common/nats/stream_admin.hpp"
 #include "tests/support/write_side_fixture.hpp"
 
 namespace orders::testing::ws {
@@ -44,6 +45,23 @@ TEST(WriteSideWithRelay, OutboxDrainsToJetStream) {
                          std::chrono::seconds(30)));
   ws->process->signal(SIGTERM);
   EXPECT_EQ(ws->process->wait(std::chrono::seconds(20)).value_or(-1), 0) << ws->process->log();
+}
+
+// The relay creates the stream with the retention settings (NATS_STREAM_MAX_AGE_S / _MAX_BYTES).
+TEST(WriteSideWithRelay, TheStreamGetsTheRetentionSettings) {
+  NatsServer nats;
+  auto ws = WriteSide::start("", {{"RELAY_ENABLED", "on"},
+                                  {"NATS_URL", nats.url()},
+                                  {"NATS_STREAM_MAX_AGE_S", "3600"},
+                                  {"NATS_STREAM_MAX_BYTES", "1000000"}});
+  ASSERT_EQ(ws->client().post("/orders", create_body("retention-1")).status, 201);
+  EXPECT_TRUE(wait_until([&] { return ws->count("SELECT last_published FROM relay_state") == 1; },
+                         std::chrono::seconds(20)));
+  auto conn = nats::Connection::connect(nats.url(), "retention-test");
+  auto info = nats::StreamAdmin(conn).stream_info("ORDERS");
+  ASSERT_TRUE(info.has_value());
+  EXPECT_EQ(info->max_age, std::chrono::hours(1));
+  EXPECT_EQ(info->max_bytes, 1000000);
 }
 
 }  // namespace

@@ -603,6 +603,33 @@ TEST(WriteSideCommitDelay, CommandsArrivingWithinTheDelayShareOneTransaction) {
             1);
 }
 
+// EVENT_LIMIT_BYTES at 700: a command with short ids appends (an event is ~400 bytes), one whose
+// product id, X-Request-Id and X-Correlation-Id are all 128 characters would append a ~770-byte
+// event and gets 413 event-too-large, appends nothing and leaves the order's state as it was.
+TEST(WriteSideEventLimit, AnEventOverTheLimitIs413AndAppendsNothing) {
+  auto ws = WriteSide::start("", {{"EVENT_LIMIT_BYTES", "700"}});
+  auto c = ws->client();
+  const std::string id = unique_id("evlimit");
+  ASSERT_EQ(c.post("/orders", create_body(id)).status, 201);
+  const std::string long_id(128, 'x');
+  const std::map<std::string, std::string> long_headers = {{"X-Request-Id", long_id},
+                                                           {"X-Correlation-Id", long_id}};
+  auto big = c.post("/orders/" + id + "/items", item_body(long_id, 1, "1.00"), long_headers);
+  EXPECT_EQ(big.status, 413) << big.body;
+  EXPECT_EQ(big.headers["content-type"], "application/problem+json");
+  const auto problem = big.json();
+  EXPECT_EQ(problem.at("type"), "/problems/event-too-large");
+  EXPECT_NE(problem.at("detail").get<std::string>().find("EVENT_LIMIT_BYTES"), std::string::npos);
+  EXPECT_EQ(ws->events_of(id), 1);
+  EXPECT_EQ(ws->outbox(), 1);
+  // The refused event did not move the (cached) state: the next command makes version 2.
+  auto small = c.post("/orders/" + id + "/items", item_body("p-1", 1, "1.00"));
+  ASSERT_EQ(small.status, 200) << small.body;
+  EXPECT_EQ(small.json().at("version"), 2);
+  EXPECT_EQ(ws->events_of(id), 2);
+  EXPECT_EQ(c.get("/problems/event-too-large").status, 200);
+}
+
 TEST(WriteSideCli, MigrateIsIdempotentAndHelpListsSettings) {
   const std::string db = shared_pg().create_database("ws_migrate");
   for (int i = 0; i < 2; ++i) {
@@ -617,7 +644,8 @@ TEST(WriteSideCli, MigrateIsIdempotentAndHelpListsSettings) {
   ASSERT_EQ(help.wait(std::chrono::seconds(10)).value_or(-1), 0);
   for (const char* s :
        {"WRITE_PORT", "DATABASE_URL", "GROUP_COMMIT", "GROUP_COMMIT_DELAY_US", "BODY_LIMIT_BYTES",
-        "SNAPSHOT_EVERY", "CACHE_SIZE", "PG_STATEMENT_TIMEOUT_MS", "COMMAND_TOKEN"}) {
+        "EVENT_LIMIT_BYTES", "NATS_STREAM_MAX_AGE_S", "SNAPSHOT_EVERY", "CACHE_SIZE",
+        "PG_STATEMENT_TIMEOUT_MS", "COMMAND_TOKEN"}) {
     EXPECT_NE(help.log().find(s), std::string::npos) << s;
   }
 }
