@@ -9,50 +9,15 @@
 #   observability_test.sh WRITE_SIDE_BIN READ_SIDE_BIN
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-STACK="$ROOT/deploy/local/stack.sh"
 OBS="$ROOT/deploy/observability"
-export WRITE_SIDE_BIN="${1:-$ROOT/build/write-side/write-side}"
-export READ_SIDE_BIN="${2:-$ROOT/build/read-side/read-side}"
-for b in "$WRITE_SIDE_BIN" "$READ_SIDE_BIN"; do
-  [[ -x "$b" ]] || { echo "SKIP: $b not built"; exit 77; }
-done
 command -v prometheus >/dev/null || { echo "SKIP: prometheus not installed"; exit 77; }
 
-STACK_DATA=$(mktemp -d /tmp/orders-obs-test-XXXXXX)
-chmod 755 "$STACK_DATA"  # the postgres user must reach the cluster inside
-export STACK_DATA
-out="$STACK_DATA.out"
+before_teardown() { rm -rf "${scrapes:-}"; }
+# shellcheck source=../support/stack_env.sh
+source "$ROOT/tests/support/stack_env.sh" obs-test "${1:-}" "${2:-}"
 scrapes=$(mktemp -d)
-cleanup() {
-  "$STACK" down --purge >/dev/null 2>&1 || true
-  rm -rf "$STACK_DATA" "$out" "$scrapes"
-}
-trap cleanup EXIT
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    port_busy "$p" || port_busy $((p + 1)) || { echo "$p"; return; }
-  done
-}
-export WRITE_PORT READ_PORT PG_PORT NATS_PORT PROMETHEUS_PORT
-WRITE_PORT=$(pick_port) READ_PORT=$(pick_port) PG_PORT=$(pick_port) NATS_PORT=$(pick_port)
+export PROMETHEUS_PORT
 PROMETHEUS_PORT=$(pick_port)
-export COMMAND_TOKEN=obs-test-command QUERY_TOKEN=obs-test-query ADMIN_TOKEN=obs-test-admin
-
-failures=0
-pass() { echo "ok   $*"; }
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-run() {  # args... -> output in $out, exit code in $rc
-  set +e
-  "$STACK" "$@" >"$out" 2>&1
-  rc=$?
-  set -e
-  echo "--- stack.sh $* (exit $rc)"
-  sed 's/^/    /' "$out"
-}
 call() {  # expected-status METHOD URL TOKEN [BODY]
   local args=(-s -o /dev/null -w '%{http_code}' --max-time 15 -X "$2" -H "Authorization: Bearer $4")
   [[ -n "${5:-}" ]] && args+=(-H 'Content-Type: application/json' --data "$5")

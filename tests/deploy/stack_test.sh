@@ -7,52 +7,8 @@
 #   stack_test.sh WRITE_SIDE_BIN READ_SIDE_BIN
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-STACK="$ROOT/deploy/local/stack.sh"
-export WRITE_SIDE_BIN="${1:-$ROOT/build/write-side/write-side}"
-export READ_SIDE_BIN="${2:-$ROOT/build/read-side/read-side}"
-for b in "$WRITE_SIDE_BIN" "$READ_SIDE_BIN"; do
-  [[ -x "$b" ]] || { echo "SKIP: $b not built"; exit 77; }
-done
-
-STACK_DATA=$(mktemp -d /tmp/orders-stack-test-XXXXXX)
-chmod 755 "$STACK_DATA"  # the postgres user must reach the cluster inside
-export STACK_DATA
-out="$STACK_DATA.out"
-cleanup() {
-  "$STACK" down --purge >/dev/null 2>&1 || true
-  rm -rf "$STACK_DATA" "$out"
-}
-trap cleanup EXIT
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    port_busy "$p" || port_busy $((p + 1)) || { echo "$p"; return; }
-  done
-}
-export WRITE_PORT; WRITE_PORT=$(pick_port)
-export READ_PORT; READ_PORT=$(pick_port)
-export PG_PORT; PG_PORT=$(pick_port)
-export NATS_PORT; NATS_PORT=$(pick_port)
-export COMMAND_TOKEN=stack-test-command QUERY_TOKEN=stack-test-query ADMIN_TOKEN=stack-test-admin
-
-failures=0
-passes=0
-pass() { echo "ok   $*"; passes=$((passes + 1)); }
-fail() { echo "FAIL $*"; failures=$((failures + 1)); }
-expect_in() {  # file pattern description
-  if grep -q -- "$2" "$1"; then pass "$3"; else fail "$3 (no '$2' in the output above)"; fi
-}
-run() {  # args... -> output in $out, exit code in $rc
-  set +e
-  "$STACK" "$@" >"$out" 2>&1
-  rc=$?
-  set -e
-  echo "--- stack.sh $* (exit $rc)"
-  sed 's/^/    /' "$out"
-}
+# shellcheck source=../support/stack_env.sh
+source "$ROOT/tests/support/stack_env.sh" stack-test "${1:-}" "${2:-}"
 get_order() {  # port id -> body on stdout
   curl -s --max-time 15 -H "Authorization: Bearer $QUERY_TOKEN" \
     "http://127.0.0.1:$1/orders/$2?min_version=5&wait_ms=5000"

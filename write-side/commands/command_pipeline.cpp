@@ -57,6 +57,9 @@ CommandPipeline::CommandPipeline(pg::Pool& pool, PipelineOptions options, log::L
                                          "Time from a command's submission to its outcome");
   conflicts_ = &metrics_.counter("orders_stream_conflicts_total",
                                  "Streams whose batch rows were dropped and re-run (stale state)");
+  attempts_ = &metrics_.histogram("orders_command_attempts",
+                                  "Runs a command took (1 = no conflict; max_attempts = gave up)",
+                                  {}, {1, 2, 3, 5, 10, 20});
 }
 
 CommandPipeline::~CommandPipeline() {
@@ -116,6 +119,7 @@ void CommandPipeline::finish(Pending& p, Outcome outcome) {
   outcome_counters_[command * kOutcomes + outcome.index()]->inc();
   command_seconds_->observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - p.enqueued).count());
+  attempts_->observe(static_cast<double>(std::max(p.attempts, 0) + 1));
   try {
     p.done(std::move(outcome));
   } catch (const std::exception& e) {
@@ -250,7 +254,7 @@ void CommandPipeline::process(std::vector<PendingPtr>& batch, std::vector<Comple
     if (pg::is_retryable_conflict(e)) {
       for (auto& p : batch) {
         if (!p) continue;
-        cache_.erase(p->request.order_id);
+        cache_.mark_stale(p->request.order_id);
         retry_or_fail(p, "transaction rolled back", done, retry);
       }
       return;
@@ -297,17 +301,21 @@ void CommandPipeline::find_seen_keys(pqxx::connection& conn, Batch& b) {
   b.found = find_keys(conn, keys);
 }
 
-// The state of every stream a command needs: cached, else snapshot + newer events. Commands
-// answered from a stored idempotency key need none; a first-attempt create assumes a new stream.
+// The state of every stream a command needs: cached (caught up when stale), else snapshot + newer
+// events. Commands answered from a stored idempotency key need none; a first-attempt create
+// assumes a new stream.
 void CommandPipeline::load_states(pqxx::connection& conn, Batch& b) {
   std::vector<std::string> missing;
+  std::unordered_map<std::string, LoadedStream> stale;
   for (const auto& p : b.commands) {
     const auto& req = p->request;
     if (req.idempotency && b.found.count(req.idempotency->key)) continue;
     if (b.streams.count(req.order_id)) continue;
     auto& w = b.streams[req.order_id];
-    if (auto cached = cache_.get(req.order_id)) {
-      w.state = std::move(*cached);
+    if (auto cached = cache_.get(req.order_id); cached && cached->stale) {
+      stale.emplace(req.order_id, LoadedStream{std::move(cached->state), 0});
+    } else if (cached) {
+      w.state = std::move(cached->state);
       w.base_version = w.state.version;
     } else if (std::holds_alternative<domain::CreateOrder>(req.command) && p->attempts == 0) {
       // A create assumes a new stream without a read: if it exists after all, inserting
@@ -316,8 +324,9 @@ void CommandPipeline::load_states(pqxx::connection& conn, Batch& b) {
       missing.push_back(req.order_id);
     }
   }
-  if (missing.empty()) return;
   auto loaded = load_streams(conn, missing);
+  catch_up_streams(conn, stale);
+  loaded.merge(stale);
   for (auto& [id, l] : loaded) {
     auto& w = b.streams[id];
     w.state = std::move(l.state);
@@ -440,7 +449,7 @@ AppendResult CommandPipeline::write(pqxx::connection& conn, Batch& b) {
 void CommandPipeline::answer(Batch& b, AppendResult& result, std::vector<Completion>& done,
                              std::vector<PendingPtr>& retry) {
   for (const auto& id : result.failed_streams) {
-    cache_.erase(id);
+    cache_.mark_stale(id);
     conflicts_->inc();
   }
   for (auto& [id, w] : b.streams) {

@@ -198,6 +198,7 @@ class CommandPipeline {
   metrics::Histogram* batch_size_ = nullptr;
   metrics::Histogram* command_seconds_ = nullptr;
   metrics::Counter* conflicts_ = nullptr;
+  metrics::Histogram* attempts_ = nullptr;
 };
 
 }  // namespace orders::write_side

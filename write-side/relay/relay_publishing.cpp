@@ -83,7 +83,8 @@ void OutboxRelay::ensure_nats(Session& s) {
       co.on_connection_change = [this](bool up) { set_nats_connected(up); };
       s.nc.emplace(nats::Connection::connect(co));
       nats::PublisherOptions po;
-      po.max_pending = std::max<std::int64_t>(1024, 2 * opt_.publish_batch);
+      po.max_pending =
+          std::max<std::int64_t>(1024, 2 * static_cast<std::int64_t>(opt_.publish_batch));
       po.publish_ack_wait = opt_.ack_timeout;
       s.admin.emplace(*s.nc, opt_.ack_timeout);
       s.js.emplace(*s.nc, po);

@@ -33,6 +33,12 @@ constexpr Statement kStatements[] = {
      "                        AND ev.version > coalesce(s.version, 0) "
      "                      ORDER BY ev.version OFFSET 0) e "
      "ORDER BY 2, 1, 3"},
+    {"ws_catch_up",
+     "SELECT e.version, e.stream_id, e.type, e.schema_version, e.data::text "
+     "  FROM jsonb_to_recordset($1::jsonb) AS c(stream_id text, version bigint) "
+     "  CROSS JOIN LATERAL (SELECT * FROM all_events ev WHERE ev.stream_id = c.stream_id "
+     "                        AND ev.version > c.version ORDER BY ev.version OFFSET 0) e "
+     "ORDER BY 2, 1"},
     {"ws_events_range",
      "SELECT version, type, schema_version, data::text FROM all_events "
      "WHERE stream_id = $1 AND version > $2 AND version <= $3 ORDER BY version"},
@@ -180,6 +186,22 @@ std::unordered_map<std::string, LoadedStream> load_streams(
     out[id] = LoadedStream{std::move(state), replayed};
   }
   return out;
+}
+
+void catch_up_streams(pqxx::connection& conn,
+                      std::unordered_map<std::string, LoadedStream>& streams) {
+  if (streams.empty()) return;
+  auto from = nlohmann::json::array();
+  for (const auto& [id, l] : streams)
+    from.push_back({{"stream_id", id}, {"version", l.state.version}});
+  pqxx::nontransaction tx(conn);
+  for (const auto& row : tx.exec_prepared("ws_catch_up", from.dump())) {
+    const std::string stream_id = row[1].as<std::string>();
+    auto& loaded = streams.at(stream_id);
+    loaded.state = domain::evolve(std::move(loaded.state), decode_row(stream_id, row, 2));
+    loaded.state.version = row[0].as<std::int64_t>();
+    ++loaded.replayed;
+  }
 }
 
 std::optional<domain::OrderState> state_at_version(pqxx::connection& conn,

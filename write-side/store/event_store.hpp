@@ -43,6 +43,11 @@ struct LoadedStream {
 std::unordered_map<std::string, LoadedStream> load_streams(
     pqxx::connection& conn, const std::vector<std::string>& stream_ids);
 
+// Folds into each state the events stored after its version (a cached state that may be stale);
+// `replayed` counts them. Cheaper than load_streams when only a few events are new.
+void catch_up_streams(pqxx::connection& conn,
+                      std::unordered_map<std::string, LoadedStream>& streams);
+
 // State after event `version` (nullopt when the stream has fewer events, or version < 1).
 std::optional<domain::OrderState> state_at_version(pqxx::connection& conn,
                                                    const std::string& stream_id,

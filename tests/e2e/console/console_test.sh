@@ -13,13 +13,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../../.." && pwd)"
-STACK="$ROOT/deploy/local/stack.sh"
-export WRITE_SIDE_BIN="${1:-$ROOT/build/write-side/write-side}"
-export READ_SIDE_BIN="${2:-$ROOT/build/read-side/read-side}"
 ARTIFACTS="${3:-$ROOT/build/artifacts/console}"
-for b in "$WRITE_SIDE_BIN" "$READ_SIDE_BIN"; do
-  [[ -x "$b" ]] || { echo "SKIP: $b not built"; exit 77; }
-done
 for tool in chromium chromedriver curl jq; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool missing (scripts/install-deps.sh)"; exit 77; }
 done
@@ -28,30 +22,9 @@ PYTHON="${CONSOLE_TEST_PYTHON:-/usr/bin/python3}"
 "$PYTHON" -c 'import selenium' 2>/dev/null || { echo "SKIP: python3-selenium missing"; exit 77; }
 
 started=$SECONDS
-STACK_DATA=$(mktemp -d /tmp/orders-console-test-XXXXXX)
-chmod 755 "$STACK_DATA"  # the postgres user must reach the cluster inside
-export STACK_DATA
-cleanup() {
-  echo "browser done after $((SECONDS - started)) s"
-  "$STACK" down --purge >/dev/null 2>&1 || true
-  echo "stack down after $((SECONDS - started)) s"
-  rm -rf "$STACK_DATA"
-}
-trap cleanup EXIT
-
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-pick_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))
-    port_busy "$p" || port_busy $((p + 1)) || { echo "$p"; return; }
-  done
-}
-export WRITE_PORT; WRITE_PORT=$(pick_port)
-export READ_PORT; READ_PORT=$(pick_port)
-export PG_PORT; PG_PORT=$(pick_port)
-export NATS_PORT; NATS_PORT=$(pick_port)
-export COMMAND_TOKEN=console-test-command QUERY_TOKEN=console-test-query ADMIN_TOKEN=console-test-admin
+before_teardown() { echo "browser done after $((SECONDS - started)) s"; }
+# shellcheck source=../../support/stack_env.sh
+source "$ROOT/tests/support/stack_env.sh" console-test "${1:-}" "${2:-}"
 W="http://127.0.0.1:$WRITE_PORT" R="http://127.0.0.1:$READ_PORT"
 
 "$STACK" demo >"$STACK_DATA.demo.out" 2>&1 || { cat "$STACK_DATA.demo.out"; exit 1; }

@@ -2,7 +2,9 @@
 // only through the unique (stream_id, version) key. Group commit must keep every command
 // all-or-nothing: a stale stream is re-run on fresh state, the other commands of the same batch
 // commit untouched, and no stream ever gets a gap, a duplicate version or an orphan outbox row.
+#include <iostream>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -121,15 +123,27 @@ TEST_F(TwoInstances, ConcurrentWritersOnSharedOrdersLoseNothing) {
           const std::string product =
               "p-" + std::to_string(inst) + "-" + std::to_string(t) + "-" + std::to_string(i);
           auto r = c.post("/orders/" + order + "/items", item_body(product, 1, "1.00"));
-          if (r.status == 200)
+          if (r.status == 200) {
             ++ok;
-          else
+          } else {
             ++failed;
+            ADD_FAILURE() << order << ": " << r.status << " " << r.body;
+          }
         }
       });
     }
   }
   for (auto& t : threads) t.join();
+  // How often a stale cache was caught and how many runs commands took: figures to compare builds
+  // by (a command that gave up shows in the failures above), not pass criteria.
+  for (auto* w : {a_.get(), b_.get()}) {
+    std::istringstream metrics(w->client().get("/metrics").body);
+    for (std::string line; std::getline(metrics, line);) {
+      if (line.rfind("orders_stream_conflicts_total ", 0) == 0 ||
+          line.rfind("orders_command_attempts_bucket", 0) == 0)
+        std::cout << (w == a_.get() ? "A " : "B ") << line << "\n";
+    }
+  }
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(ok.load(), 2 * kThreadsPerInstance * kCommandsPerThread);
   EXPECT_EQ(a_->events(), kOrders + ok.load());

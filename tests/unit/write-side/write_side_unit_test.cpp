@@ -94,7 +94,15 @@ TEST(AggregateCache, EvictsTheLeastRecentlyUsed) {
   EXPECT_TRUE(cache.get("c"));
   s.version = 7;
   cache.put("a", s);
-  EXPECT_EQ(cache.get("a")->version, 7);
+  EXPECT_EQ(cache.get("a")->state.version, 7);
+  EXPECT_FALSE(cache.get("a")->stale);
+  cache.mark_stale("a");  // kept, as a base to catch up from
+  EXPECT_TRUE(cache.get("a")->stale);
+  EXPECT_EQ(cache.get("a")->state.version, 7);
+  cache.put("a", s);
+  EXPECT_FALSE(cache.get("a")->stale);
+  cache.mark_stale("missing");
+  EXPECT_FALSE(cache.get("missing"));
   cache.erase("a");
   EXPECT_FALSE(cache.get("a"));
   EXPECT_EQ(cache.size(), 1u);
