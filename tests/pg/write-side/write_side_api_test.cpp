@@ -26,12 +26,12 @@ class WriteSideApi : public ::testing::Test {
   static WriteSide* ws_;
 
   // Creates an order with the given items (product, quantity, price); returns its id.
-  std::string make_order(std::vector<std::tuple<std::string, int, std::string>> items = {}) {
+  std::string make_order(const std::vector<std::tuple<std::string, int, std::string>>& items = {}) {
     auto c = ws_->client();
-    const std::string id = unique_id("order");
+    std::string id = unique_id("order");
     auto r = c.post("/orders", create_body(id));
     EXPECT_EQ(r.status, 201) << r.body;
-    for (auto& [p, q, price] : items) {
+    for (const auto& [p, q, price] : items) {
       auto a = c.post("/orders/" + id + "/items", item_body(p, q, price));
       EXPECT_EQ(a.status, 200) << a.body;
     }
@@ -283,6 +283,7 @@ TEST_F(WriteSideApi, TwentyConcurrentAddItemsOnOneOrderAllSucceedWithVersions2To
   std::vector<int> statuses(20, 0);
   std::vector<long long> versions(20, 0);
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int i = 0; i < 20; ++i) {
     threads.emplace_back([&, i] {
       auto c = ws_->client();
@@ -324,6 +325,7 @@ TEST_F(WriteSideApi, IfMatchAppendsOnlyAtThatVersion) {
   // Concurrent If-Match on the same version: exactly one wins.
   std::vector<int> statuses(8, 0);
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
       auto cc = ws_->client();
@@ -371,6 +373,7 @@ TEST_F(WriteSideApi, IdempotencyKeyReplaysTheFirstResponse) {
   const std::string k3 = unique_id("key");
   std::vector<HttpResult> results(10);
   std::vector<std::thread> threads;
+  threads.reserve(10);
   for (int i = 0; i < 10; ++i) {
     threads.emplace_back([&, i] {
       auto cc = ws_->client();
@@ -514,7 +517,7 @@ TEST(WriteSideSnapshots, SnapshotLoadEqualsFullReplay) {
     const std::string product = "p" + std::to_string(rng() % 6);
     HttpResult r;
     if (rng() % 4 == 0) {
-      r = c.del("/orders/" + id + "/items/" + product);
+      r = c.del(std::string("/orders/").append(id).append("/items/").append(product));
     } else {
       r = c.post("/orders/" + id + "/items",
                  item_body(product, static_cast<int>(rng() % 5) + 1, "2.50"));
@@ -587,6 +590,7 @@ TEST(WriteSideCommitDelay, CommandsArrivingWithinTheDelayShareOneTransaction) {
   auto ws = WriteSide::start(
       "", {{"GROUP_COMMIT_DELAY_US", "1000000"}, {"GROUP_COMMIT_CONNECTIONS", "1"}});
   std::vector<std::string> ids;
+  ids.reserve(6);
   for (int i = 0; i < 6; ++i) ids.push_back(unique_id("delay"));
   std::vector<int> statuses(ids.size(), 0);
   std::vector<std::thread> threads;
@@ -654,6 +658,7 @@ TEST(WriteSideLifecycle, SigtermFinishesInFlightCommandsAndExitsZero) {
   auto ws = WriteSide::start();
   std::atomic<int> ok{0}, other{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       auto c = ws->client();
@@ -721,6 +726,7 @@ TEST(WriteSideFaults, KilledDatabaseConnectionsGive503NeverALostWrite) {
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, unavailable{0}, other{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       auto c = ws->client();
