@@ -6,7 +6,7 @@ DECLARE
 BEGIN
   IF TG_TABLE_NAME = 'events' THEN
     SELECT n.stream_id || ' version ' || n.version INTO v_clash
-      FROM new_rows n JOIN events_archive a ON a.stream_id = n.stream_id AND a.version = n.version
+      FROM new_rows n JOIN archived_streams a ON a.stream_id = n.stream_id
      LIMIT 1;
   ELSE
     SELECT n.stream_id || ' version ' || n.version INTO v_clash
@@ -460,9 +460,9 @@ BEGIN
            coalesce(i.metadata, '{}'::jsonb)
       FROM input i
      WHERE NOT (i.stream_id = ANY (v_failed))
-       -- an archived version is taken too: skipped here, the stream fails like a conflict
-       AND NOT EXISTS (SELECT 1 FROM events_archive a
-                        WHERE a.stream_id = i.stream_id AND a.version = i.version)
+       -- an archived order takes no event (it is Delivered; its history may even be dropped):
+       -- skipped here, the stream fails like a conflict and is re-run on its loaded state
+       AND NOT EXISTS (SELECT 1 FROM archived_streams a WHERE a.stream_id = i.stream_id)
      ORDER BY i.stream_id, i.version
     ON CONFLICT (stream_id, version) DO NOTHING
     RETURNING position, event_id, stream_id, recorded_at
@@ -556,6 +556,7 @@ DECLARE
   v_cutoff timestamptz := 'epoch'::timestamptz + p_cutoff_us * interval '1 microsecond';
   v_streams text[];
   v_last    bigint;
+  v_day     date := current_date;
 BEGIN
   SELECT coalesce(array_agg(p.stream_id), '{}'), max(p.position) INTO v_streams, v_last
     FROM (SELECT d.stream_id, d.position FROM events d
@@ -571,6 +572,7 @@ BEGIN
         FROM events e WHERE e.stream_id = ANY (v_streams);
     RETURN;
   END IF;
+  PERFORM ws_archive_partition(v_day);
   RETURN QUERY
     WITH moved AS (
       DELETE FROM events e WHERE e.stream_id = ANY (v_streams)
@@ -578,14 +580,34 @@ BEGIN
                 e.metadata, e.recorded_at, e.xid, pg_column_size(e.*) AS size
     ), ins AS (
       INSERT INTO events_archive (position, event_id, stream_id, version, type, schema_version,
-                                  data, metadata, recorded_at, xid)
+                                  data, metadata, recorded_at, xid, archived_on)
       SELECT m.position, m.event_id, m.stream_id, m.version, m.type, m.schema_version, m.data,
-             m.metadata, m.recorded_at, m.xid FROM moved m ORDER BY m.position
+             m.metadata, m.recorded_at, m.xid, v_day FROM moved m ORDER BY m.position
+      RETURNING 1
+    ), dir AS (
+      INSERT INTO archived_streams (stream_id, archived_on, last_version)
+      SELECT m.stream_id, v_day, max(m.version) FROM moved m GROUP BY m.stream_id
       RETURNING 1
     )
-    SELECT cardinality(v_streams)::bigint, (SELECT count(*) FROM ins),
+    SELECT (SELECT count(*) FROM dir), (SELECT count(*) FROM ins),
            coalesce(sum(m.size), 0)::bigint, v_last
       FROM moved m;
+END
+$$;
+
+CREATE FUNCTION public.ws_archive_drop_year(p_year integer) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_marked bigint;
+BEGIN
+  PERFORM set_config('lock_timeout', '5s', true);
+  UPDATE archived_streams SET dropped_at = now()
+   WHERE dropped_at IS NULL
+     AND archived_on >= make_date(p_year, 1, 1) AND archived_on < make_date(p_year + 1, 1, 1);
+  GET DIAGNOSTICS v_marked = ROW_COUNT;
+  EXECUTE format('DROP TABLE IF EXISTS %I', 'events_archive_y' || p_year);
+  RETURN v_marked;
 END
 $$;
 
@@ -620,6 +642,23 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION public.ws_archive_partition(p_day date) RETURNS text
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+  v_year int := extract(year FROM p_day)::int;
+  v_name text := 'events_archive_y' || v_year;
+BEGIN
+  IF to_regclass(v_name) IS NULL THEN
+    PERFORM set_config('lock_timeout', '2s', true);
+    EXECUTE format('CREATE TABLE IF NOT EXISTS %I PARTITION OF events_archive '
+                   'FOR VALUES FROM (%L) TO (%L)',
+                   v_name, make_date(v_year, 1, 1), make_date(v_year + 1, 1, 1));
+  END IF;
+  RETURN v_name;
+END
+$$;
+
 CREATE TABLE public.events (
     "position" bigint NOT NULL,
     event_id uuid NOT NULL,
@@ -647,8 +686,10 @@ CREATE TABLE public.events_archive (
     metadata jsonb NOT NULL,
     recorded_at timestamp with time zone NOT NULL,
     xid xid8 NOT NULL,
-    CONSTRAINT events_archive_version_check CHECK ((version >= 1))
-);
+    archived_on date NOT NULL,
+    CONSTRAINT events_archive_version_check1 CHECK ((version >= 1))
+)
+PARTITION BY RANGE (archived_on);
 ALTER TABLE ONLY public.events_archive ALTER COLUMN data SET COMPRESSION lz4;
 ALTER TABLE ONLY public.events_archive ALTER COLUMN metadata SET COMPRESSION lz4;
 
@@ -676,6 +717,13 @@ UNION ALL
     events_archive.recorded_at,
     events_archive.xid
    FROM public.events_archive;
+
+CREATE TABLE public.archived_streams (
+    stream_id text NOT NULL,
+    archived_on date NOT NULL,
+    last_version bigint NOT NULL,
+    dropped_at timestamp with time zone
+);
 
 CREATE TABLE public.customer_order_items (
     order_id text NOT NULL,
@@ -811,6 +859,9 @@ CREATE TABLE public.snapshots (
 
 ALTER TABLE ONLY public.events ALTER COLUMN "position" SET DEFAULT nextval('public.events_position_seq'::regclass);
 
+ALTER TABLE ONLY public.archived_streams
+    ADD CONSTRAINT archived_streams_pkey PRIMARY KEY (stream_id);
+
 ALTER TABLE ONLY public.customer_order_items
     ADD CONSTRAINT customer_order_items_pkey PRIMARY KEY (order_id, product_id);
 
@@ -818,13 +869,13 @@ ALTER TABLE ONLY public.customer_orders
     ADD CONSTRAINT customer_orders_pkey PRIMARY KEY (order_id);
 
 ALTER TABLE ONLY public.events_archive
-    ADD CONSTRAINT events_archive_event_id_key UNIQUE (event_id);
+    ADD CONSTRAINT events_archive_event_id_key UNIQUE (event_id, archived_on);
 
 ALTER TABLE ONLY public.events_archive
-    ADD CONSTRAINT events_archive_pkey PRIMARY KEY ("position");
+    ADD CONSTRAINT events_archive_pkey PRIMARY KEY ("position", archived_on);
 
 ALTER TABLE ONLY public.events_archive
-    ADD CONSTRAINT events_archive_stream_version UNIQUE (stream_id, version);
+    ADD CONSTRAINT events_archive_stream_version UNIQUE (stream_id, version, archived_on);
 
 ALTER TABLE ONLY public.events
     ADD CONSTRAINT events_event_id_key UNIQUE (event_id);
@@ -876,6 +927,8 @@ ALTER TABLE ONLY public.schema_repeatables
 
 ALTER TABLE ONLY public.snapshots
     ADD CONSTRAINT snapshots_pkey PRIMARY KEY (stream_id);
+
+CREATE INDEX archived_streams_archived_on ON public.archived_streams USING btree (archived_on);
 
 CREATE INDEX customer_orders_by_customer ON public.customer_orders USING btree (customer_id);
 

@@ -10,6 +10,7 @@
 #include "common/log/logger.hpp"
 #include "common/ops/check_command.hpp"
 #include "write-side/cli/archive_cli.hpp"
+#include "write-side/cli/archive_drop_cli.hpp"
 #include "write-side/cli/log_cli.hpp"
 #include "write-side/service.hpp"
 #include "write-side/settings.hpp"
@@ -43,7 +44,8 @@ cli::Program program() {
                        write_side::serve),
        service_command("migrate", "apply the database migrations and exit", write_side::migrate),
        write_side::cli::events_command(), write_side::cli::log_command(),
-       write_side::cli::archive_command(), ops::check_command()}};
+       write_side::cli::archive_command(), write_side::cli::archive_drop_command(),
+       ops::check_command()}};
 }
 
 }  // namespace

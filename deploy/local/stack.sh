@@ -15,6 +15,7 @@
 #   deploy/local/stack.sh check [ARGS]             write-side check and read-side check: exit 1 when any fails
 #   deploy/local/stack.sh events ORDER_ID [ARGS]   the order's events (write-side events; ARGS passed on)
 #   deploy/local/stack.sh archive --older-than D [ARGS]  write-side archive (old Delivered orders)
+#   deploy/local/stack.sh archive-drop --year YYYY [ARGS]  write-side archive-drop (a past year)
 #   deploy/local/stack.sh down [--purge]           stop what `up` started; --purge also deletes the data
 #
 # Settings (environment, read by `up`; later commands reuse what `up` chose):
@@ -512,12 +513,12 @@ cmd_events() {
   exec env "${envs[@]}" "$WRITE_BIN" events "$@"
 }
 
-cmd_archive() {
+cmd_archive() {  # archive | archive-drop, then its arguments
   load_settings
   [[ -x "$WRITE_BIN" ]] || die "no write-side binary at $WRITE_BIN (run $0 up first)"
   local envs=()
   mapfile -t envs < <(service_env)
-  exec env "${envs[@]}" "$WRITE_BIN" archive "$@"
+  exec env "${envs[@]}" "$WRITE_BIN" "$@"
 }
 
 stop_pid() {  # name match
@@ -576,7 +577,7 @@ case "${1:-}" in
   rebuild-projection) shift; cmd_rebuild "$@" ;;
   check) shift; cmd_check "$@" ;;
   events) shift; cmd_events "$@" ;;
-  archive) shift; cmd_archive "$@" ;;
+  archive | archive-drop) cmd_archive "$@" ;;
   down) shift; cmd_down "$@" ;;
   -h | --help | help) usage ;;
   *)

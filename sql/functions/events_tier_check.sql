@@ -1,8 +1,11 @@
 -- (stream_id, version) is unique across both tiers of the event store: each tier's unique index
--- checks its own rows, this statement trigger checks the rows a statement inserted against the
--- other tier (one index probe per row). ws_append_batch skips a version the archive has before
--- inserting (the stream then fails like any conflict and is re-run on fresh state), so the
--- service's appends never raise here; a raw INSERT of an archived version does, as 23505.
+-- checks its own rows (the archive's per yearly partition), this statement trigger checks the
+-- rows a statement inserted against the other tier: a hot row of an archived order (listed in
+-- archived_streams, whose primary key keeps a stream in one partition; its events may be
+-- dropped since) or an archived row of a version the hot table has. One index probe per row.
+-- ws_append_batch skips archived orders before inserting (the stream then fails like any
+-- conflict and is re-run on fresh state), so the service's appends never raise here; a raw
+-- INSERT does, as 23505.
 CREATE OR REPLACE FUNCTION events_tier_check()
 RETURNS trigger
 LANGUAGE plpgsql AS $fn$
@@ -11,7 +14,7 @@ DECLARE
 BEGIN
   IF TG_TABLE_NAME = 'events' THEN
     SELECT n.stream_id || ' version ' || n.version INTO v_clash
-      FROM new_rows n JOIN events_archive a ON a.stream_id = n.stream_id AND a.version = n.version
+      FROM new_rows n JOIN archived_streams a ON a.stream_id = n.stream_id
      LIMIT 1;
   ELSE
     SELECT n.stream_id || ' version ' || n.version INTO v_clash
@@ -26,6 +29,8 @@ BEGIN
 END
 $fn$;
 
+-- On the partitioned archive (sql/V052): created again whenever this file changes, which V052
+-- relies on (it replaced the table the trigger was on).
 CREATE OR REPLACE TRIGGER events_tier_check AFTER INSERT ON events
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION events_tier_check();
 CREATE OR REPLACE TRIGGER events_archive_tier_check AFTER INSERT ON events_archive

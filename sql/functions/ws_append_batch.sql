@@ -48,9 +48,9 @@ BEGIN
            coalesce(i.metadata, '{}'::jsonb)
       FROM input i
      WHERE NOT (i.stream_id = ANY (v_failed))
-       -- an archived version is taken too: skipped here, the stream fails like a conflict
-       AND NOT EXISTS (SELECT 1 FROM events_archive a
-                        WHERE a.stream_id = i.stream_id AND a.version = i.version)
+       -- an archived order takes no event (it is Delivered; its history may even be dropped):
+       -- skipped here, the stream fails like a conflict and is re-run on its loaded state
+       AND NOT EXISTS (SELECT 1 FROM archived_streams a WHERE a.stream_id = i.stream_id)
      ORDER BY i.stream_id, i.version
     ON CONFLICT (stream_id, version) DO NOTHING
     RETURNING position, event_id, stream_id, recorded_at

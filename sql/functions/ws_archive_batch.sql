@@ -2,8 +2,9 @@
 -- one transaction: picks up to p_orders Delivered orders whose OrderDelivered event lies in the
 -- position range (p_after, p_upto], was recorded before p_cutoff_us (microseconds since the
 -- epoch) and is the stream's last event, and moves every event of each of them from `events` to
--- `events_archive` (p_move) or only counts them (dry run). A kill at any moment leaves each order
--- wholly hot or wholly archived; a rerun picks up what is still hot.
+-- `events_archive` (p_move) or only counts them (dry run). Moved orders go into the partition of
+-- today's year and are listed in archived_streams. A kill at any moment leaves each order wholly
+-- hot or wholly archived; a rerun picks up what is still hot.
 -- Returns the orders and events picked, the bytes of their rows and the highest OrderDelivered
 -- position picked (the caller's next p_after; NULL when none was).
 CREATE OR REPLACE FUNCTION ws_archive_batch(p_after bigint, p_upto bigint, p_cutoff_us bigint,
@@ -14,6 +15,7 @@ DECLARE
   v_cutoff timestamptz := 'epoch'::timestamptz + p_cutoff_us * interval '1 microsecond';
   v_streams text[];
   v_last    bigint;
+  v_day     date := current_date;
 BEGIN
   SELECT coalesce(array_agg(p.stream_id), '{}'), max(p.position) INTO v_streams, v_last
     FROM (SELECT d.stream_id, d.position FROM events d
@@ -29,6 +31,7 @@ BEGIN
         FROM events e WHERE e.stream_id = ANY (v_streams);
     RETURN;
   END IF;
+  PERFORM ws_archive_partition(v_day);
   RETURN QUERY
     WITH moved AS (
       DELETE FROM events e WHERE e.stream_id = ANY (v_streams)
@@ -36,12 +39,16 @@ BEGIN
                 e.metadata, e.recorded_at, e.xid, pg_column_size(e.*) AS size
     ), ins AS (
       INSERT INTO events_archive (position, event_id, stream_id, version, type, schema_version,
-                                  data, metadata, recorded_at, xid)
+                                  data, metadata, recorded_at, xid, archived_on)
       SELECT m.position, m.event_id, m.stream_id, m.version, m.type, m.schema_version, m.data,
-             m.metadata, m.recorded_at, m.xid FROM moved m ORDER BY m.position
+             m.metadata, m.recorded_at, m.xid, v_day FROM moved m ORDER BY m.position
+      RETURNING 1
+    ), dir AS (
+      INSERT INTO archived_streams (stream_id, archived_on, last_version)
+      SELECT m.stream_id, v_day, max(m.version) FROM moved m GROUP BY m.stream_id
       RETURNING 1
     )
-    SELECT cardinality(v_streams)::bigint, (SELECT count(*) FROM ins),
+    SELECT (SELECT count(*) FROM dir), (SELECT count(*) FROM ins),
            coalesce(sum(m.size), 0)::bigint, v_last
       FROM moved m;
 END

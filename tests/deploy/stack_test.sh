@@ -3,7 +3,7 @@
 # folder: up, status, demo (Shipped, 35.00, 2 items; both read-side replicas serve it), a port in
 # use gives a clear error, down stops everything, up again reuses the data, demo again on the same
 # stack, rebuild-projection, check (both binaries), events ORDER_ID, archive (dry run, bad duration),
-# down --purge deletes the data.
+# archive-drop (dry run), down --purge deletes the data.
 #   stack_test.sh WRITE_SIDE_BIN READ_SIDE_BIN
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -115,6 +115,9 @@ run archive --older-than 30d --dry-run
 expect_in "$out" "archive (dry run, nothing moved): 0 orders" "archive finds nothing old to move"
 run archive --older-than 30x
 [[ $rc == 64 ]] && pass "archive with a bad duration exits 64" || fail "archive bad duration exits $rc"
+run archive-drop --year 2000 --dry-run
+[[ $rc == 0 ]] && pass "archive-drop --dry-run exits 0" || fail "archive-drop --dry-run exits $rc"
+expect_in "$out" "no archive for 2000" "archive-drop finds no archive of 2000"
 
 run logs write-side
 [[ $rc == 0 && -s "$out" ]] && pass "logs write-side prints the log" || fail "logs exits $rc"

@@ -280,6 +280,21 @@ void WriteApi::deliver(const Request& req, http::Respond respond) {
   submit(req, id, domain::DeliverOrder{}, false, std::move(respond));
 }
 
+namespace {
+
+// Why an order's events or state are not there: it never existed, or its history was dropped
+// with an archive year (write-side archive-drop), which leaves only its last state.
+std::string not_found_detail(pqxx::connection& conn, const std::string& id,
+                             const std::string& when) {
+  if (auto year = history_dropped_in(conn, id)) {
+    return "the events of order " + id + " were removed with the archive of " +
+           std::to_string(*year) + "; only its last state remains (/orders/" + id + "/state)";
+  }
+  return when.empty() ? "order " + id + " does not exist" : "order " + id + " has no state" + when;
+}
+
+}  // namespace
+
 Response WriteApi::events(const Request& req) {
   const auto& id = path_param(req, "id");
   if (auto e = codec::validate_id("order_id", id)) return bad_request(e->detail);
@@ -299,7 +314,7 @@ Response WriteApi::events(const Request& req) {
   auto lease = deps_.pool.acquire();
   auto events = read_events(*lease, id, from_version, limit);
   if (events.empty() && stream_version(*lease, id) == 0) {
-    return http::problem(http::Problem::OrderNotFound, "order " + id + " does not exist");
+    return http::problem(http::Problem::OrderNotFound, not_found_detail(*lease, id, ""));
   }
   auto list = nlohmann::json::array();
   for (const auto& e : events) list.push_back(codec::to_audit_json(e));
@@ -397,27 +412,29 @@ Response WriteApi::state(const Request& req) {
   const bool by_time = at_it != req.query.end();
   if (by_version && by_time) return bad_request("give either version or at, not both");
 
+  std::optional<std::int64_t> version;
+  std::optional<std::int64_t> at;
+  if (by_version) {
+    version = parse_count(version_it->second);
+    if (!version) return bad_request("version must be a non-negative integer");
+  } else if (by_time) {
+    at = codec::parse_rfc3339_us(at_it->second);
+    if (!at) return bad_request("at must be an RFC 3339 time such as 2026-11-26T23:22:45.123456Z");
+  }
+  auto lease = deps_.pool.acquire();
   std::optional<domain::OrderState> state;
   std::string when;
-  if (by_version) {
-    auto v = parse_count(version_it->second);
-    if (!v) return bad_request("version must be a non-negative integer");
-    auto lease = deps_.pool.acquire();
-    state = state_at_version(*lease, id, *v);
+  if (version) {
+    state = state_at_version(*lease, id, *version);
     when = " at version " + version_it->second;
-  } else if (by_time) {
-    auto at = codec::parse_rfc3339_us(at_it->second);
-    if (!at) return bad_request("at must be an RFC 3339 time such as 2026-11-26T23:22:45.123456Z");
-    auto lease = deps_.pool.acquire();
+  } else if (at) {
     state = state_at_time(*lease, id, *at);
     when = " at " + codec::format_rfc3339_us(*at);
   } else {
-    auto lease = deps_.pool.acquire();
     state = current_state(*lease, id);
   }
-  if (!state) {
-    return http::problem(http::Problem::OrderNotFound, "order " + id + " has no state" + when);
-  }
+  if (!state)
+    return http::problem(http::Problem::OrderNotFound, not_found_detail(*lease, id, when));
   return http::conditional_get(req, state->version,
                                http::json_response(200, codec::state_to_json(*state)));
 }

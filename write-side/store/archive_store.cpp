@@ -17,8 +17,12 @@ void prepare_archive_statements(pqxx::connection& conn) {
   conn.prepare(
       "ar_batch",
       "SELECT orders, events, bytes, last_position FROM ws_archive_batch($1, $2, $3, $4, $5)");
-  conn.prepare("ar_sizes",
-               "SELECT pg_total_relation_size('events'), pg_total_relation_size('events_archive')");
+  // The archive is partitioned by year (V052): its size is its partitions' (the parent has none).
+  conn.prepare(
+      "ar_sizes",
+      "SELECT pg_total_relation_size('events'), "
+      "(SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0)::bigint FROM pg_inherits "
+      " WHERE inhparent = 'events_archive'::regclass)");
 }
 
 bool archive_tier_present(pqxx::connection& conn) {

@@ -54,6 +54,9 @@ constexpr Statement kStatements[] = {
      "SELECT event_id::text, version, position, type, schema_version, data::text, metadata::text, "
      "       (extract(epoch FROM recorded_at) * 1000000)::bigint "
      "FROM all_events WHERE stream_id = $1 AND version >= $2 ORDER BY version LIMIT $3"},
+    {"ws_dropped",
+     "SELECT extract(year FROM archived_on)::int FROM archived_streams "
+     "WHERE stream_id = $1 AND dropped_at IS NOT NULL"},
     {"ws_stream_version", "SELECT coalesce(max(version), 0) FROM all_events WHERE stream_id = $1"},
     {"ws_append",
      "SELECT kind, id, pos, recorded_at_us FROM ws_append_batch($1::jsonb, $2::jsonb, $3::jsonb, "
@@ -252,6 +255,13 @@ std::vector<codec::RecordedEvent> read_events(pqxx::connection& conn, const std:
     out.push_back(std::move(e));
   }
   return out;
+}
+
+std::optional<int> history_dropped_in(pqxx::connection& conn, const std::string& stream_id) {
+  pqxx::nontransaction tx(conn);
+  auto r = tx.exec_prepared("ws_dropped", stream_id);
+  if (r.empty()) return std::nullopt;
+  return r[0][0].as<int>();
 }
 
 std::int64_t stream_version(pqxx::connection& conn, const std::string& stream_id) {

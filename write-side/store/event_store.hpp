@@ -63,6 +63,9 @@ std::optional<domain::OrderState> current_state(pqxx::connection& conn,
 std::vector<codec::RecordedEvent> read_events(pqxx::connection& conn, const std::string& stream_id,
                                               std::int64_t from_version, std::int64_t limit);
 std::int64_t stream_version(pqxx::connection& conn, const std::string& stream_id);
+// The year of the archive partition an order's events were dropped with (write-side
+// archive-drop); nullopt when they were not.
+std::optional<int> history_dropped_in(pqxx::connection& conn, const std::string& stream_id);
 
 // ---- the group-commit append ----
 

@@ -279,6 +279,95 @@ TEST_F(Archive, KilledMidBatchThenRerunLosesNothingAndDuplicatesNothing) {
   EXPECT_EQ(c.get("/orders/arc-k7/events").json()["events"].size(), 6u);
 }
 
+// archive-drop (issue 13, item 1): a past year's archive partition is dropped, not deleted from.
+// Orders archived "in 2020" (their rows moved into that year's partition with SQL, as the archive
+// run of 2020 would have put them) lose their events but keep their last state: /state and the
+// 409 of a command answer exactly as before, /events says the history was removed, the id stays
+// taken, the global log keeps its positions, and orders of other years and hot ones are untouched.
+TEST_F(Archive, DropYearRemovesTheHistoryByPartitionAndKeepsTheLastState) {
+  const std::vector<std::string> old = {"arc-y1", "arc-y2", "arc-y3"};
+  for (const auto& id : old) make_order(id);
+  make_order("arc-y9");     // archived this year: kept
+  make_order("arc-yh", 4);  // hot
+  stack_->sql("UPDATE events SET recorded_at = recorded_at - interval '40 days'");
+  ASSERT_EQ(archive({"--older-than", "30d"})["orders"], 4);
+  stack_->sql(
+      "SELECT ws_archive_partition('2020-06-01'); "
+      "UPDATE events_archive SET archived_on = '2020-06-01' WHERE stream_id IN "
+      "('arc-y1', 'arc-y2', 'arc-y3'); "
+      "UPDATE archived_streams SET archived_on = '2020-06-01' WHERE stream_id IN "
+      "('arc-y1', 'arc-y2', 'arc-y3'); "
+      // their last states must come from archive-drop's final snapshots, not from these
+      "DELETE FROM snapshots WHERE stream_id IN ('arc-y1', 'arc-y2', 'arc-y3')");
+  HttpClient c("127.0.0.1", stack_->write_port());
+  std::map<std::string, std::string> state, refused;
+  for (const auto& id : old) {
+    state[id] = c.get("/orders/" + id + "/state").body;
+    refused[id] = rejection(id);
+  }
+  const auto kept = views("arc-y9", 6);
+  const auto hot_trail = c.get("/orders/arc-yh/events").body;
+  const auto log_rows = count("SELECT count(*) FROM global_log");
+
+  const auto drop = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "archive-drop");
+    return write_cli(args);
+  };
+  const int this_year = static_cast<int>(count("SELECT extract(year FROM current_date)::int"));
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{},
+                                             {"--year", "20x0"},
+                                             {"--year", "1800"},
+                                             {"--year", std::to_string(this_year)},
+                                             {"--year", "2020", "--frobnicate"}}) {
+    EXPECT_EQ(drop(args).code, 64) << (args.empty() ? "no args" : args.back());
+  }
+  auto dry = drop({"--year", "2020", "--dry-run", "--json"});
+  ASSERT_EQ(dry.code, 0) << dry.output;
+  auto dj = nlohmann::json::parse(dry.output.substr(dry.output.find_last_of('{')));
+  EXPECT_EQ(dj["orders"], 3) << dj;
+  EXPECT_EQ(dj["events"], 18) << dj;
+  EXPECT_GT(dj["bytes"].get<std::int64_t>(), 0) << dj;
+  EXPECT_EQ(count("SELECT count(*) FROM events_archive"), 24);
+
+  auto run = drop({"--year", "2020", "--json", "--batch-orders", "2"});
+  ASSERT_EQ(run.code, 0) << run.output;
+  auto rj = nlohmann::json::parse(run.output.substr(run.output.find_last_of('{')));
+  EXPECT_EQ(rj["orders_dropped"], 3) << rj;
+  EXPECT_EQ(rj["snapshots"], 3) << rj;
+  EXPECT_EQ(count("SELECT count(*) FROM events_archive"), 6);  // arc-y9's
+  EXPECT_EQ(stack_->sql("SELECT to_regclass('events_archive_y2020') IS NULL"), "t");
+
+  for (const auto& id : old) {
+    EXPECT_EQ(c.get("/orders/" + id + "/state").body, state[id]) << id;
+    EXPECT_EQ(rejection(id), refused[id]) << id;
+    const auto trail = c.get("/orders/" + id + "/events");
+    EXPECT_EQ(trail.status, 404) << trail.body;
+    EXPECT_NE(trail.body.find("removed with the archive of 2020"), std::string::npos) << trail.body;
+    EXPECT_EQ(c.get("/orders/" + id + "/state?version=2").status, 404);
+    const auto create =
+        c.post("/orders", R"({"order_id":")" + id + R"(","customer_id":"someone-else"})");
+    EXPECT_EQ(create.status, 409) << create.body;  // the id stays taken
+  }
+  EXPECT_EQ(
+      count("SELECT count(*) FROM all_events WHERE stream_id IN ('arc-y1', 'arc-y2', 'arc-y3')"),
+      0);
+  for (const auto& [k, v] : views("arc-y9", 6)) EXPECT_EQ(kept.at(k), v) << "arc-y9 " << k;
+  EXPECT_EQ(c.get("/orders/arc-yh/events").body, hot_trail);
+  EXPECT_EQ(c.post("/orders/arc-yh/ship", R"({"tracking_number":"T-9"})").status, 200);
+  EXPECT_EQ(count("SELECT count(*) FROM global_log"), log_rows + 1);
+
+  auto again = drop({"--year", "2020", "--json"});  // idempotent: nothing left to drop
+  ASSERT_EQ(again.code, 0) << again.output;
+  auto aj = nlohmann::json::parse(again.output.substr(again.output.find_last_of('{')));
+  EXPECT_EQ(aj["present"], false) << aj;
+  EXPECT_EQ(aj["orders_dropped"], 0) << aj;
+  rebuild();  // from what the store holds: the dropped orders leave the read model
+  EXPECT_EQ(count("SELECT count(*) FROM orders WHERE order_id IN ('arc-y1', 'arc-y2', 'arc-y3')"),
+            0);
+  EXPECT_EQ(count("SELECT count(*) FROM orders WHERE order_id IN ('arc-y9', 'arc-yh')"), 2);
+}
+
 TEST_F(Archive, BadArgumentsExit64AndStoreNothing) {
   make_order("arc-b1");
   stack_->sql("UPDATE events SET recorded_at = recorded_at - interval '40 days'");
