@@ -11,7 +11,7 @@
 set -euo pipefail
 
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config libpqxx-dev libpq-dev libssl-dev libboost1.81-dev
-  libnats-dev nlohmann-json3-dev python3-yaml)
+  libnats-dev nlohmann-json3-dev python3-yaml zlib1g-dev)
 RUNTIME_PKGS=(libpqxx-6.4 libpq5 libnats3.4 ca-certificates curl)
 TEST_PKGS=(ccache postgresql nats-server googletest libgtest-dev util-linux procps curl jq
   python3-jsonschema docker-compose wrk hyperfine clang libclang-rt-14-dev clang-format clang-tidy

@@ -11,6 +11,7 @@
 #include "common/ops/check_command.hpp"
 #include "write-side/cli/archive_cli.hpp"
 #include "write-side/cli/archive_drop_cli.hpp"
+#include "write-side/cli/archive_export_cli.hpp"
 #include "write-side/cli/log_cli.hpp"
 #include "write-side/service.hpp"
 #include "write-side/settings.hpp"
@@ -45,7 +46,7 @@ cli::Program program() {
        service_command("migrate", "apply the database migrations and exit", write_side::migrate),
        write_side::cli::events_command(), write_side::cli::log_command(),
        write_side::cli::archive_command(), write_side::cli::archive_drop_command(),
-       ops::check_command()}};
+       write_side::cli::archive_export_command(), ops::check_command()}};
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "write-side/cli/archive_drop_cli.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include "common/cli/exit_code.hpp"
 #include "common/cli/termination.hpp"
 #include "common/pg/pool.hpp"
+#include "write-side/cli/archive_export_files.hpp"
 #include "write-side/store/archive_drop_store.hpp"
 #include "write-side/store/archive_store.hpp"
 #include "write-side/store/event_store.hpp"
@@ -23,6 +25,7 @@ struct DropOptions {
   bool dry_run = false;
   int batch_orders = 500;
   bool json = false;
+  std::optional<std::string> require_export;  // an export directory that must match the year
 };
 
 DropOptions parse_options(const c::Invocation& in) {
@@ -32,7 +35,20 @@ DropOptions parse_options(const c::Invocation& in) {
   o.dry_run = in.args.flag("--dry-run");
   o.batch_orders = static_cast<int>(in.args.integer("--batch-orders", 500, 1, 100000));
   o.json = in.args.flag("--json");
+  o.require_export = in.args.value("--require-export");
   return o;
+}
+
+// With --require-export DIR: "" when DIR holds an intact export of exactly the year's events.
+std::string export_problem(const DropOptions& o, const ArchiveYear& y) {
+  if (!o.require_export) return "";
+  ExportManifest m;
+  if (auto problem = verify_export(*o.require_export, m); !problem.empty()) return problem;
+  if (m.year != o.year || m.events != y.events) {
+    return "the export holds " + std::to_string(m.events) + " events of " + std::to_string(m.year) +
+           ", the archive of " + std::to_string(o.year) + " " + std::to_string(y.events);
+  }
+  return "";
 }
 
 void print_summary(const c::Invocation& in, const DropOptions& o, const ArchiveYear& y,
@@ -92,6 +108,11 @@ int run_drop(const c::Invocation& in) {
     return c::kTempFail;
   }
   const auto year = archive_year(*conn, o.year);
+  if (const auto problem = export_problem(o, year); !problem.empty()) {
+    in.err << "archive-drop: not dropping " << o.year << ": " << *o.require_export << ": "
+           << problem << "\n";
+    return c::kCheckFailed;
+  }
   std::int64_t snapshots = 0;
   std::int64_t dropped = 0;
   if (!o.dry_run && (year.present || year.orders > 0)) {
@@ -114,6 +135,8 @@ orders::cli::Command archive_drop_command() {
   spec.options = {{"--year", "YYYY", "the year the orders were archived in (before this year)"},
                   {"--dry-run", "", "say what would be dropped; drop nothing"},
                   {"--batch-orders", "N", "orders per snapshot batch (500)"},
+                  {"--require-export", "DIR",
+                   "drop only if DIR holds an intact archive-export of the year (else exit 1)"},
                   {"--json", "", "the summary as one JSON object"}};
   spec.description =
       "  `write-side archive` puts each order into the archive partition of the year it ran in\n"

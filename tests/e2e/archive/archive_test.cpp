@@ -3,6 +3,12 @@
 // from the archive tier, a command gets the same 409, a rebuild produces the same read model, and
 // the global log stays dense. A run killed with SIGKILL in the middle of a batch leaves each order
 // wholly in one tier, and a rerun completes it with nothing lost or duplicated.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -119,6 +125,48 @@ class Archive : public ::testing::Test {
         "m)");
   }
   std::int64_t count(const std::string& q) { return stack_->sql_int(q); }
+  // A shell pipeline's stdout without the trailing newline.
+  static std::string shell(const std::string& command) {
+    std::string out;
+    std::unique_ptr<FILE, int (*)(FILE*)> p(popen(command.c_str(), "r"), pclose);
+    if (!p) return out;
+    char buf[4096];
+    while (std::fgets(buf, sizeof buf, p.get()) != nullptr) out += buf;
+    while (!out.empty() && out.back() == '\n') out.pop_back();
+    return out;
+  }
+
+  // The archive of 2020 (orders arc-y1..3, 18 events) exported to gzip NDJSON files with a
+  // manifest, checked; a damaged or missing export makes archive-drop refuse. Returns the dir.
+  template <class Drop>
+  std::filesystem::path export_2020(const Drop& drop) {
+    const auto dir =
+        std::filesystem::temp_directory_path() /
+        ("orders-export-" + std::to_string(::getpid()) + "-" + std::to_string(::time(nullptr)));
+    std::filesystem::remove_all(dir);
+    const auto exported = write_cli({"archive-export", "--year", "2020", "--out", dir.string(),
+                                     "--events-per-file", "7", "--json"});
+    EXPECT_EQ(exported.code, 0) << exported.output;
+    if (exported.code != 0) return dir;
+    auto ej = nlohmann::json::parse(exported.output.substr(exported.output.find_last_of('{')));
+    EXPECT_EQ(ej["events"], 18) << ej;
+    EXPECT_EQ(ej["files"], 3) << ej;
+    EXPECT_EQ(write_cli({"archive-export", "--verify", dir.string()}).code, 0);
+    EXPECT_EQ(
+        shell("zcat " + dir.string() + "/events-2020-*.ndjson.gz | jq -r .event_id | paste -sd,"),
+        stack_->sql("SELECT string_agg(event_id::text, ',' ORDER BY position) FROM all_events "
+                    "WHERE stream_id IN ('arc-y1', 'arc-y2', 'arc-y3')"));
+    const auto broken = dir.string() + "-broken";
+    std::filesystem::copy(dir, broken);
+    shell("printf 'x' | dd of=" + broken +
+          "/events-2020-0002.ndjson.gz bs=1 seek=20 conv=notrunc 2>&1");
+    EXPECT_EQ(write_cli({"archive-export", "--verify", broken}).code, 1);
+    EXPECT_EQ(drop({"--year", "2020", "--require-export", broken}).code, 1);
+    EXPECT_EQ(drop({"--year", "2020", "--require-export", dir.string() + "-missing"}).code, 1);
+    EXPECT_EQ(count("SELECT count(*) FROM events_archive"), 24);  // nothing dropped
+    std::filesystem::remove_all(broken);
+    return dir;
+  }
 
   std::unique_ptr<Stack> stack_;
 };
@@ -279,7 +327,8 @@ TEST_F(Archive, KilledMidBatchThenRerunLosesNothingAndDuplicatesNothing) {
   EXPECT_EQ(c.get("/orders/arc-k7/events").json()["events"].size(), 6u);
 }
 
-// archive-drop (issue 13, item 1): a past year's archive partition is dropped, not deleted from.
+// archive-export and archive-drop (issue 13, items 1 and 2): a past year's archive partition is
+// exported to checksummed gzip files, then dropped, not deleted from.
 // Orders archived "in 2020" (their rows moved into that year's partition with SQL, as the archive
 // run of 2020 would have put them) lose their events but keep their last state: /state and the
 // 409 of a command answer exactly as before, /events says the history was removed, the id stays
@@ -330,7 +379,10 @@ TEST_F(Archive, DropYearRemovesTheHistoryByPartitionAndKeepsTheLastState) {
   EXPECT_GT(dj["bytes"].get<std::int64_t>(), 0) << dj;
   EXPECT_EQ(count("SELECT count(*) FROM events_archive"), 24);
 
-  auto run = drop({"--year", "2020", "--json", "--batch-orders", "2"});
+  const auto dir = export_2020(drop);
+  auto run =
+      drop({"--year", "2020", "--json", "--batch-orders", "2", "--require-export", dir.string()});
+  std::filesystem::remove_all(dir);
   ASSERT_EQ(run.code, 0) << run.output;
   auto rj = nlohmann::json::parse(run.output.substr(run.output.find_last_of('{')));
   EXPECT_EQ(rj["orders_dropped"], 3) << rj;
@@ -377,7 +429,11 @@ TEST_F(Archive, BadArgumentsExit64AndStoreNothing) {
            {"archive", "--older-than", "0d"},
            {"archive", "--older-than", "-5d"},
            {"archive", "--older-than", "30d", "--batch-orders", "0"},
-           {"archive", "--older-than", "30d", "--frobnicate"}}) {
+           {"archive", "--older-than", "30d", "--frobnicate"},
+           {"archive-export"},
+           {"archive-export", "--year", "2020"},
+           {"archive-export", "--year", "twenty", "--out", "/tmp/x"},
+           {"archive-export", "--verify", "/tmp", "--year", "2020"}}) {
     EXPECT_EQ(write_cli(args).code, 64) << args.back();
   }
   EXPECT_EQ(count("SELECT count(*) FROM events_archive"), 0);
