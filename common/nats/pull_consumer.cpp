@@ -96,11 +96,23 @@ std::string_view status_of(natsMsg* m) {
 // in any case kRenewEarly before it expires, so that no moment is left without an open request
 // (replacing it only after its expiry showed fetch stalls of 0.25-1 s under load). The two
 // requests overlap for kRenewEarly; a message counted against the new one's credits meanwhile
-// only makes its replacement come a little sooner.
+// only makes its replacement come a little sooner. kExpiry is short because a request the
+// consumer's leader held dies with it (JetStream does not replicate pull requests): after a
+// leader change nothing comes until the request is replaced.
+// Leader changes (a nats-server lost, issue 15):
+//  - While a consumer has no leader (a Raft election: 4-9 s in nats-server 2.9) its requests are
+//    answered 503 (no responders). That is waited out, asking again every kRetryNoLeader, with no
+//    rebind (a bind needs the leaders too, and a new consumer is one more Raft group to elect);
+//    only after kLeaderless of nothing but 503s is the consumer taken for gone and bound anew.
+//  - Deliveries the old leader sent that never arrived would be covered by the AckAll of a later
+//    one: every delivery's consumer sequence must follow the previous one's, and a jump (or a step
+//    back) drops the batch from there and starts a new generation at the ack floor.
 struct PullConsumer::Window {
   using Clock = std::chrono::steady_clock;
-  static constexpr auto kExpiry = std::chrono::seconds(5);
+  static constexpr auto kExpiry = std::chrono::seconds(2);
   static constexpr auto kRenewEarly = std::chrono::milliseconds(250);
+  static constexpr auto kRetryNoLeader = std::chrono::milliseconds(200);
+  static constexpr auto kLeaderless = std::chrono::seconds(15);
 
   std::string name;          // the consumer generation bound: "<durable>_a<gen>_<nonce>"
   std::string inbox;         // "_INBOX.<nuid>"; requests reply to "<inbox>.<id>"
@@ -110,7 +122,11 @@ struct PullConsumer::Window {
   // The outstanding request (pull_id == 0: none).
   std::uint64_t pull_id = 0;
   int remaining = 0;
-  Clock::time_point lapses;  // sent + kExpiry - kRenewEarly: replace it then
+  Clock::time_point lapses;            // sent + kExpiry - kRenewEarly: replace it then
+  Clock::time_point retry_at;          // after a 503: no new request before this
+  Clock::time_point leaderless_since;  // the first 503 of the current run of them (epoch: none)
+  std::uint64_t delivered = 0;         // the consumer sequence of the last delivery taken
+  std::uint64_t gaps = 0;              // delivery gaps seen (each started a new generation)
   natsStatistics* stats = nullptr;
   std::uint64_t reconnects = 0;
   bool rebind = false;  // start a new generation at the ack floor before fetching again
@@ -161,6 +177,8 @@ void PullConsumer::bind() {
   conn_.retire(sub_);
   sub_ = nullptr;
   w.pull_id = 0;
+  w.delivered = 0;
+  w.leaderless_since = {};
   w.rebind = true;  // until this succeeds
   const std::string& stream = options_.stream;
   jsCtx* js = admin_.raw();
@@ -218,6 +236,9 @@ std::uint64_t PullConsumer::pull_requests() const {
 const std::string& PullConsumer::consumer_name() const {
   return window_->name;
 }
+std::uint64_t PullConsumer::delivery_gaps() const {
+  return window_->gaps;
+}
 
 // Whether the connection was re-established since the last look: deliveries in flight then were
 // lost (and nats-server may have restarted and lost our request), so a later message's AckAll
@@ -237,6 +258,7 @@ bool PullConsumer::reconnected() {
 void PullConsumer::top_up(int batch, std::chrono::steady_clock::time_point now) {
   auto& w = *window_;
   if (w.pull_id != 0 && now < w.lapses) return;
+  if (w.pull_id == 0 && now < w.retry_at) return;
   char body[96];
   const long long expires_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Window::kExpiry).count();
@@ -258,11 +280,25 @@ void PullConsumer::take(natsMsg* raw, std::vector<Message>& out) {
   auto& w = *window_;
   Message m(raw);  // owns raw from here
   if (m.stream_sequence() != 0) {
+    const auto d = m.delivery_sequence();
+    if (d != 0 && d != w.delivered + 1) {
+      // Deliveries lost (or repeated) across a leader change: this one and the rest are dropped.
+      ++w.gaps;
+      w.rebind = true;
+      return;
+    }
+    if (d != 0) w.delivered = d;
+    w.leaderless_since = {};
     if (w.pull_id != 0 && --w.remaining <= 0) w.pull_id = 0;
     out.push_back(std::move(m));
     return;
   }
   const auto status = status_of(raw);
+  if (status == "503") {
+    no_leader();
+    return;
+  }
+  w.leaderless_since = {};      // the consumer's leader answered
   if (status == "100") return;  // heartbeat
   const bool current = w.pull_id != 0 && w.request_of(natsMsg_GetSubject(raw)) == w.pull_id;
   if (current) w.pull_id = 0;  // expired (408) or ended (409): replace it
@@ -276,12 +312,24 @@ void PullConsumer::take(natsMsg* raw, std::vector<Message>& out) {
       w.rebind = true;
       throw NatsError("pull " + w.name + ": " + d);
     }
-    return;  // e.g. "Exceeded MaxWaiting", "Server Shutdown": top_up replaces the request
+    return;  // e.g. "Exceeded MaxWaiting", "Server Shutdown", "Leadership Change": replaced
   }
-  if (status == "503") {
-    w.pull_id = 0;
-    throw NatsError("pull " + w.name + ": no responders");
-  }
+}
+
+// A request answered "no responders": the consumer has no leader now (an election) or is gone.
+void PullConsumer::no_leader() {
+  auto& w = *window_;
+  const auto now = Window::Clock::now();
+  w.pull_id = 0;
+  w.retry_at = now + Window::kRetryNoLeader;
+  if (w.leaderless_since == Window::Clock::time_point{}) w.leaderless_since = now;
+  if (now - w.leaderless_since < Window::kLeaderless) return;
+  w.rebind = true;
+  throw NatsError(
+      "pull " + w.name + ": no responders for " +
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::seconds>(Window::kLeaderless).count()) +
+      " s: binding anew");
 }
 
 // Takes the next message from the inbox, waiting up to `wait`; false on time-out.
@@ -291,8 +339,8 @@ bool PullConsumer::next(std::chrono::milliseconds wait, std::vector<Message>& ou
   natsStatus s = natsSubscription_NextMsg(&raw, sub_, wait.count());
   if (s == NATS_TIMEOUT) return false;
   if (s == NATS_NO_RESPONDERS) {
-    w.pull_id = 0;  // JetStream not (yet) there: nothing was queued
-    throw NatsError("pull " + w.name + ": no responders", s);
+    no_leader();  // nothing was queued
+    return true;
   }
   if (s != NATS_OK) throw NatsError("fetch " + w.name + ": " + describe(s), s);
   take(raw, out);
@@ -312,22 +360,24 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
 
   std::vector<Message> out;
   auto drain = [&] {
-    while (static_cast<int>(out.size()) < batch && next(milliseconds(0), out)) {
+    while (static_cast<int>(out.size()) < batch && !w.rebind && next(milliseconds(0), out)) {
     }
   };
   top_up(batch, Clock::now());
   drain();  // what is there already
   // Otherwise wait for the first message, renewing requests that come due meanwhile.
-  while (out.empty()) {
+  while (out.empty() && !w.rebind) {
     auto now = Clock::now();
     if (now >= deadline) break;
     top_up(batch, now);
-    auto until = std::min(deadline, w.lapses);
+    auto until = std::min(deadline, w.pull_id != 0 ? w.lapses : w.retry_at);
     auto wait = std::max(std::chrono::duration_cast<milliseconds>(until - now), milliseconds(0)) +
                 milliseconds(1);
     next(wait, out);
     if (!out.empty()) drain();
   }
+  // A delivery gap: what came before it is good; the next fetch binds at the ack floor.
+  if (w.rebind) return out;
   if (reconnected()) {
     // Some of these may follow a gap: drop them, the next fetch starts at the ack floor.
     w.rebind = true;

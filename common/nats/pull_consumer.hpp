@@ -6,8 +6,9 @@
 // has arrived (waiting only for the first message) and sends the next request once the batch has
 // arrived, the request expired (408), or a reconnect lost it.
 // Generations: each bind (construction, after a nak, after a reconnect, after the consumer was
-// deleted) creates the next generation at the newest one's ack floor and deletes the older ones,
-// so everything not yet acked comes to the binder in stream order (see bind() in the .cpp).
+// deleted, after a gap in the deliveries' consumer sequence) creates the next generation at the
+// newest one's ack floor and deletes the older ones, so everything not yet acked comes to the
+// binder in stream order (see bind() in the .cpp).
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -51,6 +52,9 @@ class PullConsumer {
   // Pull requests published so far and the consumer generation bound (for tests and logs).
   std::uint64_t pull_requests() const;
   const std::string& consumer_name() const;
+  // Deliveries whose consumer sequence did not follow the previous one's (each one made the next
+  // fetch start a new generation at the ack floor): deliveries lost in a leader change.
+  std::uint64_t delivery_gaps() const;
 
  private:
   struct Window;
@@ -59,6 +63,7 @@ class PullConsumer {
   void top_up(int batch, std::chrono::steady_clock::time_point now);
   bool next(std::chrono::milliseconds wait, std::vector<Message>& out);
   void take(natsMsg* raw, std::vector<Message>& out);
+  void no_leader();
 
   Connection& conn_;
   StreamAdmin admin_;

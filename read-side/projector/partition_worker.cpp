@@ -7,6 +7,7 @@
 #include "common/log/logger.hpp"
 #include "common/nats/pull_consumer.hpp"
 #include "read-side/projector/applier.hpp"
+#include "read-side/projector/store_catch_up.hpp"
 
 namespace orders::read_side {
 
@@ -60,6 +61,26 @@ std::vector<codec::RecordedEvent> PartitionWorker::decode(
   return events;
 }
 
+// Replays from the event store what expired between the partition's last event and this batch.
+// False: the partition was lost. When the stream or the store cannot be read now, the batch is
+// nak'd (msgs emptied) to come again.
+bool PartitionWorker::expired_first(StoreCatchUp& store, nats::StreamAdmin& admin,
+                                    std::vector<nats::Message>& msgs,
+                                    const std::vector<codec::RecordedEvent>& events,
+                                    nats::PullConsumer& consumer, std::stop_token stop) {
+  try {
+    if (store.before_batch(admin, events, stop)) return true;
+    consumer.nak(msgs);
+    return false;
+  } catch (const std::exception& e) {
+    ctx_.logger.warn("expired-events check failed",
+                     {{"partition", partition_}, {"error", e.what()}});
+    consumer.nak(msgs);
+    msgs.clear();
+    return true;
+  }
+}
+
 bool PartitionWorker::consume(std::stop_token stop) {
   nats::ConsumerOptions options;
   options.stream = ctx_.stream;
@@ -67,16 +88,20 @@ bool PartitionWorker::consume(std::stop_token stop) {
   options.filter_subject = codec::partition_subject(ctx_.stream, partition_);
 
   std::unique_ptr<nats::PullConsumer> consumer;
+  nats::StreamAdmin admin(ctx_.bus);
+  StoreCatchUp store(partition_, lease_, ctx_, applier_);
   concurrency::Backoff backoff(milliseconds(100), milliseconds(2000));  // bind and apply retries
   int fetch_errors = 0;
 
   while (!stop.stop_requested()) {
     if (!consumer) {
       try {
+        // What the stream no longer holds comes from the event store first.
+        if (!store.begin(admin, stop)) return stop.stop_requested();
         consumer = std::make_unique<nats::PullConsumer>(ctx_.bus, options);
         backoff.reset();
         fetch_errors = 0;
-      } catch (const nats::NatsError& e) {
+      } catch (const std::exception& e) {  // NatsError, or Postgres for the checkpoint
         ctx_.logger.warn("consumer not ready", {{"partition", partition_}, {"error", e.what()}});
         concurrency::sleep_for(stop, backoff.next());
         continue;
@@ -84,8 +109,13 @@ bool PartitionWorker::consume(std::stop_token stop) {
     }
     std::vector<nats::Message> msgs;
     try {
+      const auto gaps = consumer->delivery_gaps();
       msgs = consumer->fetch(ctx_.batch_size, milliseconds(500));
       fetch_errors = 0;
+      if (consumer->delivery_gaps() != gaps) {
+        ctx_.logger.warn("bus deliveries lost (a leader change): starting again at the ack floor",
+                         {{"partition", partition_}, {"consumer", consumer->consumer_name()}});
+      }
     } catch (const nats::NatsError& e) {
       if (++fetch_errors >= 5) consumer.reset();  // re-bind after a persistent failure
       ctx_.logger.debug("fetch failed", {{"partition", partition_}, {"error", e.what()}});
@@ -99,8 +129,14 @@ bool PartitionWorker::consume(std::stop_token stop) {
     // Only the highest message is needed from here on (AckAll acks everything up to it; a nak
     // rebinds at the ack floor): free the others' buffers while the batch waits and is applied.
     if (msgs.size() > 1) msgs.erase(msgs.begin(), msgs.end() - 1);
+    if (!expired_first(store, admin, msgs, events, *consumer, stop)) return stop.stop_requested();
+    if (msgs.empty()) {
+      concurrency::sleep_for(stop, backoff.next());
+      continue;
+    }
     switch (applier_.apply(partition_, lease_, events)) {
       case GroupApplier::Outcome::Applied:
+        store.applied(events);
         backoff.reset();
         try {
           consumer->ack(msgs);
