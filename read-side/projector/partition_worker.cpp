@@ -122,7 +122,15 @@ bool PartitionWorker::consume(std::stop_token stop) {
       concurrency::sleep_for(stop, milliseconds(100 * std::min(fetch_errors, 10)));
       continue;
     }
-    if (msgs.empty()) continue;  // idle (the applier checks the lock-holding connection)
+    if (msgs.empty()) {  // idle (the applier checks the lock-holding connection)
+      try {
+        if (!store.idle(admin, stop)) return stop.stop_requested();
+      } catch (const std::exception& e) {
+        ctx_.logger.debug("expired-events check failed",
+                          {{"partition", partition_}, {"error", e.what()}});
+      }
+      continue;
+    }
 
     auto events = decode(msgs);
     observe_event_ages(ctx_.metrics.event_age_fetched, events);

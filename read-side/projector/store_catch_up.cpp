@@ -17,6 +17,7 @@ namespace {
 
 // Global positions per page read from the store (every partition's events: 1/16 are kept).
 constexpr int kPage = 5000;
+constexpr auto kIdleCheck = std::chrono::seconds(5);
 
 // The lowest checkpoint of the live projections for the partition (0: one has applied nothing).
 std::int64_t partition_checkpoint(const std::string& url, int partition) {
@@ -47,7 +48,8 @@ StoreCatchUp::StoreCatchUp(int partition, std::uint64_t lease, ProjectorContext&
 bool StoreCatchUp::begin(nats::StreamAdmin& admin, std::stop_token stop) {
   const auto info = admin.stream_info(ctx_.stream);
   if (!info) return true;  // no stream yet: the bind fails and is retried
-  limited_ = info->max_age.count() > 0 || info->max_bytes > 0;
+  max_age_ = info->max_age;
+  max_bytes_ = info->max_bytes > 0;
   last_ = std::max(last_, partition_checkpoint(ctx_.database_url, partition_));
   const auto first = static_cast<std::int64_t>(info->first_seq);
   if (first <= last_ + 1) return true;
@@ -57,28 +59,54 @@ bool StoreCatchUp::begin(nats::StreamAdmin& admin, std::stop_token stop) {
 bool StoreCatchUp::before_batch(nats::StreamAdmin& admin,
                                 const std::vector<codec::RecordedEvent>& batch,
                                 std::stop_token stop) {
-  if (!limited_ || batch.empty()) return true;
-  const auto head = batch.front().global_position.value_or(0);
-  if (head <= last_ + 1) return true;
-  // Positions in (last_, head) are other partitions' events, or ours that expired before the
-  // consumer passed them: the stream's first sequence read now tells (it only moves up, so what
-  // is still there was there when the consumer passed it).
+  if (batch.empty() || !may_have_expired()) return true;
+  // Positions after the last event that the batch skips are other partitions' events, or ours
+  // that expired before the consumer passed them. The stream's first sequence read now tells:
+  // expiry drops a prefix and only moves up, so what is still there was there when the consumer
+  // passed it. What expired is replayed (with the batch's own events below that point, which
+  // the batch then skips as duplicates).
   const auto info = admin.stream_info(ctx_.stream);
   if (!info) throw nats::NatsError("stream " + ctx_.stream + " not found");
   const auto first = static_cast<std::int64_t>(info->first_seq);
   if (first <= last_ + 1) return true;
-  return replay(last_, std::min(head, first) - 1, stop);
+  return replay(last_, first - 1, stop);
+}
+
+bool StoreCatchUp::idle(nats::StreamAdmin& admin, std::stop_token stop) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_idle_check_ || !may_have_expired()) return true;
+  next_idle_check_ = now + kIdleCheck;
+  const auto info = admin.stream_info(ctx_.stream);
+  if (!info) return true;
+  const auto first = static_cast<std::int64_t>(info->first_seq);
+  if (first <= last_ + 1) return true;
+  return replay(last_, first - 1, stop);
+}
+
+bool StoreCatchUp::may_have_expired() const {
+  if (max_bytes_) return true;
+  if (max_age_.count() <= 0) return false;
+  if (last_recorded_us_ <= 0) return true;
+  // Everything after the last event was stored after it (its recorded_at is before its
+  // publication); half the max age is the margin for the clocks of Postgres and nats-server.
+  const auto age_us = codec::unix_now_us() - last_recorded_us_;
+  return age_us > std::chrono::duration_cast<std::chrono::microseconds>(max_age_).count() / 2;
+}
+
+void StoreCatchUp::note(const codec::RecordedEvent& e) {
+  const auto gp = e.global_position.value_or(0);
+  if (gp < last_) return;
+  last_ = gp;
+  if (e.recorded_at_us > 0) last_recorded_us_ = e.recorded_at_us;
 }
 
 void StoreCatchUp::applied(const std::vector<codec::RecordedEvent>& batch) {
-  for (const auto& e : batch) last_ = std::max(last_, e.global_position.value_or(0));
+  for (const auto& e : batch) note(e);
 }
 
 // Events of the partition in (after, upto], a page of global positions at a time, each applied as
 // one batch (retried after a failure: duplicates are skipped).
 bool StoreCatchUp::replay(std::int64_t after, std::int64_t upto, std::stop_token stop) {
-  ctx_.logger.warn("events expired from the stream: replaying them from the event store",
-                   {{"partition", partition_}, {"after", after}, {"upto", upto}});
   auto conn = replay_connection(ctx_.database_url);
   concurrency::Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(2000));
   std::int64_t events = 0;
@@ -101,16 +129,23 @@ bool StoreCatchUp::replay(std::int64_t after, std::int64_t upto, std::stop_token
         case GroupApplier::Outcome::Lost:
           return false;
       }
+      if (events == 0) {
+        ctx_.logger.warn("events expired from the stream: replaying them from the event store",
+                         {{"partition", partition_}, {"after", after}, {"upto", upto}});
+      }
       events += static_cast<std::int64_t>(mine.size());
+      for (const auto& e : mine) note(e);
       backoff.reset();
     }
     if (stop.stop_requested()) return false;
     from = to;
   }
-  last_ = std::max(last_, upto);
+  last_ = std::max(last_, upto);  // (the partition had nothing else up to there)
   replayed_ += events;
-  ctx_.logger.info("replayed from the event store",
-                   {{"partition", partition_}, {"upto", upto}, {"events", events}});
+  if (events > 0) {
+    ctx_.logger.info("replayed from the event store",
+                     {{"partition", partition_}, {"upto", upto}, {"events", events}});
+  }
   return true;
 }
 
