@@ -171,7 +171,8 @@ PullConsumer::~PullConsumer() {
 //    racing never share one consumer's delivery state; either one's ack floor covers only
 //    applied events, so the next bind may start at the highest floor it finds.
 // The explicit-ack consumer "<durable>" of earlier versions counts as generation 0: its ack floor
-// is where the first AckAll generation starts.
+// is where the first AckAll generation starts. With options_.applied_upto the start is right
+// after what the caller has applied instead (it holds the partition: no other floor is higher).
 void PullConsumer::bind() {
   auto& w = *window_;
   conn_.retire(sub_);
@@ -190,9 +191,10 @@ void PullConsumer::bind() {
   std::uint64_t start = 0;  // 0: deliver all
   long long gen = 1;
   for (const auto& [g, name] : gens) {
-    start = std::max(start, ack_floor_of(js, stream, name) + 1);
+    if (!options_.applied_upto) start = std::max(start, ack_floor_of(js, stream, name) + 1);
     gen = std::max(gen, g + 1);
   }
+  if (options_.applied_upto) start = options_.applied_upto() + 1;
 
   natsInbox* inbox = nullptr;
   check(natsInbox_Create(&inbox), "inbox");

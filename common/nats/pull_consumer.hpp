@@ -12,6 +12,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,11 @@ struct ConsumerOptions {
   std::string filter_subject;  // codec::partition_subject(stream, 7): "orders.events.7"
   std::chrono::milliseconds ack_wait{5000};
   int max_ack_pending = 20000;
+  // When set: the stream sequence up to which everything of this consumer is applied (the
+  // projector's checkpoint), read at each bind. A new generation then starts right after it
+  // instead of at the old generations' ack floors, whose reading needs their leaders (after a
+  // lost nats-server: a Raft election, or a request that never gets an answer). May throw.
+  std::function<std::uint64_t()> applied_upto;
 };
 
 class PullConsumer {

@@ -86,6 +86,12 @@ bool PartitionWorker::consume(std::stop_token stop) {
   options.stream = ctx_.stream;
   options.durable = "read_side_p" + std::to_string(partition_);
   options.filter_subject = codec::partition_subject(ctx_.stream, partition_);
+  // Each new consumer generation starts after the partition's checkpoint: no old generation's
+  // ack floor to read (their leaders may be gone with a nats-server), and this replica holds the
+  // partition's lock, so nothing else applies it.
+  options.applied_upto = [this] {
+    return static_cast<std::uint64_t>(partition_checkpoint(ctx_.database_url, partition_));
+  };
 
   std::unique_ptr<nats::PullConsumer> consumer;
   nats::StreamAdmin admin(ctx_.bus);
@@ -110,15 +116,21 @@ bool PartitionWorker::consume(std::stop_token stop) {
     std::vector<nats::Message> msgs;
     try {
       const auto gaps = consumer->delivery_gaps();
+      const std::string bound = consumer->consumer_name();
       msgs = consumer->fetch(ctx_.batch_size, milliseconds(500));
       fetch_errors = 0;
       if (consumer->delivery_gaps() != gaps) {
         ctx_.logger.warn("bus deliveries lost (a leader change): starting again at the ack floor",
                          {{"partition", partition_}, {"consumer", consumer->consumer_name()}});
       }
+      if (consumer->consumer_name() != bound) {
+        ctx_.logger.info("bus consumer bound anew",
+                         {{"partition", partition_}, {"consumer", consumer->consumer_name()}});
+      }
     } catch (const nats::NatsError& e) {
       if (++fetch_errors >= 5) consumer.reset();  // re-bind after a persistent failure
-      ctx_.logger.debug("fetch failed", {{"partition", partition_}, {"error", e.what()}});
+      ctx_.logger.warn("fetch failed",
+                       {{"partition", partition_}, {"error", e.what()}, {"errors", fetch_errors}});
       concurrency::sleep_for(stop, milliseconds(100 * std::min(fetch_errors, 10)));
       continue;
     }

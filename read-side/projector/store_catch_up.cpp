@@ -19,16 +19,6 @@ namespace {
 constexpr int kPage = 5000;
 constexpr auto kIdleCheck = std::chrono::seconds(5);
 
-// The lowest checkpoint of the live projections for the partition (0: one has applied nothing).
-std::int64_t partition_checkpoint(const std::string& url, int partition) {
-  pqxx::connection conn(url);
-  conn.prepare("sc_checkpoint",
-               "SELECT coalesce(min(coalesce(c.last_global_position, 0)), 0) FROM projections p "
-               "LEFT JOIN projection_checkpoints c ON c.projection = p.name AND c.partition = $1");
-  pqxx::read_transaction tx(conn);
-  return tx.exec_prepared1("sc_checkpoint", partition)[0].as<std::int64_t>();
-}
-
 std::unique_ptr<pqxx::connection> replay_connection(const std::string& url) {
   auto conn = std::make_unique<pqxx::connection>(url);
   // As the rebuild's page readers (see rebuild::PagePrefetcher): index nested loops, no hash join
@@ -40,6 +30,15 @@ std::unique_ptr<pqxx::connection> replay_connection(const std::string& url) {
 }
 
 }  // namespace
+
+std::int64_t partition_checkpoint(const std::string& url, int partition) {
+  pqxx::connection conn(url);
+  conn.prepare("sc_checkpoint",
+               "SELECT coalesce(min(coalesce(c.last_global_position, 0)), 0) FROM projections p "
+               "LEFT JOIN projection_checkpoints c ON c.projection = p.name AND c.partition = $1");
+  pqxx::read_transaction tx(conn);
+  return tx.exec_prepared1("sc_checkpoint", partition)[0].as<std::int64_t>();
+}
 
 StoreCatchUp::StoreCatchUp(int partition, std::uint64_t lease, ProjectorContext& ctx,
                            GroupApplier& applier)

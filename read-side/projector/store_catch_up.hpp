@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <stop_token>
+#include <string>
 #include <vector>
 
 #include "common/codec/recorded_event.hpp"
@@ -25,6 +26,10 @@
 namespace orders::read_side {
 
 class GroupApplier;
+
+// The lowest checkpoint of the live projections for the partition (0: one has applied nothing):
+// everything of the partition up to there is applied. Opens a connection for it.
+std::int64_t partition_checkpoint(const std::string& database_url, int partition);
 
 class StoreCatchUp {
  public:

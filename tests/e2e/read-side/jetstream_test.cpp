@@ -441,6 +441,21 @@ TEST_F(JetStreamBus, DeliveriesThatNeverArrivedComeAgainBeforeLaterOnes) {
   EXPECT_GE(c.delivery_gaps(), 1u);
 }
 
+// With applied_upto (the projector's checkpoint) a new generation starts right after it, not at
+// the old generations' ack floors (here the first owner acked all five, applied only three).
+TEST_F(JetStreamBus, ANewGenerationStartsAfterWhatTheCallerApplied) {
+  auto seqs = publish(5);
+  {
+    nats::PullConsumer first(*bus_, options_);
+    EXPECT_EQ(collect(first, 5, 10), seqs);
+    EXPECT_TRUE(wait_until([&] { return ack_floor(first.consumer_name()) == seqs.back(); }, 5s));
+  }
+  auto options = options_;
+  options.applied_upto = [&] { return seqs[2]; };
+  nats::PullConsumer next(*bus_, options);
+  EXPECT_EQ(collect(next, 2, 10), std::vector<std::uint64_t>(seqs.begin() + 3, seqs.end()));
+}
+
 TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
   auto seqs = publish(5);
   nats::PullConsumer c(*bus_, options_);

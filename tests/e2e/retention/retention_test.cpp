@@ -34,7 +34,7 @@ class Retention : public ::testing::Test {
       const std::string id = prefix + "-" + std::to_string(i);
       ASSERT_EQ(c.post("/orders", R"({"order_id":")" + id + R"(","customer_id":"c-)" +
                                       std::to_string(i % 5) + R"("})")
-                        .status,
+                    .status,
                 201);
       for (int k = 1; k < commands; ++k) {
         ASSERT_EQ(c.post("/orders/" + id + "/items", R"({"product_id":"p-)" + std::to_string(k) +
