@@ -103,7 +103,8 @@ std::string_view status_of(natsMsg* m) {
 //  - While a consumer has no leader (a Raft election: 4-9 s in nats-server 2.9) its requests are
 //    answered 503 (no responders). That is waited out, asking again every kRetryNoLeader, with no
 //    rebind (a bind needs the leaders too, and a new consumer is one more Raft group to elect);
-//    only after kLeaderless of nothing but 503s is the consumer taken for gone and bound anew.
+//    only after options_.rebind_after_no_responders of nothing but 503s is the consumer taken for
+//    gone and bound anew.
 //  - Deliveries the old leader sent that never arrived would be covered by the AckAll of a later
 //    one: every delivery's consumer sequence must follow the previous one's, and a jump (or a step
 //    back) drops the batch from there and starts a new generation at the ack floor.
@@ -112,7 +113,6 @@ struct PullConsumer::Window {
   static constexpr auto kExpiry = std::chrono::seconds(2);
   static constexpr auto kRenewEarly = std::chrono::milliseconds(250);
   static constexpr auto kRetryNoLeader = std::chrono::milliseconds(200);
-  static constexpr auto kLeaderless = std::chrono::seconds(15);
 
   std::string name;          // the consumer generation bound: "<durable>_a<gen>_<nonce>"
   std::string inbox;         // "_INBOX.<nuid>"; requests reply to "<inbox>.<id>"
@@ -214,6 +214,7 @@ void PullConsumer::bind() {
   cc.FilterSubject = options_.filter_subject.c_str();
   cc.AckWait = static_cast<int64_t>(options_.ack_wait.count()) * 1'000'000;
   cc.MaxAckPending = options_.max_ack_pending;
+  cc.Replicas = options_.replicas;
   jsConsumerInfo* created = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_AddConsumer(&created, js, stream.c_str(), &cc, nullptr, &jerr);
@@ -325,13 +326,11 @@ void PullConsumer::no_leader() {
   w.pull_id = 0;
   w.retry_at = now + Window::kRetryNoLeader;
   if (w.leaderless_since == Window::Clock::time_point{}) w.leaderless_since = now;
-  if (now - w.leaderless_since < Window::kLeaderless) return;
+  if (now - w.leaderless_since < options_.rebind_after_no_responders) return;
   w.rebind = true;
-  throw NatsError(
-      "pull " + w.name + ": no responders for " +
-      std::to_string(
-          std::chrono::duration_cast<std::chrono::seconds>(Window::kLeaderless).count()) +
-      " s: binding anew");
+  throw NatsError("pull " + w.name + ": no responders for " +
+                  std::to_string(options_.rebind_after_no_responders.count()) +
+                  " ms: binding anew");
 }
 
 // Takes the next message from the inbox, waiting up to `wait`; false on time-out.

@@ -34,6 +34,13 @@ struct ConsumerOptions {
   // instead of at the old generations' ack floors, whose reading needs their leaders (after a
   // lost nats-server: a Raft election, or a request that never gets an answer). May throw.
   std::function<std::uint64_t()> applied_upto;
+  // Replicas of each generation (0: the stream's). 1 with applied_upto: the consumer's state
+  // needs no Raft group of its own (no election after a lost nats-server, no group stalled
+  // without quorum); if its server is lost, the next generation starts after applied_upto.
+  int replicas = 0;
+  // Requests answered "no responders" for this long: the consumer is taken for gone and bound
+  // anew (a replicated consumer's election takes 4-9 s; an R1 consumer's server may be lost).
+  std::chrono::milliseconds rebind_after_no_responders{15000};
 };
 
 class PullConsumer {

@@ -92,6 +92,11 @@ bool PartitionWorker::consume(std::stop_token stop) {
   options.applied_upto = [this] {
     return static_cast<std::uint64_t>(partition_checkpoint(ctx_.database_url, partition_));
   };
+  // With the checkpoint in Postgres the consumer's own state need not survive its server: R1
+  // (no Raft group per consumer to elect, or to stall without quorum, after a lost nats-server;
+  // issue 15), and a consumer whose server is gone (503s) is replaced after 1 s.
+  options.replicas = 1;
+  options.rebind_after_no_responders = milliseconds(1000);
 
   std::unique_ptr<nats::PullConsumer> consumer;
   nats::StreamAdmin admin(ctx_.bus);
