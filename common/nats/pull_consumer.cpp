@@ -152,7 +152,10 @@ struct PullConsumer::Window {
 };
 
 PullConsumer::PullConsumer(Connection& conn, ConsumerOptions options)
-    : conn_(conn), admin_(conn), options_(std::move(options)), window_(std::make_unique<Window>()) {
+    : conn_(conn),
+      admin_(conn, options.api_timeout),
+      options_(std::move(options)),
+      window_(std::make_unique<Window>()) {
   check(natsStatistics_Create(&window_->stats), "nats statistics");
   bind();
 }
@@ -223,6 +226,13 @@ void PullConsumer::bind() {
     throw NatsError("create consumer " + w.name + ": " + describe(s, jerr), s, jerr);
   for (const auto& [g, name] : gens) {
     jerr = static_cast<jsErrCode>(0);
+    if (options_.async_deletes) {
+      // The answer goes to an inbox nobody reads.
+      const std::string subject = "$JS.API.CONSUMER.DELETE." + stream + "." + name;
+      const std::string reply = "_INBOX.unread." + name;
+      natsConnection_PublishRequest(conn_.raw(), subject.c_str(), reply.c_str(), nullptr, 0);
+      continue;
+    }
     js_DeleteConsumer(js, stream.c_str(), name.c_str(), nullptr, &jerr);  // gone already: fine
   }
 

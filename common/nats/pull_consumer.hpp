@@ -41,6 +41,12 @@ struct ConsumerOptions {
   // Requests answered "no responders" for this long: the consumer is taken for gone and bound
   // anew (a replicated consumer's election takes 4-9 s; an R1 consumer's server may be lost).
   std::chrono::milliseconds rebind_after_no_responders{15000};
+  // Time-out of the JetStream API requests of a bind (list, create, delete generations).
+  std::chrono::milliseconds api_timeout{5000};
+  // Old generations are deleted without waiting for the answer: one placed on a lost server
+  // answers nothing (each delete would take api_timeout); the caller fences a previous owner
+  // by other means (the projector: the partition's lock).
+  bool async_deletes = false;
 };
 
 class PullConsumer {

@@ -97,6 +97,10 @@ bool PartitionWorker::consume(std::stop_token stop) {
   // issue 15), and a consumer whose server is gone (503s) is replaced after 1 s.
   options.replicas = 1;
   options.rebind_after_no_responders = milliseconds(1000);
+  // A generation placed on a server that was just lost never answers its create or delete:
+  // give up on a create sooner, and do not wait for deletes (the partition lock fences).
+  options.api_timeout = milliseconds(2000);
+  options.async_deletes = true;
 
   std::unique_ptr<nats::PullConsumer> consumer;
   nats::StreamAdmin admin(ctx_.bus);
