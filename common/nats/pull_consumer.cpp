@@ -125,6 +125,7 @@ struct PullConsumer::Window {
   Clock::time_point lapses;            // sent + kExpiry - kRenewEarly: replace it then
   Clock::time_point retry_at;          // after a 503: no new request before this
   Clock::time_point leaderless_since;  // the first 503 of the current run of them (epoch: none)
+  Clock::time_point heard;             // the last message of any kind from the consumer
   std::uint64_t delivered = 0;         // the consumer sequence of the last delivery taken
   std::uint64_t gaps = 0;              // delivery gaps seen (each started a new generation)
   natsStatistics* stats = nullptr;
@@ -183,6 +184,7 @@ void PullConsumer::bind() {
   w.pull_id = 0;
   w.delivered = 0;
   w.leaderless_since = {};
+  w.heard = Window::Clock::now();
   w.rebind = true;  // until this succeeds
   const std::string& stream = options_.stream;
   jsCtx* js = admin_.raw();
@@ -270,6 +272,11 @@ bool PullConsumer::reconnected() {
 // Sends a new pull request when none is outstanding or the current one is about to lapse.
 void PullConsumer::top_up(int batch, std::chrono::steady_clock::time_point now) {
   auto& w = *window_;
+  if (now - w.heard > options_.rebind_after_silence) {
+    w.rebind = true;
+    throw NatsError("pull " + w.name + ": no answer for " +
+                    std::to_string(options_.rebind_after_silence.count()) + " ms: binding anew");
+  }
   if (w.pull_id != 0 && now < w.lapses) return;
   if (w.pull_id == 0 && now < w.retry_at) return;
   char body[96];
@@ -292,6 +299,7 @@ void PullConsumer::top_up(int batch, std::chrono::steady_clock::time_point now) 
 void PullConsumer::take(natsMsg* raw, std::vector<Message>& out) {
   auto& w = *window_;
   Message m(raw);  // owns raw from here
+  w.heard = Window::Clock::now();
   if (m.stream_sequence() != 0) {
     const auto d = m.delivery_sequence();
     if (d != 0 && d != w.delivered + 1) {

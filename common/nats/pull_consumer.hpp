@@ -41,6 +41,11 @@ struct ConsumerOptions {
   // Requests answered "no responders" for this long: the consumer is taken for gone and bound
   // anew (a replicated consumer's election takes 4-9 s; an R1 consumer's server may be lost).
   std::chrono::milliseconds rebind_after_no_responders{15000};
+  // Nothing at all from the consumer (no delivery, no 408 for an expired request) for this
+  // long: it is taken for gone and bound anew. In a cluster a request for a consumer that lived
+  // on a lost server gets no 503 (every server's JetStream API subscription takes it) and no
+  // answer: silence is the only sign. Requests expire every 2 s, so a live consumer is heard.
+  std::chrono::milliseconds rebind_after_silence{15000};
   // Time-out of the JetStream API requests of a bind (list, create, delete generations).
   std::chrono::milliseconds api_timeout{5000};
   // Old generations are deleted without waiting for the answer: one placed on a lost server

@@ -94,9 +94,10 @@ bool PartitionWorker::consume(std::stop_token stop) {
   };
   // With the checkpoint in Postgres the consumer's own state need not survive its server: R1
   // (no Raft group per consumer to elect, or to stall without quorum, after a lost nats-server;
-  // issue 15), and a consumer whose server is gone (503s) is replaced after 1 s.
+  // issue 15), and a consumer whose server is gone (503s, or silence) is replaced after 1 / 5 s.
   options.replicas = 1;
   options.rebind_after_no_responders = milliseconds(1000);
+  options.rebind_after_silence = milliseconds(5000);
   // A generation placed on a server that was just lost never answers its create or delete:
   // give up on a create sooner, and do not wait for deletes (the partition lock fences).
   options.api_timeout = milliseconds(2000);

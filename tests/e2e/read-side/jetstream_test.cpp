@@ -456,6 +456,20 @@ TEST_F(JetStreamBus, ANewGenerationStartsAfterWhatTheCallerApplied) {
   EXPECT_EQ(collect(next, 2, 10), std::vector<std::uint64_t>(seqs.begin() + 3, seqs.end()));
 }
 
+// An idle consumer is heard (each expired request is answered 408), so rebind_after_silence
+// does not replace it; a consumer lost with its server in a cluster is not heard at all.
+TEST_F(JetStreamBus, AnIdleConsumerIsHeardAndKept) {
+  auto options = options_;
+  options.rebind_after_silence = 3s;
+  nats::PullConsumer c(*bus_, options);
+  const auto name = c.consumer_name();
+  const auto end = std::chrono::steady_clock::now() + 7s;  // past two silences' worth
+  while (std::chrono::steady_clock::now() < end) EXPECT_TRUE(c.fetch(10, 200ms).empty());
+  EXPECT_EQ(c.consumer_name(), name);
+  auto seqs = publish(1);
+  EXPECT_EQ(collect(c, 1, 10), seqs);
+}
+
 TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
   auto seqs = publish(5);
   nats::PullConsumer c(*bus_, options_);
