@@ -81,7 +81,20 @@ bool PartitionWorker::expired_first(StoreCatchUp& store, nats::StreamAdmin& admi
   }
 }
 
-bool PartitionWorker::consume(std::stop_token stop) {
+// While idle: replays what expired after the partition's last event (streams with limits).
+// False: the partition was lost; a stream or store not readable now is tried again later.
+bool PartitionWorker::expired_while_idle(StoreCatchUp& store, nats::StreamAdmin& admin,
+                                         std::stop_token stop) {
+  try {
+    return store.idle(admin, stop);
+  } catch (const std::exception& e) {
+    ctx_.logger.debug("expired-events check failed",
+                      {{"partition", partition_}, {"error", e.what()}});
+    return true;
+  }
+}
+
+nats::ConsumerOptions PartitionWorker::consumer_options() const {
   nats::ConsumerOptions options;
   options.stream = ctx_.stream;
   options.durable = "read_side_p" + std::to_string(partition_);
@@ -102,7 +115,11 @@ bool PartitionWorker::consume(std::stop_token stop) {
   // give up on a create sooner, and do not wait for deletes (the partition lock fences).
   options.api_timeout = milliseconds(2000);
   options.async_deletes = true;
+  return options;
+}
 
+bool PartitionWorker::consume(std::stop_token stop) {
+  const auto options = consumer_options();
   std::unique_ptr<nats::PullConsumer> consumer;
   nats::StreamAdmin admin(ctx_.bus);
   StoreCatchUp store(partition_, lease_, ctx_, applier_);
@@ -145,12 +162,7 @@ bool PartitionWorker::consume(std::stop_token stop) {
       continue;
     }
     if (msgs.empty()) {  // idle (the applier checks the lock-holding connection)
-      try {
-        if (!store.idle(admin, stop)) return stop.stop_requested();
-      } catch (const std::exception& e) {
-        ctx_.logger.debug("expired-events check failed",
-                          {{"partition", partition_}, {"error", e.what()}});
-      }
+      if (!expired_while_idle(store, admin, stop)) return stop.stop_requested();
       continue;
     }
 

@@ -41,6 +41,8 @@ class PartitionWorker {
  private:
   void run(std::stop_token stop);
   bool consume(std::stop_token stop);  // false: the partition was lost
+  nats::ConsumerOptions consumer_options() const;
+  bool expired_while_idle(StoreCatchUp& store, nats::StreamAdmin& admin, std::stop_token stop);
   bool expired_first(StoreCatchUp& store, nats::StreamAdmin& admin,
                      std::vector<nats::Message>& msgs,
                      const std::vector<codec::RecordedEvent>& events, nats::PullConsumer& consumer,
