@@ -44,6 +44,7 @@ std::unique_ptr<relay::OutboxRelay> make_relay(const config::Settings& settings,
   ro.stream = settings.str("NATS_STREAM");
   ro.ack_timeout =
       std::chrono::milliseconds(settings.integer("RELAY_ACK_TIMEOUT_MS", 100, 600'000));
+  ro.backoff_max = std::chrono::milliseconds(settings.integer("RELAY_RETRY_MAX_MS", 100, 600'000));
   ro.stream_replicas = static_cast<int>(settings.integer("NATS_STREAM_REPLICAS", 1, 5));
   ro.stream_max_age =
       std::chrono::seconds(settings.integer("NATS_STREAM_MAX_AGE_S", 0, 100LL * 365 * 86400));

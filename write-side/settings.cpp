@@ -54,6 +54,9 @@ std::vector<config::SettingSpec> setting_specs() {
       {"RELAY_ACK_TIMEOUT_MS", "5000",
        "How long the relay waits for JetStream's publish acks (and stream requests) before it "
        "resyncs; shorter on a NATS cluster, where a lost server's acks never come"},
+      {"RELAY_RETRY_MAX_MS", "5000",
+       "Longest back-off between the relay's attempts after NATS failed (doubling from 100 ms); "
+       "shorter on a NATS cluster, so publishing resumes soon after a new stream leader"},
       {"RELAY_ENABLED", "on",
        "Run the outbox relay (Postgres outbox -> NATS JetStream) in-process"},
       {"LOG_LEVEL", "info", "debug, info, warn or error"},

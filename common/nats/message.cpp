@@ -9,14 +9,28 @@ namespace {
 
 constexpr std::string_view kAckPrefix = "$JS.ACK.";
 
-// The stream sequence from a JetStream ack subject, without allocating:
+struct AckSequences {
+  std::uint64_t stream = 0;
+  std::uint64_t delivery = 0;
+};
+
+std::uint64_t number(std::string_view digits) {
+  std::uint64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return 0;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+// The stream and delivery (consumer) sequences from a JetStream ack subject, without allocating:
 //   $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>            (7 tokens)
 //   $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<sseq>.<dseq>.<ts>.<pending>.<rnd>
-// 0 when the subject is not an ack subject.
-std::uint64_t stream_seq_from_ack(const char* reply) {
-  if (!reply) return 0;
+// Zeros when the subject is not an ack subject.
+AckSequences sequences_from_ack(const char* reply) {
+  if (!reply) return {};
   std::string_view r(reply);
-  if (r.substr(0, kAckPrefix.size()) != kAckPrefix) return 0;
+  if (r.substr(0, kAckPrefix.size()) != kAckPrefix) return {};
   r.remove_prefix(kAckPrefix.size());
   std::string_view tokens[12];
   std::size_t n = 0;
@@ -26,38 +40,34 @@ std::uint64_t stream_seq_from_ack(const char* reply) {
     if (dot == std::string_view::npos) break;
     r.remove_prefix(dot + 1);
   }
-  std::string_view seq;
-  if (n == 7) {
-    seq = tokens[3];
-  } else if (n >= 10) {
-    seq = tokens[5];
-  } else {
-    return 0;
-  }
-  std::uint64_t v = 0;
-  for (char c : seq) {
-    if (c < '0' || c > '9') return 0;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return v;
+  if (n == 7) return {number(tokens[3]), number(tokens[4])};
+  if (n >= 10) return {number(tokens[5]), number(tokens[6])};
+  return {};
 }
 
-std::uint64_t stream_seq_of(natsMsg* m) {
-  if (m == nullptr) return 0;
-  if (auto seq = stream_seq_from_ack(natsMsg_GetReply(m)); seq != 0) return seq;
-  return natsMsg_GetSequence(m);  // a message read with js_GetMsg carries it directly
+AckSequences sequences_of(natsMsg* m) {
+  if (m == nullptr) return {};
+  if (auto seqs = sequences_from_ack(natsMsg_GetReply(m)); seqs.stream != 0) return seqs;
+  return {natsMsg_GetSequence(m), 0};  // a message read with js_GetMsg carries it directly
 }
 
 }  // namespace
 
-Message::Message(natsMsg* msg) : msg_(msg), stream_seq_(stream_seq_of(msg)) {}
+Message::Message(natsMsg* msg) : msg_(msg) {
+  const auto seqs = sequences_of(msg);
+  stream_seq_ = seqs.stream;
+  delivery_seq_ = seqs.delivery;
+}
 Message::Message(Message&& o) noexcept
-    : msg_(std::exchange(o.msg_, nullptr)), stream_seq_(o.stream_seq_) {}
+    : msg_(std::exchange(o.msg_, nullptr)),
+      stream_seq_(o.stream_seq_),
+      delivery_seq_(o.delivery_seq_) {}
 Message& Message::operator=(Message&& o) noexcept {
   if (this != &o) {
     if (msg_ != nullptr) natsMsg_Destroy(msg_);
     msg_ = std::exchange(o.msg_, nullptr);
     stream_seq_ = o.stream_seq_;
+    delivery_seq_ = o.delivery_seq_;
   }
   return *this;
 }

@@ -24,6 +24,9 @@ class Message {
   std::string_view data() const;
   std::optional<std::string> header(const char* name) const;  // e.g. "Nats-Msg-Id"
   std::uint64_t stream_sequence() const { return stream_seq_; }
+  // A JetStream delivery's consumer sequence: 1, 2, 3, ... for every delivery (redeliveries too)
+  // of one consumer, so a jump means deliveries that never arrived. 0 when not a delivery.
+  std::uint64_t delivery_sequence() const { return delivery_seq_; }
   // Explicit-ack consumers only: acks and waits for the server's confirmation.
   void ack_sync(std::chrono::milliseconds timeout);
   natsMsg* raw() const { return msg_; }
@@ -31,6 +34,7 @@ class Message {
  private:
   natsMsg* msg_ = nullptr;
   std::uint64_t stream_seq_ = 0;
+  std::uint64_t delivery_seq_ = 0;
 };
 
 }  // namespace orders::nats

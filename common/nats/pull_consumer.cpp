@@ -96,11 +96,23 @@ std::string_view status_of(natsMsg* m) {
 // in any case kRenewEarly before it expires, so that no moment is left without an open request
 // (replacing it only after its expiry showed fetch stalls of 0.25-1 s under load). The two
 // requests overlap for kRenewEarly; a message counted against the new one's credits meanwhile
-// only makes its replacement come a little sooner.
+// only makes its replacement come a little sooner. kExpiry is short because a request the
+// consumer's leader held dies with it (JetStream does not replicate pull requests): after a
+// leader change nothing comes until the request is replaced.
+// Leader changes (a nats-server lost, issue 15):
+//  - While a consumer has no leader (a Raft election: 4-9 s in nats-server 2.9) its requests are
+//    answered 503 (no responders). That is waited out, asking again every kRetryNoLeader, with no
+//    rebind (a bind needs the leaders too, and a new consumer is one more Raft group to elect);
+//    only after options_.rebind_after_no_responders of nothing but 503s is the consumer taken for
+//    gone and bound anew.
+//  - Deliveries the old leader sent that never arrived would be covered by the AckAll of a later
+//    one: every delivery's consumer sequence must follow the previous one's, and a jump (or a step
+//    back) drops the batch from there and starts a new generation at the ack floor.
 struct PullConsumer::Window {
   using Clock = std::chrono::steady_clock;
-  static constexpr auto kExpiry = std::chrono::seconds(5);
+  static constexpr auto kExpiry = std::chrono::seconds(2);
   static constexpr auto kRenewEarly = std::chrono::milliseconds(250);
+  static constexpr auto kRetryNoLeader = std::chrono::milliseconds(200);
 
   std::string name;          // the consumer generation bound: "<durable>_a<gen>_<nonce>"
   std::string inbox;         // "_INBOX.<nuid>"; requests reply to "<inbox>.<id>"
@@ -110,7 +122,12 @@ struct PullConsumer::Window {
   // The outstanding request (pull_id == 0: none).
   std::uint64_t pull_id = 0;
   int remaining = 0;
-  Clock::time_point lapses;  // sent + kExpiry - kRenewEarly: replace it then
+  Clock::time_point lapses;            // sent + kExpiry - kRenewEarly: replace it then
+  Clock::time_point retry_at;          // after a 503: no new request before this
+  Clock::time_point leaderless_since;  // the first 503 of the current run of them (epoch: none)
+  Clock::time_point heard;             // the last message of any kind from the consumer
+  std::uint64_t delivered = 0;         // the consumer sequence of the last delivery taken
+  std::uint64_t gaps = 0;              // delivery gaps seen (each started a new generation)
   natsStatistics* stats = nullptr;
   std::uint64_t reconnects = 0;
   bool rebind = false;  // start a new generation at the ack floor before fetching again
@@ -136,7 +153,10 @@ struct PullConsumer::Window {
 };
 
 PullConsumer::PullConsumer(Connection& conn, ConsumerOptions options)
-    : conn_(conn), admin_(conn), options_(std::move(options)), window_(std::make_unique<Window>()) {
+    : conn_(conn),
+      admin_(conn, options.api_timeout),
+      options_(std::move(options)),
+      window_(std::make_unique<Window>()) {
   check(natsStatistics_Create(&window_->stats), "nats statistics");
   bind();
 }
@@ -155,12 +175,16 @@ PullConsumer::~PullConsumer() {
 //    racing never share one consumer's delivery state; either one's ack floor covers only
 //    applied events, so the next bind may start at the highest floor it finds.
 // The explicit-ack consumer "<durable>" of earlier versions counts as generation 0: its ack floor
-// is where the first AckAll generation starts.
+// is where the first AckAll generation starts. With options_.applied_upto the start is right
+// after what the caller has applied instead (it holds the partition: no other floor is higher).
 void PullConsumer::bind() {
   auto& w = *window_;
   conn_.retire(sub_);
   sub_ = nullptr;
   w.pull_id = 0;
+  w.delivered = 0;
+  w.leaderless_since = {};
+  w.heard = Window::Clock::now();
   w.rebind = true;  // until this succeeds
   const std::string& stream = options_.stream;
   jsCtx* js = admin_.raw();
@@ -172,9 +196,10 @@ void PullConsumer::bind() {
   std::uint64_t start = 0;  // 0: deliver all
   long long gen = 1;
   for (const auto& [g, name] : gens) {
-    start = std::max(start, ack_floor_of(js, stream, name) + 1);
+    if (!options_.applied_upto) start = std::max(start, ack_floor_of(js, stream, name) + 1);
     gen = std::max(gen, g + 1);
   }
+  if (options_.applied_upto) start = options_.applied_upto() + 1;
 
   natsInbox* inbox = nullptr;
   check(natsInbox_Create(&inbox), "inbox");
@@ -194,6 +219,7 @@ void PullConsumer::bind() {
   cc.FilterSubject = options_.filter_subject.c_str();
   cc.AckWait = static_cast<int64_t>(options_.ack_wait.count()) * 1'000'000;
   cc.MaxAckPending = options_.max_ack_pending;
+  cc.Replicas = options_.replicas;
   jsConsumerInfo* created = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_AddConsumer(&created, js, stream.c_str(), &cc, nullptr, &jerr);
@@ -202,6 +228,13 @@ void PullConsumer::bind() {
     throw NatsError("create consumer " + w.name + ": " + describe(s, jerr), s, jerr);
   for (const auto& [g, name] : gens) {
     jerr = static_cast<jsErrCode>(0);
+    if (options_.async_deletes) {
+      // The answer goes to an inbox nobody reads.
+      const std::string subject = "$JS.API.CONSUMER.DELETE." + stream + "." + name;
+      const std::string reply = "_INBOX.unread." + name;
+      natsConnection_PublishRequest(conn_.raw(), subject.c_str(), reply.c_str(), nullptr, 0);
+      continue;
+    }
     js_DeleteConsumer(js, stream.c_str(), name.c_str(), nullptr, &jerr);  // gone already: fine
   }
 
@@ -217,6 +250,9 @@ std::uint64_t PullConsumer::pull_requests() const {
 }
 const std::string& PullConsumer::consumer_name() const {
   return window_->name;
+}
+std::uint64_t PullConsumer::delivery_gaps() const {
+  return window_->gaps;
 }
 
 // Whether the connection was re-established since the last look: deliveries in flight then were
@@ -236,7 +272,13 @@ bool PullConsumer::reconnected() {
 // Sends a new pull request when none is outstanding or the current one is about to lapse.
 void PullConsumer::top_up(int batch, std::chrono::steady_clock::time_point now) {
   auto& w = *window_;
+  if (now - w.heard > options_.rebind_after_silence) {
+    w.rebind = true;
+    throw NatsError("pull " + w.name + ": no answer for " +
+                    std::to_string(options_.rebind_after_silence.count()) + " ms: binding anew");
+  }
   if (w.pull_id != 0 && now < w.lapses) return;
+  if (w.pull_id == 0 && now < w.retry_at) return;
   char body[96];
   const long long expires_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(Window::kExpiry).count();
@@ -257,12 +299,27 @@ void PullConsumer::top_up(int batch, std::chrono::steady_clock::time_point now) 
 void PullConsumer::take(natsMsg* raw, std::vector<Message>& out) {
   auto& w = *window_;
   Message m(raw);  // owns raw from here
+  w.heard = Window::Clock::now();
   if (m.stream_sequence() != 0) {
+    const auto d = m.delivery_sequence();
+    if (d != 0 && d != w.delivered + 1) {
+      // Deliveries lost (or repeated) across a leader change: this one and the rest are dropped.
+      ++w.gaps;
+      w.rebind = true;
+      return;
+    }
+    if (d != 0) w.delivered = d;
+    w.leaderless_since = {};
     if (w.pull_id != 0 && --w.remaining <= 0) w.pull_id = 0;
     out.push_back(std::move(m));
     return;
   }
   const auto status = status_of(raw);
+  if (status == "503") {
+    no_leader();
+    return;
+  }
+  w.leaderless_since = {};      // the consumer's leader answered
   if (status == "100") return;  // heartbeat
   const bool current = w.pull_id != 0 && w.request_of(natsMsg_GetSubject(raw)) == w.pull_id;
   if (current) w.pull_id = 0;  // expired (408) or ended (409): replace it
@@ -276,12 +333,22 @@ void PullConsumer::take(natsMsg* raw, std::vector<Message>& out) {
       w.rebind = true;
       throw NatsError("pull " + w.name + ": " + d);
     }
-    return;  // e.g. "Exceeded MaxWaiting", "Server Shutdown": top_up replaces the request
+    return;  // e.g. "Exceeded MaxWaiting", "Server Shutdown", "Leadership Change": replaced
   }
-  if (status == "503") {
-    w.pull_id = 0;
-    throw NatsError("pull " + w.name + ": no responders");
-  }
+}
+
+// A request answered "no responders": the consumer has no leader now (an election) or is gone.
+void PullConsumer::no_leader() {
+  auto& w = *window_;
+  const auto now = Window::Clock::now();
+  w.pull_id = 0;
+  w.retry_at = now + Window::kRetryNoLeader;
+  if (w.leaderless_since == Window::Clock::time_point{}) w.leaderless_since = now;
+  if (now - w.leaderless_since < options_.rebind_after_no_responders) return;
+  w.rebind = true;
+  throw NatsError("pull " + w.name + ": no responders for " +
+                  std::to_string(options_.rebind_after_no_responders.count()) +
+                  " ms: binding anew");
 }
 
 // Takes the next message from the inbox, waiting up to `wait`; false on time-out.
@@ -291,8 +358,8 @@ bool PullConsumer::next(std::chrono::milliseconds wait, std::vector<Message>& ou
   natsStatus s = natsSubscription_NextMsg(&raw, sub_, wait.count());
   if (s == NATS_TIMEOUT) return false;
   if (s == NATS_NO_RESPONDERS) {
-    w.pull_id = 0;  // JetStream not (yet) there: nothing was queued
-    throw NatsError("pull " + w.name + ": no responders", s);
+    no_leader();  // nothing was queued
+    return true;
   }
   if (s != NATS_OK) throw NatsError("fetch " + w.name + ": " + describe(s), s);
   take(raw, out);
@@ -312,22 +379,24 @@ std::vector<Message> PullConsumer::fetch(int batch, std::chrono::milliseconds ti
 
   std::vector<Message> out;
   auto drain = [&] {
-    while (static_cast<int>(out.size()) < batch && next(milliseconds(0), out)) {
+    while (static_cast<int>(out.size()) < batch && !w.rebind && next(milliseconds(0), out)) {
     }
   };
   top_up(batch, Clock::now());
   drain();  // what is there already
   // Otherwise wait for the first message, renewing requests that come due meanwhile.
-  while (out.empty()) {
+  while (out.empty() && !w.rebind) {
     auto now = Clock::now();
     if (now >= deadline) break;
     top_up(batch, now);
-    auto until = std::min(deadline, w.lapses);
+    auto until = std::min(deadline, w.pull_id != 0 ? w.lapses : w.retry_at);
     auto wait = std::max(std::chrono::duration_cast<milliseconds>(until - now), milliseconds(0)) +
                 milliseconds(1);
     next(wait, out);
     if (!out.empty()) drain();
   }
+  // A delivery gap: what came before it is good; the next fetch binds at the ack floor.
+  if (w.rebind) return out;
   if (reconnected()) {
     // Some of these may follow a gap: drop them, the next fetch starts at the ack floor.
     w.rebind = true;

@@ -176,7 +176,8 @@ start_service() {  # write-N | read-N
   case $n in
     write-*)
       spawn "$n" env "${envs[@]}" WRITE_ADDRESS=127.0.0.1 "WRITE_PORT=$(port_of "$n")" \
-        "COMMAND_TOKEN=$COMMAND_TOKEN" RELAY_ENABLED=on RELAY_ACK_TIMEOUT_MS=1500 "$WRITE_BIN" serve
+        "COMMAND_TOKEN=$COMMAND_TOKEN" RELAY_ENABLED=on RELAY_ACK_TIMEOUT_MS=1000 \
+        RELAY_RETRY_MAX_MS=500 "$WRITE_BIN" serve
       ;;
     read-*)
       spawn "$n" env "${envs[@]}" READ_ADDRESS=127.0.0.1 "READ_PORT=$(port_of "$n")" \

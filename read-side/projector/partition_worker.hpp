@@ -2,6 +2,8 @@
 // partition's durable JetStream pull consumer (no Postgres of its own). It hands each decoded batch
 // to the replica's GroupApplier (which holds the partition's advisory lock) and waits for it:
 // applied -> ack; failed -> nak and retry after a back-off; lock lost -> nak and stop (state Lost).
+// Events the stream no longer holds are replayed from the event store first (store_catch_up.hpp),
+// before binding and whenever a batch shows the stream's start has passed the partition.
 // So the partition has at most one batch in flight and its events are applied in stream order.
 #pragma once
 #include <atomic>
@@ -12,11 +14,14 @@
 #include "common/codec/recorded_event.hpp"
 #include "common/concurrency/worker.hpp"
 #include "common/nats/message.hpp"
+#include "common/nats/pull_consumer.hpp"
+#include "common/nats/stream_admin.hpp"
 #include "read-side/projector/context.hpp"
 
 namespace orders::read_side {
 
 class GroupApplier;
+class StoreCatchUp;
 
 class PartitionWorker {
  public:
@@ -36,6 +41,12 @@ class PartitionWorker {
  private:
   void run(std::stop_token stop);
   bool consume(std::stop_token stop);  // false: the partition was lost
+  nats::ConsumerOptions consumer_options() const;
+  bool expired_while_idle(StoreCatchUp& store, nats::StreamAdmin& admin, std::stop_token stop);
+  bool expired_first(StoreCatchUp& store, nats::StreamAdmin& admin,
+                     std::vector<nats::Message>& msgs,
+                     const std::vector<codec::RecordedEvent>& events, nats::PullConsumer& consumer,
+                     std::stop_token stop);
   std::vector<codec::RecordedEvent> decode(const std::vector<nats::Message>& msgs) const;
 
   int partition_;

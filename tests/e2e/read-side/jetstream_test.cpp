@@ -202,14 +202,14 @@ TEST_F(JetStreamBus, TrickleNeedsNoPullRequestPerFetch) {
 TEST_F(JetStreamBus, AMessageRightAfterAPartlyUsedRequestExpiredComesAtOnce) {
   nats::PullConsumer c(*bus_, options_);
   const auto requested = std::chrono::steady_clock::now();
-  EXPECT_TRUE(c.fetch(5000, 50ms).empty());  // opens the request (5000 credits, expires in 5 s)
+  EXPECT_TRUE(c.fetch(5000, 50ms).empty());  // opens the request (5000 credits, expires in 2 s)
   auto first = publish(1, "early");
   auto msgs = c.fetch(5000, 5s);
   ASSERT_EQ(msgs.size(), 1u);
   c.ack(msgs);
   // Idle until just after the server expired that request (the scenario's timing, not a wait
   // for a condition), fetching like a projector does.
-  while (std::chrono::steady_clock::now() < requested + 5200ms)
+  while (std::chrono::steady_clock::now() < requested + 2200ms)
     EXPECT_TRUE(c.fetch(5000, 100ms).empty());
   auto late = publish(1, "late");
   const auto t0 = std::chrono::steady_clock::now();
@@ -405,6 +405,71 @@ TEST_F(JetStreamBus, DeletedConsumerFailsOneFetchThenTheNextFetchRebinds) {
   EXPECT_TRUE(consumer_exists(c.consumer_name()));
 }
 
+// Deliveries that never reach the consumer (as when the consumer's leader dies with them in
+// flight and the new leader goes on after them) must not be acked by a later delivery's AckAll:
+// here another subscriber's pull request takes two of them; the consumer sees the jump in the
+// consumer sequence, drops what follows and starts again at its ack floor, so nothing is skipped.
+TEST_F(JetStreamBus, DeliveriesThatNeverArrivedComeAgainBeforeLaterOnes) {
+  nats::PullConsumer c(*bus_, options_);
+  auto seqs = publish(2);
+  EXPECT_EQ(collect(c, 2, 2), seqs);  // and a request for 2 more is open now
+  // A second request on the same consumer beside ours: it takes two of the next four messages.
+  natsSubscription* thief = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&thief, pub_conn_->raw(), "thief.inbox"), NATS_OK);
+  const std::string next =
+      std::string("$JS.API.CONSUMER.MSG.NEXT.") + kStream + "." + c.consumer_name();
+  const std::string body = R"({"batch":2,"expires":10000000000})";
+  ASSERT_EQ(natsConnection_PublishRequest(pub_conn_->raw(), next.c_str(), "thief.inbox",
+                                          body.data(), static_cast<int>(body.size())),
+            NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(pub_conn_->raw()), NATS_OK);
+  auto more = publish(4, "more");
+  std::vector<std::uint64_t> stolen;
+  while (stolen.size() < 2) {
+    natsMsg* m = nullptr;
+    ASSERT_EQ(natsSubscription_NextMsg(&m, thief, 5000), NATS_OK);
+    nats::Message taken(m);
+    if (taken.stream_sequence() != 0) stolen.push_back(taken.stream_sequence());
+  }
+  natsSubscription_Destroy(thief);
+  for (auto seq : stolen) EXPECT_NE(std::find(more.begin(), more.end(), seq), more.end()) << seq;
+  auto last = publish(2, "last");
+  // Everything after the first two, in stream order: the stolen two were never acked.
+  std::vector<std::uint64_t> want(more);
+  want.insert(want.end(), last.begin(), last.end());
+  EXPECT_EQ(collect(c, want.size(), 10, true, 5s), want);
+  EXPECT_GE(c.delivery_gaps(), 1u);
+}
+
+// With applied_upto (the projector's checkpoint) a new generation starts right after it, not at
+// the old generations' ack floors (here the first owner acked all five, applied only three).
+TEST_F(JetStreamBus, ANewGenerationStartsAfterWhatTheCallerApplied) {
+  auto seqs = publish(5);
+  {
+    nats::PullConsumer first(*bus_, options_);
+    EXPECT_EQ(collect(first, 5, 10), seqs);
+    EXPECT_TRUE(wait_until([&] { return ack_floor(first.consumer_name()) == seqs.back(); }, 5s));
+  }
+  auto options = options_;
+  options.applied_upto = [&] { return seqs[2]; };
+  nats::PullConsumer next(*bus_, options);
+  EXPECT_EQ(collect(next, 2, 10), std::vector<std::uint64_t>(seqs.begin() + 3, seqs.end()));
+}
+
+// An idle consumer is heard (each expired request is answered 408), so rebind_after_silence
+// does not replace it; a consumer lost with its server in a cluster is not heard at all.
+TEST_F(JetStreamBus, AnIdleConsumerIsHeardAndKept) {
+  auto options = options_;
+  options.rebind_after_silence = 3s;
+  nats::PullConsumer c(*bus_, options);
+  const auto name = c.consumer_name();
+  const auto end = std::chrono::steady_clock::now() + 7s;  // past two silences' worth
+  while (std::chrono::steady_clock::now() < end) EXPECT_TRUE(c.fetch(10, 200ms).empty());
+  EXPECT_EQ(c.consumer_name(), name);
+  auto seqs = publish(1);
+  EXPECT_EQ(collect(c, 1, 10), seqs);
+}
+
 TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
   auto seqs = publish(5);
   nats::PullConsumer c(*bus_, options_);
@@ -416,7 +481,7 @@ TEST_F(JetStreamBus, KeepsDeliveringAfterNatsServerRestart) {
   ASSERT_TRUE(wait_until([&] { return bus_->connected(); }, 10s));
   auto after = publish(5, "after");
   // The request the old server held is gone; the window must notice the reconnect and ask again
-  // well before the request would have been replaced anyway (kExpiry - kRenewEarly = 4.75 s).
+  // (the request would have been replaced anyway after kExpiry - kRenewEarly = 1.75 s).
   // SIGKILL may lose the consumer's latest acks, so some of the first five may come again first.
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::uint64_t> got;
