@@ -102,8 +102,11 @@ void Coordinator::connect() {
                  "$1::int * interval '1 millisecond'");
   conn_->prepare("rc_gc",
                  "DELETE FROM read_side_replicas WHERE heartbeat_at < now() - interval '1 hour'");
+  // Advisory locks are cluster-wide: only this database's count (another database of the same
+  // cluster running a read side takes the same keys).
   conn_->prepare("rc_held",
                  "SELECT objid::int FROM pg_locks WHERE locktype = 'advisory' AND "
+                 "database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
                  "classid = $1::int::oid AND objsubid = 2 AND granted");
   conn_->prepare("rc_leave", "DELETE FROM read_side_replicas WHERE replica_id = $1");
   prepare_status_statements(*conn_);

@@ -49,6 +49,7 @@ void prepare_lock_statements(pqxx::connection& conn) {
                " coalesce(a.application_name, '') FROM pg_locks l"
                " LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
                " WHERE l.locktype = 'advisory' AND l.granted AND l.classid::bigint = $1"
+               " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                " AND l.objid::bigint = $2 AND l.objsubid = 2 LIMIT 1");
   conn.prepare("rb_cutover_lock", "SELECT pg_advisory_xact_lock($1::int, $2::int)");
   conn.prepare("rb_lock_timeout", "SELECT set_config('lock_timeout', $1, true)");
