@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -69,7 +70,10 @@ std::optional<double> drain_seconds(const std::string& db, Clock::time_point sto
   while (Clock::now() < deadline) {
     pqxx::read_transaction tx(c);
     auto row = tx.exec1(
-        "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM projections), "
+        // Every event = the sequenced ones (global positions are dense) + the outbox: cheap at
+        // any store size, where count(*) FROM events is not.
+        "SELECT (SELECT coalesce(max(global_position), 0) FROM global_log) + "
+        "(SELECT count(*) FROM outbox), (SELECT count(*) FROM projections), "
         "(SELECT coalesce(min(applied), 0) FROM (SELECT coalesce(sum(c.events_applied), 0) AS "
         "applied FROM projections p LEFT JOIN projection_checkpoints c ON c.projection = p.name "
         "GROUP BY p.name) x)");
@@ -96,6 +100,24 @@ std::string tail_of(const std::string& s, std::size_t n = 600) {
   return s.substr(s.size() > n ? s.size() - n : 0);
 }
 
+// Not drained within the deadline: the services' last warnings and errors, on stderr.
+void report_stall(const Stack& s) {
+  std::vector<std::pair<std::string, const Process*>> procs = {{"write-side", s.ws.get()}};
+  for (const auto& p : s.rs) procs.emplace_back("read-side", p.get());
+  for (const auto& [name, p] : procs) {
+    std::istringstream in(p->log());
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) {
+      if (line.find("\"warn") != std::string::npos || line.find("\"error") != std::string::npos)
+        lines.push_back(line.substr(0, 400));
+    }
+    std::fprintf(stderr, "  not drained: %s (%s) logged %zu warnings/errors%s\n", name.c_str(),
+                 p->log_path().c_str(), lines.size(), lines.empty() ? "" : ", the last:");
+    for (std::size_t i = lines.size() > 3 ? lines.size() - 3 : 0; i < lines.size(); ++i)
+      std::fprintf(stderr, "    %s\n", lines[i].c_str());
+  }
+}
+
 }  // namespace
 
 double percentile(std::vector<double> v, double p) {
@@ -118,44 +140,57 @@ void summarize(RunResult& r, const std::map<std::string, double>& cpu_seconds) {
   for (const auto& [part, s] : cpu_seconds) r.cpu_us[part] = s * 1e6 / static_cast<double>(l.ok);
 }
 
-RunResult run_pipeline(PgServer& pg, const Options& o, const std::string& log_level) {
-  testing::NatsServer nats;
-  const auto db = pg.create_database("pipeline_" + log_level);
-  const int wport = free_port(), r1 = free_port(), r2 = free_port();
-  auto wenv = deployed_env(db, "write-side", nats.url(), log_level);
+std::unique_ptr<Stack> start_stack(const std::string& db, const std::string& log_level,
+                                   const std::function<void(const std::string&)>& before) {
+  auto s = std::make_unique<Stack>();
+  s->db = db;
+  s->log_level = log_level;
+  if (before) before(s->nats.url());
+  s->wport = free_port();
+  s->rports = {free_port(), free_port()};
+  auto wenv = deployed_env(db, "write-side", s->nats.url(), log_level);
   wenv["WRITE_ADDRESS"] = "127.0.0.1";
-  wenv["WRITE_PORT"] = std::to_string(wport);
-  auto ws = start_service(testing::write_side_binary(), {"serve"}, wenv, wport, 60s);
-  std::vector<std::unique_ptr<Process>> rs;
-  for (int port : {r1, r2}) {
-    const std::string id = "local-" + std::to_string(rs.size() + 1);
-    auto env = deployed_env(db, "read-side-" + id, nats.url(), log_level);
+  wenv["WRITE_PORT"] = std::to_string(s->wport);
+  s->ws = start_service(testing::write_side_binary(), {"serve"}, wenv, s->wport, 120s);
+  for (int port : s->rports) {
+    const std::string id = "local-" + std::to_string(s->rs.size() + 1);
+    auto env = deployed_env(db, "read-side-" + id, s->nats.url(), log_level);
     env["READ_ADDRESS"] = "127.0.0.1";
     env["READ_PORT"] = std::to_string(port);
     env["REPLICA_ID"] = id;
-    rs.push_back(start_service(testing::read_side_binary(), {"serve"}, env, port, 60s));
+    s->rs.push_back(start_service(testing::read_side_binary(), {"serve"}, env, port, 120s));
   }
+  return s;
+}
+
+RunResult drive_pipeline(Stack& s, const Options& o, const std::string& tag) {
   LoadSpec spec;
-  spec.port = wport;
+  spec.port = s.wport;
   spec.connections = o.connections;
   spec.threads = o.threads;
   spec.rate = o.rate;
-  spec.tag = "pipe-" + log_level;
-  spec.probe_ports = {r1, r2};
+  spec.tag = tag;
+  spec.probe_ports = s.rports;
   Load load(spec);
-  CpuMeter meter(db, {{"write-side", ws->pid()},
-                      {"nats-server", nats_server_pid(nats.port())},
-                      {"read-side 1", rs[0]->pid()},
-                      {"read-side 2", rs[1]->pid()},
-                      {"driver (this bench)", static_cast<int>(::getpid())}});
+  CpuMeter meter(s.db, {{"write-side", s.ws->pid()},
+                        {"nats-server", nats_server_pid(s.nats.port())},
+                        {"read-side 1", s.rs[0]->pid()},
+                        {"read-side 2", s.rs[1]->pid()},
+                        {"driver (this bench)", static_cast<int>(::getpid())}});
   const auto cpu = measure(load, meter, o, o.seconds);
   const auto stopped = load.stop();
   RunResult r;
-  r.name = "pipeline, LOG_LEVEL=" + log_level;
-  r.drain_s = drain_seconds(db, stopped);
+  r.name = "pipeline, LOG_LEVEL=" + s.log_level;
+  r.drain_s = drain_seconds(s.db, stopped);
+  if (!r.drain_s) report_stall(s);
   r.load = load.result();
   summarize(r, cpu);
   return r;
+}
+
+RunResult run_pipeline(PgServer& pg, const Options& o, const std::string& log_level) {
+  auto stack = start_stack(pg.create_database("pipeline_" + log_level), log_level, {});
+  return drive_pipeline(*stack, o, "pipe-" + log_level);
 }
 
 RunResult run_write_alone(PgServer& pg, const Options& o) {
